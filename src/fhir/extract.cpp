@@ -1,0 +1,483 @@
+#include "fhir/extract.hpp"
+
+#include "core/text.hpp"
+
+namespace cf::fhir {
+
+namespace {
+
+using json::member;
+using json::Value;
+
+// Reads elements of one resource, reporting problems against it.
+class Reader {
+ public:
+  Reader(const Origin& origin, IssueLog& issues, std::string type) : origin_(origin), issues_(issues), type_(type) {}
+
+  void set_key(std::string key) { key_ = std::move(key); }
+
+  void issue(Severity s, std::string kind, const std::string& path, std::string message) {
+    issues_.add(s, std::move(kind), origin_.location, key_, type_ + "." + path, std::move(message));
+  }
+
+  std::string str(const Value& obj, std::string_view field, const std::string& path) {
+    const Value* v = member(obj, field);
+    if (!v) return {};
+    if (auto s = json::string(v)) return std::string(*s);
+    issue(Severity::warning, "wrong-type", path, "expected a string");
+    return {};
+  }
+
+  std::optional<PartialDate> date(const Value& obj, std::string_view field, const std::string& path, DateKind kind,
+                                  std::string* text_out = nullptr) {
+    const Value* v = member(obj, field);
+    if (!v) return std::nullopt;
+    auto s = json::string(v);
+    if (!s) {
+      issue(Severity::warning, "wrong-type", path, "expected a date string");
+      return std::nullopt;
+    }
+    std::string why;
+    auto d = parse_fhir_date(*s, kind, &why);
+    if (!d) {
+      issue(Severity::warning, "invalid-date", path, "'" + sanitize_for_log(*s, 40) + "': " + why);
+      return std::nullopt;
+    }
+    if (text_out) *text_out = std::string(*s);
+    return d;
+  }
+
+  Coding coding(const Value& v) {
+    Coding c;
+    c.system = std::string(json::string(member(v, "system")).value_or(""));
+    c.code = std::string(json::string(member(v, "code")).value_or(""));
+    c.display = std::string(json::string(member(v, "display")).value_or(""));
+    return c;
+  }
+
+  CodeableConcept concept_of(const Value* v, const std::string& path) {
+    CodeableConcept cc;
+    if (!v) return cc;
+    if (!v->IsObject()) {
+      issue(Severity::warning, "wrong-type", path, "expected a CodeableConcept object");
+      return cc;
+    }
+    json::for_each(member(*v, "coding"), [&](std::size_t i, const Value& c) {
+      if (!c.IsObject()) {
+        issue(Severity::warning, "wrong-type", path + ".coding[" + std::to_string(i) + "]", "expected a Coding");
+        return;
+      }
+      Coding cd = coding(c);
+      if (!cd.code.empty() && cd.system.empty())
+        issue(Severity::info, "coding-without-system", path + ".coding[" + std::to_string(i) + "]",
+              "a code without a system is never matched");
+      cc.codings.push_back(std::move(cd));
+    });
+    cc.text = std::string(json::string(member(*v, "text")).value_or(""));
+    return cc;
+  }
+
+  std::optional<Quantity> quantity(const Value* v, const std::string& path) {
+    if (!v) return std::nullopt;
+    if (!v->IsObject()) {
+      issue(Severity::warning, "wrong-type", path, "expected a Quantity object");
+      return std::nullopt;
+    }
+    Quantity q;
+    if (const Value* val = member(*v, "value")) {
+      if (auto t = json::number_text(val)) {
+        q.value = Decimal::parse(*t);
+        q.value_text = std::string(*t);
+        if (!q.value) issue(Severity::warning, "invalid-number", path + ".value", "number out of range");
+      } else {
+        issue(Severity::warning, "wrong-type", path + ".value", "a Quantity value must be a JSON number");
+      }
+    }
+    q.comparator = std::string(json::string(member(*v, "comparator")).value_or(""));
+    q.unit = std::string(json::string(member(*v, "unit")).value_or(""));
+    q.system = std::string(json::string(member(*v, "system")).value_or(""));
+    q.code = std::string(json::string(member(*v, "code")).value_or(""));
+    return q;
+  }
+
+  std::string reference(const Value& obj, std::string_view field, const std::string& path) {
+    const Value* r = member(obj, field);
+    if (!r) return {};
+    if (!r->IsObject()) {
+      issue(Severity::warning, "wrong-type", path, "expected a Reference object");
+      return {};
+    }
+    return str(*r, "reference", path + ".reference");
+  }
+
+  // Period start/end or a dateTime, whichever the resource used for `prefix`[x].
+  void effective(const Value& obj, const std::string& prefix, std::optional<PartialDate>& start,
+                 std::optional<PartialDate>& end, std::string* text) {
+    if (member(obj, prefix + "DateTime")) {
+      start = date(obj, prefix + "DateTime", prefix + "DateTime", DateKind::date_time, text);
+      end = start;
+    } else if (const Value* p = member(obj, prefix + "Period"); is_object_v(p)) {
+      start = date(*p, "start", prefix + "Period.start", DateKind::date_time, text);
+      end = date(*p, "end", prefix + "Period.end", DateKind::date_time);
+    } else if (member(obj, prefix + "Instant")) {
+      start = date(obj, prefix + "Instant", prefix + "Instant", DateKind::instant, text);
+      end = start;
+    }
+  }
+
+  static bool is_object_v(const Value* v) { return v && v->IsObject(); }
+
+ private:
+  const Origin& origin_;
+  IssueLog& issues_;
+  std::string type_;
+  std::string key_;
+};
+
+bool has_modifier_extension(const Value& v) {
+  const Value* m = member(v, "modifierExtension");
+  return m && m->IsArray() && !m->Empty();
+}
+
+Header read_header(const Value& v, ResourceType type, const Origin& origin, std::string id) {
+  Header h;
+  h.type = type;
+  h.id = std::move(id);
+  h.origin = origin;
+  if (const Value* meta = member(v, "meta"); meta && meta->IsObject()) {
+    h.version_id = std::string(json::string(member(*meta, "versionId")).value_or(""));
+    h.last_updated = std::string(json::string(member(*meta, "lastUpdated")).value_or(""));
+  }
+  h.unknown_modifier = has_modifier_extension(v);
+  return h;
+}
+
+ObservationValue read_value(Reader& rd, const Value& obj, const std::string& base) {
+  ObservationValue out;
+  if (const Value* q = member(obj, "valueQuantity")) {
+    out.kind = ObservationValue::Kind::quantity;
+    out.element = "valueQuantity";
+    if (auto qq = rd.quantity(q, base + "valueQuantity")) out.quantity = *qq;
+  } else if (const Value* c = member(obj, "valueCodeableConcept")) {
+    out.kind = ObservationValue::Kind::codeable;
+    out.element = "valueCodeableConcept";
+    out.codeable = rd.concept_of(c, base + "valueCodeableConcept");
+  } else if (member(obj, "valueString")) {
+    out.kind = ObservationValue::Kind::string;
+    out.element = "valueString";
+    out.text = rd.str(obj, "valueString", base + "valueString");
+  } else if (const Value* r = member(obj, "valueRatio")) {
+    out.kind = ObservationValue::Kind::ratio;
+    out.element = "valueRatio";
+    if (r->IsObject()) {
+      out.ratio.numerator = rd.quantity(member(*r, "numerator"), base + "valueRatio.numerator");
+      out.ratio.denominator = rd.quantity(member(*r, "denominator"), base + "valueRatio.denominator");
+    }
+  } else if (const Value* i = member(obj, "valueInteger")) {
+    out.kind = ObservationValue::Kind::integer;
+    out.element = "valueInteger";
+    if (auto t = json::number_text(i)) {
+      out.quantity.value = Decimal::parse(*t);
+      out.quantity.value_text = std::string(*t);
+    } else {
+      rd.issue(Severity::warning, "wrong-type", base + "valueInteger", "expected an integer");
+    }
+  } else if (const Value* b = member(obj, "valueBoolean")) {
+    out.kind = ObservationValue::Kind::boolean;
+    out.element = "valueBoolean";
+    out.flag = json::boolean(b).value_or(false);
+  } else if (member(obj, "valueRange")) {
+    out.kind = ObservationValue::Kind::range;
+    out.element = "valueRange";
+  } else {
+    for (const char* k : {"valueTime", "valueDateTime", "valuePeriod", "valueSampledData"})
+      if (member(obj, k)) {
+        out.kind = ObservationValue::Kind::other;
+        out.element = k;
+      }
+  }
+  return out;
+}
+
+Observation read_observation(Reader& rd, const Value& v, Header h) {
+  Observation o;
+  o.h = std::move(h);
+  o.h.subject = rd.reference(v, "subject", "subject");
+  o.status = rd.str(v, "status", "status");
+  o.code = rd.concept_of(member(v, "code"), "code");
+  o.value = read_value(rd, v, "");
+  if (const Value* dar = member(v, "dataAbsentReason")) {
+    auto cc = rd.concept_of(dar, "dataAbsentReason");
+    o.data_absent_reason = cc.codings.empty() ? cc.text : cc.codings.front().code;
+    if (o.data_absent_reason.empty()) o.data_absent_reason = "unknown";
+  }
+  std::optional<PartialDate> end;
+  rd.effective(v, "effective", o.effective, end, &o.effective_text);
+  if (!o.effective) {
+    // issued is when the result was released: a fallback that is never earlier than the sample.
+    o.effective = rd.date(v, "issued", "issued", DateKind::instant, &o.effective_text);
+  }
+  json::for_each(member(v, "interpretation"), [&](std::size_t i, const Value& c) {
+    auto cc = rd.concept_of(&c, "interpretation[" + std::to_string(i) + "]");
+    for (auto& cd : cc.codings) o.interpretation.push_back(std::move(cd));
+    if (cc.codings.empty() && !cc.text.empty()) o.interpretation.push_back(Coding{"", "", cc.text});
+  });
+  json::for_each(member(v, "referenceRange"), [&](std::size_t i, const Value& r) {
+    if (!r.IsObject()) return;
+    const std::string p = "referenceRange[" + std::to_string(i) + "]";
+    ReferenceRange rr;
+    rr.low = rd.quantity(member(r, "low"), p + ".low");
+    rr.high = rd.quantity(member(r, "high"), p + ".high");
+    rr.text = std::string(json::string(member(r, "text")).value_or(""));
+    o.reference_ranges.push_back(std::move(rr));
+  });
+  json::for_each(member(v, "component"), [&](std::size_t i, const Value& c) {
+    if (!c.IsObject()) return;
+    const std::string p = "component[" + std::to_string(i) + "].";
+    ObservationComponent comp;
+    comp.code = rd.concept_of(member(c, "code"), p + "code");
+    comp.value = read_value(rd, c, p);
+    o.components.push_back(std::move(comp));
+  });
+  return o;
+}
+
+Condition read_condition(Reader& rd, const Value& v, Header h) {
+  Condition c;
+  c.h = std::move(h);
+  c.h.subject = rd.reference(v, "subject", "subject");
+  c.code = rd.concept_of(member(v, "code"), "code");
+  auto status_code = [&](const char* field) {
+    auto cc = rd.concept_of(member(v, field), field);
+    for (const auto& cd : cc.codings)
+      if (!cd.code.empty()) return cd.code;
+    return std::string();
+  };
+  c.clinical_status = status_code("clinicalStatus");
+  c.verification_status = status_code("verificationStatus");
+  std::optional<PartialDate> end;
+  if (member(v, "onsetDateTime") || member(v, "onsetPeriod")) rd.effective(v, "onset", c.onset, end, &c.onset_text);
+  if (member(v, "abatementDateTime")) {
+    c.abatement = rd.date(v, "abatementDateTime", "abatementDateTime", DateKind::date_time, &c.abatement_text);
+  } else if (const Value* p = member(v, "abatementPeriod"); p && p->IsObject()) {
+    c.abatement = rd.date(*p, "start", "abatementPeriod.start", DateKind::date_time, &c.abatement_text);
+  } else if (auto b = json::boolean(member(v, "abatementBoolean")); b && *b) {
+    c.abatement_text = "true";  // abated at an unknown date
+  }
+  c.recorded = rd.date(v, "recordedDate", "recordedDate", DateKind::date_time, &c.recorded_text);
+  return c;
+}
+
+Procedure read_procedure(Reader& rd, const Value& v, Header h) {
+  Procedure p;
+  p.h = std::move(h);
+  p.h.subject = rd.reference(v, "subject", "subject");
+  p.status = rd.str(v, "status", "status");
+  p.code = rd.concept_of(member(v, "code"), "code");
+  rd.effective(v, "performed", p.start, p.end, &p.start_text);
+  return p;
+}
+
+Timing read_timing(Reader& rd, const Value* t, const std::string& path) {
+  Timing out;
+  if (!t || !t->IsObject()) return out;
+  if (const Value* code = member(*t, "code")) {
+    auto cc = rd.concept_of(code, path + ".code");
+    out.code = cc.codings.empty() ? cc.text : cc.codings.front().code;
+  }
+  const Value* rep = member(*t, "repeat");
+  if (!rep || !rep->IsObject()) return out;
+  auto num = [&](const char* f) -> std::optional<Decimal> {
+    if (auto s = json::number_text(member(*rep, f))) return Decimal::parse(*s);
+    return std::nullopt;
+  };
+  out.frequency = num("frequency");
+  out.period = num("period");
+  out.period_unit = std::string(json::string(member(*rep, "periodUnit")).value_or(""));
+  if (const Value* bp = member(*rep, "boundsPeriod"); bp && bp->IsObject()) {
+    out.bounds_start = rd.date(*bp, "start", path + ".repeat.boundsPeriod.start", DateKind::date_time);
+    out.bounds_end = rd.date(*bp, "end", path + ".repeat.boundsPeriod.end", DateKind::date_time);
+  }
+  out.bounds_duration = rd.quantity(member(*rep, "boundsDuration"), path + ".repeat.boundsDuration");
+  return out;
+}
+
+Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool administration) {
+  Dosage out;
+  out.text = std::string(json::string(member(d, "text")).value_or(""));
+  out.route = rd.concept_of(member(d, "route"), path + ".route");
+  if (administration) {
+    out.dose = rd.quantity(member(d, "dose"), path + ".dose");
+    return out;
+  }
+  out.as_needed = json::boolean(member(d, "asNeededBoolean")).value_or(false) || member(d, "asNeededCodeableConcept");
+  out.timing = read_timing(rd, member(d, "timing"), path + ".timing");
+  json::for_each(member(d, "doseAndRate"), [&](std::size_t i, const Value& dr) {
+    if (out.dose || !dr.IsObject()) return;
+    const std::string p = path + ".doseAndRate[" + std::to_string(i) + "]";
+    if (const Value* q = member(dr, "doseQuantity")) {
+      out.dose = rd.quantity(q, p + ".doseQuantity");
+    } else if (const Value* r = member(dr, "doseRange"); r && r->IsObject()) {
+      // A range is read at its upper bound: dose ceilings must not be under-estimated.
+      out.dose = rd.quantity(member(*r, "high"), p + ".doseRange.high");
+    }
+  });
+  return out;
+}
+
+void read_medication_concept(Reader& rd, const Value& v, MedicationUse& m) {
+  if (const Value* cc = member(v, "medicationCodeableConcept")) {
+    m.medication = rd.concept_of(cc, "medicationCodeableConcept");
+    return;
+  }
+  m.medication_reference = rd.reference(v, "medicationReference", "medicationReference");
+  if (!m.medication_reference.empty() && m.medication_reference[0] == '#') {
+    const std::string want = m.medication_reference.substr(1);
+    json::for_each(member(v, "contained"), [&](std::size_t i, const Value& c) {
+      if (json::string(member(c, "resourceType")).value_or("") == "Medication" &&
+          json::string(member(c, "id")).value_or("") == want)
+        m.medication = rd.concept_of(member(c, "code"), "contained[" + std::to_string(i) + "].code");
+    });
+  }
+}
+
+MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
+  MedicationUse m;
+  m.h = std::move(h);
+  m.h.subject = rd.reference(v, "subject", "subject");
+  m.status = rd.str(v, "status", "status");
+  read_medication_concept(rd, v, m);
+  std::optional<PartialDate> end;
+  switch (m.h.type) {
+    case ResourceType::medication_request: {
+      m.intent = rd.str(v, "intent", "intent");
+      m.authored = rd.date(v, "authoredOn", "authoredOn", DateKind::date_time, &m.authored_text);
+      if (const Value* dr = member(v, "dispenseRequest"); dr && dr->IsObject())
+        if (const Value* vp = member(*dr, "validityPeriod"); vp && vp->IsObject()) {
+          m.start = rd.date(*vp, "start", "dispenseRequest.validityPeriod.start", DateKind::date_time, &m.start_text);
+          m.end = rd.date(*vp, "end", "dispenseRequest.validityPeriod.end", DateKind::date_time);
+        }
+      json::for_each(member(v, "dosageInstruction"), [&](std::size_t i, const Value& d) {
+        if (d.IsObject())
+          m.dosages.push_back(read_dosage(rd, d, "dosageInstruction[" + std::to_string(i) + "]", false));
+      });
+      break;
+    }
+    case ResourceType::medication_statement:
+      rd.effective(v, "effective", m.start, m.end, &m.start_text);
+      m.authored = rd.date(v, "dateAsserted", "dateAsserted", DateKind::date_time, &m.authored_text);
+      json::for_each(member(v, "dosage"), [&](std::size_t i, const Value& d) {
+        if (d.IsObject()) m.dosages.push_back(read_dosage(rd, d, "dosage[" + std::to_string(i) + "]", false));
+      });
+      break;
+    case ResourceType::medication_administration:
+      rd.effective(v, "effective", m.start, m.end, &m.start_text);
+      if (const Value* d = member(v, "dosage"); d && d->IsObject())
+        m.dosages.push_back(read_dosage(rd, *d, "dosage", true));
+      break;
+    default:
+      break;
+  }
+  return m;
+}
+
+Patient read_patient(Reader& rd, const Value& v, Header h) {
+  Patient p;
+  p.h = std::move(h);
+  p.h.patient_id = p.h.id;
+  p.birth_date = rd.date(v, "birthDate", "birthDate", DateKind::date, &p.birth_date_text);
+  p.gender = rd.str(v, "gender", "gender");
+  if (auto b = json::boolean(member(v, "deceasedBoolean"))) p.deceased = *b;
+  if (member(v, "deceasedDateTime")) {
+    p.deceased = true;
+    p.deceased_date = rd.date(v, "deceasedDateTime", "deceasedDateTime", DateKind::date_time);
+  }
+  if (auto a = json::boolean(member(v, "active"))) p.active = *a;
+  json::for_each(member(v, "name"), [&](std::size_t, const Value& n) {
+    if (!p.name.empty() || !n.IsObject()) return;
+    std::string given;
+    json::for_each(member(n, "given"), [&](std::size_t, const Value& g) {
+      if (auto s = json::string(&g)) given += (given.empty() ? "" : " ") + std::string(*s);
+    });
+    std::string family(json::string(member(n, "family")).value_or(""));
+    if (family.empty() && given.empty()) family = std::string(json::string(member(n, "text")).value_or(""));
+    p.name = family + (given.empty() ? "" : ", " + given);
+  });
+  return p;
+}
+
+}  // namespace
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+      return false;
+  return true;
+}
+
+Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues, std::string_view fallback_id) {
+  Extracted out;
+  if (!v.IsObject()) {
+    issues.add(Severity::error, "not-a-resource", origin.location, "", "", "expected a JSON object");
+    out.rejected = true;
+    return out;
+  }
+  auto rt = json::string(member(v, "resourceType"));
+  if (!rt || rt->empty()) {
+    issues.add(Severity::error, "missing-resource-type", origin.location, "", "resourceType",
+               "resource without a resourceType");
+    out.rejected = true;
+    return out;
+  }
+  out.type_name = std::string(*rt);
+  const ResourceType type = resource_type_from(*rt);
+  if (type == ResourceType::other) return out;  // a type no criterion reads: counted by the caller
+
+  std::string id(json::string(member(v, "id")).value_or(""));
+  if (id.empty()) id = std::string(fallback_id);
+  Reader rd(origin, issues, out.type_name);
+  if (!valid_id(id)) {
+    issues.add(Severity::error, id.empty() ? "missing-id" : "invalid-id", origin.location, out.type_name + "/?",
+               out.type_name + ".id",
+               id.empty() ? "resource without an id" : "id '" + sanitize_for_log(id, 80) + "' breaks the FHIR id rule");
+    out.rejected = true;
+    return out;
+  }
+  rd.set_key(out.type_name + "/" + id);
+  Header h = read_header(v, type, origin, id);
+  if (h.unknown_modifier)
+    rd.issue(Severity::warning, "unknown-modifier-extension", "modifierExtension",
+             "the resource carries a modifierExtension the tool does not understand; it is not used as evidence");
+  switch (type) {
+    case ResourceType::patient:
+      out.resource = read_patient(rd, v, std::move(h));
+      break;
+    case ResourceType::condition:
+      out.resource = read_condition(rd, v, std::move(h));
+      break;
+    case ResourceType::observation:
+      out.resource = read_observation(rd, v, std::move(h));
+      break;
+    case ResourceType::medication_request:
+    case ResourceType::medication_statement:
+    case ResourceType::medication_administration:
+      out.resource = read_medication_use(rd, v, std::move(h));
+      break;
+    case ResourceType::procedure:
+      out.resource = read_procedure(rd, v, std::move(h));
+      break;
+    case ResourceType::medication: {
+      Medication m;
+      m.h = std::move(h);
+      m.code = rd.concept_of(member(v, "code"), "code");
+      out.resource = std::move(m);
+      break;
+    }
+    case ResourceType::other:
+      break;
+  }
+  return out;
+}
+
+}  // namespace cf::fhir

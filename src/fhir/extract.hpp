@@ -1,0 +1,26 @@
+#pragma once
+// JSON resource -> model structs. Problems become data issues with the element path; a resource that cannot be used
+// at all (no resourceType, invalid id) is rejected and counted, never silently dropped.
+#include <optional>
+#include <string>
+
+#include "core/data_issue.hpp"
+#include "fhir/model.hpp"
+#include "json/json.hpp"
+
+namespace cf::fhir {
+
+struct Extracted {
+  std::optional<Resource> resource;  // set for the types the tool reads
+  std::string type_name;             // resourceType as written ("" when missing)
+  bool rejected = false;             // a data issue explains why
+};
+
+// `fallback_id` is used when the resource has no id (a transaction entry identified only by its fullUrl).
+Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues,
+                           std::string_view fallback_id = {});
+
+// FHIR id rule: [A-Za-z0-9\-\.]{1,64}
+bool valid_id(std::string_view id);
+
+}  // namespace cf::fhir

@@ -1,0 +1,173 @@
+#pragma once
+// The slice of FHIR R4 the cohort finder reads, extracted from JSON into plain structs. Only the elements that a
+// criterion, the evidence trail or a data-quality check needs are kept.
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/date.hpp"
+#include "core/decimal.hpp"
+
+namespace cf::fhir {
+
+enum class ResourceType {
+  patient,
+  condition,
+  observation,
+  medication_request,
+  medication_statement,
+  medication_administration,
+  procedure,
+  medication,
+  other
+};
+const char* to_string(ResourceType t);
+ResourceType resource_type_from(std::string_view name);
+
+struct Coding {
+  std::string system, code, display;
+};
+
+struct CodeableConcept {
+  std::vector<Coding> codings;
+  std::string text;
+  bool empty() const { return codings.empty() && text.empty(); }
+  // The first code of `system`, or empty.
+  std::string code_in(std::string_view system) const;
+};
+
+struct Quantity {
+  std::optional<Decimal> value;
+  std::string value_text;  // exactly as written
+  std::string comparator;  // <, <=, >=, >, ad
+  std::string unit;        // human unit text
+  std::string system;      // normally http://unitsofmeasure.org
+  std::string code;        // UCUM code when system is UCUM
+};
+
+struct Ratio {
+  std::optional<Quantity> numerator, denominator;
+};
+
+// Where a resource came from, for the evidence trail and data issues.
+struct Origin {
+  std::string location;  // "fhir-samples/labs.ndjson:12", "bundle.json entry[3]", "GET page 4 entry[2]"
+  std::string source;    // which source (directory or server base URL)
+};
+
+struct Header {
+  ResourceType type = ResourceType::other;
+  std::string id;
+  std::string version_id;
+  std::string last_updated;  // meta.lastUpdated as written
+  Origin origin;
+  std::string subject;            // reference as written ("Patient/1", "urn:uuid:...") before resolution
+  std::string patient_id;         // resolved Patient id, empty when unresolved
+  bool unknown_modifier = false;  // carries a modifierExtension we do not understand (RELIABILITY D4)
+
+  std::string key() const;  // "Observation/abc"
+};
+
+struct Patient {
+  Header h;
+  std::optional<PartialDate> birth_date;
+  std::string birth_date_text;
+  bool deceased = false;
+  std::optional<PartialDate> deceased_date;
+  std::string gender;
+  std::string name;  // "Family, Given" of the first usable name; only identified exports show it
+  bool active = true;
+};
+
+struct Condition {
+  Header h;
+  CodeableConcept code;
+  std::string clinical_status;      // active, recurrence, relapse, inactive, remission, resolved ("" if absent)
+  std::string verification_status;  // unconfirmed, provisional, differential, confirmed, refuted, entered-in-error
+  std::optional<PartialDate> onset, abatement, recorded;
+  std::string onset_text, abatement_text, recorded_text;
+};
+
+struct ReferenceRange {
+  std::optional<Quantity> low, high;
+  std::string text;
+};
+
+struct ObservationValue {
+  enum class Kind { none, quantity, codeable, string, ratio, integer, boolean, range, other };
+  Kind kind = Kind::none;
+  Quantity quantity;  // quantity, integer (unitless)
+  CodeableConcept codeable;
+  std::string text;
+  Ratio ratio;
+  bool flag = false;
+  std::string element;  // "valueQuantity" etc., for element paths
+};
+
+struct ObservationComponent {
+  CodeableConcept code;
+  ObservationValue value;
+};
+
+struct Observation {
+  Header h;
+  std::string status;
+  CodeableConcept code;
+  ObservationValue value;
+  std::string data_absent_reason;
+  std::optional<PartialDate> effective;
+  std::string effective_text;
+  std::vector<Coding> interpretation;
+  std::vector<ReferenceRange> reference_ranges;
+  std::vector<ObservationComponent> components;
+};
+
+struct Timing {
+  std::optional<Decimal> frequency;  // times per period
+  std::optional<Decimal> period;
+  std::string period_unit;  // s, min, h, d, wk, mo, a
+  std::string code;         // timing.code (BID, TID, QD...)
+  std::optional<PartialDate> bounds_start, bounds_end;
+  std::optional<Quantity> bounds_duration;
+};
+
+struct Dosage {
+  std::string text;
+  CodeableConcept route;
+  std::optional<Quantity> dose;
+  Timing timing;
+  bool as_needed = false;
+};
+
+// MedicationRequest, MedicationStatement and MedicationAdministration share the parts the tool uses.
+struct MedicationUse {
+  Header h;
+  std::string status;
+  std::string intent;               // MedicationRequest only
+  CodeableConcept medication;       // medicationCodeableConcept, or the referenced Medication's code once resolved
+  std::string medication_reference;  // "Medication/123" or "#contained" when given by reference
+  std::optional<PartialDate> authored, start, end;  // authoredOn; effective or validity period
+  std::string authored_text, start_text;
+  std::vector<Dosage> dosages;
+};
+
+struct Procedure {
+  Header h;
+  std::string status;
+  CodeableConcept code;
+  std::optional<PartialDate> start, end;
+  std::string start_text;
+};
+
+struct Medication {
+  Header h;
+  CodeableConcept code;
+};
+
+using Resource = std::variant<Patient, Condition, Observation, MedicationUse, Procedure, Medication>;
+
+Header& header(Resource& r);
+const Header& header(const Resource& r);
+
+}  // namespace cf::fhir

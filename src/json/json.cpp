@@ -1,0 +1,477 @@
+#include "json/json.hpp"
+
+#include <cstring>
+#include <vector>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/filereadstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+namespace cf::json {
+
+namespace {
+
+// A JSON number is kept as a string whose first byte is this marker. FHIR strings may not contain control
+// characters, so a real string starting with it is rejected while parsing.
+constexpr char kNumberMark = '\x01';
+constexpr unsigned kFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+
+bool populate_ok(Document&) { return true; }
+bool populate_clear(Document&) { return false; }
+
+// Finishes a Document that received SAX events directly (its root is on its internal stack).
+void finish(Document& d) {
+  auto g = populate_ok;
+  d.Populate(g);
+}
+void discard(Document& d) {
+  auto g = populate_clear;
+  d.Populate(g);
+  d.SetNull();
+}
+
+// Receives reader events and forwards them to the root document or, for elements of a root-level "entry" array
+// when splitting, to a fresh per-entry document.
+class Router {
+ public:
+  Router(Document& root, const Limits& limits, const StreamCallbacks* split) : root_(root), limits_(limits), cb_(split) {}
+
+  bool Null() { return scalar([](Document& d) { return d.Null(); }); }
+  bool Bool(bool b) { return scalar([b](Document& d) { return d.Bool(b); }); }
+  bool Int(int) { return unexpected_number(); }
+  bool Uint(unsigned) { return unexpected_number(); }
+  bool Int64(int64_t) { return unexpected_number(); }
+  bool Uint64(uint64_t) { return unexpected_number(); }
+  bool Double(double) { return unexpected_number(); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    tmp_.assign(1, kNumberMark);
+    tmp_.append(s, n);
+    return scalar([this](Document& d) {
+      return d.String(tmp_.data(), static_cast<rapidjson::SizeType>(tmp_.size()), true);
+    });
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (!check_string(s, n)) return on_bad_value();
+    return scalar([&](Document& d) { return d.String(s, n, true); });
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (!check_string(s, n)) return on_bad_value();
+    if (mode_ == Mode::root && depth_ == 1 && cb_ && n == 5 && std::memcmp(s, "entry", 5) == 0) {
+      pending_entry_key_ = true;
+      return true;
+    }
+    if (mode_ == Mode::skip) return true;
+    return target().Key(s, n, true);
+  }
+  bool StartObject() { return open(true); }
+  bool EndObject(rapidjson::SizeType n) { return close(true, n); }
+  bool StartArray() { return open(false); }
+  bool EndArray(rapidjson::SizeType n) { return close(false, n); }
+
+  std::string abort_reason;
+
+ private:
+  enum class Mode { root, entry_array, in_entry, skip };
+
+  Document& target() { return mode_ == Mode::in_entry ? *entry_ : root_; }
+
+  bool unexpected_number() {
+    abort_reason = "internal: number not delivered as text";
+    return false;
+  }
+
+  bool check_string(const char* s, rapidjson::SizeType n) {
+    if (n > limits_.max_string) {
+      bad_ = "a string is longer than " + std::to_string(limits_.max_string) + " bytes";
+      return false;
+    }
+    if (n > 0 && s[0] == kNumberMark) {
+      bad_ = "a string starts with a control character";
+      return false;
+    }
+    return true;
+  }
+
+  // A bad string inside an entry skips that entry; anywhere else it ends the parse.
+  bool on_bad_value() {
+    if (mode_ == Mode::in_entry) {
+      start_skip();
+      return true;
+    }
+    if (mode_ == Mode::skip) return true;
+    abort_reason = bad_;
+    return false;
+  }
+
+  void start_skip() {
+    discard(*entry_);
+    skip_reason_ = bad_;
+    mode_ = Mode::skip;
+  }
+
+  bool flush_pending_key() {
+    if (!pending_entry_key_) return true;
+    pending_entry_key_ = false;
+    return root_.Key("entry", 5, true);
+  }
+
+  template <class F>
+  bool scalar(F&& f) {
+    switch (mode_) {
+      case Mode::skip:
+        return true;
+      case Mode::entry_array:
+        if (cb_->on_skipped) cb_->on_skipped(index_, "entry is not a JSON object");
+        ++index_;
+        return true;
+      case Mode::root:
+        if (!flush_pending_key()) return false;
+        return f(root_);
+      case Mode::in_entry:
+        return f(*entry_);
+    }
+    return false;
+  }
+
+  bool open(bool object) {
+    ++depth_;
+    switch (mode_) {
+      case Mode::root:
+        if (pending_entry_key_ && !object) {
+          pending_entry_key_ = false;
+          mode_ = Mode::entry_array;
+          array_depth_ = depth_;
+          return true;
+        }
+        if (!flush_pending_key()) return false;
+        if (depth_ > limits_.max_depth) {
+          abort_reason = "nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+          return false;
+        }
+        return object ? root_.StartObject() : root_.StartArray();
+      case Mode::entry_array:
+        entry_ = std::make_unique<Document>();
+        entry_start_ = depth_;
+        if (!object) {
+          skip_reason_ = "entry is not a JSON object";
+          mode_ = Mode::skip;
+          return true;
+        }
+        mode_ = Mode::in_entry;
+        return entry_->StartObject();
+      case Mode::in_entry:
+        if (depth_ > limits_.max_depth) {
+          bad_ = "nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+          start_skip();
+          return true;
+        }
+        return object ? entry_->StartObject() : entry_->StartArray();
+      case Mode::skip:
+        return true;
+    }
+    return false;
+  }
+
+  bool close(bool object, rapidjson::SizeType n) {
+    const std::size_t closing = depth_--;
+    switch (mode_) {
+      case Mode::root:
+        return object ? root_.EndObject(n) : root_.EndArray(n);
+      case Mode::entry_array:
+        mode_ = Mode::root;  // the "entry" array ended; it is not copied into the root
+        return true;
+      case Mode::in_entry: {
+        bool ok = object ? entry_->EndObject(n) : entry_->EndArray(n);
+        if (closing == entry_start_) {
+          finish(*entry_);
+          if (cb_->on_entry) cb_->on_entry(index_, *entry_);
+          entry_.reset();
+          ++index_;
+          mode_ = Mode::entry_array;
+        }
+        return ok;
+      }
+      case Mode::skip:
+        if (closing == entry_start_) {
+          if (cb_->on_skipped) cb_->on_skipped(index_, skip_reason_);
+          entry_.reset();
+          ++index_;
+          mode_ = Mode::entry_array;
+        }
+        return true;
+    }
+    return false;
+  }
+
+  Document& root_;
+  const Limits& limits_;
+  const StreamCallbacks* cb_;
+  std::unique_ptr<Document> entry_;
+  Mode mode_ = Mode::root;
+  std::size_t depth_ = 0, array_depth_ = 0, entry_start_ = 0, index_ = 0;
+  bool pending_entry_key_ = false;
+  std::string tmp_, bad_, skip_reason_;
+};
+
+void locate(std::string_view text, std::size_t offset, ParseError& err) {
+  err.line = 1;
+  err.column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++err.line;
+      err.column = 1;
+    } else {
+      ++err.column;
+    }
+  }
+}
+
+std::string reader_message(const rapidjson::Reader& reader, const Router& router) {
+  if (!router.abort_reason.empty()) return router.abort_reason;
+  return rapidjson::GetParseError_En(reader.GetParseErrorCode());
+}
+
+// Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM is
+// walked with an explicit stack: its depth is already bounded, but no recursion is needed.
+bool find_duplicate_key(const Value& v, std::string& which) {
+  std::vector<const Value*> stack{&v};
+  while (!stack.empty()) {
+    const Value* cur = stack.back();
+    stack.pop_back();
+    if (cur->IsObject()) {
+      for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
+        for (auto b = a + 1; b != cur->MemberEnd(); ++b) {
+          if (a->name.GetStringLength() == b->name.GetStringLength() &&
+              std::memcmp(a->name.GetString(), b->name.GetString(), a->name.GetStringLength()) == 0) {
+            which.assign(a->name.GetString(), a->name.GetStringLength());
+            return true;
+          }
+        }
+        if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
+      }
+    } else if (cur->IsArray()) {
+      for (const auto& el : cur->GetArray())
+        if (el.IsObject() || el.IsArray()) stack.push_back(&el);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
+  doc.SetNull();
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
+      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
+    text.remove_prefix(3);
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    locate(text, static_cast<std::size_t>(static_cast<const char*>(nul) - text.data()), err);
+    err.message = "NUL byte in JSON text";
+    return false;
+  }
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::Reader reader;
+  Router router(doc, limits, nullptr);
+  if (!reader.Parse<kFlags>(ms, router)) {
+    locate(text, reader.GetErrorOffset(), err);
+    err.message = reader_message(reader, router);
+    discard(doc);
+    return false;
+  }
+  finish(doc);
+  std::string dup;
+  if (find_duplicate_key(doc, dup)) {
+    err = ParseError{1, 1, "duplicate member name \"" + dup + "\""};
+    doc.SetNull();
+    return false;
+  }
+  return true;
+}
+
+bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& cb, ParseError& err,
+                        const Limits& limits) {
+  root.SetNull();
+  unsigned char bom[3];
+  std::size_t got = std::fread(bom, 1, 3, file);
+  if (!(got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)) std::rewind(file);
+  const long start = std::ftell(file);
+  std::vector<char> buf(1 << 16);
+  rapidjson::FileReadStream fs(file, buf.data(), buf.size());
+  rapidjson::Reader reader;
+  StreamCallbacks checked = cb;
+  checked.on_entry = [&](std::size_t i, Document& entry) {
+    std::string dup;
+    if (find_duplicate_key(entry, dup)) {
+      if (cb.on_skipped) cb.on_skipped(i, "duplicate member name \"" + dup + "\"");
+      return;
+    }
+    if (cb.on_entry) cb.on_entry(i, entry);
+  };
+  Router router(root, limits, &checked);
+  bool ok = reader.Parse<kFlags>(fs, router);
+  std::size_t offset = ok ? fs.Tell() : reader.GetErrorOffset();
+  if (ok) {
+    // FileReadStream reports NUL as end of input; anything left unread means the text did not end there.
+    int c = std::fgetc(file);
+    if (c != EOF) {
+      ok = false;
+      router.abort_reason = "NUL byte or trailing data after the JSON value";
+    }
+  }
+  if (!ok) {
+    err.message = reader_message(reader, router);
+    // Count lines up to the error offset by reading the prefix again.
+    std::fseek(file, start, SEEK_SET);
+    err.line = 1;
+    err.column = 1;
+    for (std::size_t i = 0; i < offset; ++i) {
+      int c = std::fgetc(file);
+      if (c == EOF) break;
+      if (c == '\n') {
+        ++err.line;
+        err.column = 1;
+      } else {
+        ++err.column;
+      }
+    }
+    discard(root);
+    return false;
+  }
+  finish(root);
+  std::string dup;
+  if (find_duplicate_key(root, dup)) {
+    err = ParseError{1, 1, "duplicate member name \"" + dup + "\""};
+    root.SetNull();
+    return false;
+  }
+  return true;
+}
+
+const Value* member(const Value& obj, std::string_view key) {
+  if (!obj.IsObject()) return nullptr;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it)
+    if (it->name.GetStringLength() == key.size() && std::memcmp(it->name.GetString(), key.data(), key.size()) == 0)
+      return &it->value;
+  return nullptr;
+}
+const Value* member(const Value* obj, std::string_view key) { return obj ? member(*obj, key) : nullptr; }
+bool is_object(const Value* v) { return v && v->IsObject(); }
+bool is_array(const Value* v) { return v && v->IsArray(); }
+
+std::optional<std::string_view> string(const Value* v) {
+  if (!v || !v->IsString()) return std::nullopt;
+  std::string_view s(v->GetString(), v->GetStringLength());
+  if (!s.empty() && s[0] == kNumberMark) return std::nullopt;
+  return s;
+}
+
+std::optional<std::string_view> number_text(const Value* v) {
+  if (!v || !v->IsString()) return std::nullopt;
+  std::string_view s(v->GetString(), v->GetStringLength());
+  if (s.empty() || s[0] != kNumberMark) return std::nullopt;
+  return s.substr(1);
+}
+
+std::optional<bool> boolean(const Value* v) {
+  if (!v || !v->IsBool()) return std::nullopt;
+  return v->GetBool();
+}
+
+struct Writer::Impl {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+};
+
+Writer::Writer() : impl_(std::make_unique<Impl>()) {}
+Writer::~Writer() = default;
+Writer& Writer::begin_object() {
+  impl_->w.StartObject();
+  return *this;
+}
+Writer& Writer::end_object() {
+  impl_->w.EndObject();
+  return *this;
+}
+Writer& Writer::begin_array() {
+  impl_->w.StartArray();
+  return *this;
+}
+Writer& Writer::end_array() {
+  impl_->w.EndArray();
+  return *this;
+}
+Writer& Writer::key(std::string_view k) {
+  impl_->w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()), true);
+  return *this;
+}
+Writer& Writer::str(std::string_view s) {
+  impl_->w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+  return *this;
+}
+Writer& Writer::raw_number(std::string_view d) {
+  impl_->w.RawValue(d.data(), d.size(), rapidjson::kNumberType);
+  return *this;
+}
+Writer& Writer::integer(long long v) {
+  impl_->w.Int64(v);
+  return *this;
+}
+Writer& Writer::real(double v) {
+  impl_->w.Double(v);
+  return *this;
+}
+Writer& Writer::boolean(bool v) {
+  impl_->w.Bool(v);
+  return *this;
+}
+Writer& Writer::null() {
+  impl_->w.Null();
+  return *this;
+}
+Writer& Writer::field(std::string_view k, std::string_view s) {
+  if (!s.empty()) key(k).str(s);
+  return *this;
+}
+Writer& Writer::value(const Value& v) {
+  // Depth is bounded by the parse limits, so recursion here is shallow.
+  if (auto n = number_text(&v)) return raw_number(*n);
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      return null();
+    case rapidjson::kFalseType:
+      return boolean(false);
+    case rapidjson::kTrueType:
+      return boolean(true);
+    case rapidjson::kStringType:
+      return str(std::string_view(v.GetString(), v.GetStringLength()));
+    case rapidjson::kObjectType:
+      begin_object();
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        key(std::string_view(it->name.GetString(), it->name.GetStringLength()));
+        value(it->value);
+      }
+      return end_object();
+    case rapidjson::kArrayType:
+      begin_array();
+      for (const auto& el : v.GetArray()) value(el);
+      return end_array();
+    case rapidjson::kNumberType:
+      return real(v.GetDouble());
+  }
+  return *this;
+}
+std::string_view Writer::view() const { return {impl_->buf.GetString(), impl_->buf.GetSize()}; }
+void Writer::clear() {
+  impl_->buf.Clear();
+  impl_->w.Reset(impl_->buf);
+}
+
+std::string serialize(const Value& v) {
+  Writer w;
+  w.value(v);
+  return std::string(w.view());
+}
+
+}  // namespace cf::json

@@ -1,0 +1,357 @@
+#include "source/file_source.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include "core/text.hpp"
+#include "fhir/extract.hpp"
+#include "fhir/reference.hpp"
+#include "json/json.hpp"
+
+namespace cf::source {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kMaxLine = 64u * 1024u * 1024u;
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Finds `"key" : "value"` in raw text, for attributing a record that failed to parse.
+std::string sniff_string(std::string_view raw, std::string_view key, std::string_view value_prefix = {}) {
+  std::string needle = "\"" + std::string(key) + "\"";
+  std::size_t pos = 0;
+  while ((pos = raw.find(needle, pos)) != std::string_view::npos) {
+    std::size_t p = pos + needle.size();
+    while (p < raw.size() && (raw[p] == ' ' || raw[p] == ':' || raw[p] == '\t')) ++p;
+    if (p < raw.size() && raw[p] == '"') {
+      std::size_t e = raw.find('"', p + 1);
+      if (e != std::string_view::npos) {
+        std::string_view v = raw.substr(p + 1, e - p - 1);
+        if (v.substr(0, value_prefix.size()) == value_prefix) return std::string(v);
+      }
+    }
+    pos = p;
+  }
+  return {};
+}
+
+// Resolves references inside one Bundle: fullUrl -> "Type/id".
+class BundleScope {
+ public:
+  void add(const std::string& full_url, const fhir::Header& h) {
+    if (!full_url.empty()) map_[full_url] = h.key();
+  }
+  std::string resolve(const std::string& ref) const {
+    auto it = map_.find(ref);
+    return it == map_.end() ? std::string() : it->second;
+  }
+  bool empty() const { return map_.empty(); }
+
+ private:
+  std::unordered_map<std::string, std::string> map_;
+};
+
+// Sets header.patient_id from the subject reference, using the Bundle's fullUrls when given.
+void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issues) {
+  fhir::Header& h = fhir::header(r);
+  if (h.type == fhir::ResourceType::patient || h.type == fhir::ResourceType::medication) return;
+  if (auto* m = std::get_if<fhir::MedicationUse>(&r); m && scope && !m->medication_reference.empty())
+    if (auto to = scope->resolve(m->medication_reference); !to.empty()) m->medication_reference = to;
+  std::string ref = h.subject;
+  if (scope)
+    if (auto to = scope->resolve(ref); !to.empty()) ref = to;
+  h.patient_id = fhir::patient_id_from_reference(ref);
+  if (h.patient_id.empty()) {
+    const char* why = h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
+                                        : "subject is not a resolvable Patient reference";
+    issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
+               std::string(fhir::to_string(h.type)) + ".subject", why);
+  }
+}
+
+}  // namespace
+
+FileSource::FileSource(fs::path root, std::size_t page_size) : root_(std::move(root)), page_size_(page_size) {}
+
+std::string FileSource::describe() const { return "files:" + root_.string(); }
+
+std::string FileSource::display(const fs::path& p) const { return p.lexically_normal().string(); }
+
+void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues) {
+  std::string type = sniff_string(raw, "resourceType");
+  std::string patient;
+  if (type == "Patient") {
+    patient = sniff_string(raw, "id");
+  } else {
+    patient = fhir::patient_id_from_reference(sniff_string(raw, "reference", "Patient/"));
+  }
+  const std::string t = fhir::resource_type_from(type) == fhir::ResourceType::other ? "*" : type;
+  if (!type.empty() && t == "*" && type != "Bundle") return;  // a type the tool does not read: nothing is lost
+  if (!patient.empty()) {
+    completeness_.patient_types[patient].insert(t);
+  } else {
+    completeness_.run_types.insert(t);
+    issues.add(Severity::error, "incomplete-data", location, "", "",
+               "a record that failed to parse cannot be attributed to a patient: decisions that depend on " +
+                   (t == "*" ? std::string("any resource type") : t) + " are unknown for every patient");
+  }
+}
+
+Status FileSource::read(const Sink& sink, IssueLog& issues) {
+  std::error_code ec;
+  if (!fs::exists(root_, ec)) return make_error("no such file or directory", root_.string());
+  std::vector<fs::path> files;
+  if (fs::is_directory(root_, ec)) {
+    for (auto it = fs::recursive_directory_iterator(root_, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file()) files.push_back(it->path());
+    }
+    if (ec) return make_error("cannot list directory: " + ec.message(), root_.string());
+  } else {
+    files.push_back(root_);
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    const std::string name = f.filename().string();
+    if (ends_with(name, ".ndjson")) {
+      read_ndjson(f, sink, issues);
+    } else if (ends_with(name, ".json")) {
+      read_json(f, sink, issues);
+    } else {
+      continue;  // README.md and other files next to the data are not input
+    }
+    ++stats_.files;
+  }
+  if (stats_.files == 0) return make_error("no *.ndjson or *.json files found", root_.string());
+  return Status::success();
+}
+
+void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& issues) {
+  const std::string name = display(file);
+  FilePtr f(std::fopen(file.c_str(), "rb"));
+  if (!f) {
+    issues.add(Severity::error, "unreadable-file", name, "", "", std::strerror(errno));
+    completeness_.run_types.insert("*");
+    return;
+  }
+  Page page;
+  page.label = name;
+  std::vector<char> buf(1 << 20);
+  std::string carry;  // a line that spans buffer reads
+  std::size_t line_no = 0;
+  json::Document doc;
+  json::ParseError perr;
+
+  auto handle_line = [&](std::string_view line) {
+    ++line_no;
+    if (line.size() && line.back() == '\r') line.remove_suffix(1);
+    if (trim(line).empty()) return;
+    const std::string loc = name + ":" + std::to_string(line_no);
+    if (!json::parse(line, doc, perr)) {
+      ++stats_.rejected;
+      issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
+                 "line is not valid JSON: " + perr.message);
+      mark_incomplete(line, loc, issues);
+      return;
+    }
+    fhir::Origin origin{loc, describe()};
+    auto ex = fhir::extract_resource(doc, origin, issues);
+    if (ex.rejected) {
+      ++stats_.rejected;
+      mark_incomplete(line, loc, issues);
+      return;
+    }
+    if (!ex.resource) {
+      ++stats_.skipped_by_type[ex.type_name];
+      return;
+    }
+    resolve_subject(*ex.resource, nullptr, issues);
+    ++stats_.read_by_type[ex.type_name];
+    page.resources.push_back(std::move(*ex.resource));
+    if (page.resources.size() >= page_size_) {
+      sink(std::move(page));
+      page = Page{};
+      page.label = name;
+    }
+  };
+
+  bool skipping_long = false;
+  while (true) {
+    std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    if (n == 0) break;
+    std::string_view chunk(buf.data(), n);
+    while (!chunk.empty()) {
+      const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
+      if (!nl) {
+        if (!skipping_long) carry.append(chunk);
+        if (carry.size() > kMaxLine) {
+          skipping_long = true;
+          carry.clear();
+        }
+        break;
+      }
+      std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - chunk.data());
+      if (skipping_long) {
+        ++line_no;
+        ++stats_.rejected;
+        issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(line_no), "", "",
+                   "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
+        completeness_.run_types.insert("*");
+        skipping_long = false;
+      } else if (carry.empty()) {
+        handle_line(chunk.substr(0, len));
+      } else {
+        carry.append(chunk.substr(0, len));
+        handle_line(carry);
+        carry.clear();
+      }
+      chunk.remove_prefix(len + 1);
+    }
+  }
+  if (std::ferror(f.get())) {
+    issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
+    completeness_.run_types.insert("*");
+  }
+  if (!carry.empty()) handle_line(carry);  // last line without a newline
+  if (!page.resources.empty()) sink(std::move(page));
+}
+
+void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& issues) {
+  const std::string name = display(file);
+  FilePtr f(std::fopen(file.c_str(), "rb"));
+  if (!f) {
+    issues.add(Severity::error, "unreadable-file", name, "", "", std::strerror(errno));
+    completeness_.run_types.insert("*");
+    return;
+  }
+  Page page;
+  page.label = name;
+  BundleScope scope;
+  std::set<std::string> patients_seen;  // for attributing a truncated Bundle
+
+  // Handles one entry object (top-level or nested); nested Bundles are expanded with an explicit work list.
+  struct Work {
+    const json::Value* entry;
+    std::string path;
+  };
+  auto handle_entry = [&](const json::Value& top, const std::string& top_path) {
+    std::vector<Work> work{{&top, top_path}};
+    while (!work.empty()) {
+      Work w = work.back();
+      work.pop_back();
+      const std::string loc = name + " " + w.path;
+      const json::Value& entry = *w.entry;
+      if (!entry.IsObject()) {
+        ++stats_.rejected;
+        issues.add(Severity::error, "bad-bundle-entry", loc, "", "Bundle.entry", "entry is not an object");
+        continue;
+      }
+      std::string full_url(json::string(json::member(entry, "fullUrl")).value_or(""));
+      const json::Value* res = json::member(entry, "resource");
+      const json::Value* req = json::member(entry, "request");
+      std::string method(json::string(json::member(req, "method")).value_or(""));
+      std::string url(json::string(json::member(req, "url")).value_or(""));
+      if (!res) {
+        if (method != "DELETE" && method != "GET" && method != "HEAD")
+          issues.add(Severity::warning, "bundle-entry-without-resource", loc, "", "Bundle.entry.resource",
+                     "entry has no resource");
+        continue;
+      }
+      if (json::string(json::member(*res, "resourceType")).value_or("") == "Bundle") {
+        std::vector<Work> nested;
+        json::for_each(json::member(*res, "entry"), [&](std::size_t i, const json::Value& e) {
+          nested.push_back({&e, w.path + ".resource.entry[" + std::to_string(i) + "]"});
+        });
+        for (auto it = nested.rbegin(); it != nested.rend(); ++it) work.push_back(*it);
+        continue;
+      }
+      // An entry without resource.id takes its id from a PUT url ("Patient/123") or a urn:uuid fullUrl.
+      std::string fallback;
+      if (method == "PUT") {
+        auto rel = fhir::relative_reference(url.substr(0, url.find('?')));
+        if (auto s = rel.find('/'); s != std::string::npos) fallback = rel.substr(s + 1);
+      }
+      if (fallback.empty() && full_url.rfind("urn:uuid:", 0) == 0) fallback = full_url.substr(9);
+      auto ex = fhir::extract_resource(*res, fhir::Origin{loc, describe()}, issues, fallback);
+      if (ex.rejected) {
+        ++stats_.rejected;
+        std::string raw = json::serialize(*res);
+        mark_incomplete(raw, loc, issues);
+        continue;
+      }
+      if (!ex.resource) {
+        ++stats_.skipped_by_type[ex.type_name];
+        continue;
+      }
+      const fhir::Header& h = fhir::header(*ex.resource);
+      scope.add(full_url, h);
+      if (!full_url.empty() && full_url.rfind("urn:", 0) != 0) {
+        std::string rel = fhir::relative_reference(full_url);
+        if (!rel.empty() && rel != h.key())
+          issues.add(Severity::warning, "fullurl-mismatch", loc, h.key(), "Bundle.entry.fullUrl",
+                     "fullUrl names " + rel + " but the resource is " + h.key());
+      }
+      ++stats_.read_by_type[ex.type_name];
+      page.resources.push_back(std::move(*ex.resource));
+    }
+  };
+
+  json::Document root;
+  json::ParseError perr;
+  json::StreamCallbacks cb;
+  cb.on_entry = [&](std::size_t i, json::Document& entry) { handle_entry(entry, "entry[" + std::to_string(i) + "]"); };
+  cb.on_skipped = [&](std::size_t i, const std::string& why) {
+    ++stats_.rejected;
+    const std::string loc = name + " entry[" + std::to_string(i) + "]";
+    issues.add(Severity::error, "bad-bundle-entry", loc, "", "Bundle.entry", why);
+    completeness_.run_types.insert("*");
+  };
+  const bool ok = json::stream_object_file(f.get(), root, cb, perr);
+  std::string root_type(json::string(json::member(root, "resourceType")).value_or(""));
+  if (!ok) {
+    ++stats_.rejected;
+    issues.add(Severity::error, "json-syntax",
+               name + ":" + std::to_string(perr.line) + ":" + std::to_string(perr.column), "", "",
+               "file is not valid JSON: " + perr.message + " (entries before this point were read)");
+    // What follows the error is lost, and we cannot tell whose it was.
+    completeness_.run_types.insert("*");
+  } else if (root_type.empty()) {
+    ++stats_.rejected;
+    issues.add(Severity::error, "missing-resource-type", name, "", "resourceType", "file root has no resourceType");
+  } else if (root_type != "Bundle") {
+    auto ex = fhir::extract_resource(root, fhir::Origin{name, describe()}, issues);
+    if (ex.rejected) {
+      ++stats_.rejected;
+    } else if (!ex.resource) {
+      ++stats_.skipped_by_type[ex.type_name];
+    } else {
+      ++stats_.read_by_type[ex.type_name];
+      page.resources.push_back(std::move(*ex.resource));
+    }
+  } else {
+    std::string type(json::string(json::member(root, "type")).value_or(""));
+    static const char* kKnown[] = {"collection", "searchset", "transaction", "batch", "document",
+                                   "history",    "message",   "transaction-response", "batch-response"};
+    if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return type == k; }))
+      issues.add(Severity::warning, "bundle-type", name, "", "Bundle.type", "unexpected Bundle.type '" +
+                                                                             sanitize_for_log(type, 40) + "'");
+  }
+  for (auto& r : page.resources) resolve_subject(r, &scope, issues);
+  if (!page.resources.empty()) sink(std::move(page));
+}
+
+}  // namespace cf::source

@@ -1,0 +1,33 @@
+#pragma once
+// Reads a directory (recursively, in name order) or a single file of FHIR JSON:
+//   *.ndjson  Bulk Data style, one resource per line;
+//   *.json    a Bundle (collection, searchset, transaction, batch, nested Bundles) or a single resource.
+// Bundles are streamed entry by entry; urn:uuid and absolute references are resolved within the Bundle.
+#include <filesystem>
+#include <string>
+
+#include "source/source.hpp"
+
+namespace cf::source {
+
+class FileSource : public Source {
+ public:
+  explicit FileSource(std::filesystem::path root, std::size_t page_size = 1000);
+  std::string describe() const override;
+  Status read(const Sink& sink, IssueLog& issues) override;
+  const Stats& stats() const override { return stats_; }
+  const Completeness& completeness() const override { return completeness_; }
+
+ private:
+  void read_ndjson(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
+  void read_json(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
+  void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues);
+  std::string display(const std::filesystem::path& p) const;
+
+  std::filesystem::path root_;
+  std::size_t page_size_;
+  Stats stats_;
+  Completeness completeness_;
+};
+
+}  // namespace cf::source

@@ -1,0 +1,50 @@
+#pragma once
+// Where resources come from. A source streams pages of extracted resources to a sink, so that the REST, Bulk and
+// file sources all feed the same pipeline and no source ever holds the whole input.
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/data_issue.hpp"
+#include "core/result.hpp"
+#include "fhir/model.hpp"
+
+namespace cf::source {
+
+struct Page {
+  std::vector<fhir::Resource> resources;
+  std::string label;  // file name, URL or query, for progress and issues
+};
+
+// Which data could not be read completely. A decision that depends on missing data must become "unknown", never
+// "not met" (RELIABILITY D10).
+struct Completeness {
+  std::set<std::string> run_types;                              // types incomplete for every patient ("*" = all)
+  std::map<std::string, std::set<std::string>> patient_types;  // patient id -> types incomplete for that patient
+
+  bool complete() const { return run_types.empty() && patient_types.empty(); }
+  bool incomplete(const std::string& patient, const std::string& type) const;
+};
+
+struct Stats {
+  std::map<std::string, std::size_t> read_by_type;     // extracted and handed on
+  std::map<std::string, std::size_t> skipped_by_type;  // valid resources of types no criterion reads
+  std::size_t rejected = 0;                            // malformed lines/entries/resources (each a data issue)
+  std::size_t files = 0;
+};
+
+using Sink = std::function<void(Page&&)>;
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::string describe() const = 0;
+  // Streams every page to `sink`. Data problems go to `issues`; an Error means the source as a whole failed.
+  virtual Status read(const Sink& sink, IssueLog& issues) = 0;
+  virtual const Stats& stats() const = 0;
+  virtual const Completeness& completeness() const = 0;
+};
+
+}  // namespace cf::source
