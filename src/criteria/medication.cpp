@@ -1,0 +1,172 @@
+#include "criteria/medication.hpp"
+
+#include "core/text.hpp"
+
+namespace cf::criteria {
+
+UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
+  UseSpan s;
+  using T = fhir::ResourceType;
+  const std::string& st = u.status;
+  bool active_like = false;
+  switch (u.h.type) {
+    case T::medication_request:
+      s.counts = st == "active" || st == "completed" || st == "on-hold" || st == "stopped" || st.empty();
+      active_like = st == "active" || st == "on-hold";
+      if (u.intent == "proposal") s.counts = false;
+      break;
+    case T::medication_statement:
+      s.counts = st == "active" || st == "completed" || st == "stopped" || st == "on-hold" || st.empty();
+      active_like = st == "active" || st == "on-hold";
+      break;
+    case T::medication_administration:
+      s.counts = st == "completed" || st == "in-progress" || st.empty();
+      break;
+    default:
+      break;
+  }
+  if (!s.counts) {
+    s.why = "status '" + st + "'" + (u.intent.empty() ? "" : ", intent '" + u.intent + "'") + " is not a use";
+    return s;
+  }
+  // Start: dosage bounds, then validity/effective period, then authoredOn/dateAsserted.
+  for (const auto& d : u.dosages)
+    if (!s.start && d.timing.bounds_start) s.start = d.timing.bounds_start->first;
+  if (!s.start && u.start) s.start = u.start->first;
+  if (!s.start && u.authored) s.start = u.authored->first;
+  for (const auto& d : u.dosages) {
+    if (!s.end && d.timing.bounds_end) s.end = d.timing.bounds_end->last;
+    if (!s.end && d.timing.bounds_duration && d.timing.bounds_duration->value && s.start) {
+      const auto& q = *d.timing.bounds_duration;
+      long double n = q.value->to_long_double();
+      std::string unit = q.code.empty() ? q.unit : q.code;
+      long double days = unit == "d" || unit == "day" || unit == "days" ? n
+                         : unit == "wk" || unit == "week" || unit == "weeks" ? n * 7
+                         : unit == "mo" || unit == "month" ? n * 30
+                         : unit == "h" ? n / 24
+                                       : -1;
+      if (days >= 0) s.end = *s.start + static_cast<Days>(days) - (days >= 1 ? 1 : 0);
+    }
+  }
+  if (!s.end && u.end) s.end = u.end->last;
+  if (!s.start) {
+    s.counts = false;
+    s.why = "no start date (authoredOn, effective, validity or dosage bounds)";
+    return s;
+  }
+  if (!s.end) {
+    if (active_like) {
+      s.ongoing = true;
+      s.end = as_of;
+    } else {
+      s.end = s.start;  // a completed order with no end: only its own day is known
+    }
+  }
+  return s;
+}
+
+bool oral_or_unspecified(const fhir::MedicationUse& u) {
+  for (const auto& d : u.dosages) {
+    if (d.route.empty()) continue;
+    for (const auto& c : d.route.codings)
+      if (c.code == "26643006" || iequals_ascii(c.code, "PO") || iequals_ascii(c.code, "oral")) return true;
+    std::string text = to_lower_ascii(d.route.text);
+    if (text.find("oral") != std::string::npos || text.find("mouth") != std::string::npos ||
+        text.find("口服") != std::string::npos)
+      return true;
+    for (const auto& c : d.route.codings)
+      if (to_lower_ascii(c.display).find("oral") != std::string::npos) return true;
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::optional<long double> per_day(const fhir::Timing& t, std::string& how) {
+  static const struct {
+    const char* code;
+    long double per_day;
+  } kCodes[] = {{"QD", 1}, {"AM", 1}, {"PM", 1}, {"HS", 1}, {"BID", 2}, {"TID", 3}, {"QID", 4}, {"QOD", 0.5L},
+                {"Q4H", 6}, {"Q6H", 4}, {"Q8H", 3}, {"Q12H", 2}};
+  if (t.frequency || t.period) {
+    long double f = t.frequency ? t.frequency->to_long_double() : 1;
+    long double p = t.period ? t.period->to_long_double() : 1;
+    if (p <= 0) return std::nullopt;
+    const std::string& u = t.period_unit;
+    long double days = u == "d" ? p : u == "h" ? p / 24 : u == "min" ? p / 1440 : u == "wk" ? p * 7 : u == "mo" ? p * 30 : -1;
+    if (days <= 0) {
+      how = "timing period unit '" + u + "' not understood";
+      return std::nullopt;
+    }
+    how = Decimal::format(f, 2) + " per " + Decimal::format(p, 2) + " " + u;
+    return f / days;
+  }
+  for (const auto& c : kCodes)
+    if (iequals_ascii(t.code, c.code)) {
+      how = t.code;
+      return c.per_day;
+    }
+  how = "no dosing frequency";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how) {
+  const auto& u = *f.use;
+  const fhir::Dosage* dose = nullptr;
+  for (const auto& d : u.dosages) {
+    bool covers = (!d.timing.bounds_start || d.timing.bounds_start->first <= day) &&
+                  (!d.timing.bounds_end || d.timing.bounds_end->last >= day);
+    if (covers) {
+      dose = &d;
+      break;
+    }
+  }
+  if (!dose) {
+    how = u.dosages.empty() ? "no dosage" : "no dosage instruction covers the day";
+    return std::nullopt;
+  }
+  if (dose->as_needed) {
+    how = "as needed";
+    return std::nullopt;
+  }
+  if (!dose->dose || !dose->dose->value) {
+    how = "no dose quantity" + (dose->text.empty() ? std::string() : " (text: '" + sanitize_for_log(dose->text, 40) + "')");
+    return std::nullopt;
+  }
+  const auto& q = *dose->dose;
+  std::string unit = to_lower_ascii(q.code.empty() ? q.unit : q.code);
+  long double amount = q.value->to_long_double();
+  long double mg;
+  if (unit == "mg") {
+    mg = amount;
+  } else if (unit == "g") {
+    mg = amount * 1000;
+  } else if (unit == "ug" || unit == "mcg" || unit == "µg") {
+    mg = amount / 1000;
+  } else if (f.match.strength_mg && (unit.empty() || unit == "1" || unit == "tablet" || unit == "tab" ||
+                                     unit == "{tbl}" || unit == "capsule" || unit == "{capsule}" || unit == "pill")) {
+    mg = amount * f.match.strength_mg->to_long_double();
+    unit = q.unit.empty() ? "unit" : q.unit;
+    how = q.value->to_string() + " x " + f.match.strength_mg->to_string() + " mg " + unit;
+  } else {
+    how = "dose unit '" + sanitize_for_log(q.unit.empty() ? q.code : q.unit, 20) + "' is not a mass";
+    return std::nullopt;
+  }
+  if (u.h.type == fhir::ResourceType::medication_administration) {
+    how = (how.empty() ? q.value->to_string() + " " + unit : how) + " given once";
+    return mg;  // one administration on its day
+  }
+  std::string freq;
+  auto pd = per_day(dose->timing, freq);
+  if (!pd) {
+    how = freq;
+    return std::nullopt;
+  }
+  how = (how.empty() ? q.value->to_string() + " " + unit : how) + " x " + freq;
+  return mg * *pd;
+}
+
+}  // namespace cf::criteria

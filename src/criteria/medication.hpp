@@ -1,0 +1,23 @@
+#pragma once
+// When a medication was taken and at what daily dose, from MedicationRequest/Statement/Administration.
+#include <optional>
+#include <string>
+
+#include "terminology/patient_record.hpp"
+
+namespace cf::criteria {
+
+struct UseSpan {
+  bool counts = false;  // status and intent say the drug was (or is) taken
+  std::optional<Days> start, end;
+  bool ongoing = false;  // active with no end: runs to the as-of date
+  std::string why;       // when it does not count
+};
+UseSpan span_of(const fhir::MedicationUse& use, Days as_of);
+
+// mg of the drug per day on `day` (nullopt with `how` saying why it cannot be computed).
+std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how);
+
+bool oral_or_unspecified(const fhir::MedicationUse& use);
+
+}  // namespace cf::criteria

@@ -1,0 +1,276 @@
+// Leaves that read medication use: therapy exposure, current glucocorticoid dose, sustained high dose.
+#include <algorithm>
+#include <map>
+
+#include "criteria/evidence.hpp"
+#include "criteria/medication.hpp"
+#include "criteria/nodes.hpp"
+
+namespace cf::criteria {
+
+bool DrugFilter::matches(const terminology::Ingredient& i) const {
+  if (ingredients.count(i.id)) return true;
+  return std::any_of(i.classes.begin(), i.classes.end(), [&](const std::string& c) { return classes.count(c) > 0; });
+}
+
+std::string DrugFilter::describe() const {
+  std::string s;
+  for (const auto& c : classes) s += (s.empty() ? "" : "/") + c;
+  for (const auto& c : ingredients) s += (s.empty() ? "" : "/") + c;
+  return s;
+}
+
+namespace {
+
+Evidence med_evidence(const terminology::MedicationFact& f, const UseSpan& s) {
+  Evidence e = evidence_from(f.use->h);
+  set_match(e, f.match);
+  e.date = f.use->start_text.empty() ? f.use->authored_text : f.use->start_text;
+  e.original = f.use->status;
+  if (s.start) e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
+  return e;
+}
+
+bool is_gc(const terminology::MedicationFact& f) {
+  const auto& c = f.match.ingredient->classes;
+  return std::find(c.begin(), c.end(), "glucocorticoid") != c.end();
+}
+
+bool medication_incomplete(Context& ctx) {
+  return ctx.type_incomplete("MedicationRequest") || ctx.type_incomplete("MedicationStatement") ||
+         ctx.type_incomplete("MedicationAdministration");
+}
+
+class MedicationLeaf : public Node {
+ public:
+  MedicationLeaf(DrugFilter f, bool active, Window w, int min_days, Tri absent)
+      : f_(std::move(f)), active_(active), w_(w), min_days_(min_days), absent_(absent) {}
+  NodeResult eval(Context& ctx) const override {
+    std::vector<Evidence> hits, doubts;
+    std::string reason;
+    const Days lo = w_.start(ctx.as_of);
+    for (const auto& m : ctx.rec.medications) {
+      if (!f_.matches(*m.match.ingredient)) continue;
+      UseSpan s = span_of(*m.use, ctx.as_of);
+      if (!s.counts || *s.start > ctx.as_of) continue;
+      bool in = active_ ? (*s.end >= ctx.as_of) : (w_.unit == Window::Unit::ever || *s.end >= lo);
+      if (!in) continue;
+      Evidence e = med_evidence(m, s);
+      if (min_days_ > 0 && ctx.as_of - *s.start < min_days_) {
+        e.note = "started " + std::to_string(ctx.as_of - *s.start) + " days before the as-of date (< " +
+                 std::to_string(min_days_) + ")";
+        doubts.push_back(std::move(e));
+        continue;
+      }
+      e.note = active_ ? "active on the as-of date" : "used in the window";
+      if (m.match.low_confidence) {
+        e.note += " (matched by name: confirm)";
+        doubts.push_back(std::move(e));
+        continue;
+      }
+      if (reason.empty()) reason = m.match.ingredient->id + " " + e.note;
+      hits.push_back(std::move(e));
+    }
+    if (!hits.empty()) return NodeResult::met(reason, std::move(hits));
+    if (!doubts.empty()) return NodeResult::unknown(f_.describe() + ": " + doubts.front().note, std::move(doubts));
+    std::string none = "no " + f_.describe() + (active_ ? " active on the as-of date" : " use (" + w_.describe() + ")");
+    if (medication_incomplete(ctx)) return NodeResult::unknown(none + ", but the source data are incomplete");
+    return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
+  }
+
+ private:
+  DrugFilter f_;
+  bool active_;
+  Window w_;
+  int min_days_;
+  Tri absent_;
+};
+
+class DistinctTherapies : public Node {
+ public:
+  DistinctTherapies(std::set<std::string> classes, int n, std::set<std::string> one_of, Window w)
+      : classes_(std::move(classes)), n_(n), one_of_(std::move(one_of)), w_(w) {}
+  NodeResult eval(Context& ctx) const override {
+    std::map<std::string, Evidence> seen;  // class -> first evidence
+    const Days lo = w_.start(ctx.as_of);
+    for (const auto& m : ctx.rec.medications) {
+      UseSpan s = span_of(*m.use, ctx.as_of);
+      if (!s.counts || *s.start > ctx.as_of || m.match.low_confidence) continue;
+      if (w_.unit != Window::Unit::ever && *s.end < lo) continue;
+      for (const auto& c : m.match.ingredient->classes) {
+        if (!classes_.count(c) || seen.count(c)) continue;
+        Evidence e = med_evidence(m, s);
+        e.note = "class " + c;
+        seen.emplace(c, std::move(e));
+      }
+    }
+    std::vector<Evidence> ev;
+    std::string list;
+    bool required = one_of_.empty();
+    for (auto& [c, e] : seen) {
+      list += (list.empty() ? "" : ", ") + c;
+      if (one_of_.count(c)) required = true;
+      ev.push_back(std::move(e));
+    }
+    const int n = static_cast<int>(seen.size());
+    if (n >= n_ && required)
+      return NodeResult::met(std::to_string(n) + " therapy classes on record: " + list, std::move(ev));
+    return NodeResult::unknown(std::to_string(n) + " qualifying therapy class(es) on record" +
+                                   (list.empty() ? "" : " (" + list + ")") + "; medication history may be incomplete",
+                               std::move(ev));
+  }
+
+ private:
+  std::set<std::string> classes_;
+  int n_;
+  std::set<std::string> one_of_;
+  Window w_;
+};
+
+struct DoseParts {
+  long double known = 0;
+  bool any = false;
+  std::vector<Evidence> ev;
+  std::vector<Evidence> unknown;
+};
+
+// Total prednisone-equivalent mg on `day` over the glucocorticoid uses that run that day.
+DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations) {
+  DoseParts d;
+  for (const auto& m : ctx.rec.medications) {
+    if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
+    if (oral_only && !oral_or_unspecified(*m.use)) continue;
+    if (!administrations && m.use->h.type == fhir::ResourceType::medication_administration) continue;
+    UseSpan s = span_of(*m.use, ctx.as_of);
+    if (!s.counts || *s.start > day || *s.end < day) continue;
+    d.any = true;
+    Evidence e = med_evidence(m, s);
+    std::string how;
+    auto mg = daily_mg(m, day, how);
+    if (!mg || m.match.low_confidence) {
+      e.note = "dose cannot be computed: " + (mg ? std::string("matched by name") : how);
+      d.unknown.push_back(std::move(e));
+      continue;
+    }
+    long double eq = *mg * m.match.ingredient->prednisone_mg_per_mg->to_long_double();
+    e.normalised = Decimal::format(eq, 2) + " mg/day prednisone-eq";
+    e.conversion = how + " = " + Decimal::format(*mg, 2) + " mg/day " + m.match.ingredient->id + " x " +
+                   m.match.ingredient->prednisone_mg_per_mg->to_string();
+    d.known += eq;
+    d.ev.push_back(std::move(e));
+  }
+  return d;
+}
+
+bool compare_ld(long double v, terminology::CompareOp op, long double t) {
+  constexpr long double eps = 1e-9L;  // doses are products of decimals; compare with a tolerance of 1e-9 mg
+  switch (op) {
+    case terminology::CompareOp::lt:
+      return v < t - eps;
+    case terminology::CompareOp::le:
+      return v <= t + eps;
+    case terminology::CompareOp::gt:
+      return v > t + eps;
+    case terminology::CompareOp::ge:
+      return v >= t - eps;
+    case terminology::CompareOp::eq:
+      return v >= t - eps && v <= t + eps;
+  }
+  return false;
+}
+
+class GcDose : public Node {
+ public:
+  GcDose(bool oral, terminology::CompareOp op, Decimal mg, Tri none) : oral_(oral), op_(op), mg_(mg), none_(none) {}
+  NodeResult eval(Context& ctx) const override {
+    DoseParts d = gc_on_day(ctx, ctx.as_of, oral_, false);
+    const std::string test = std::string(terminology::to_string(op_)) + " " + mg_.to_string() + " mg/day";
+    if (!d.any) {
+      std::string why = std::string("no ") + (oral_ ? "oral " : "") + "glucocorticoid active on the as-of date";
+      if (medication_incomplete(ctx)) return NodeResult::unknown(why + ", but the source data are incomplete");
+      if (none_ == Tri::met) return NodeResult::met(why);
+      if (none_ == Tri::not_met) return NodeResult::not_met(why);
+      return NodeResult::unknown(why);
+    }
+    const long double t = mg_.to_long_double();
+    const std::string total = Decimal::format(d.known, 2) + " mg/day prednisone-eq";
+    if (!d.unknown.empty()) {
+      // Part of the dose is unknown: decided only if the known part already settles an upper limit.
+      bool upper = op_ == terminology::CompareOp::lt || op_ == terminology::CompareOp::le;
+      for (auto& e : d.unknown) d.ev.push_back(std::move(e));
+      if (upper && !compare_ld(d.known, op_, t))
+        return NodeResult::not_met("at least " + total + ", not " + test, std::move(d.ev));
+      if (!upper && compare_ld(d.known, op_, t))
+        return NodeResult::met("at least " + total + ", " + test, std::move(d.ev));
+      return NodeResult::unknown("glucocorticoid dose cannot be computed: " + d.ev.back().note, std::move(d.ev));
+    }
+    if (compare_ld(d.known, op_, t)) return NodeResult::met(total + ", " + test, std::move(d.ev));
+    return NodeResult::not_met(total + ", not " + test, std::move(d.ev));
+  }
+
+ private:
+  bool oral_;
+  terminology::CompareOp op_;
+  Decimal mg_;
+  Tri none_;
+};
+
+class GcSustained : public Node {
+ public:
+  GcSustained(Decimal mg, int days, Window w) : mg_(mg), days_(days), w_(w) {}
+  NodeResult eval(Context& ctx) const override {
+    const Days lo = w_.unit == Window::Unit::ever ? ctx.as_of - 3650 : w_.start(ctx.as_of);
+    const long double t = mg_.to_long_double();
+    int run = 0, best = 0, unknown_days = 0, maybe_run = 0, best_maybe = 0;
+    Days best_end = lo;
+    std::vector<Evidence> ev;
+    std::set<std::string> seen;
+    for (Days day = lo; day <= ctx.as_of; ++day) {
+      DoseParts d = gc_on_day(ctx, day, false, true);
+      const bool high = d.any && compare_ld(d.known, terminology::CompareOp::ge, t);
+      const bool maybe = high || (d.any && !d.unknown.empty());
+      run = high ? run + 1 : 0;
+      maybe_run = maybe ? maybe_run + 1 : 0;
+      if (!d.unknown.empty()) ++unknown_days;
+      if (run > best) {
+        best = run;
+        best_end = day;
+      }
+      best_maybe = std::max(best_maybe, maybe_run);
+      for (auto* list : {&d.ev, &d.unknown})
+        for (auto& e : *list)
+          if ((high || maybe) && seen.insert(e.resource).second) ev.push_back(std::move(e));
+    }
+    const std::string what = ">= " + mg_.to_string() + " mg/day prednisone-eq for >= " + std::to_string(days_) + " days";
+    if (best >= days_)
+      return NodeResult::met(std::to_string(best) + " days " + ">= " + mg_.to_string() + " mg/day up to " +
+                                 format_day(best_end),
+                             std::move(ev));
+    if (best_maybe >= days_)
+      return NodeResult::unknown("a glucocorticoid dose in the window cannot be computed; " + what + " possible",
+                                 std::move(ev));
+    if (medication_incomplete(ctx)) return NodeResult::unknown("no " + what + ", but the source data are incomplete");
+    return NodeResult::not_met("no " + what + " (" + w_.describe() + "; longest run " + std::to_string(best) + " days)",
+                               std::move(ev));
+  }
+
+ private:
+  Decimal mg_;
+  int days_;
+  Window w_;
+};
+
+}  // namespace
+
+NodePtr make_medication(DrugFilter f, bool active, Window w, int min_days, Tri absent) {
+  return std::make_shared<MedicationLeaf>(std::move(f), active, w, min_days, absent);
+}
+NodePtr make_distinct_therapies(std::set<std::string> classes, int n, std::set<std::string> one_of, Window w) {
+  return std::make_shared<DistinctTherapies>(std::move(classes), n, std::move(one_of), w);
+}
+NodePtr make_gc_dose(bool oral, terminology::CompareOp op, Decimal mg, Tri none) {
+  return std::make_shared<GcDose>(oral, op, mg, none);
+}
+NodePtr make_gc_sustained(Decimal mg, int days, Window w) { return std::make_shared<GcSustained>(mg, days, w); }
+
+}  // namespace cf::criteria

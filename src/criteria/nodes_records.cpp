@@ -1,0 +1,380 @@
+// Leaves that read the record: age, coded conditions/procedures, observations.
+#include <algorithm>
+
+#include "criteria/evidence.hpp"
+#include "criteria/nodes.hpp"
+
+namespace cf::criteria {
+
+namespace {
+
+using terminology::Reading;
+
+class Age : public Node {
+ public:
+  Age(int lo, int hi) : lo_(lo), hi_(hi) {}
+  NodeResult eval(Context& ctx) const override {
+    const auto& p = ctx.rec.patient;
+    if (!p) return NodeResult::unknown("no Patient resource for this id");
+    Evidence e = evidence_from(p->h);
+    e.original = p->birth_date_text;
+    e.date = p->birth_date_text;
+    if (!p->birth_date) {
+      e.note = "no usable birthDate";
+      return NodeResult::unknown("birth date unknown", {e});
+    }
+    const int oldest = completed_years(p->birth_date->first, ctx.as_of);
+    const int youngest = completed_years(p->birth_date->last, ctx.as_of);
+    const std::string range = "[" + std::to_string(lo_) + ", " + std::to_string(hi_) + "]";
+    std::string age = oldest == youngest ? std::to_string(oldest) : std::to_string(youngest) + "-" + std::to_string(oldest);
+    e.normalised = age + " years on " + format_day(ctx.as_of);
+    if (youngest >= lo_ && oldest <= hi_) {
+      e.note = "within " + range;
+      return NodeResult::met("age " + age, {e});
+    }
+    if (oldest < lo_ || youngest > hi_) {
+      e.note = "outside " + range;
+      return NodeResult::not_met("age " + age + ", outside " + range, {e});
+    }
+    e.note = "partial birth date straddles a limit of " + range;
+    return NodeResult::unknown("age " + age + " (partial birth date)", {e});
+  }
+
+ private:
+  int lo_, hi_;
+};
+
+bool active_status(const fhir::Condition& c) {
+  const auto& s = c.clinical_status;
+  if (s.empty()) return !c.abatement && c.abatement_text.empty();
+  return s == "active" || s == "recurrence" || s == "relapse";
+}
+
+// Is the condition present during the window? (docs/trial-definition.md, "Conditions in a window")
+Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bool active_only, std::string& how) {
+  const bool active = active_status(c);
+  if (active_only && !active) {
+    how = "clinicalStatus " + (c.clinical_status.empty() ? std::string("(abated)") : c.clinical_status);
+    return Tri::not_met;
+  }
+  const auto& when = c.onset ? c.onset : c.recorded;
+  if (when) {
+    Placement p = place(*when, w, as_of);
+    if (p == Placement::after) {
+      how = "dated after the as-of date";
+      return Tri::not_met;
+    }
+    if (p == Placement::inside) {
+      how = w.unit == Window::Unit::ever ? "recorded" : "onset in the window";
+      return Tri::met;
+    }
+    if (active && p == Placement::before) {
+      how = "ongoing (clinicalStatus " + (c.clinical_status.empty() ? std::string("absent") : c.clinical_status) + ")";
+      return Tri::met;
+    }
+    if (c.abatement && place(*c.abatement, w, as_of) == Placement::inside) {
+      how = "abated inside the window";
+      return Tri::met;
+    }
+    if (p == Placement::straddles) {
+      how = "partial date straddles the window";
+      return Tri::unknown;
+    }
+    how = "before the window and not ongoing";
+    return Tri::not_met;
+  }
+  if (w.unit == Window::Unit::ever || active) {
+    how = "undated, " + std::string(active ? "active" : "recorded");
+    return Tri::met;
+  }
+  how = "undated and not active";
+  return Tri::unknown;
+}
+
+Tri procedure_presence(const fhir::Procedure& p, const Window& w, Days as_of, std::string& how) {
+  if (!p.start) {
+    how = "undated";
+    return w.unit == Window::Unit::ever ? Tri::met : Tri::unknown;
+  }
+  Placement s = place(*p.start, w, as_of);
+  if (s == Placement::after) {
+    how = "after the as-of date";
+    return Tri::not_met;
+  }
+  if (s == Placement::inside) {
+    how = "performed in the window";
+    return Tri::met;
+  }
+  if (p.end && place(*p.end, w, as_of) != Placement::before) {
+    how = "performed period reaches into the window";
+    return Tri::met;
+  }
+  if (s == Placement::straddles) {
+    how = "partial date straddles the window";
+    return Tri::unknown;
+  }
+  how = "performed before the window";
+  return Tri::not_met;
+}
+
+class Record : public Node {
+ public:
+  Record(RecordTypes t, std::string c, Window w, bool active_only, Tri absent)
+      : types_(t), concept_(std::move(c)), w_(w), active_only_(active_only), absent_(absent) {}
+
+  NodeResult eval(Context& ctx) const override {
+    std::vector<Evidence> hits, doubts;
+    std::string hit_reason, doubt_reason;
+    if (types_ != RecordTypes::procedure) {
+      for (const auto& f : ctx.rec.conditions) {
+        if (f.match.con->id != concept_) continue;
+        const auto& c = *f.cond;
+        if (c.verification_status == "refuted" || c.verification_status == "entered-in-error" || c.h.unknown_modifier)
+          continue;
+        std::string how;
+        Tri t = condition_presence(c, w_, ctx.as_of, active_only_, how);
+        if (t == Tri::not_met) continue;
+        Evidence e = evidence_from(c.h);
+        set_match(e, f.match);
+        e.date = day_or_text(c.onset ? c.onset : c.recorded, c.onset ? c.onset_text : c.recorded_text);
+        e.original = (c.clinical_status.empty() ? "" : c.clinical_status + " ") +
+                     (c.verification_status.empty() ? "" : c.verification_status);
+        e.note = how;
+        add(t, f.match.low_confidence, std::move(e), "Condition " + concept_ + " " + how, hits, doubts, hit_reason,
+            doubt_reason);
+      }
+    }
+    if (types_ != RecordTypes::condition) {
+      for (const auto& f : ctx.rec.procedures) {
+        if (f.match.con->id != concept_) continue;
+        const auto& p = *f.proc;
+        if (p.status == "entered-in-error" || p.status == "not-done" || p.h.unknown_modifier) continue;
+        std::string how;
+        Tri t = procedure_presence(p, w_, ctx.as_of, how);
+        if (t == Tri::not_met) continue;
+        Evidence e = evidence_from(p.h);
+        set_match(e, f.match);
+        e.date = p.start_text;
+        e.original = p.status;
+        e.note = how;
+        add(t, f.match.low_confidence, std::move(e), "Procedure " + concept_ + " " + how, hits, doubts, hit_reason,
+            doubt_reason);
+      }
+    }
+    if (!hits.empty()) return NodeResult::met(hit_reason, std::move(hits));
+    if (!doubts.empty()) return NodeResult::unknown(doubt_reason, std::move(doubts));
+    const bool incomplete = (types_ != RecordTypes::procedure && ctx.type_incomplete("Condition")) ||
+                            (types_ != RecordTypes::condition && ctx.type_incomplete("Procedure"));
+    const std::string none = "no " + concept_ + " record (" + w_.describe() + ")";
+    if (incomplete) return NodeResult::unknown(none + ", but the source data are incomplete");
+    return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
+  }
+
+ private:
+  static void add(Tri t, bool low, Evidence e, const std::string& why, std::vector<Evidence>& hits,
+                  std::vector<Evidence>& doubts, std::string& hit_reason, std::string& doubt_reason) {
+    if (t == Tri::met && !low) {
+      if (hit_reason.empty()) hit_reason = why;
+      hits.push_back(std::move(e));
+    } else {
+      if (doubt_reason.empty()) doubt_reason = why + (low ? " (low-confidence code: confirm)" : "");
+      doubts.push_back(std::move(e));
+    }
+  }
+
+  RecordTypes types_;
+  std::string concept_;
+  Window w_;
+  bool active_only_;
+  Tri absent_;
+};
+
+std::string test_text(const ObservationTest& t) {
+  struct V {
+    std::string operator()(const CompareTest& c) const {
+      return std::string(terminology::to_string(c.op)) + " " + c.threshold.to_string() + " " + c.unit;
+    }
+    std::string operator()(const TitreTest& c) const { return "titre >= 1:" + c.min.to_string(); }
+    std::string operator()(const ReadingTest& c) const { return c.positive ? "positive" : "negative"; }
+    std::string operator()(const LevelTest& c) const { return c.low ? "low" : "high"; }
+  };
+  return std::visit(V{}, t);
+}
+
+Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const terminology::Analyte& a,
+               const terminology::Terminology& terms, Evidence& e) {
+  using terminology::Reading;
+  if (const auto* c = std::get_if<CompareTest>(&test)) {
+    std::string why;
+    auto n = terminology::normalise(terms, a, o.value.quantity, why);
+    if (o.value.kind != fhir::ObservationValue::Kind::quantity && o.value.kind != fhir::ObservationValue::Kind::integer)
+      why = o.value.kind == fhir::ObservationValue::Kind::none ? "no value" : "value is not a quantity";
+    if (!n || !why.empty()) {
+      e.note = "unusable: " + (why.empty() ? std::string("no value") : why);
+      return Tri::unknown;
+    }
+    e.normalised = n->display() + " " + n->canonical;
+    e.conversion = n->describe();
+    Tri t = terminology::test_with_comparator(
+        terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion), n->comparator, c->op);
+    e.note = test_text(test) + ": " + terminology::to_string(t);
+    return t;
+  }
+  if (const auto* c = std::get_if<TitreTest>(&test)) {
+    std::string basis;
+    if (auto tt = terminology::titre_of(o.value, basis)) {
+      e.normalised = "titre " + tt->comparator + "1:" + tt->denominator.to_string();
+      Tri t = terminology::test_with_comparator(tt->denominator <=> c->min, tt->comparator, terminology::CompareOp::ge);
+      e.note = test_text(test) + ": " + terminology::to_string(t);
+      return t;
+    }
+    Reading r = terminology::positivity(terms, a, o, basis);
+    if (r == Reading::negative) {
+      e.note = "negative (" + basis + ")";
+      return Tri::not_met;
+    }
+    e.note = "unusable: no titre in the value" + (r == Reading::positive ? std::string(" (reported positive)") : "");
+    return Tri::unknown;
+  }
+  if (const auto* c = std::get_if<ReadingTest>(&test)) {
+    std::string basis;
+    Reading r = terminology::positivity(terms, a, o, basis);
+    if (r == Reading::undetermined) {
+      e.note = "unusable: " + basis;
+      return Tri::unknown;
+    }
+    e.normalised = r == Reading::positive ? "positive" : "negative";
+    e.note = e.normalised + " by " + basis;
+    return (r == Reading::positive) == c->positive ? Tri::met : Tri::not_met;
+  }
+  const auto& lt = std::get<LevelTest>(test);
+  std::string basis;
+  auto lv = terminology::level(terms, a, o, basis);
+  if (lv == terminology::Level::undetermined) {
+    e.note = "unusable: " + basis;
+    return Tri::unknown;
+  }
+  e.normalised = lv == terminology::Level::low ? "low" : lv == terminology::Level::high ? "high" : "normal";
+  e.note = e.normalised + " (" + basis + ")";
+  return (lt.low ? lv == terminology::Level::low : lv == terminology::Level::high) ? Tri::met : Tri::not_met;
+}
+
+class ObservationLeaf : public Node {
+ public:
+  ObservationLeaf(std::string c, Window w, bool latest, ObservationTest t, Tri absent)
+      : concept_(std::move(c)), w_(w), latest_(latest), test_(std::move(t)), absent_(absent) {}
+
+  NodeResult eval(Context& ctx) const override {
+    struct Cand {
+      const terminology::ObservationFact* f;
+      Days day;
+    };
+    std::vector<Cand> cands;
+    std::vector<Evidence> undated;
+    const terminology::Analyte* analyte = nullptr;
+    for (const auto& f : ctx.rec.observations) {
+      if (f.match.con->id != concept_) continue;
+      const auto& o = *f.obs;
+      if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier) continue;
+      analyte = ctx.terms.analyte(f.match.con->analyte);
+      if (!o.effective) {
+        if (w_.unit == Window::Unit::ever) {
+          cands.push_back({&f, std::numeric_limits<Days>::min()});
+        } else {
+          Evidence e = evidence_from(o.h);
+          set_match(e, f.match);
+          e.original = describe_value(o.value);
+          e.note = "no effective date: cannot place it in the window";
+          undated.push_back(std::move(e));
+        }
+        continue;
+      }
+      Placement p = place(*o.effective, w_, ctx.as_of);
+      if (p == Placement::inside) {
+        cands.push_back({&f, o.effective->last});
+      } else if (p == Placement::straddles) {
+        Evidence e = evidence_from(o.h);
+        set_match(e, f.match);
+        e.original = describe_value(o.value);
+        e.date = o.effective_text;
+        e.note = "partial date straddles the window";
+        undated.push_back(std::move(e));
+      }
+    }
+    const bool incomplete = ctx.type_incomplete("Observation");
+    const std::string what = concept_ + " " + test_text(test_);
+    if (cands.empty()) {
+      if (!undated.empty()) return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
+      const std::string none = "no " + concept_ + " result (" + w_.describe() + ")";
+      if (incomplete) return NodeResult::unknown(none + ", but the source data are incomplete");
+      return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
+    }
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
+      if (a.day != b.day) return a.day > b.day;
+      if (a.f->obs->h.last_updated != b.f->obs->h.last_updated)
+        return a.f->obs->h.last_updated > b.f->obs->h.last_updated;
+      return a.f->obs->h.id > b.f->obs->h.id;
+    });
+    auto judge = [&](const Cand& c, Evidence& e) {
+      const auto& o = *c.f->obs;
+      e = evidence_from(o.h);
+      set_match(e, c.f->match);
+      e.original = describe_value(o.value);
+      e.date = o.effective_text;
+      Tri t = apply_test(test_, o, *ctx.terms.analyte(c.f->match.con->analyte), ctx.terms, e);
+      if (c.f->match.low_confidence && t != Tri::unknown) {
+        e.note += " (low-confidence code: confirm)";
+        t = Tri::unknown;
+      }
+      return t;
+    };
+    (void)analyte;
+    if (latest_) {
+      Evidence e;
+      Tri t = judge(cands.front(), e);
+      std::string r = "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
+      e.note = "latest in the window; " + e.note;
+      if (t == Tri::met) return NodeResult::met(r, {e});
+      if (incomplete) return NodeResult::unknown(r + "; source data incomplete", {e});
+      if (t == Tri::not_met) return NodeResult::not_met(r, {e});
+      return NodeResult::unknown(r, {e});
+    }
+    std::vector<Evidence> yes, no, maybe;
+    for (const auto& c : cands) {
+      Evidence e;
+      Tri t = judge(c, e);
+      (t == Tri::met ? yes : t == Tri::not_met ? no : maybe).push_back(std::move(e));
+    }
+    if (!yes.empty())
+      return NodeResult::met(concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note,
+                             std::move(yes));
+    for (auto& e : undated) maybe.push_back(std::move(e));
+    if (!maybe.empty())
+      return NodeResult::unknown(std::to_string(maybe.size()) + " " + concept_ + " result(s) cannot be judged: " +
+                                     maybe.front().note,
+                                 std::move(maybe));
+    if (incomplete) return NodeResult::unknown("no " + what + " found, but the source data are incomplete", std::move(no));
+    return NodeResult::not_met("none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " +
+                                   test_text(test_) + " (" + w_.describe() + ")",
+                               std::move(no));
+  }
+
+ private:
+  std::string concept_;
+  Window w_;
+  bool latest_;
+  ObservationTest test_;
+  Tri absent_;
+};
+
+}  // namespace
+
+NodePtr make_age(int lo, int hi) { return std::make_shared<Age>(lo, hi); }
+NodePtr make_record(RecordTypes t, std::string c, Window w, bool active_only, Tri absent) {
+  return std::make_shared<Record>(t, std::move(c), w, active_only, absent);
+}
+NodePtr make_observation(std::string c, Window w, bool latest, ObservationTest t, Tri absent) {
+  return std::make_shared<ObservationLeaf>(std::move(c), w, latest, std::move(t), absent);
+}
+
+}  // namespace cf::criteria

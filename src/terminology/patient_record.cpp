@@ -1,0 +1,133 @@
+#include "terminology/patient_record.hpp"
+
+#include <algorithm>
+
+namespace cf::terminology {
+
+namespace {
+
+bool kind_fits(ConceptKind k, fhir::ResourceType t) {
+  switch (k) {
+    case ConceptKind::observation:
+      return t == fhir::ResourceType::observation;
+    case ConceptKind::condition:
+      return t == fhir::ResourceType::condition;
+    case ConceptKind::procedure:
+      return t == fhir::ResourceType::procedure;
+    case ConceptKind::any:
+      return t == fhir::ResourceType::condition || t == fhir::ResourceType::procedure;
+  }
+  return false;
+}
+
+std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept& cc, fhir::ResourceType type) {
+  auto all = t.match(cc);
+  std::vector<Match> out;
+  for (auto& m : all)
+    if (kind_fits(m.con->kind, type)) out.push_back(std::move(m));
+  return out;
+}
+
+const fhir::CodeableConcept* code_of(const fhir::Resource& r) {
+  if (auto* o = std::get_if<fhir::Observation>(&r)) return &o->code;
+  if (auto* c = std::get_if<fhir::Condition>(&r)) return &c->code;
+  if (auto* p = std::get_if<fhir::Procedure>(&r)) return &p->code;
+  return nullptr;
+}
+
+long long version_number(const std::string& v) {
+  if (v.empty() || v.size() > 18) return -1;
+  long long n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+bool Collector::newer(const fhir::Header& a, const fhir::Header& b) const {
+  long long va = version_number(a.version_id), vb = version_number(b.version_id);
+  if (va >= 0 && vb >= 0 && va != vb) return va > vb;
+  if (a.last_updated != b.last_updated) return a.last_updated > b.last_updated;  // ISO instants in one zone sort
+  return false;  // same version: the first one seen stays
+}
+
+void Collector::add(fhir::Resource&& r, IssueLog& issues) {
+  fhir::Header& h = fhir::header(r);
+  if (auto* m = std::get_if<fhir::Medication>(&r)) {
+    medications_[h.key()] = m->code;
+    return;
+  }
+  if (h.patient_id.empty()) {
+    ++stats_.unattributed;
+    return;
+  }
+  bool relevant = h.type == fhir::ResourceType::patient;
+  if (const auto* cc = code_of(r)) relevant = !matches_for(*t_, *cc, h.type).empty();
+  if (auto* mu = std::get_if<fhir::MedicationUse>(&r))
+    relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
+  if (!relevant) {
+    ++stats_.unmatched;
+    return;
+  }
+  std::string key = h.key();
+  auto it = kept_.find(key);
+  if (it != kept_.end()) {
+    ++stats_.duplicates;
+    const fhir::Header& old = fhir::header(it->second);
+    const bool replace = newer(h, old);
+    issues.add(Severity::info, "duplicate-resource", h.origin.location, key, "",
+               "also read at " + old.origin.location + "; keeping " + (replace ? "this" : "that") +
+                   " version (versionId " + (replace ? h.version_id : old.version_id) + ")");
+    if (replace) it->second = std::move(r);
+    return;
+  }
+  ++stats_.kept;
+  kept_.emplace(std::move(key), std::move(r));
+}
+
+std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
+  std::map<std::string, PatientRecord> out;
+  std::vector<std::string> keys;
+  keys.reserve(kept_.size());
+  for (const auto& [k, _] : kept_) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  for (const auto& k : keys) {
+    fhir::Resource& r = kept_.at(k);
+    fhir::Header& h = fhir::header(r);
+    PatientRecord& rec = out[h.patient_id];
+    rec.id = h.patient_id;
+    if (auto* p = std::get_if<fhir::Patient>(&r)) {
+      rec.patient = std::make_shared<const fhir::Patient>(std::move(*p));
+    } else if (auto* o = std::get_if<fhir::Observation>(&r)) {
+      auto shared = std::make_shared<const fhir::Observation>(std::move(*o));
+      for (auto& m : matches_for(*t_, shared->code, h.type)) rec.observations.push_back({shared, std::move(m)});
+    } else if (auto* c = std::get_if<fhir::Condition>(&r)) {
+      auto shared = std::make_shared<const fhir::Condition>(std::move(*c));
+      for (auto& m : matches_for(*t_, shared->code, h.type)) rec.conditions.push_back({shared, std::move(m)});
+    } else if (auto* pr = std::get_if<fhir::Procedure>(&r)) {
+      auto shared = std::make_shared<const fhir::Procedure>(std::move(*pr));
+      for (auto& m : matches_for(*t_, shared->code, h.type)) rec.procedures.push_back({shared, std::move(m)});
+    } else if (auto* mu = std::get_if<fhir::MedicationUse>(&r)) {
+      if (mu->medication.empty() && !mu->medication_reference.empty()) {
+        auto med = medications_.find(mu->medication_reference);
+        if (med != medications_.end()) {
+          mu->medication = med->second;
+        } else {
+          issues.add(Severity::warning, "unresolved-reference", h.origin.location, h.key(),
+                     std::string(fhir::to_string(h.type)) + ".medicationReference",
+                     "medication " + mu->medication_reference + " was not found in the source");
+        }
+      }
+      auto mm = t_->match_medication(mu->medication);
+      if (!mm) continue;
+      rec.medications.push_back({std::make_shared<const fhir::MedicationUse>(std::move(*mu)), std::move(*mm)});
+    }
+  }
+  kept_.clear();
+  return out;
+}
+
+}  // namespace cf::terminology

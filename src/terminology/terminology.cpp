@@ -1,0 +1,513 @@
+#include "terminology/terminology.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <set>
+#include <unordered_map>
+
+#include "core/sha256.hpp"
+#include "core/text.hpp"
+#include "json/json.hpp"
+
+namespace cf::terminology {
+
+namespace fs = std::filesystem;
+using json::member;
+
+bool Conversion::identity() const {
+  return add.is_zero() && multiply == Decimal::from_int(1) && divide == Decimal::from_int(1);
+}
+
+struct Terminology::Rule {
+  enum class Kind { exact, prefix, range } kind = Kind::exact;
+  std::string lo, hi;  // code, prefix, or range bounds
+  std::string concept_id;
+  bool low_confidence = false;
+  bool exclude = false;
+  std::string rule;
+};
+
+struct MedEntry {
+  std::string ingredient;
+  std::optional<Decimal> strength_mg;
+  std::string rule;
+};
+
+struct Index {
+  std::unordered_map<std::string, std::vector<Terminology::Rule>> exact;  // "url|code"
+  std::unordered_map<std::string, std::vector<Terminology::Rule>> patterns;  // url -> prefix/range rules
+  std::vector<std::pair<std::string, std::string>> texts;  // lower-case substring -> concept
+  std::unordered_map<std::string, MedEntry> meds;           // "url|code"
+  std::vector<std::pair<std::string, std::string>> med_names;  // lower-case substring -> ingredient
+  std::set<std::string> icd_urls;
+};
+
+namespace {
+
+std::string key(std::string_view url, std::string_view code) {
+  std::string k(url);
+  k += '|';
+  k += code;
+  return k;
+}
+
+Result<std::string> read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return make_error("cannot read mapping file", p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// Reads the mapping files; every error names the file and the element.
+class Loader {
+ public:
+  explicit Loader(Terminology& t) : t_(t), idx_(std::make_shared<Index>()) { t_.index_ = idx_; }
+
+  Status load(const fs::path& dir) {
+    for (auto name : {"systems.json", "concepts.json", "units.json", "medications.json"}) {
+      auto st = load_file(dir / name);
+      if (!st) return st;
+    }
+    std::vector<fs::path> local;
+    std::error_code ec;
+    if (fs::is_directory(dir / "local", ec))
+      for (const auto& e : fs::directory_iterator(dir / "local", ec))
+        if (e.path().extension() == ".json") local.push_back(e.path());
+    std::sort(local.begin(), local.end());
+    for (const auto& p : local) {
+      auto st = load_file(p);
+      if (!st) return st;
+    }
+    return Status::success();
+  }
+
+ private:
+  Status load_file(const fs::path& p) {
+    auto text = read_file(p);
+    if (!text) return text.error();
+    t_.files_.emplace_back(p.filename() == p ? p.string() : p.lexically_normal().string(), sha256_hex(*text));
+    json::Document doc;
+    json::ParseError err;
+    file_ = p.string();
+    if (!json::parse(*text, doc, err))
+      return make_error(err.message, file_ + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
+    std::string format(json::string(member(doc, "format")).value_or(""));
+    if (format == "cohort-finder/systems@1") return systems(doc);
+    if (format == "cohort-finder/concepts@1") return concepts(doc);
+    if (format == "cohort-finder/units@1") return units(doc);
+    if (format == "cohort-finder/medications@1") return medications(doc);
+    if (format == "cohort-finder/local-codes@1") return local_codes(doc);
+    return fail("format", "unknown format '" + format + "'");
+  }
+
+  Status fail(const std::string& where, const std::string& what) { return make_error(what, file_ + " " + where); }
+
+  std::string str(const json::Value& obj, const char* field) {
+    return std::string(json::string(member(obj, field)).value_or(""));
+  }
+
+  Status systems(const json::Document& doc) {
+    const json::Value* s = member(doc, "systems");
+    if (!json::is_object(s)) return fail("systems", "expected an object");
+    for (auto it = s->MemberBegin(); it != s->MemberEnd(); ++it) {
+      std::string name(it->name.GetString(), it->name.GetStringLength());
+      std::vector<std::string> urls;
+      json::for_each(&it->value, [&](std::size_t, const json::Value& u) {
+        if (auto x = json::string(&u)) urls.emplace_back(*x);
+      });
+      if (urls.empty()) return fail("systems." + name, "needs at least one URL");
+      if (name.rfind("icd10", 0) == 0) idx_->icd_urls.insert(urls.begin(), urls.end());
+      t_.systems_[name] = std::move(urls);
+    }
+    return Status::success();
+  }
+
+  Result<const std::vector<std::string>*> urls(const std::string& system, const std::string& where) {
+    auto it = t_.systems_.find(system);
+    if (it != t_.systems_.end()) return &it->second;
+    // A full URL may be used directly.
+    if (system.find("://") != std::string::npos || system.rfind("urn:", 0) == 0) {
+      auto& v = extra_urls_[system];
+      v = {system};
+      return &v;
+    }
+    return make_error("unknown code system '" + system + "' (add it to systems.json)", file_ + " " + where);
+  }
+
+  Status add_rule(const json::Value& spec, const std::string& concept_id, bool exclude, const std::string& where) {
+    std::string system = str(spec, "system");
+    auto u = urls(system, where + ".system");
+    if (!u) return u.error();
+    Terminology::Rule r;
+    r.concept_id = concept_id;
+    r.exclude = exclude;
+    r.low_confidence = str(spec, "confidence") == "low";
+    std::string desc;
+    if (auto c = json::string(member(spec, "code"))) {
+      r.kind = Terminology::Rule::Kind::exact;
+      r.lo = std::string(*c);
+      desc = system + " " + r.lo;
+    } else if (auto pfx = json::string(member(spec, "prefix"))) {
+      r.kind = Terminology::Rule::Kind::prefix;
+      r.lo = std::string(*pfx);
+      desc = system + " prefix " + r.lo;
+    } else if (const json::Value* rg = member(spec, "range"); json::is_array(rg) && rg->Size() == 2) {
+      r.kind = Terminology::Rule::Kind::range;
+      r.lo = std::string(json::string(&(*rg)[0]).value_or(""));
+      r.hi = std::string(json::string(&(*rg)[1]).value_or(""));
+      if (r.lo.empty() || r.lo.size() != r.hi.size()) return fail(where + ".range", "needs two codes of equal length");
+      desc = system + " " + r.lo + "-" + r.hi;
+    } else {
+      return fail(where, "needs code, prefix or range");
+    }
+    r.rule = fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc;
+    for (const auto& url : **u) {
+      if (r.kind == Terminology::Rule::Kind::exact)
+        idx_->exact[key(url, r.lo)].push_back(r);
+      else
+        idx_->patterns[url].push_back(r);
+    }
+    return Status::success();
+  }
+
+  Status concepts(const json::Document& doc) {
+    const json::Value* list = member(doc, "concepts");
+    if (!json::is_array(list)) return fail("concepts", "expected an array");
+    for (std::size_t i = 0; i < list->Size(); ++i) {
+      const json::Value& c = (*list)[static_cast<rapidjson::SizeType>(i)];
+      const std::string where = "concepts[" + std::to_string(i) + "]";
+      Concept con;
+      con.id = str(c, "id");
+      if (con.id.empty()) return fail(where + ".id", "missing");
+      if (t_.concepts_.count(con.id)) return fail(where + ".id", "duplicate concept '" + con.id + "'");
+      con.label = str(c, "label");
+      std::string kind = str(c, "kind");
+      if (kind == "observation")
+        con.kind = ConceptKind::observation;
+      else if (kind == "condition")
+        con.kind = ConceptKind::condition;
+      else if (kind == "procedure")
+        con.kind = ConceptKind::procedure;
+      else if (kind == "any")
+        con.kind = ConceptKind::any;
+      else
+        return fail(where + ".kind", "must be observation, condition, procedure or any");
+      con.analyte = str(c, "analyte");
+      if (con.kind == ConceptKind::observation && con.analyte.empty())
+        return fail(where + ".analyte", "an observation concept needs an analyte");
+      Status st;
+      json::for_each(member(c, "codes"), [&](std::size_t j, const json::Value& spec) {
+        if (st) st = add_rule(spec, con.id, false, where + ".codes[" + std::to_string(j) + "]");
+      });
+      json::for_each(member(c, "exclude"), [&](std::size_t j, const json::Value& spec) {
+        if (st) st = add_rule(spec, con.id, true, where + ".exclude[" + std::to_string(j) + "]");
+      });
+      if (!st) return st;
+      json::for_each(member(c, "text"), [&](std::size_t, const json::Value& t) {
+        if (auto s = json::string(&t)) idx_->texts.emplace_back(to_lower_ascii(*s), con.id);
+      });
+      t_.concepts_[con.id] = std::move(con);
+    }
+    return Status::success();
+  }
+
+  Result<Decimal> decimal(const json::Value& obj, const char* field, const std::string& where, const char* dflt) {
+    auto s = json::string(member(obj, field));
+    if (!s) s = json::number_text(member(obj, field));
+    if (!s) s = dflt;
+    auto d = Decimal::parse(*s);
+    if (!d) return make_error("'" + std::string(*s) + "' is not a decimal", file_ + " " + where + "." + field);
+    return *d;
+  }
+
+  Status units(const json::Document& doc) {
+    if (const json::Value* a = member(doc, "aliases"); json::is_object(a))
+      for (auto it = a->MemberBegin(); it != a->MemberEnd(); ++it)
+        if (auto to = json::string(&it->value))
+          t_.unit_aliases_[std::string(it->name.GetString(), it->name.GetStringLength())] = std::string(*to);
+    const json::Value* list = member(doc, "analytes");
+    if (!json::is_object(list)) return fail("analytes", "expected an object");
+    for (auto it = list->MemberBegin(); it != list->MemberEnd(); ++it) {
+      Analyte an;
+      an.id.assign(it->name.GetString(), it->name.GetStringLength());
+      const std::string where = "analytes." + an.id;
+      const json::Value& a = it->value;
+      an.canonical = str(a, "canonical");
+      an.interpretation = str(a, "interpretation");
+      if (const json::Value* us = member(a, "units"); json::is_object(us)) {
+        for (auto u = us->MemberBegin(); u != us->MemberEnd(); ++u) {
+          std::string unit(u->name.GetString(), u->name.GetStringLength());
+          Conversion conv;
+          auto add = decimal(u->value, "add", where + ".units." + unit, "0");
+          auto mul = decimal(u->value, "multiply", where + ".units." + unit, "1");
+          auto div = decimal(u->value, "divide", where + ".units." + unit, "1");
+          if (!add) return add.error();
+          if (!mul) return mul.error();
+          if (!div) return div.error();
+          if (div->is_zero() || div->negative() || mul->is_zero() || mul->negative())
+            return fail(where + ".units." + unit, "multiply and divide must be positive");
+          conv.add = *add;
+          conv.multiply = *mul;
+          conv.divide = *div;
+          an.units[unit] = conv;
+        }
+        if (!an.canonical.empty() && !an.units.count(an.canonical))
+          return fail(where + ".canonical", "the canonical unit must be one of the units");
+      }
+      if (const json::Value* r = member(a, "default_range"); json::is_object(r)) {
+        auto lo = decimal(*r, "low", where + ".default_range", "0");
+        auto hi = decimal(*r, "high", where + ".default_range", "0");
+        if (!lo || !hi) return fail(where + ".default_range", "low and high must be decimals");
+        an.default_low = *lo;
+        an.default_high = *hi;
+        an.default_range_note = str(*r, "note");
+      }
+      if (an.canonical.empty() && an.interpretation.empty())
+        return fail(where, "needs a canonical unit or an interpretation");
+      t_.analytes_[an.id] = std::move(an);
+    }
+    for (const auto& [id, c] : t_.concepts_)
+      if (c.kind == ConceptKind::observation && !t_.analytes_.count(c.analyte))
+        return make_error("concept '" + id + "' names analyte '" + c.analyte + "' that units.json does not define",
+                          file_);
+    return Status::success();
+  }
+
+  Status add_med_code(const json::Value& spec, const std::string& ingredient, std::optional<Decimal> strength,
+                      const std::string& where) {
+    std::string system = str(spec, "system");
+    std::string code = str(spec, "code");
+    if (code.empty()) return fail(where + ".code", "missing");
+    auto u = urls(system, where + ".system");
+    if (!u) return u.error();
+    for (const auto& url : **u)
+      idx_->meds[key(url, code)] =
+          MedEntry{ingredient, strength, fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code};
+    return Status::success();
+  }
+
+  Status medications(const json::Document& doc) {
+    if (const json::Value* cl = member(doc, "classes"); json::is_object(cl))
+      for (auto it = cl->MemberBegin(); it != cl->MemberEnd(); ++it)
+        t_.classes_[std::string(it->name.GetString(), it->name.GetStringLength())] =
+            std::string(json::string(&it->value).value_or(""));
+    const json::Value* list = member(doc, "ingredients");
+    if (!json::is_array(list)) return fail("ingredients", "expected an array");
+    for (std::size_t i = 0; i < list->Size(); ++i) {
+      const json::Value& m = (*list)[static_cast<rapidjson::SizeType>(i)];
+      const std::string where = "ingredients[" + std::to_string(i) + "]";
+      Ingredient ing;
+      ing.id = str(m, "id");
+      if (ing.id.empty()) return fail(where + ".id", "missing");
+      Status st;
+      json::for_each(member(m, "classes"), [&](std::size_t, const json::Value& c) {
+        std::string cls(json::string(&c).value_or(""));
+        if (!t_.classes_.count(cls)) st = fail(where + ".classes", "unknown class '" + cls + "'");
+        ing.classes.push_back(cls);
+      });
+      if (!st) return st;
+      if (member(m, "prednisone_mg_per_mg")) {
+        auto f = decimal(m, "prednisone_mg_per_mg", where, "0");
+        if (!f) return f.error();
+        ing.prednisone_mg_per_mg = *f;
+      }
+      json::for_each(member(m, "codes"), [&](std::size_t j, const json::Value& spec) {
+        if (st) st = add_med_code(spec, ing.id, std::nullopt, where + ".codes[" + std::to_string(j) + "]");
+      });
+      if (!st) return st;
+      json::for_each(member(m, "names"), [&](std::size_t, const json::Value& n) {
+        if (auto s = json::string(&n)) idx_->med_names.emplace_back(to_lower_ascii(*s), ing.id);
+      });
+      t_.ingredients_[ing.id] = std::move(ing);
+    }
+    return products(member(doc, "products"), "products");
+  }
+
+  Status products(const json::Value* list, const std::string& field) {
+    Status st;
+    json::for_each(list, [&](std::size_t j, const json::Value& p) {
+      if (!st) return;
+      const std::string where = field + "[" + std::to_string(j) + "]";
+      std::string ing = str(p, "ingredient");
+      if (!t_.ingredients_.count(ing)) {
+        st = fail(where + ".ingredient", "unknown ingredient '" + ing + "'");
+        return;
+      }
+      std::optional<Decimal> strength;
+      if (member(p, "strength_mg")) {
+        auto s = decimal(p, "strength_mg", where, "0");
+        if (!s) {
+          st = s.error();
+          return;
+        }
+        strength = *s;
+      }
+      st = add_med_code(p, ing, strength, where);
+    });
+    return st;
+  }
+
+  Status local_codes(const json::Document& doc) {
+    Status st;
+    json::for_each(member(doc, "concept_codes"), [&](std::size_t j, const json::Value& c) {
+      if (!st) return;
+      std::string concept_id = str(c, "concept");
+      if (!t_.concepts_.count(concept_id)) {
+        st = fail("concept_codes[" + std::to_string(j) + "].concept", "unknown concept '" + concept_id + "'");
+        return;
+      }
+      st = add_rule(c, concept_id, false, "concept_codes[" + std::to_string(j) + "]");
+    });
+    if (!st) return st;
+    json::for_each(member(doc, "concept_text"), [&](std::size_t j, const json::Value& c) {
+      std::string concept_id = str(c, "concept");
+      if (!t_.concepts_.count(concept_id))
+        st = fail("concept_text[" + std::to_string(j) + "].concept", "unknown concept '" + concept_id + "'");
+      else
+        idx_->texts.emplace_back(to_lower_ascii(str(c, "text")), concept_id);
+    });
+    if (!st) return st;
+    return products(member(doc, "medication_codes"), "medication_codes");
+  }
+
+  Terminology& t_;
+  std::shared_ptr<Index> idx_;
+  std::string file_;
+  std::map<std::string, std::vector<std::string>> extra_urls_;
+};
+
+Result<std::shared_ptr<const Terminology>> Terminology::load(const fs::path& dir) {
+  auto t = std::make_shared<Terminology>();
+  Loader loader(*t);
+  auto st = loader.load(dir);
+  if (!st) return st.error();
+  return std::shared_ptr<const Terminology>(std::move(t));
+}
+
+const Concept* Terminology::find_concept(std::string_view id) const {
+  auto it = concepts_.find(std::string(id));
+  return it == concepts_.end() ? nullptr : &it->second;
+}
+const Analyte* Terminology::analyte(std::string_view id) const {
+  auto it = analytes_.find(std::string(id));
+  return it == analytes_.end() ? nullptr : &it->second;
+}
+const Ingredient* Terminology::ingredient(std::string_view id) const {
+  auto it = ingredients_.find(std::string(id));
+  return it == ingredients_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+bool rule_matches(const Terminology::Rule& r, std::string_view code) {
+  switch (r.kind) {
+    case Terminology::Rule::Kind::exact:
+      return code == r.lo;
+    case Terminology::Rule::Kind::prefix:
+      return code.substr(0, r.lo.size()) == r.lo;
+    case Terminology::Rule::Kind::range:
+      if (code.size() < r.lo.size()) return false;
+      return code.substr(0, r.lo.size()) >= r.lo && code.substr(0, r.hi.size()) <= r.hi;
+  }
+  return false;
+}
+
+// ICD-10 codes are sometimes sent without the dot ("M329").
+std::string normalise_code(const Index& idx, const std::string& system, const std::string& code) {
+  if (idx.icd_urls.count(system) && code.size() > 3 && code.find('.') == std::string::npos)
+    return code.substr(0, 3) + "." + code.substr(3);
+  return code;
+}
+
+}  // namespace
+
+std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
+  std::vector<Match> out;
+  auto add = [&](Match m) {
+    for (auto& existing : out)
+      if (existing.con == m.con) {
+        if (existing.low_confidence && !m.low_confidence) existing = std::move(m);
+        return;
+      }
+    out.push_back(std::move(m));
+  };
+  for (const auto& cd : cc.codings) {
+    if (cd.code.empty() || cd.system.empty()) continue;
+    const std::string code = normalise_code(*index_, cd.system, cd.code);
+    std::vector<const Rule*> hits;
+    if (auto it = index_->exact.find(key(cd.system, code)); it != index_->exact.end())
+      for (const auto& r : it->second) hits.push_back(&r);
+    if (auto it = index_->patterns.find(cd.system); it != index_->patterns.end())
+      for (const auto& r : it->second)
+        if (rule_matches(r, code)) hits.push_back(&r);
+    for (const Rule* r : hits) {
+      if (r->exclude) continue;
+      bool excluded = std::any_of(hits.begin(), hits.end(),
+                                  [&](const Rule* x) { return x->exclude && x->concept_id == r->concept_id; });
+      if (excluded) continue;
+      add(Match{find_concept(r->concept_id), r->low_confidence, cd.system, cd.code, cd.display, r->rule});
+    }
+  }
+  if (!index_->texts.empty()) {
+    std::vector<std::string> texts;
+    if (!cc.text.empty()) texts.push_back(to_lower_ascii(cc.text));
+    for (const auto& cd : cc.codings)
+      if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
+    for (const auto& [needle, cid] : index_->texts)
+      for (const auto& t : texts)
+        if (!needle.empty() && t.find(needle) != std::string::npos) {
+          add(Match{find_concept(cid), true, "", "", t, "text contains '" + needle + "'"});
+          break;
+        }
+  }
+  return out;
+}
+
+std::optional<MedicationMatch> Terminology::match_medication(const fhir::CodeableConcept& cc) const {
+  for (const auto& cd : cc.codings) {
+    auto it = index_->meds.find(key(cd.system, cd.code));
+    if (it == index_->meds.end()) continue;
+    MedicationMatch m;
+    m.ingredient = ingredient(it->second.ingredient);
+    m.strength_mg = it->second.strength_mg;
+    m.system = cd.system;
+    m.code = cd.code;
+    m.display = cd.display;
+    m.rule = it->second.rule;
+    return m;
+  }
+  std::vector<std::string> texts;
+  if (!cc.text.empty()) texts.push_back(to_lower_ascii(cc.text));
+  for (const auto& cd : cc.codings)
+    if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
+  for (const auto& [needle, ing] : index_->med_names)
+    for (const auto& t : texts)
+      if (t.find(needle) != std::string::npos) {
+        MedicationMatch m;
+        m.ingredient = ingredient(ing);
+        m.low_confidence = true;
+        m.display = t;
+        m.rule = "medications.json " + ing + ": name contains '" + needle + "'";
+        return m;
+      }
+  return std::nullopt;
+}
+
+std::string Terminology::canonical_unit_name(std::string_view unit) const {
+  std::string u(trim(unit));
+  if (auto it = unit_aliases_.find(u); it != unit_aliases_.end()) return it->second;
+  return u;
+}
+
+std::string Terminology::unit_of(const fhir::Quantity& q) const {
+  if (!q.code.empty() && (q.system == "http://unitsofmeasure.org" || q.system.empty()))
+    return canonical_unit_name(q.code);
+  if (!q.unit.empty()) return canonical_unit_name(q.unit);
+  return canonical_unit_name(q.code);
+}
+
+}  // namespace cf::terminology

@@ -1,0 +1,97 @@
+#pragma once
+// Code and unit knowledge, loaded from mappings/ (STYLE.md practice 7): which codes mean which concept, how each
+// analyte's units convert, which drugs belong to which therapy class. Nothing clinical is hard-coded here.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/decimal.hpp"
+#include "core/result.hpp"
+#include "fhir/model.hpp"
+
+namespace cf::terminology {
+
+enum class ConceptKind { observation, condition, procedure, any };
+
+struct Concept {
+  std::string id;
+  std::string label;
+  ConceptKind kind = ConceptKind::any;
+  std::string analyte;  // observation concepts: key into the unit rules
+};
+
+// value_in_canonical = (value + add) * multiply / divide, all exact.
+struct Conversion {
+  Decimal add, multiply = Decimal::from_int(1), divide = Decimal::from_int(1);
+  bool identity() const;
+};
+
+struct Analyte {
+  std::string id;
+  std::string canonical;                     // canonical unit ("" for analytes read by interpretation only)
+  std::map<std::string, Conversion> units;   // accepted units
+  std::string interpretation;                // "", "titre" or "positivity"
+  std::optional<Decimal> default_low, default_high;
+  std::string default_range_note;
+};
+
+// One way a CodeableConcept was recognised.
+struct Match {
+  const Concept* con = nullptr;
+  bool low_confidence = false;
+  std::string system, code, display;  // the coding that matched (code empty for a text match)
+  std::string rule;                   // "mappings/concepts.json sle: icd10 prefix M32.1"
+};
+
+struct Ingredient {
+  std::string id;
+  std::vector<std::string> classes;
+  std::optional<Decimal> prednisone_mg_per_mg;  // glucocorticoids only
+};
+
+struct MedicationMatch {
+  const Ingredient* ingredient = nullptr;
+  std::optional<Decimal> strength_mg;  // when the code names a product with a known strength
+  bool low_confidence = false;
+  std::string system, code, display, rule;
+};
+
+class Terminology {
+ public:
+  // Loads systems.json, concepts.json, units.json, medications.json and every local/*.json under `dir`.
+  static Result<std::shared_ptr<const Terminology>> load(const std::filesystem::path& dir);
+
+  const Concept* find_concept(std::string_view id) const;
+  const Analyte* analyte(std::string_view id) const;
+  const Ingredient* ingredient(std::string_view id) const;
+  bool has_class(std::string_view cls) const { return classes_.count(std::string(cls)) > 0; }
+
+  // Every concept the CodeableConcept means (at most one Match per concept, the highest confidence first).
+  std::vector<Match> match(const fhir::CodeableConcept& cc) const;
+  std::optional<MedicationMatch> match_medication(const fhir::CodeableConcept& cc) const;
+
+  // The unit of a Quantity after aliases (UCUM code preferred), "" when none is given.
+  std::string unit_of(const fhir::Quantity& q) const;
+  std::string canonical_unit_name(std::string_view unit) const;
+
+  // (file, sha256) of every mapping file read, for the manifest.
+  const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
+
+  struct Rule;  // internal code-matching rule
+
+ private:
+  friend class Loader;
+  std::map<std::string, std::vector<std::string>> systems_;  // short name -> URLs
+  std::map<std::string, Concept> concepts_;
+  std::map<std::string, Analyte> analytes_;
+  std::map<std::string, std::string> unit_aliases_;
+  std::map<std::string, Ingredient> ingredients_;
+  std::map<std::string, std::string> classes_;
+  std::vector<std::pair<std::string, std::string>> files_;
+  std::shared_ptr<struct Index> index_;
+};
+
+}  // namespace cf::terminology

@@ -1,0 +1,38 @@
+#include "transport/detail/retry_schedule.hpp"
+
+#include <algorithm>
+
+#include "transport/retry_after.hpp"
+
+namespace cf::transport::detail {
+
+bool is_idempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
+}
+
+bool may_retry(std::string_view m) { return m == "GET" || m == "HEAD"; }
+
+bool is_retryable_status(int s) { return s == 408 || s == 429 || s == 502 || s == 503 || s == 504; }
+
+std::chrono::milliseconds backoff_ceiling(const RetryPolicy& policy, int retry) {
+  auto ceiling = policy.base_delay;
+  for (int i = 1; i < retry && ceiling < policy.max_delay; ++i) ceiling *= 2;  // stops before it can overflow
+  return std::min(ceiling, policy.max_delay);
+}
+
+RetryDelay choose_delay(const RetryPolicy& policy, int retry, const std::vector<std::string>& retry_after_values,
+                        std::chrono::system_clock::time_point now, std::uint64_t random_bits) {
+  using std::chrono::milliseconds;
+  // Several Retry-After headers contradict each other: ignore them all (RELIABILITY.md F8).
+  if (retry_after_values.size() == 1) {
+    if (auto wanted = parse_retry_after(retry_after_values.front(), now)) {
+      if (*wanted > policy.max_retry_after)
+        return {policy.max_retry_after, "Retry-After " + std::to_string(wanted->count()) + "ms clamped"};
+      return {*wanted, "Retry-After"};
+    }
+  }
+  const auto ceiling = static_cast<std::uint64_t>(backoff_ceiling(policy, retry).count());
+  return {milliseconds{static_cast<milliseconds::rep>(random_bits % (ceiling + 1))}, "backoff"};
+}
+
+}  // namespace cf::transport::detail
