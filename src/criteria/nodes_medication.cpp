@@ -72,7 +72,10 @@ class MedicationLeaf : public Node {
       hits.push_back(std::move(e));
     }
     if (!hits.empty()) return NodeResult::met(reason, std::move(hits));
-    if (!doubts.empty()) return NodeResult::unknown(f_.describe() + ": " + doubts.front().note, std::move(doubts));
+    if (!doubts.empty()) {
+      std::string why = f_.describe() + ": " + doubts.front().note;
+      return NodeResult::unknown(std::move(why), std::move(doubts));
+    }
     std::string none = "no " + f_.describe() + (active_ ? " active on the as-of date" : " use (" + w_.describe() + ")");
     if (medication_incomplete(ctx)) return NodeResult::unknown(none + ", but the source data are incomplete");
     return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
@@ -202,7 +205,8 @@ class GcDose : public Node {
         return NodeResult::not_met("at least " + total + ", not " + test, std::move(d.ev));
       if (!upper && compare_ld(d.known, op_, t))
         return NodeResult::met("at least " + total + ", " + test, std::move(d.ev));
-      return NodeResult::unknown("glucocorticoid dose cannot be computed: " + d.ev.back().note, std::move(d.ev));
+      std::string why = "glucocorticoid dose cannot be computed: " + d.ev.back().note;
+      return NodeResult::unknown(std::move(why), std::move(d.ev));
     }
     if (compare_ld(d.known, op_, t)) return NodeResult::met(total + ", " + test, std::move(d.ev));
     return NodeResult::not_met(total + ", not " + test, std::move(d.ev));

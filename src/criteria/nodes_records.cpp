@@ -345,18 +345,20 @@ class ObservationLeaf : public Node {
       Tri t = judge(c, e);
       (t == Tri::met ? yes : t == Tri::not_met ? no : maybe).push_back(std::move(e));
     }
-    if (!yes.empty())
-      return NodeResult::met(concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note,
-                             std::move(yes));
+    if (!yes.empty()) {
+      std::string why = concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note;
+      return NodeResult::met(std::move(why), std::move(yes));
+    }
     for (auto& e : undated) maybe.push_back(std::move(e));
-    if (!maybe.empty())
-      return NodeResult::unknown(std::to_string(maybe.size()) + " " + concept_ + " result(s) cannot be judged: " +
-                                     maybe.front().note,
-                                 std::move(maybe));
+    if (!maybe.empty()) {
+      std::string why =
+          std::to_string(maybe.size()) + " " + concept_ + " result(s) cannot be judged: " + maybe.front().note;
+      return NodeResult::unknown(std::move(why), std::move(maybe));
+    }
     if (incomplete) return NodeResult::unknown("no " + what + " found, but the source data are incomplete", std::move(no));
-    return NodeResult::not_met("none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " +
-                                   test_text(test_) + " (" + w_.describe() + ")",
-                               std::move(no));
+    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " + test_text(test_) +
+                      " (" + w_.describe() + ")";
+    return NodeResult::not_met(std::move(why), std::move(no));
   }
 
  private:

@@ -138,6 +138,8 @@ class ScoreLeaf : public Node {
       ok = ok && b.eular_entry && b.eular_clinical;
     }
     if (ok) return NodeResult::met(what + " >= " + std::to_string(at_least_), b.evidence);
+    // Classification needs the entry criterion: without a positive ANA on record the bound cannot rise to it.
+    if (!sledai && !b.eular_entry) return NodeResult::not_met(what, b.evidence);
     return NodeResult::unknown(what + " < " + std::to_string(at_least_) + " (clinical items need review)", b.evidence);
   }
 

@@ -178,9 +178,11 @@ class Router {
     const std::size_t closing = depth_--;
     switch (mode_) {
       case Mode::root:
+        if (object && closing == 1) n -= skipped_root_members_;  // the "entry" member was not forwarded
         return object ? root_.EndObject(n) : root_.EndArray(n);
       case Mode::entry_array:
         mode_ = Mode::root;  // the "entry" array ended; it is not copied into the root
+        ++skipped_root_members_;
         return true;
       case Mode::in_entry: {
         bool ok = object ? entry_->EndObject(n) : entry_->EndArray(n);
@@ -212,6 +214,7 @@ class Router {
   Mode mode_ = Mode::root;
   std::size_t depth_ = 0, array_depth_ = 0, entry_start_ = 0, index_ = 0;
   bool pending_entry_key_ = false;
+  rapidjson::SizeType skipped_root_members_ = 0;
   std::string tmp_, bad_, skip_reason_;
 };
 

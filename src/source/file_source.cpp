@@ -91,8 +91,11 @@ std::string FileSource::describe() const { return "files:" + root_.string(); }
 
 std::string FileSource::display(const fs::path& p) const { return p.lexically_normal().string(); }
 
-void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues) {
+void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues,
+                                 bool parsed) {
   std::string type = sniff_string(raw, "resourceType");
+  // Valid JSON that is not a resource of a type the tool reads (a bulk-export log line, say) loses nothing.
+  if (parsed && fhir::resource_type_from(type) == fhir::ResourceType::other) return;
   std::string patient;
   if (type == "Patient") {
     patient = sniff_string(raw, "id");
@@ -165,14 +168,14 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       ++stats_.rejected;
       issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
                  "line is not valid JSON: " + perr.message);
-      mark_incomplete(line, loc, issues);
+      mark_incomplete(line, loc, issues, false);
       return;
     }
     fhir::Origin origin{loc, describe()};
     auto ex = fhir::extract_resource(doc, origin, issues);
     if (ex.rejected) {
       ++stats_.rejected;
-      mark_incomplete(line, loc, issues);
+      mark_incomplete(line, loc, issues, true);
       return;
     }
     if (!ex.resource) {
@@ -290,7 +293,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       if (ex.rejected) {
         ++stats_.rejected;
         std::string raw = json::serialize(*res);
-        mark_incomplete(raw, loc, issues);
+        mark_incomplete(raw, loc, issues, true);
         continue;
       }
       if (!ex.resource) {

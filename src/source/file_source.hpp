@@ -21,7 +21,7 @@ class FileSource : public Source {
  private:
   void read_ndjson(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
   void read_json(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
-  void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues);
+  void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed);
   std::string display(const std::filesystem::path& p) const;
 
   std::filesystem::path root_;

@@ -1,0 +1,38 @@
+#pragma once
+// One search: read a source, map, evaluate every patient, rank, and write the outputs.
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/date.hpp"
+#include "core/result.hpp"
+#include "source/source.hpp"
+
+namespace cf::app {
+
+struct RunOptions {
+  std::filesystem::path trial;     // trial definition JSON
+  std::filesystem::path mappings;  // mappings/ folder
+  std::filesystem::path out;       // output folder (created)
+  Days as_of = 0;
+  std::string tool_version;
+};
+
+struct RunSummary {
+  std::size_t patients = 0, eligible = 0, possible = 0, ineligible = 0;
+  std::size_t data_issues = 0;
+  bool complete = true;
+  std::filesystem::path candidates_csv;
+};
+
+// The trial definition and mappings, loaded and validated.
+struct Prepared;
+Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts);
+
+// Errors are failures of the source or the output folder; data problems are recorded in data_issues.ndjson and
+// the run goes on.
+Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src);
+
+std::string version();
+
+}  // namespace cf::app

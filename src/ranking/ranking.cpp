@@ -1,0 +1,118 @@
+#include "ranking/ranking.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "terminology/values.hpp"
+
+namespace cf::ranking {
+
+const char* to_string(Tier t) {
+  switch (t) {
+    case Tier::eligible:
+      return "eligible";
+    case Tier::possible:
+      return "possible";
+    case Tier::ineligible:
+      return "ineligible";
+  }
+  return "possible";
+}
+
+namespace {
+
+const char* kKeyConcepts[] = {"anti_dsdna", "ana_titre", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
+
+void key_values(const criteria::Context& ctx, const criteria::Trial& trial, PatientOutcome& out) {
+  for (const char* concept_id : kKeyConcepts) {
+    const terminology::ObservationFact* best = nullptr;
+    for (const auto& f : ctx.rec.observations) {
+      if (f.match.con->id != concept_id) continue;
+      const auto& o = *f.obs;
+      if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective || o.effective->first > ctx.as_of)
+        continue;
+      if (!best || o.effective->last > best->obs->effective->last) best = &f;
+    }
+    if (!best) continue;
+    KeyValue kv;
+    kv.concept_id = concept_id;
+    const auto& v = best->obs->value;
+    using K = fhir::ObservationValue::Kind;
+    if (v.kind == K::quantity)
+      kv.value = v.quantity.comparator + v.quantity.value_text + " " + (v.quantity.unit.empty() ? v.quantity.code : v.quantity.unit);
+    else if (v.kind == K::string)
+      kv.value = v.text;
+    else if (v.kind == K::codeable)
+      kv.value = v.codeable.codings.empty() ? v.codeable.text : v.codeable.codings.front().display;
+    else if (v.kind == K::ratio && v.ratio.denominator)
+      kv.value = "1:" + v.ratio.denominator->value_text;
+    else if (v.kind == K::integer)
+      kv.value = v.quantity.value_text;
+    kv.date = best->obs->effective_text;
+    kv.resource = best->obs->h.key();
+    out.key_values.push_back(std::move(kv));
+  }
+  for (const auto& c : trial.ranking.recency_concepts)
+    for (const auto& f : ctx.rec.observations)
+      if (f.match.con->id == c && f.obs->effective && f.obs->effective->last <= ctx.as_of &&
+          f.obs->status != "entered-in-error" && f.obs->status != "cancelled")
+        if (!out.newest_key_result || f.obs->effective->last > *out.newest_key_result)
+          out.newest_key_result = f.obs->effective->last;
+}
+
+}  // namespace
+
+PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
+  using criteria::Outcome;
+  PatientOutcome out;
+  out.patient_id = ctx.rec.id;
+  if (const auto& p = ctx.rec.patient) {
+    out.deceased = p->deceased && (!p->deceased_date || p->deceased_date->first <= ctx.as_of);
+    out.gender = p->gender;
+    out.birth_date = p->birth_date_text;
+    out.name = p->name;
+  }
+  out.results = trial.evaluate(ctx);
+  out.bounds = ctx.score_bounds();
+  for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
+    const auto& c = trial.criteria[i];
+    const auto& r = out.results[i];
+    const bool good = c.inclusion ? r.outcome == Outcome::met : r.outcome == Outcome::not_met;
+    const bool bad = c.inclusion ? r.outcome == Outcome::not_met : r.outcome == Outcome::met;
+    if (good) ++out.in_favour;
+    if (bad) {
+      ++out.against;
+      out.deciding.push_back(c.id);
+    }
+    if (r.outcome == Outcome::unknown) {
+      ++out.unknown;
+      out.check_next.push_back(c.id + ": " + (c.check_next.empty() ? r.reason : c.check_next));
+    }
+    if (r.outcome == Outcome::manual) ++out.manual;
+  }
+  if (out.deceased) out.deciding.insert(out.deciding.begin(), "deceased");
+  out.tier = !out.deciding.empty() ? Tier::ineligible : out.unknown > 0 ? Tier::possible : Tier::eligible;
+  key_values(ctx, trial, out);
+  const auto& w = trial.ranking;
+  out.score = w.per_criterion_in_favour * out.in_favour + w.per_sledai2k_point * out.bounds.sledai2k +
+              w.per_eular_acr_point * out.bounds.eular_acr;
+  if (out.newest_key_result) {
+    const double age = ctx.as_of - *out.newest_key_result;
+    out.score += w.recency_weight * std::pow(0.5, age / w.recency_half_life_days);
+  }
+  out.score = std::round(out.score * 100) / 100;  // two decimals, so ties and outputs are stable
+  return out;
+}
+
+void rank_all(std::vector<PatientOutcome>& v) {
+  auto order = [](Tier t) { return t == Tier::eligible ? 0 : t == Tier::possible ? 1 : 2; };
+  std::sort(v.begin(), v.end(), [&](const PatientOutcome& a, const PatientOutcome& b) {
+    if (order(a.tier) != order(b.tier)) return order(a.tier) < order(b.tier);
+    if (a.score != b.score) return a.score > b.score;
+    return a.patient_id < b.patient_id;
+  });
+  int rank = 0;
+  for (auto& o : v) o.rank = o.tier == Tier::ineligible ? 0 : ++rank;
+}
+
+}  // namespace cf::ranking

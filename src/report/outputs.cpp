@@ -1,0 +1,278 @@
+#include "report/outputs.hpp"
+
+#include <cstdio>
+#include <fstream>
+
+#include "json/json.hpp"
+
+namespace cf::report {
+
+namespace {
+
+std::string fmt_score(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", s);
+  return buf;
+}
+
+void write_evidence(json::Writer& w, const criteria::Evidence& e) {
+  w.begin_object();
+  w.field("resource", e.resource).field("versionId", e.version_id).field("lastUpdated", e.last_updated);
+  w.field("location", e.location).field("concept", e.concept_id).field("coding", e.coding).field("rule", e.rule);
+  if (e.low_confidence) w.key("low_confidence").boolean(true);
+  w.field("original", e.original).field("normalised", e.normalised).field("conversion", e.conversion);
+  w.field("date", e.date).field("note", e.note);
+  w.end_object();
+}
+
+}  // namespace
+
+std::string csv_field(std::string_view s) {
+  std::string v(s);
+  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
+    v.insert(0, "'");
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes) {
+  static const char* kKeys[] = {"anti_dsdna", "ana_titre", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
+  // UTF-8 byte-order mark and CRLF: Excel then opens the file with the right encoding and rows.
+  std::string out = "\xEF\xBB\xBF";
+  out += "rank,patient_id,tier,score,criteria_in_favour,unknown,not_in_favour,manual,check_next,sledai2k_lab_bound,"
+         "eular_acr_lab_bound";
+  for (const char* k : kKeys) out += std::string(",") + k + "," + k + "_date";
+  out += "\r\n";
+  for (const auto& o : outcomes) {
+    if (o.tier == ranking::Tier::ineligible) continue;
+    std::string check;
+    for (const auto& c : o.check_next) check += (check.empty() ? "" : " | ") + c;
+    out += std::to_string(o.rank) + "," + csv_field(o.patient_id) + "," + ranking::to_string(o.tier) + "," +
+           fmt_score(o.score) + "," + std::to_string(o.in_favour) + "," + std::to_string(o.unknown) + "," +
+           std::to_string(o.against) + "," + std::to_string(o.manual) + "," + csv_field(check) + "," +
+           std::to_string(o.bounds.sledai2k) + "," + std::to_string(o.bounds.eular_acr);
+    for (const char* k : kKeys) {
+      const ranking::KeyValue* kv = nullptr;
+      for (const auto& x : o.key_values)
+        if (x.concept_id == k) kv = &x;
+      out += "," + csv_field(kv ? kv->value : "") + "," + csv_field(kv ? kv->date : "");
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
+  std::string out;
+  json::Writer w;
+  for (const auto& o : outcomes) {
+    w.clear();
+    w.begin_object();
+    w.key("patient").str(o.patient_id);
+    w.key("tier").str(ranking::to_string(o.tier));
+    w.key("rank").integer(o.rank);
+    w.key("score").raw_number(fmt_score(o.score));
+    if (o.deceased) w.key("deceased").boolean(true);
+    w.key("deciding").begin_array();
+    for (const auto& d : o.deciding) w.str(d);
+    w.end_array();
+    w.key("check_next").begin_array();
+    for (const auto& c : o.check_next) w.str(c);
+    w.end_array();
+    w.key("scores").begin_object();
+    w.key("sledai2k_lab_bound").integer(o.bounds.sledai2k);
+    w.key("sledai2k_items").begin_array();
+    for (const auto& i : o.bounds.sledai2k_items) w.str(i);
+    w.end_array();
+    w.key("eular_acr_lab_bound").integer(o.bounds.eular_acr);
+    w.key("eular_acr_entry").boolean(o.bounds.eular_entry);
+    w.key("eular_acr_items").begin_array();
+    for (const auto& i : o.bounds.eular_items) w.str(i);
+    w.end_array();
+    w.end_object();
+    w.key("criteria").begin_array();
+    for (std::size_t i = 0; i < o.results.size(); ++i) {
+      const auto& r = o.results[i];
+      const auto& c = trial.criteria[i];
+      w.begin_object();
+      w.key("id").str(r.id);
+      w.key("kind").str(c.inclusion ? "inclusion" : "exclusion");
+      w.key("label").str(c.label);
+      if (c.analogue) w.key("analogue").boolean(true);
+      w.key("outcome").str(criteria::to_string(r.outcome));
+      w.key("reason").str(r.reason);
+      w.key("evidence").begin_array();
+      for (const auto& e : r.evidence) write_evidence(w, e);
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    out += w.view();
+    out += '\n';
+  }
+  return out;
+}
+
+std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
+  // Per criterion: how it decided every patient, and (in definition order) how many candidates each removed.
+  std::string out = "\xEF\xBB\xBF";
+  out += "order,criterion,kind,label,analogue,met,not_met,unknown,manual,removed_in_order,remaining_after\r\n";
+  std::vector<bool> alive(outcomes.size(), true);
+  std::size_t remaining = 0;
+  for (std::size_t p = 0; p < outcomes.size(); ++p) {
+    if (outcomes[p].deceased) alive[p] = false;
+    if (alive[p]) ++remaining;
+  }
+  out += "0,\"deceased\",built-in,\"Deceased patients are never candidates\",false,,,,," +
+         std::to_string(outcomes.size() - remaining) + "," + std::to_string(remaining) + "\r\n";
+  for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
+    const auto& c = trial.criteria[i];
+    std::size_t n[4] = {0, 0, 0, 0}, removed = 0;
+    for (std::size_t p = 0; p < outcomes.size(); ++p) {
+      auto oc = outcomes[p].results[i].outcome;
+      ++n[static_cast<int>(oc)];
+      const bool bad = c.inclusion ? oc == criteria::Outcome::not_met : oc == criteria::Outcome::met;
+      if (alive[p] && bad) {
+        alive[p] = false;
+        ++removed;
+      }
+    }
+    remaining -= removed;
+    out += std::to_string(i + 1) + "," + csv_field(c.id) + "," + (c.inclusion ? "inclusion" : "exclusion") + "," +
+           csv_field(c.label) + "," + (c.analogue ? "true" : "false") + "," + std::to_string(n[0]) + "," +
+           std::to_string(n[1]) + "," + std::to_string(n[2]) + "," + std::to_string(n[3]) + "," +
+           std::to_string(removed) + "," + std::to_string(remaining) + "\r\n";
+  }
+  return out;
+}
+
+std::string issues_ndjson(const std::vector<DataIssue>& issues) {
+  std::string out;
+  json::Writer w;
+  for (const auto& i : issues) {
+    w.clear();
+    w.begin_object();
+    w.key("severity").str(to_string(i.severity));
+    w.key("kind").str(i.kind);
+    w.field("location", i.location).field("resource", i.resource).field("path", i.path);
+    w.key("message").str(i.message);
+    w.end_object();
+    out += w.view();
+    out += '\n';
+  }
+  return out;
+}
+
+std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
+                          const std::vector<ranking::PatientOutcome>& outcomes, const std::vector<std::string>& outputs) {
+  json::Writer w;
+  w.begin_object();
+  w.key("tool").begin_object().key("name").str("cohort-finder").key("version").str(info.tool_version).end_object();
+  w.key("as_of").str(info.as_of);
+  w.key("source").str(info.source);
+  w.key("started").str(info.started);
+  w.key("finished").str(info.finished);
+  w.key("trial").begin_object();
+  w.key("id").str(trial.id).key("version").str(trial.version).key("file").str(trial.file).key("sha256").str(trial.sha256);
+  w.end_object();
+  w.key("mappings").begin_array();
+  for (const auto& [f, h] : info.mapping_files) w.begin_object().key("file").str(f).key("sha256").str(h).end_object();
+  w.end_array();
+  auto counts = [&](const char* k, const std::map<std::string, std::size_t>& m) {
+    w.key(k).begin_object();
+    for (const auto& [name, n] : m) w.key(name).integer(static_cast<long long>(n));
+    w.end_object();
+  };
+  w.key("resources").begin_object();
+  counts("read", info.read_by_type);
+  counts("other_types_skipped", info.skipped_by_type);
+  w.key("rejected").integer(static_cast<long long>(info.rejected));
+  w.key("kept_as_evidence").integer(static_cast<long long>(info.kept));
+  w.key("not_relevant").integer(static_cast<long long>(info.unmatched));
+  w.key("duplicates").integer(static_cast<long long>(info.duplicates));
+  w.key("unattributed").integer(static_cast<long long>(info.unattributed));
+  w.key("files").integer(static_cast<long long>(info.files));
+  w.end_object();
+  w.key("complete").boolean(info.complete);
+  w.key("incomplete").begin_array();
+  for (const auto& s : info.incomplete) w.str(s);
+  w.end_array();
+  counts("data_issues", info.issues_by_kind);
+  std::map<std::string, std::size_t> tiers{{"eligible", 0}, {"possible", 0}, {"ineligible", 0}};
+  for (const auto& o : outcomes) ++tiers[ranking::to_string(o.tier)];
+  w.key("patients").integer(static_cast<long long>(outcomes.size()));
+  counts("tiers", tiers);
+  w.key("outputs").begin_array();
+  for (const auto& o : outputs) w.str(o);
+  w.end_array();
+  w.end_object();
+  return std::string(w.view()) + "\n";
+}
+
+Result<std::string> explain(const std::filesystem::path& file, const std::string& patient_id) {
+  std::ifstream in(file);
+  if (!in) return make_error("cannot read results (run `cohort-finder run` first)", file.string());
+  std::string line;
+  json::Document doc;
+  json::ParseError err;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find("\"" + patient_id + "\"") == std::string::npos) continue;
+    if (!json::parse(line, doc, err)) return make_error(err.message, file.string() + ":" + std::to_string(n));
+    if (json::string(json::member(doc, "patient")).value_or("") != patient_id) continue;
+    auto s = [&](const json::Value* v) { return std::string(json::string(v).value_or("")); };
+    std::string out;
+    out += "Patient " + patient_id + ": " + s(json::member(doc, "tier"));
+    auto rank = json::number_text(json::member(doc, "rank"));
+    if (rank && *rank != "0") out += ", rank " + std::string(*rank);
+    out += ", score " + std::string(json::number_text(json::member(doc, "score")).value_or("0")) + "\n";
+    if (json::boolean(json::member(doc, "deceased")).value_or(false)) out += "  The patient is deceased.\n";
+    json::for_each(json::member(doc, "deciding"), [&](std::size_t i, const json::Value& d) {
+      out += (i == 0 ? "  Ineligible because of: " : ", ") + s(&d);
+    });
+    if (json::member(doc, "deciding") && !json::member(doc, "deciding")->Empty()) out += "\n";
+    json::for_each(json::member(doc, "check_next"), [&](std::size_t i, const json::Value& c) {
+      out += (i == 0 ? "  Check next:\n" : "") + std::string("    - ") + s(&c) + "\n";
+    });
+    const json::Value* sc = json::member(doc, "scores");
+    out += "  Lab-only lower bounds: SLEDAI-2K " +
+           std::string(json::number_text(json::member(sc, "sledai2k_lab_bound")).value_or("0")) + ", EULAR/ACR " +
+           std::string(json::number_text(json::member(sc, "eular_acr_lab_bound")).value_or("0")) + "\n\n";
+    json::for_each(json::member(doc, "criteria"), [&](std::size_t, const json::Value& c) {
+      std::string outcome = s(json::member(c, "outcome"));
+      std::string kind = s(json::member(c, "kind"));
+      out += "[" + outcome + "] " + s(json::member(c, "id")) + " (" + kind + ") " + s(json::member(c, "label")) +
+             (json::boolean(json::member(c, "analogue")).value_or(false) ? " [analogue threshold]" : "") + "\n";
+      std::string reason = s(json::member(c, "reason"));
+      if (!reason.empty()) out += "    because: " + reason + "\n";
+      json::for_each(json::member(c, "evidence"), [&](std::size_t, const json::Value& e) {
+        out += "    - " + s(json::member(e, "resource"));
+        std::string v = s(json::member(e, "versionId"));
+        if (!v.empty()) out += " (version " + v + ")";
+        std::string date = s(json::member(e, "date"));
+        if (!date.empty()) out += " dated " + date;
+        std::string orig = s(json::member(e, "original"));
+        if (!orig.empty()) out += ": " + orig;
+        std::string norm = s(json::member(e, "normalised"));
+        if (!norm.empty() && norm != orig) out += " -> " + norm;
+        out += "\n";
+        std::string coding = s(json::member(e, "coding"));
+        if (!coding.empty()) out += "      code " + coding + "; rule: " + s(json::member(e, "rule")) + "\n";
+        std::string conv = s(json::member(e, "conversion"));
+        if (!conv.empty()) out += "      conversion: " + conv + "\n";
+        std::string note = s(json::member(e, "note"));
+        if (!note.empty()) out += "      " + note + "\n";
+      });
+    });
+    return out;
+  }
+  return make_error("patient '" + patient_id + "' is not in the results", file.string());
+}
+
+}  // namespace cf::report

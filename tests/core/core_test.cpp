@@ -1,0 +1,65 @@
+#define BOOST_TEST_MODULE core
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "core/date.hpp"
+#include "core/decimal.hpp"
+#include "core/sha256.hpp"
+#include "core/text.hpp"
+
+using namespace cf;
+
+BOOST_AUTO_TEST_CASE(decimals_compare_exactly) {
+  auto d = [](const char* s) { return *Decimal::parse(s); };
+  BOOST_TEST((d("2.50") == d("2.5")));
+  BOOST_TEST((d("6.4999999999999999") < d("6.5")));
+  BOOST_TEST((d("221") < d("221.05")));
+  BOOST_TEST((d("1e2") == d("100")));
+  BOOST_TEST((d("-0.5") < d("0")));
+  BOOST_TEST(d("2.50").to_string() == "2.50");
+  BOOST_TEST(d("1.5e-3").to_string() == "0.0015");
+  BOOST_TEST((d("2.5").times(d("88.42"))->to_string() == "221.050"));
+}
+
+BOOST_DATA_TEST_CASE(decimals_reject_garbage,
+                     boost::unit_test::data::make({"", "-", "1.", ".5", "1e", "NaN", "Infinity", "1e401", "0x10",
+                                                   "1 ", "+1", "1.2.3"}),
+                     text) {
+  BOOST_TEST(!Decimal::parse(text).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(fhir_dates_and_precision) {
+  auto y = parse_fhir_date("2024", DateKind::date);
+  BOOST_REQUIRE(y);
+  BOOST_TEST(format_day(y->first) == "2024-01-01");
+  BOOST_TEST(format_day(y->last) == "2024-12-31");
+  auto m = parse_fhir_date("2024-02", DateKind::date_time);
+  BOOST_TEST(format_day(m->last) == "2024-02-29");
+  BOOST_TEST(parse_fhir_date("2025-03-01T23:30:00+08:00", DateKind::date_time).has_value());
+  BOOST_TEST(format_day(parse_fhir_date("2025-03-01T23:30:00+08:00", DateKind::date_time)->first) == "2025-03-01");
+  std::string why;
+  BOOST_TEST(!parse_fhir_date("2023-02-30", DateKind::date, &why).has_value());
+  BOOST_TEST(why == "impossible calendar date");
+  BOOST_TEST(!parse_fhir_date("2025-03-01T10:00:00", DateKind::instant).has_value());  // no zone
+  BOOST_TEST(!parse_fhir_date("2025-03-01", DateKind::instant).has_value());
+  BOOST_TEST(!parse_fhir_date("2025-3-1", DateKind::date).has_value());
+  BOOST_TEST(!parse_fhir_date("2025-03-01T25:00:00Z", DateKind::date_time).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(age_in_completed_years) {
+  Days asof = *parse_iso_day("2026-11-26");
+  BOOST_TEST(completed_years(*parse_iso_day("2008-11-26"), asof) == 18);  // birthday today
+  BOOST_TEST(completed_years(*parse_iso_day("2008-11-27"), asof) == 17);  // birthday tomorrow
+  BOOST_TEST(completed_years(*parse_iso_day("2000-02-29"), *parse_iso_day("2026-02-28")) == 25);
+  BOOST_TEST(format_day(add_months(*parse_iso_day("2026-03-31"), -1)) == "2026-02-28");
+}
+
+BOOST_AUTO_TEST_CASE(sha256_known_vectors) {
+  BOOST_TEST(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  BOOST_TEST(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+BOOST_AUTO_TEST_CASE(log_text_is_neutralised) {
+  BOOST_TEST(sanitize_for_log("a\nb\x1b[31m", 100) == "a?b?[31m");
+  BOOST_TEST(sanitize_for_log(std::string(500, 'x'), 10).size() == 13u);
+}

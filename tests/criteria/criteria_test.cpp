@@ -1,0 +1,133 @@
+#define BOOST_TEST_MODULE criteria
+#include <boost/test/unit_test.hpp>
+
+#include "support/scenario.hpp"
+
+using namespace cf;
+using test::condition;
+using test::lab;
+using test::outcome_of;
+using test::patient;
+
+namespace {
+const std::string kSle = R"("http://snomed.info/sct")";
+Result<criteria::Trial> trial_from(const std::string& criteria_json) {
+  return criteria::Trial::parse(R"({"format":"cohort-finder/trial@1","id":"T","version":"1","criteria":[)" +
+                                    criteria_json + "]}",
+                                "test.json", *test::terms());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(definition_errors_name_criterion_and_field) {
+  auto t = trial_from(R"({"id":"X1","kind":"inclusion","label":"x","expr":{"observation":{"concept":"nope","test":"positive"}}})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("criteria[0] (X1).expr.observation.concept") != std::string::npos);
+  BOOST_TEST(t.error().what().find("unknown concept 'nope'") != std::string::npos);
+  t = trial_from(R"({"id":"X2","kind":"inclusion","label":"x","expr":{"observation":{"concept":"creatinine","test":{"op":">","value":"2","unit":"furlong"}}}})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("not a unit of analyte 'creatinine'") != std::string::npos);
+  t = trial_from(R"({"id":"X3","kind":"maybe","label":"x","manual":"m"})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("kind") != std::string::npos);
+  t = trial_from(R"({"id":"X4","kind":"inclusion","label":"x","expr":{"age":{"min":18,"max":65}},"manual":"m"})");
+  BOOST_TEST(!t);
+  t = trial_from(R"({"id":"X5","kind":"inclusion","label":"x","expr":{"condition":{"concept":"sle","window":{"fortnights":2}}}})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("window") != std::string::npos);
+  BOOST_TEST(test::nct().criteria.size() == 22u);
+}
+
+BOOST_AUTO_TEST_CASE(age_boundaries_on_the_as_of_date) {
+  auto r = test::evaluate({patient("a", "2008-11-26"), patient("b", "2008-11-27"), patient("c", "1960-11-26"),
+                           patient("d", "1960-11-27"), patient("e", "2008")},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["a"], "I2") == "met");      // 18 today
+  BOOST_TEST(outcome_of(r["b"], "I2") == "not_met");  // 18 tomorrow
+  BOOST_TEST(outcome_of(r["c"], "I2") == "not_met");  // 66 today
+  BOOST_TEST(outcome_of(r["d"], "I2") == "met");      // 65 until tomorrow
+  BOOST_TEST(outcome_of(r["e"], "I2") == "unknown");  // 17 or 18
+}
+
+BOOST_AUTO_TEST_CASE(creatinine_window_units_and_three_values) {
+  auto r = test::evaluate(
+      {patient("in"), lab("o1", "in", "14682-9", "222", "umol/L", "2026-10-01"),
+       patient("edge"), lab("o2", "edge", "14682-9", "221", "umol/L", "2026-10-01"),
+       patient("old"), lab("o3", "old", "2160-0", "3.1", "mg/dL", "2026-09-30"),  // 57 days: outside 8 weeks
+       patient("day56"), lab("o4", "day56", "2160-0", "3.1", "mg/dL", "2026-10-01"),
+       patient("odd"), lab("o5", "odd", "2160-0", "3.1", "mg%", "2026-11-01"),
+       patient("future"), lab("o6", "future", "2160-0", "3.1", "mg/dL", "2026-11-27")},
+      "2026-11-26");
+  auto sln_creat = [&](const std::string& p) {
+    for (const auto& c : r[p].results)
+      if (c.id == "E-SLN") return c;
+    return criteria::CriterionResult{};
+  };
+  BOOST_TEST(outcome_of(r["in"], "E-SLN") == "met");
+  BOOST_TEST(outcome_of(r["day56"], "E-SLN") == "met");
+  // Without urine protein these stay unknown: missing data is never "no".
+  BOOST_TEST(outcome_of(r["edge"], "E-SLN") == "unknown");
+  BOOST_TEST(outcome_of(r["old"], "E-SLN") == "unknown");
+  BOOST_TEST(outcome_of(r["future"], "E-SLN") == "unknown");
+  BOOST_TEST(outcome_of(r["odd"], "E-SLN") == "unknown");
+  BOOST_TEST(sln_creat("odd").reason.find("cannot be converted") != std::string::npos);
+  BOOST_TEST(sln_creat("in").evidence.at(0).resource == "Observation/o1");
+  BOOST_TEST(sln_creat("in").evidence.at(0).conversion == "222 umol/L / 88.42 = 2.5107 mg/dL");
+}
+
+BOOST_AUTO_TEST_CASE(statuses_are_honoured) {
+  const std::string sle = "http://snomed.info/sct";
+  auto r = test::evaluate(
+      {patient("ok"), condition("c1", "ok", sle, "55464009", "2020-01-01"),
+       patient("refuted"),
+       condition("c2", "refuted", sle, "55464009", "2020-01-01",
+                 R"(,"verificationStatus":{"coding":[{"code":"refuted"}]})"),
+       patient("eie"),
+       condition("c3", "eie", sle, "55464009", "2020-01-01",
+                 R"(,"verificationStatus":{"coding":[{"code":"entered-in-error"}]})"),
+       patient("modext"),
+       condition("c4", "modext", sle, "55464009", "2020-01-01", R"(,"modifierExtension":[{"url":"http://x/y"}])"),
+       patient("generic"), condition("c5", "generic", sle, "200936003", "2020-01-01"),
+       patient("druglupus"), condition("c6", "druglupus", "http://hl7.org/fhir/sid/icd-10-cm", "M32.0", "2020-01-01"),
+       patient("dead", "1990-01-01\",\"deceasedBoolean\":true,\"x\":\"")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["ok"], "I3") == "met");
+  BOOST_TEST(outcome_of(r["refuted"], "I3") == "not_met");
+  BOOST_TEST(outcome_of(r["eie"], "I3") == "not_met");
+  BOOST_TEST(outcome_of(r["modext"], "I3") == "not_met");
+  BOOST_TEST(outcome_of(r["generic"], "I3") == "unknown");
+  BOOST_TEST(outcome_of(r["druglupus"], "I3") == "not_met");
+  BOOST_TEST(r["dead"].deceased);
+  BOOST_TEST(ranking::to_string(r["dead"].tier) == std::string("ineligible"));
+}
+
+BOOST_AUTO_TEST_CASE(entered_in_error_lab_is_ignored_and_latest_wins) {
+  auto r = test::evaluate({patient("p"), lab("a", "p", "2458-8", "0.05", "g/L", "2026-01-01"),
+                           lab("b", "p", "2458-8", "150", "mg/dL", "2026-06-01"),
+                           R"({"resourceType":"Observation","id":"c","status":"entered-in-error","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://loinc.org","code":"2458-8"}]},"effectiveDateTime":"2026-07-01","valueQuantity":{"value":5,"unit":"mg/dL"}})"},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "E-IGA") == "not_met");
+  auto r2 = test::evaluate({patient("q"), lab("a", "q", "2458-8", "0.09", "g/L", "2026-06-01")}, "2026-11-26");
+  BOOST_TEST(outcome_of(r2["q"], "E-IGA") == "met");  // 9 mg/dL < 10
+  auto r3 = test::evaluate({patient("n")}, "2026-11-26");
+  BOOST_TEST(outcome_of(r3["n"], "E-IGA") == "unknown");  // no IgA: unknown, never "no"
+}
+
+BOOST_AUTO_TEST_CASE(kleene_logic_and_tiers) {
+  auto t = trial_from(
+      R"({"id":"A","kind":"inclusion","label":"a","expr":{"any":[{"manual":"m"},{"age":{"min":18,"max":65}}]}},)"
+      R"({"id":"B","kind":"inclusion","label":"b","expr":{"all":[{"manual":"m"},{"age":{"min":18,"max":65}}]}},)"
+      R"({"id":"C","kind":"exclusion","label":"c","expr":{"not":{"age":{"min":0,"max":200}}}},)"
+      R"({"id":"D","kind":"inclusion","label":"d","expr":{"at_least":{"n":2,"of":[{"age":{"min":18,"max":65}},{"manual":"x"},{"age":{"min":0,"max":200}}]}}})");
+  BOOST_REQUIRE_MESSAGE(t, (t ? "" : t.error().what()));
+  auto r = test::evaluate({patient("young", "2015-01-01"), patient("adult"), patient("nobirth\",\"x\":\"")},
+                          "2026-11-26", *t);
+  BOOST_TEST(outcome_of(r["adult"], "A") == "met");
+  BOOST_TEST(outcome_of(r["adult"], "B") == "manual");
+  BOOST_TEST(outcome_of(r["young"], "A") == "manual");
+  BOOST_TEST(outcome_of(r["young"], "B") == "not_met");
+  BOOST_TEST(outcome_of(r["adult"], "C") == "not_met");
+  BOOST_TEST(outcome_of(r["adult"], "D") == "met");
+  BOOST_TEST(outcome_of(r["young"], "D") == "manual");
+  BOOST_TEST(ranking::to_string(r["adult"].tier) == std::string("eligible"));
+  BOOST_TEST(ranking::to_string(r["young"].tier) == std::string("ineligible"));
+}

@@ -1,0 +1,86 @@
+#define BOOST_TEST_MODULE json
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+
+#include "json/json.hpp"
+
+using namespace cf;
+
+namespace {
+bool parses(const std::string& text, std::string* why = nullptr) {
+  json::Document d;
+  json::ParseError e;
+  bool ok = json::parse(text, d, e);
+  if (why) *why = e.message;
+  return ok;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(numbers_stay_exact) {
+  json::Document d;
+  json::ParseError e;
+  BOOST_REQUIRE(json::parse(R"({"v": 2.50, "s": "2.50"})", d, e));
+  BOOST_TEST(*json::number_text(json::member(d, "v")) == "2.50");
+  BOOST_TEST(!json::number_text(json::member(d, "s")).has_value());  // a string is not a number
+  BOOST_TEST(!json::string(json::member(d, "v")).has_value());       // and a number is not a string
+  BOOST_TEST(json::serialize(d) == R"({"v":2.50,"s":"2.50"})");
+}
+
+BOOST_AUTO_TEST_CASE(hostile_inputs_are_rejected_cleanly) {
+  std::string why;
+  BOOST_TEST(!parses(std::string(1000000, '['), &why));
+  BOOST_TEST(why.find("nested deeper") != std::string::npos);
+  std::string objs;
+  for (int i = 0; i < 500000; ++i) objs += "{\"a\":";
+  BOOST_TEST(!parses(objs));
+  BOOST_TEST(!parses(R"({"status":"final","status":"entered-in-error"})", &why));
+  BOOST_TEST(why.find("duplicate") != std::string::npos);
+  BOOST_TEST(!parses(R"({"v": NaN})"));
+  BOOST_TEST(!parses(R"({"v": Infinity})"));
+  BOOST_TEST(!parses("{\"s\": \"\xff\xfe\"}"));       // invalid UTF-8
+  BOOST_TEST(!parses(std::string("{\"a\":1}\0{}", 10)));  // NUL
+  BOOST_TEST(!parses(R"({"a":1} trailing)"));
+  BOOST_TEST(!parses(R"({"s":"\ud800"})"));  // lone surrogate
+  BOOST_TEST(parses("\xEF\xBB\xBF{\"a\":1}"));  // a byte-order mark is allowed
+}
+
+BOOST_AUTO_TEST_CASE(bundle_entries_stream_one_by_one) {
+  std::FILE* f = std::tmpfile();
+  const char* text =
+      R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"}},)"
+      R"(7,{"resource":{"resourceType":"Patient","id":"b","x":{"dup":1,"dup":2}}},)"
+      R"({"resource":{"resourceType":"Patient","id":"c"}}],"total":3})";
+  std::fputs(text, f);
+  std::rewind(f);
+  json::Document root;
+  json::ParseError err;
+  std::vector<std::string> ids, skipped;
+  json::StreamCallbacks cb;
+  cb.on_entry = [&](std::size_t, json::Document& e) {
+    ids.emplace_back(*json::string(json::member(json::member(e, "resource"), "id")));
+  };
+  cb.on_skipped = [&](std::size_t i, const std::string& why) { skipped.push_back(std::to_string(i) + " " + why); };
+  BOOST_REQUIRE(json::stream_object_file(f, root, cb, err));
+  std::fclose(f);
+  BOOST_TEST(ids == (std::vector<std::string>{"a", "c"}));
+  BOOST_TEST(skipped.size() == 2u);
+  BOOST_TEST(*json::string(json::member(root, "type")) == "collection");
+  BOOST_TEST(*json::number_text(json::member(root, "total")) == "3");
+  BOOST_TEST(json::member(root, "entry") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_bundle_reports_line) {
+  std::FILE* f = std::tmpfile();
+  std::fputs("{\"resourceType\":\"Bundle\",\n\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\"}},\n{\"res", f);
+  std::rewind(f);
+  json::Document root;
+  json::ParseError err;
+  int entries = 0;
+  json::StreamCallbacks cb;
+  cb.on_entry = [&](std::size_t, json::Document&) { ++entries; };
+  BOOST_TEST(!json::stream_object_file(f, root, cb, err));
+  std::fclose(f);
+  BOOST_TEST(entries == 1);
+  BOOST_TEST(err.line == 3u);
+}

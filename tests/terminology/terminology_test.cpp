@@ -1,0 +1,99 @@
+#define BOOST_TEST_MODULE terminology
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/scenario.hpp"
+#include "terminology/values.hpp"
+
+using namespace cf;
+using namespace cf::terminology;
+
+BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
+  auto t = test::terms();
+  auto m = t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M32.14", ""}}, ""});
+  BOOST_REQUIRE(m.size() >= 1u);
+  BOOST_TEST(m[0].con->id == "sle");
+  BOOST_TEST(!m[0].low_confidence);
+  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M32.0", ""}}, ""}).empty());
+  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M329", ""}}, ""})[0].con->id == "sle");
+  auto generic = t->match(fhir::CodeableConcept{{{"http://snomed.info/sct", "200936003", ""}}, ""});
+  BOOST_TEST(generic[0].low_confidence);
+  // Right display, wrong system: never matched on display (RELIABILITY D6).
+  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://example.org/other", "2160-0", "Creatinine"}}, ""}).empty());
+  auto mal = t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "C44.9", ""}}, ""});
+  BOOST_TEST(mal.empty());  // excluded from malignancy
+  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "C50.9", ""}}, ""})[0].con->id ==
+             "malignancy");
+  auto local = t->match(fhir::CodeableConcept{{{"http://hospital.example.org/fhir/CodeSystem/lab-test", "CREA", ""}}, ""});
+  BOOST_TEST(local[0].con->id == "creatinine");
+}
+
+struct TitreCase {
+  const char* text;
+  const char* denominator;
+  const char* comparator;
+};
+std::ostream& operator<<(std::ostream& o, const TitreCase& c) { return o << c.text; }
+
+BOOST_DATA_TEST_CASE(titres_parse,
+                     boost::unit_test::data::make(std::vector<TitreCase>{{"1:160", "160", ""},
+                                                                          {"1/320", "320", ""},
+                                                                          {"80", "80", ""},
+                                                                          {">1:1280", "1280", ">"},
+                                                                          {"\xE2\x89\xA5" "1:160", "160", ">="},
+                                                                          {"1:80 speckled", "80", ""},
+                                                                          {" <1:40 ", "40", "<"}}),
+                     c) {
+  auto t = parse_titre(c.text);
+  BOOST_REQUIRE(t);
+  BOOST_TEST(t->denominator.to_string() == c.denominator);
+  BOOST_TEST(t->comparator == c.comparator);
+}
+
+BOOST_AUTO_TEST_CASE(non_titres_are_refused) {
+  for (const char* s : {"", "positive", "2:160", "1:", "1:80:2", "1.5", "abc"}) BOOST_TEST(!parse_titre(s), s);
+}
+
+BOOST_AUTO_TEST_CASE(comparators_widen_values) {
+  using std::strong_ordering;
+  // ">300" vs "> 6": every admitted value passes; vs "> 500": cannot tell.
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::greater, ">", CompareOp::gt)) == std::string("met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, ">", CompareOp::gt)) == std::string("unknown"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, "<", CompareOp::gt)) == std::string("not_met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<", CompareOp::ge)) == std::string("not_met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<=", CompareOp::ge)) == std::string("unknown"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "", CompareOp::ge)) == std::string("met"));
+}
+
+BOOST_AUTO_TEST_CASE(units_convert_exactly) {
+  auto t = test::terms();
+  const Analyte& creat = *t->analyte("creatinine");
+  Conversion mgdl = creat.units.at("mg/dL");
+  auto value = [&](const char* v, const char* unit) {
+    fhir::Quantity q;
+    q.value = Decimal::parse(v);
+    q.unit = unit;
+    std::string why;
+    auto n = normalise(*t, creat, q, why);
+    BOOST_REQUIRE_MESSAGE(n, why);
+    return *n;
+  };
+  auto n221 = value("221", "µmol/L");
+  BOOST_TEST((compare_converted(n221.value, n221.conversion, *Decimal::parse("2.5"), mgdl) < 0));  // 221 < 221.05
+  auto n222 = value("222", "umol/l");
+  BOOST_TEST((compare_converted(n222.value, n222.conversion, *Decimal::parse("2.5"), mgdl) > 0));
+  BOOST_TEST(n221.describe() == "221 umol/L / 88.42 = 2.4994 mg/dL");
+  fhir::Quantity bad;
+  bad.value = Decimal::parse("2");
+  bad.unit = "mg%";
+  std::string why;
+  BOOST_TEST(!normalise(*t, creat, bad, why));
+  BOOST_TEST(why.find("cannot be converted") != std::string::npos);
+  const Analyte& iga = *t->analyte("immunoglobulin");
+  fhir::Quantity g;
+  g.value = Decimal::parse("0.09");
+  g.unit = "g/L";
+  auto n = normalise(*t, iga, g, why);
+  BOOST_REQUIRE(n);
+  BOOST_TEST((compare_converted(n->value, n->conversion, *Decimal::parse("10"), iga.units.at("mg/dL")) < 0));
+}
