@@ -42,7 +42,7 @@ std::string format_day(Days day) {
   int y;
   unsigned m, d;
   civil_from_days(day, y, m, d);
-  char buf[16];
+  char buf[40];  // sized for any int, so the compiler can prove no truncation
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
   return buf;
 }

@@ -99,19 +99,31 @@ long double Decimal::to_long_double() const {
 
 std::string Decimal::to_string() const {
   Int128 m = mantissa_ < 0 ? -mantissa_ : mantissa_;
-  std::string digits;
+  char rev[48];
+  int n = 0;
   do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
+    rev[n++] = static_cast<char>('0' + static_cast<int>(m % 10));
     m /= 10;
   } while (m != 0);
-  if (scale_ < 0) {
-    digits.append(static_cast<std::size_t>(-scale_), '0');
-  } else if (scale_ > 0) {
-    if (digits.size() <= static_cast<std::size_t>(scale_))
-      digits.insert(0, static_cast<std::size_t>(scale_) - digits.size() + 1, '0');
-    digits.insert(digits.size() - static_cast<std::size_t>(scale_), ".");
+  // Appends only (GCC 12 reports a false -Wrestrict on std::string::insert at -O3).
+  std::string out;
+  if (mantissa_ < 0) out += '-';
+  if (scale_ <= 0) {
+    for (int i = n - 1; i >= 0; --i) out += rev[i];
+    out.append(static_cast<std::size_t>(-scale_), '0');
+    return out;
   }
-  return mantissa_ < 0 ? "-" + digits : digits;
+  if (n <= scale_) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(scale_ - n), '0');
+    for (int i = n - 1; i >= 0; --i) out += rev[i];
+    return out;
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    out += rev[i];
+    if (i == scale_) out += '.';
+  }
+  return out;
 }
 
 std::string Decimal::format(long double v, int digits) {
