@@ -35,8 +35,8 @@ const char* kUsageText =
 
 const char* kRunHelp =
     "cohort-finder run: one search\n"
-    "  --source PATH   a folder of *.ndjson (one resource per line) and/or *.json Bundles, or one file\n"
-    "                  (default: the bundled demo data, fhir-samples/)\n"
+    "  --source PATH   a folder of *.ndjson (one resource per line) and/or *.json Bundles, or one file;\n"
+    "                  repeatable (default: the bundled demo data, fhir-samples/ndjson and fhir-samples/bundles)\n"
     "  --trial FILE    trial definition (default: mappings/trials/nct07177911.json)\n"
     "  --mappings DIR  code, unit and drug maps (default: mappings/)\n"
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
@@ -84,6 +84,7 @@ bool parse_flags(const std::vector<std::string>& args, std::size_t from, const s
         std::cerr << "cohort-finder: unknown option --" << name << "\n";
         return false;
       }
+      if (name == "source" && flags.count(name)) value = flags[name] + "\n" + value;  // repeatable
       flags[name] = value;
     } else {
       positional.push_back(a);
@@ -120,13 +121,24 @@ int run_command(const std::vector<std::string>& args) {
   } else {
     o.as_of = today_utc();
   }
-  const fs::path source = f.count("source") ? fs::path(f["source"]) : data / "fhir-samples";
+  std::vector<fs::path> sources;
+  if (f.count("source")) {
+    std::string all = f["source"];
+    for (std::size_t start = 0;;) {
+      auto nl = all.find('\n', start);
+      sources.emplace_back(all.substr(start, nl - start));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  } else {
+    sources = {data / "fhir-samples" / "ndjson", data / "fhir-samples" / "bundles"};
+  }
   auto prepared = app::prepare(o);
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
   }
-  source::FileSource src(source);
+  source::FileSource src(sources);
   auto s = app::run(o, **prepared, src);
   if (!s) {
     std::cerr << "cohort-finder: " << s.error().what() << "\n";

@@ -266,9 +266,12 @@ bool find_duplicate_key(const Value& v, std::string& which) {
 
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
   doc.SetNull();
+  // RFC 8259 forbids a byte-order mark in JSON sent between systems; RELIABILITY D1 asks for a clean rejection.
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
-      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
-    text.remove_prefix(3);
+      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF) {
+    err = ParseError{1, 1, "byte-order mark (EF BB BF) before the JSON text"};
+    return false;
+  }
   if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
     locate(text, static_cast<std::size_t>(static_cast<const char*>(nul) - text.data()), err);
     err.message = "NUL byte in JSON text";
@@ -298,7 +301,11 @@ bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& 
   root.SetNull();
   unsigned char bom[3];
   std::size_t got = std::fread(bom, 1, 3, file);
-  if (!(got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)) std::rewind(file);
+  if (got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF) {
+    err = ParseError{1, 1, "byte-order mark (EF BB BF) before the JSON text"};
+    return false;
+  }
+  std::rewind(file);
   const long start = std::ftell(file);
   std::vector<char> buf(1 << 16);
   rapidjson::FileReadStream fs(file, buf.data(), buf.size());
@@ -343,6 +350,11 @@ bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& 
     return false;
   }
   finish(root);
+  if (!root.IsObject()) {
+    err = ParseError{1, 1, "the root of a FHIR JSON file must be an object"};
+    root.SetNull();
+    return false;
+  }
   std::string dup;
   if (find_duplicate_key(root, dup)) {
     err = ParseError{1, 1, "duplicate member name \"" + dup + "\""};

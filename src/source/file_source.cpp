@@ -74,10 +74,14 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
   std::string ref = h.subject;
   if (scope)
     if (auto to = scope->resolve(ref); !to.empty()) ref = to;
-  h.patient_id = fhir::patient_id_from_reference(ref);
+  // An absolute reference that no fullUrl of the Bundle resolves names a patient on another server: it is never
+  // taken for a local patient, nor fetched (RELIABILITY H1).
+  const bool absolute = ref.find("://") != std::string::npos;
+  h.patient_id = absolute ? std::string() : fhir::patient_id_from_reference(ref);
   if (h.patient_id.empty()) {
     const char* why = h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
-                                        : "subject is not a resolvable Patient reference";
+                      : absolute         ? "subject is an absolute reference to another server"
+                                         : "subject is not a resolvable Patient reference";
     issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                std::string(fhir::to_string(h.type)) + ".subject", why);
   }
@@ -85,9 +89,15 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
 
 }  // namespace
 
-FileSource::FileSource(fs::path root, std::size_t page_size) : root_(std::move(root)), page_size_(page_size) {}
+FileSource::FileSource(fs::path root, std::size_t page_size) : roots_{std::move(root)}, page_size_(page_size) {}
+FileSource::FileSource(std::vector<fs::path> roots, std::size_t page_size)
+    : roots_(std::move(roots)), page_size_(page_size) {}
 
-std::string FileSource::describe() const { return "files:" + root_.string(); }
+std::string FileSource::describe() const {
+  std::string s = "files:";
+  for (std::size_t i = 0; i < roots_.size(); ++i) s += (i ? "," : "") + roots_[i].string();
+  return s;
+}
 
 std::string FileSource::display(const fs::path& p) const { return p.lexically_normal().string(); }
 
@@ -115,19 +125,23 @@ void FileSource::mark_incomplete(std::string_view raw, const std::string& locati
 }
 
 Status FileSource::read(const Sink& sink, IssueLog& issues) {
-  std::error_code ec;
-  if (!fs::exists(root_, ec)) return make_error("no such file or directory", root_.string());
   std::vector<fs::path> files;
-  if (fs::is_directory(root_, ec)) {
-    for (auto it = fs::recursive_directory_iterator(root_, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file()) files.push_back(it->path());
+  for (const auto& root : roots_) {
+    std::error_code ec;
+    if (!fs::exists(root, ec)) return make_error("no such file or directory", root.string());
+    std::vector<fs::path> here;
+    if (fs::is_directory(root, ec)) {
+      for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file()) here.push_back(it->path());
+      }
+      if (ec) return make_error("cannot list directory: " + ec.message(), root.string());
+    } else {
+      here.push_back(root);
     }
-    if (ec) return make_error("cannot list directory: " + ec.message(), root_.string());
-  } else {
-    files.push_back(root_);
+    std::sort(here.begin(), here.end());
+    files.insert(files.end(), here.begin(), here.end());
   }
-  std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     const std::string name = f.filename().string();
     if (ends_with(name, ".ndjson")) {
@@ -139,7 +153,7 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
     }
     ++stats_.files;
   }
-  if (stats_.files == 0) return make_error("no *.ndjson or *.json files found", root_.string());
+  if (stats_.files == 0) return make_error("no *.ndjson or *.json files found", describe());
   return Status::success();
 }
 
@@ -270,7 +284,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       std::string url(json::string(json::member(req, "url")).value_or(""));
       if (!res) {
         if (method != "DELETE" && method != "GET" && method != "HEAD")
-          issues.add(Severity::warning, "bundle-entry-without-resource", loc, "", "Bundle.entry.resource",
+          issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.resource",
                      "entry has no resource");
         continue;
       }

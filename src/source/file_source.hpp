@@ -5,6 +5,7 @@
 // Bundles are streamed entry by entry; urn:uuid and absolute references are resolved within the Bundle.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "source/source.hpp"
 
@@ -13,6 +14,8 @@ namespace cf::source {
 class FileSource : public Source {
  public:
   explicit FileSource(std::filesystem::path root, std::size_t page_size = 1000);
+  // Several folders or files, read one after the other (each in name order).
+  explicit FileSource(std::vector<std::filesystem::path> roots, std::size_t page_size = 1000);
   std::string describe() const override;
   Status read(const Sink& sink, IssueLog& issues) override;
   const Stats& stats() const override { return stats_; }
@@ -24,7 +27,7 @@ class FileSource : public Source {
   void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed);
   std::string display(const std::filesystem::path& p) const;
 
-  std::filesystem::path root_;
+  std::vector<std::filesystem::path> roots_;
   std::size_t page_size_;
   Stats stats_;
   Completeness completeness_;

@@ -1,5 +1,7 @@
 #include "terminology/patient_record.hpp"
 
+#include "terminology/values.hpp"
+
 #include <algorithm>
 
 namespace cf::terminology {
@@ -43,6 +45,19 @@ long long version_number(const std::string& v) {
     n = n * 10 + (c - '0');
   }
   return n;
+}
+
+// A quantity whose unit the analyte's rules cannot convert is reported once, where it was read; criteria that need
+// the value then say "unknown" (never a silent comparison).
+void report_unit_problem(const Terminology& t, const fhir::Observation& o, const Match& m, IssueLog& issues) {
+  using K = fhir::ObservationValue::Kind;
+  if (o.value.kind != K::quantity || o.status == "entered-in-error" || o.status == "cancelled") return;
+  const Analyte* a = t.analyte(m.con->analyte);
+  if (!a || a->canonical.empty()) return;  // read by interpretation, not by unit
+  std::string why;
+  if (normalise(t, *a, o.value.quantity, why)) return;
+  issues.add(Severity::warning, "unit-unconvertible", o.h.origin.location, o.h.key(), "Observation.valueQuantity.unit",
+             m.con->id + ": " + why + "; criteria that need this value are unknown");
 }
 
 }  // namespace
@@ -103,7 +118,10 @@ std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
       rec.patient = std::make_shared<const fhir::Patient>(std::move(*p));
     } else if (auto* o = std::get_if<fhir::Observation>(&r)) {
       auto shared = std::make_shared<const fhir::Observation>(std::move(*o));
-      for (auto& m : matches_for(*t_, shared->code, h.type)) rec.observations.push_back({shared, std::move(m)});
+      for (auto& m : matches_for(*t_, shared->code, h.type)) {
+        report_unit_problem(*t_, *shared, m, issues);
+        rec.observations.push_back({shared, std::move(m)});
+      }
     } else if (auto* c = std::get_if<fhir::Condition>(&r)) {
       auto shared = std::make_shared<const fhir::Condition>(std::move(*c));
       for (auto& m : matches_for(*t_, shared->code, h.type)) rec.conditions.push_back({shared, std::move(m)});

@@ -427,6 +427,7 @@ std::string normalise_code(const Index& idx, const std::string& system, const st
 
 std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
   std::vector<Match> out;
+  std::set<std::string> excluded;  // concepts a coding explicitly excludes: their text must not match either
   auto add = [&](Match m) {
     for (auto& existing : out)
       if (existing.con == m.con) {
@@ -445,10 +446,13 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
       for (const auto& r : it->second)
         if (rule_matches(r, code)) hits.push_back(&r);
     for (const Rule* r : hits) {
-      if (r->exclude) continue;
-      bool excluded = std::any_of(hits.begin(), hits.end(),
+      if (r->exclude) {
+        excluded.insert(r->concept_id);
+        continue;
+      }
+      bool excluded_here = std::any_of(hits.begin(), hits.end(),
                                   [&](const Rule* x) { return x->exclude && x->concept_id == r->concept_id; });
-      if (excluded) continue;
+      if (excluded_here) continue;
       add(Match{find_concept(r->concept_id), r->low_confidence, cd.system, cd.code, cd.display, r->rule});
     }
   }
@@ -459,7 +463,7 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
       if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
     for (const auto& [needle, cid] : index_->texts)
       for (const auto& t : texts)
-        if (!needle.empty() && t.find(needle) != std::string::npos) {
+        if (!needle.empty() && t.find(needle) != std::string::npos && !excluded.count(cid)) {
           add(Match{find_concept(cid), true, "", "", t, "text contains '" + needle + "'"});
           break;
         }
