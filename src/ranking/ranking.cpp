@@ -60,6 +60,43 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
           out.newest_key_result = f.obs->effective->last;
 }
 
+const char* kSeriesConcepts[] = {"anti_dsdna", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
+
+void lab_series(const criteria::Context& ctx, PatientOutcome& out) {
+  for (const auto& f : ctx.rec.observations) {
+    const std::string& id = f.match.con->id;
+    if (std::find(std::begin(kSeriesConcepts), std::end(kSeriesConcepts), id) == std::end(kSeriesConcepts)) continue;
+    const auto& o = *f.obs;
+    if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective || o.effective->first > ctx.as_of)
+      continue;
+    if (o.value.kind != fhir::ObservationValue::Kind::quantity) continue;
+    const auto* a = ctx.terms.analyte(f.match.con->analyte);
+    if (!a) continue;
+    LabPoint p;
+    p.concept_id = id;
+    p.day = o.effective->first;
+    p.resource = o.h.key();
+    p.comparator = o.value.quantity.comparator;
+    if (a->canonical.empty()) {  // kit-specific units (anti-dsDNA): plotted as reported
+      if (!o.value.quantity.value) continue;
+      p.value = static_cast<double>(o.value.quantity.value->to_long_double());
+      p.unit = o.value.quantity.unit.empty() ? o.value.quantity.code : o.value.quantity.unit;
+    } else {
+      std::string why;
+      auto n = terminology::normalise(ctx.terms, *a, o.value.quantity, why);
+      if (!n) continue;
+      const auto& c = n->conversion;
+      p.value = static_cast<double>((n->value.to_long_double() + c.add.to_long_double()) * c.multiply.to_long_double() /
+                                    c.divide.to_long_double());
+      p.unit = n->canonical;
+    }
+    out.series.push_back(std::move(p));
+  }
+  std::sort(out.series.begin(), out.series.end(), [](const LabPoint& a, const LabPoint& b) {
+    return a.concept_id != b.concept_id ? a.concept_id < b.concept_id : a.day != b.day ? a.day < b.day : a.resource < b.resource;
+  });
+}
+
 }  // namespace
 
 PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
@@ -93,6 +130,7 @@ PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
   if (out.deceased) out.deciding.insert(out.deciding.begin(), "deceased");
   out.tier = !out.deciding.empty() ? Tier::ineligible : out.unknown > 0 ? Tier::possible : Tier::eligible;
   key_values(ctx, trial, out);
+  lab_series(ctx, out);
   const auto& w = trial.ranking;
   out.score = w.per_criterion_in_favour * out.in_favour + w.per_sledai2k_point * out.bounds.sledai2k +
               w.per_eular_acr_point * out.bounds.eular_acr;

@@ -19,6 +19,16 @@ struct KeyValue {
   std::string resource;
 };
 
+// One lab result in the analyte's canonical unit, for trend charts (display only: decisions use exact decimals).
+struct LabPoint {
+  std::string concept_id;
+  Days day = 0;
+  double value = 0;
+  std::string comparator;  // "<", ">" ... as reported
+  std::string unit;        // canonical unit
+  std::string resource;    // "Observation/id"
+};
+
 struct PatientOutcome {
   std::string patient_id;
   Tier tier = Tier::possible;
@@ -34,6 +44,7 @@ struct PatientOutcome {
   std::vector<std::string> check_next;  // "E-SLN: urine protein (24 h) and serum creatinine within 8 weeks"
   std::vector<std::string> deciding;    // criteria that made the patient ineligible
   std::vector<KeyValue> key_values;
+  std::vector<LabPoint> series;  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
   std::optional<Days> newest_key_result;
 };
 
