@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end: the README's demo run, explain, help and exit codes, through the real executable.
+set -u
+bin="$1"
+repo="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+check() {  # check NAME CONDITION...
+  local name="$1"
+  shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi
+}
+
+cd "$tmp"
+out=$("$bin" run --as-of 2026-11-26 2>&1)
+rc=$?
+check "demo run exits 0" test "$rc" -eq 0
+check "demo run says where the ranked list is" grep -q "ranked candidates: $tmp/cohort-output/candidates.csv" <<<"$out"
+for f in candidates.csv results.ndjson attrition.csv data_issues.ndjson manifest.json; do
+  check "output $f written" test -s "cohort-output/$f"
+  check "output $f is private (0600)" test "$(stat -c %a "cohort-output/$f")" = 600
+done
+check "no temporary files left" test -z "$(ls cohort-output | grep '\.tmp$')"
+check "candidates.csv ranks eligible first" bash -c "sed -n 2p cohort-output/candidates.csv | grep -q '^1,\"cc-[0-9]*\",eligible,'"
+check "manifest records the trial hash" grep -q '"sha256":"[0-9a-f]\{64\}"' cohort-output/manifest.json
+# explain names resource ids, values, units and dates behind each criterion.
+ex=$("$bin" explain cc-049 --out cohort-output)
+check "explain exits 0" test $? -eq 0
+check "explain shows the deciding creatinine with conversion" grep -q "umol/L / 88.42" <<<"$ex"
+check "explain names the resource" grep -q "Observation/" <<<"$ex"
+check "explain of an unknown patient fails" bash -c "! '$bin' explain nobody --out cohort-output 2>/dev/null"
+# Exit codes.
+"$bin" run --bogus >/dev/null 2>&1
+check "unknown option exits 2" test $? -eq 2
+"$bin" run --as-of 2026-02-30 >/dev/null 2>&1
+check "impossible as-of date exits 2" test $? -eq 2
+echo '{"format":"cohort-finder/trial@1","id":"X","version":"1","criteria":[{"id":"A","kind":"inclusion","label":"a","expr":{"age":{"min":"x"}}}]}' >bad-trial.json
+err=$("$bin" run --trial bad-trial.json --out o2 2>&1)
+check "invalid trial definition exits 3" test $? -eq 3
+check "the error names the criterion and field" grep -q "criteria\[0\] (A).expr.age.min" <<<"$err"
+"$bin" run --source "$tmp/does-not-exist" --out o3 >/dev/null 2>&1
+check "missing source exits 4" test $? -eq 4
+"$bin" run --source "$repo/fhir-samples/malformed/truncated-bundle.json" --as-of 2026-11-26 --out o4 >/dev/null 2>&1
+check "incomplete input exits 5" test $? -eq 5
+check "incomplete run is recorded in the manifest" grep -q '"complete":false' o4/manifest.json
+"$bin" --help | grep -q "Exit codes"
+check "help lists exit codes" test $? -eq 0
+
+echo "$pass passed, $fail failed"
+test "$fail" -eq 0
