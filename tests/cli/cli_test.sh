@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: the README's demo run, explain, help and exit codes, through the real executable.
 set -u
-bin="$1"
-repo="$2"
+bin=$(readlink -f "$1")
+repo=$(readlink -f "$2")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
