@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the release build (warnings as errors) and the ASan/UBSan build of the whole suite.
+# Builds and runs every test:
+#   1. release build (warnings as errors): the whole ctest suite;
+#   2. ASan + UBSan build: the whole ctest suite again;
+#   3. clang libFuzzer build: each fuzz target for FUZZ_SECONDS (default 30) over its committed seed corpus.
 # Usage: tests/run-all.sh            (from the repository root; deploy/install-deps.sh --with-tests first)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-30}
 status=0
 for preset in release asan-ubsan; do
   echo "== $preset: configure and build"
@@ -12,4 +16,28 @@ for preset in release asan-ubsan; do
   echo "== $preset: tests"
   if ! ctest --preset "$preset" -j "$jobs" --timeout 900; then status=1; fi
 done
+
+echo "== fuzz: configure and build (clang, libFuzzer + ASan/UBSan)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+fuzz_pass=0
+fuzz_fail=0
+for target in build/fuzz/tests/fuzz/fuzz_*; do
+  name=$(basename "$target")
+  corpus="tests/fuzz/corpus/${name#fuzz_}"
+  work=$(mktemp -d)
+  # New inputs go to the temporary first directory; the committed corpus is only read.
+  if (cd "$work" && "$OLDPWD/$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 \
+        "$work" "$OLDPWD/$corpus" >"$work/log" 2>&1); then
+    echo "$name: $(grep -o 'Done [0-9]* runs' "$work/log" | head -1), 0 crashes"
+    fuzz_pass=$((fuzz_pass + 1))
+  else
+    echo "$name: FAILED"
+    tail -40 "$work/log"
+    fuzz_fail=$((fuzz_fail + 1))
+    status=1
+  fi
+  rm -rf "$work"
+done
+echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
 exit $status

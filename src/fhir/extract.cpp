@@ -347,7 +347,6 @@ MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
   m.h.subject = rd.reference(v, "subject", "subject");
   m.status = rd.str(v, "status", "status");
   read_medication_concept(rd, v, m);
-  std::optional<PartialDate> end;
   switch (m.h.type) {
     case ResourceType::medication_request: {
       m.intent = rd.str(v, "intent", "intent");
