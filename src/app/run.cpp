@@ -41,6 +41,17 @@ Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts) {
   return std::shared_ptr<const Prepared>(new Prepared{*terms, std::move(*trial)});
 }
 
+std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared) {
+  source::LineFilterConfig c;
+  c.read_types = {"Patient",  "Condition", "Observation", "MedicationRequest", "MedicationStatement",
+                  "MedicationAdministration", "Procedure", "Medication"};
+  std::vector<std::string> codes, texts;
+  c.filter_observations = prepared.terms->observation_filter_terms(codes, texts);
+  c.observation_codes.insert(codes.begin(), codes.end());
+  c.observation_texts = std::move(texts);
+  return std::make_shared<const source::LineFilter>(std::move(c));
+}
+
 Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {
   const std::string started = now_utc();
   const auto& terms = prepared.terms;
@@ -83,6 +94,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.read_by_type = src.stats().read_by_type;
   info.skipped_by_type = src.stats().skipped_by_type;
   info.rejected = src.stats().rejected;
+  info.prefiltered = src.stats().prefiltered;
   info.files = src.stats().files;
   info.kept = collector.stats().kept;
   info.unmatched = collector.stats().unmatched;

@@ -6,6 +6,7 @@
 
 #include "core/date.hpp"
 #include "core/result.hpp"
+#include "source/line_filter.hpp"
 #include "source/source.hpp"
 
 namespace cf::app {
@@ -28,6 +29,9 @@ struct RunSummary {
 // The trial definition and mappings, loaded and validated.
 struct Prepared;
 Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts);
+
+// The raw-line prefilter that matches these mappings (source/line_filter.hpp).
+std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared);
 
 // Errors are failures of the source or the output folder; data problems are recorded in data_issues.ndjson and
 // the run goes on.

@@ -41,6 +41,7 @@ const char* kRunHelp =
     "  --mappings DIR  code, unit and drug maps (default: mappings/)\n"
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
     "  --out DIR       output folder (default: ./cohort-output)\n"
+    "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson and manifest.json.\n"
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
@@ -96,7 +97,7 @@ bool parse_flags(const std::vector<std::string>& args, std::size_t from, const s
 int run_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
-  if (!parse_flags(args, 1, {"source", "trial", "mappings", "as-of", "out"}, f, pos)) return kUsage;
+  if (!parse_flags(args, 1, {"source", "trial", "mappings", "as-of", "out", "prefilter"}, f, pos)) return kUsage;
   if (f.count("help")) {
     std::cout << kRunHelp;
     return kOk;
@@ -139,6 +140,12 @@ int run_command(const std::vector<std::string>& args) {
     return kConfig;
   }
   source::FileSource src(sources);
+  if (!f.count("prefilter") || f["prefilter"] == "on") {
+    src.set_line_filter(app::line_filter_for(**prepared));
+  } else if (f["prefilter"] != "off") {
+    std::cerr << "cohort-finder run: --prefilter is on or off\n";
+    return kUsage;
+  }
   auto s = app::run(o, **prepared, src);
   if (!s) {
     std::cerr << "cohort-finder: " << s.error().what() << "\n";

@@ -177,6 +177,19 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     ++line_no;
     if (line.size() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) return;
+    if (filter_) {
+      std::string type;
+      switch (filter_->check(line, type)) {
+        case LineFilter::Verdict::other_type:
+          ++stats_.skipped_by_type[type];
+          return;
+        case LineFilter::Verdict::irrelevant_observation:
+          ++stats_.prefiltered;
+          return;
+        case LineFilter::Verdict::parse:
+          break;
+      }
+    }
     const std::string loc = name + ":" + std::to_string(line_no);
     if (!json::parse(line, doc, perr)) {
       ++stats_.rejected;

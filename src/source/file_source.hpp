@@ -4,9 +4,11 @@
 //   *.json    a Bundle (collection, searchset, transaction, batch, nested Bundles) or a single resource.
 // Bundles are streamed entry by entry; urn:uuid and absolute references are resolved within the Bundle.
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "source/line_filter.hpp"
 #include "source/source.hpp"
 
 namespace cf::source {
@@ -16,6 +18,9 @@ class FileSource : public Source {
   explicit FileSource(std::filesystem::path root, std::size_t page_size = 1000);
   // Several folders or files, read one after the other (each in name order).
   explicit FileSource(std::vector<std::filesystem::path> roots, std::size_t page_size = 1000);
+  // Skip NDJSON lines that cannot matter before parsing them (see line_filter.hpp). Without a filter every line is
+  // parsed; the candidates are the same either way (tests/source checks it).
+  void set_line_filter(std::shared_ptr<const LineFilter> f) { filter_ = std::move(f); }
   std::string describe() const override;
   Status read(const Sink& sink, IssueLog& issues) override;
   const Stats& stats() const override { return stats_; }
@@ -31,6 +36,7 @@ class FileSource : public Source {
   std::size_t page_size_;
   Stats stats_;
   Completeness completeness_;
+  std::shared_ptr<const LineFilter> filter_;
 };
 
 }  // namespace cf::source

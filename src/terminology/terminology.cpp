@@ -501,6 +501,26 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
   return std::nullopt;
 }
 
+bool Terminology::observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const {
+  auto is_obs = [&](const std::string& id) {
+    const Concept* c = find_concept(id);
+    return c && c->kind == ConceptKind::observation;
+  };
+  for (const auto& [key, rules] : index_->exact)
+    for (const auto& r : rules)
+      if (!r.exclude && is_obs(r.concept_id)) {
+        codes.push_back(key.substr(key.find('|') + 1));
+        break;
+      }
+  bool exact_only = true;
+  for (const auto& [url, rules] : index_->patterns)
+    for (const auto& r : rules)
+      if (!r.exclude && is_obs(r.concept_id)) exact_only = false;
+  for (const auto& [needle, cid] : index_->texts)
+    if (is_obs(cid)) texts.push_back(needle);
+  return exact_only;
+}
+
 std::string Terminology::canonical_unit_name(std::string_view unit) const {
   std::string u(trim(unit));
   if (auto it = unit_aliases_.find(u); it != unit_aliases_.end()) return it->second;

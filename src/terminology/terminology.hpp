@@ -77,6 +77,11 @@ class Terminology {
   std::string unit_of(const fhir::Quantity& q) const;
   std::string canonical_unit_name(std::string_view unit) const;
 
+  // What a raw-line prefilter must look for so that no Observation a concept could match is skipped: every exact
+  // code of an observation concept (in any system) and every lower-case text pattern.
+  // Returns false when an observation concept uses prefix or range rules: a code set cannot then stand for it.
+  bool observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const;
+
   // (file, sha256) of every mapping file read, for the manifest.
   const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
 

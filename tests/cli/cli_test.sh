@@ -45,6 +45,15 @@ check "missing source exits 4" test $? -eq 4
 "$bin" run --source "$repo/fhir-samples/malformed/truncated-bundle.json" --as-of 2026-11-26 --out o4 >/dev/null 2>&1
 check "incomplete input exits 5" test $? -eq 5
 check "incomplete run is recorded in the manifest" grep -q '"complete":false' o4/manifest.json
+# The raw-line prefilter never changes a decision: same results with and without it.
+corpus="$repo/../shared/fhir-corpus"
+for src in "$repo/fhir-samples/ndjson" "$corpus"; do
+  [ -d "$src" ] || continue
+  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-on --prefilter on >/dev/null
+  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-off --prefilter off >/dev/null
+  check "prefilter on/off give identical results for $src" cmp -s pf-on/results.ndjson pf-off/results.ndjson
+done
+check "the prefilter skipped corpus Observations" bash -c "[ ! -d '$corpus' ] || ! grep -q '\"observations_prefiltered\":0,' pf-on/manifest.json"
 "$bin" --help | grep -q "Exit codes"
 check "help lists exit codes" test $? -eq 0
 
