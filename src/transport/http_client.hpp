@@ -1,7 +1,7 @@
 #pragma once
-// HTTP/1.1 client for FHIR servers: per-origin keep-alive pool, verified TLS, four timeouts, size limits, gzip,
-// bounded retries (RELIABILITY.md T1-T10). Redirects are returned, not followed: the caller decides whether the
-// new origin may see its credentials.
+// HTTP/1.1 client for FHIR servers: per-origin keep-alive pool, verified TLS, four timeouts, size limits,
+// gzip, bounded retries (RELIABILITY.md T1-T10). Redirects are returned, not followed: the caller decides
+// whether the new origin may see its credentials.
 #include <cstddef>
 #include <memory>
 
@@ -20,14 +20,14 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends the request and returns the final response: any status, 3xx and 4xx included. Only GET and HEAD are
-  // retried, on connection errors, resets, timeouts, truncated bodies and 408/429/502/503/504; when retries run
-  // out, the last response (e.g. a 503) or the last error is returned. Errors name the method and the URL with
-  // query values masked; no header values. Thread-safe: several threads may send at once.
+  // retried, on connection errors, resets, timeouts, truncated bodies and 408/429/502/503/504; when retries
+  // run out, the last response (e.g. a 503) or the last error is returned. Errors name the method and the URL
+  // with query values masked; no header values. Thread-safe: several threads may send at once.
   cf::Result<Response> send(const Request& request);
 
   struct Counters {
-    std::size_t requests = 0;            // requests written to a connection (attempts, stale-connection resends)
-    std::size_t retries = 0;             // retries taken from the run budget
+    std::size_t requests = 0;  // requests written to a connection (attempts, stale-connection resends)
+    std::size_t retries = 0;   // retries taken from the run budget
     std::size_t connections_opened = 0;  // TCP (and TLS) connections established
     std::size_t bytes_received = 0;      // response bytes as received (headers + body, before decoding)
   };

@@ -14,8 +14,8 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 struct Request {
   std::string method = "GET";
   Url url;
-  // Extra headers, e.g. Authorization or Accept. Host, Content-Length, Transfer-Encoding and Connection are set by
-  // the client and refused here; User-Agent and Accept-Encoding replace the client's defaults.
+  // Extra headers, e.g. Authorization or Accept. Host, Content-Length, Transfer-Encoding and Connection are
+  // set by the client and refused here; User-Agent and Accept-Encoding replace the client's defaults.
   HeaderList headers;
   std::string body;
 };

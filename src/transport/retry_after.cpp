@@ -120,7 +120,8 @@ std::optional<DateFields> asctime_date(std::string_view s) {
 // Seconds since the epoch, or nullopt for impossible dates (Feb 30, 25:00).
 std::optional<std::int64_t> to_epoch_seconds(const DateFields& f) {
   using namespace std::chrono;
-  const year_month_day ymd{year{f.year}, month{static_cast<unsigned>(f.month)}, day{static_cast<unsigned>(f.day)}};
+  const year_month_day ymd{year{f.year}, month{static_cast<unsigned>(f.month)},
+                           day{static_cast<unsigned>(f.day)}};
   if (!ymd.ok() || f.hour > 23 || f.minute > 59 || f.second > 60) return std::nullopt;  // 60: leap second
   const std::int64_t days = sys_days{ymd}.time_since_epoch().count();
   return days * 86400 + f.hour * 3600 + f.minute * 60 + f.second;
@@ -133,7 +134,8 @@ int year_of(system_clock::time_point t) {
 
 }  // namespace
 
-std::optional<system_clock::time_point> parse_http_date(std::string_view value, system_clock::time_point now) {
+std::optional<system_clock::time_point> parse_http_date(std::string_view value,
+                                                        system_clock::time_point now) {
   value = cf::trim(value);
   std::optional<DateFields> fields = imf_fixdate(value);
   if (!fields) fields = rfc850_date(value, year_of(now));
@@ -145,17 +147,19 @@ std::optional<system_clock::time_point> parse_http_date(std::string_view value, 
   constexpr std::int64_t kYear2200 = 7258118400;
   if (*seconds > kYear2200) *seconds = kYear2200;
   if (*seconds < 0) *seconds = 0;  // before 1970: long past either way
-  return system_clock::time_point{std::chrono::duration_cast<system_clock::duration>(std::chrono::seconds{*seconds})};
+  return system_clock::time_point{
+      std::chrono::duration_cast<system_clock::duration>(std::chrono::seconds{*seconds})};
 }
 
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, system_clock::time_point now) {
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           system_clock::time_point now) {
   using std::chrono::milliseconds;
   value = cf::trim(value);
   if (value.empty()) return std::nullopt;
   bool digits_only = true;
   for (char c : value) digits_only = digits_only && c >= '0' && c <= '9';
   if (digits_only) {
-    constexpr std::int64_t kMaxSeconds = 1'000'000'000'000;  // saturate: still far beyond any caller's cap
+    constexpr std::int64_t kMaxSeconds = 1'000'000'000'000'000;  // saturate; * 1000 still fits in int64
     std::int64_t seconds = 0;
     for (char c : value) {
       seconds = seconds * 10 + (c - '0');

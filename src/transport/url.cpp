@@ -10,10 +10,18 @@
 namespace cf::transport {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_unreserved(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_unreserved(char c) {
+  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
 int hex_value(char c) {
   if (is_digit(c)) return c - '0';
   return (c | 0x20) - 'a' + 10;
@@ -114,15 +122,19 @@ std::optional<std::string> check_reg_name(std::string_view host) {
     if (label.empty()) return "URL host has an empty label";
     if (label.size() > 63) return "URL host has a label longer than 63 characters";
   }
-  // Hosts such as "127.1", "2130706433" or "0x7f.0.0.1" mean different things to different resolvers; only the
-  // canonical dotted quad is accepted as an IPv4 address.
+  // Hosts such as "127.1", "2130706433" or "0x7f.0.0.1" mean different things to different resolvers; only
+  // the canonical dotted quad is accepted as an IPv4 address.
   const std::string_view last = labels.back();
-  const bool numeric = all_digits(last) || (last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X'));
-  if (numeric && !canonical_ipv4(host)) return "URL host is a numeric address but not a canonical IPv4 address";
+  const bool numeric =
+      all_digits(last) || (last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X'));
+  if (numeric && !canonical_ipv4(host))
+    return "URL host is a numeric address but not a canonical IPv4 address";
   return std::nullopt;
 }
 
-std::string default_port(std::string_view scheme) { return scheme == "https" ? "443" : "80"; }
+std::string default_port(std::string_view scheme) {
+  return scheme == "https" ? "443" : "80";
+}
 
 struct Authority {
   std::string host;
@@ -160,7 +172,8 @@ cf::Result<Authority> parse_authority(std::string_view auth, std::string_view sc
     out.port = default_port(scheme);
     return out;
   }
-  if (!all_digits(port_text) || port_text.size() > 5) return cf::make_error("URL port is not a number from 1 to 65535");
+  if (!all_digits(port_text) || port_text.size() > 5)
+    return cf::make_error("URL port is not a number from 1 to 65535");
   const int port = std::stoi(std::string(port_text));
   if (port < 1 || port > 65535) return cf::make_error("URL port is not a number from 1 to 65535");
   out.port = std::to_string(port);
@@ -171,7 +184,9 @@ std::string host_for_url(const Url& url) {
   return url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
 }
 
-std::string effective_port(const Url& url) { return url.port.empty() ? default_port(url.scheme) : url.port; }
+std::string effective_port(const Url& url) {
+  return url.port.empty() ? default_port(url.scheme) : url.port;
+}
 
 }  // namespace
 
@@ -179,39 +194,48 @@ cf::Result<Url> Url::parse(std::string_view text) {
   if (text.size() > max_length)
     return cf::make_error("URL is longer than " + std::to_string(max_length) + " characters");
   if (auto bad = check_characters(text)) return cf::make_error(*bad);
-  const std::size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos || !valid_scheme(text.substr(0, scheme_end)))
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos || !valid_scheme(text.substr(0, colon)))
     return cf::make_error("not an absolute http(s) URL");
   Url url;
-  url.scheme = cf::to_lower_ascii(text.substr(0, scheme_end));
+  url.scheme = cf::to_lower_ascii(text.substr(0, colon));
   if (url.scheme != "http" && url.scheme != "https")
     return cf::make_error("unsupported URL scheme '" + url.scheme.substr(0, 16) + "' (only http and https)");
-  const std::string_view rest = text.substr(scheme_end + 3);
+  if (text.substr(colon + 1, 2) != "//") return cf::make_error("not an absolute http(s) URL");
+  const std::string_view rest = text.substr(colon + 3);
   const std::size_t authority_end = rest.find_first_of("/?#");
   auto authority = parse_authority(rest.substr(0, authority_end), url.scheme);
   if (!authority) return authority.error();
   url.host = std::move(authority->host);
   url.port = std::move(authority->port);
 
-  std::string_view tail = authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+  std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
   tail = tail.substr(0, tail.find('#'));
   const std::size_t query_start = tail.find('?');
   const std::string_view path = tail.substr(0, query_start);
-  const std::string_view query = query_start == std::string_view::npos ? std::string_view{} : tail.substr(query_start);
+  const std::string_view query =
+      query_start == std::string_view::npos ? std::string_view{} : tail.substr(query_start);
   url.target = remove_dot_segments(path.empty() ? std::string("/") : normalize_percent(path));
   url.target += query;
   return url;
 }
 
-bool Url::is_default_port() const { return effective_port(*this) == default_port(scheme); }
+bool Url::is_default_port() const {
+  return effective_port(*this) == default_port(scheme);
+}
 
 std::string Url::origin() const {
   return scheme + "://" + host_for_url(*this) + (is_default_port() ? "" : ":" + effective_port(*this));
 }
 
-std::string Url::str() const { return origin() + target; }
+std::string Url::str() const {
+  return origin() + target;
+}
 
-std::string Url::path() const { return target.substr(0, target.find('?')); }
+std::string Url::path() const {
+  return target.substr(0, target.find('?'));
+}
 
 std::string Url::host_header() const {
   return host_for_url(*this) + (is_default_port() ? "" : ":" + effective_port(*this));
@@ -257,8 +281,9 @@ cf::Result<Url> resolve(const Url& base, std::string_view reference) {
   const std::string base_path = base.path().empty() ? "/" : base.path();
   std::string target;
   if (path.empty()) {
-    target = base_path + std::string(query_start == std::string_view::npos ? base.target.substr(base.path().size())
-                                                                           : std::string(query));
+    target =
+        base_path + std::string(query_start == std::string_view::npos ? base.target.substr(base.path().size())
+                                                                      : std::string(query));
   } else if (path[0] == '/') {
     target = std::string(path) + std::string(query);
   } else {

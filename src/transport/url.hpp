@@ -1,7 +1,7 @@
 #pragma once
 // Absolute http(s) URLs as the client needs them: parsed strictly, normalised, comparable by origin.
-// Server-supplied links (FHIR next links, Content-Location) go through parse()/resolve() before any request, so
-// malformed authorities such as "host:443:443" (opensrp/fhircore #1714) are refused instead of guessed at.
+// Server-supplied links (FHIR next links, Content-Location) go through parse()/resolve() before any request,
+// so malformed authorities such as "host:443:443" (opensrp/fhircore #1714) are refused instead of guessed at.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -19,9 +19,9 @@ struct Url {
   // Longer URLs are refused (servers have produced next links of several KB; 16 KiB leaves room for those).
   static constexpr std::size_t max_length = 16 * 1024;
 
-  // Accepts absolute http/https URLs only. Refuses user information ("user:pw@"), bad ports (":443:443", ":0",
-  // ":99999", ":8a"), whitespace, control and non-ASCII bytes, bad percent escapes and ambiguous numeric hosts
-  // ("127.1", "0x7f.0.0.1"). Error messages never repeat the URL (it may carry PHI in its query).
+  // Accepts absolute http/https URLs only. Refuses user information ("user:pw@"), bad ports (":443:443",
+  // ":0", ":99999", ":8a"), whitespace, control and non-ASCII bytes, bad percent escapes and ambiguous
+  // numeric hosts ("127.1", "0x7f.0.0.1"). Error messages never repeat the URL: it may carry PHI.
   static cf::Result<Url> parse(std::string_view text);
 
   std::string origin() const;  // "https://host" or "https://host:8443": the default port is omitted

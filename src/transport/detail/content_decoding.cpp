@@ -11,9 +11,10 @@
 namespace cf::transport::detail {
 namespace {
 
-constexpr int kGzipWindowBits = 15 + 16;  // zlib: +16 selects the gzip wrapper (header, CRC-32 and length trailer)
-constexpr int kZlibWindowBits = 15;       // "deflate" per RFC 9110 is the zlib format (RFC 1950)
-constexpr int kRawWindowBits = -15;       // ...but some servers send raw RFC 1951 data under that name
+constexpr int kGzipWindowBits =
+    15 + 16;                         // zlib: +16 selects the gzip wrapper (header, CRC-32 and length trailer)
+constexpr int kZlibWindowBits = 15;  // "deflate" per RFC 9110 is the zlib format (RFC 1950)
+constexpr int kRawWindowBits = -15;  // ...but some servers send raw RFC 1951 data under that name
 
 class Inflater {
  public:
@@ -52,14 +53,16 @@ class Inflater {
       const bool input_left = zs_.avail_in > 0 || offset < in.size();
       if (rc == Z_STREAM_END) {
         if (!input_left) return out;
-        if (!multi_member) return cf::make_error("compressed body has trailing data after the end of the stream");
+        if (!multi_member)
+          return cf::make_error("compressed body has trailing data after the end of the stream");
         if (inflateReset(&zs_) != Z_OK) return cf::make_error("cannot reset zlib");
         continue;  // RFC 1952: a gzip file may hold several members
       }
       if (rc == Z_BUF_ERROR && !input_left && produced == 0)
         return cf::make_error("compressed body is truncated (stream ended before its trailer)");
       if (rc == Z_DATA_ERROR)
-        return cf::make_error(std::string("compressed body is corrupt: ") + (zs_.msg ? zs_.msg : "data error"));
+        return cf::make_error(std::string("compressed body is corrupt: ") +
+                              (zs_.msg ? zs_.msg : "data error"));
       if (rc == Z_MEM_ERROR) return cf::make_error("out of memory while decoding the body");
       if (rc != Z_OK && rc != Z_BUF_ERROR) return cf::make_error("zlib error " + std::to_string(rc));
     }
@@ -72,18 +75,23 @@ class Inflater {
 
 }  // namespace
 
-cf::Result<std::string> decode_content(std::string_view content_encoding, std::string body, std::size_t max_decoded) {
+cf::Result<std::string> decode_content(std::string_view content_encoding, std::string body,
+                                       std::size_t max_decoded) {
   const std::string encoding = cf::to_lower_ascii(cf::trim(content_encoding));
   if (encoding.empty() || encoding == "identity") {
     if (body.size() > max_decoded)
-      return cf::make_error("body exceeds the decoded-size limit of " + std::to_string(max_decoded) + " bytes");
+      return cf::make_error("body exceeds the decoded-size limit of " + std::to_string(max_decoded) +
+                            " bytes");
     return body;
   }
-  if (encoding == "gzip" || encoding == "x-gzip") return Inflater(kGzipWindowBits).run(body, true, max_decoded);
+  // An empty body labelled as compressed (seen on 204-like answers) holds nothing that could be lost.
+  if (body.empty() && (encoding == "gzip" || encoding == "x-gzip" || encoding == "deflate")) return body;
+  if (encoding == "gzip" || encoding == "x-gzip")
+    return Inflater(kGzipWindowBits).run(body, true, max_decoded);
   if (encoding == "deflate") {
     auto zlib_format = Inflater(kZlibWindowBits).run(body, false, max_decoded);
-    const bool header_rejected = !zlib_format && zlib_format.error().message.find("incorrect header check") !=
-                                                     std::string::npos;
+    const bool header_rejected =
+        !zlib_format && zlib_format.error().message.find("incorrect header check") != std::string::npos;
     if (!header_rejected) return zlib_format;
     return Inflater(kRawWindowBits).run(body, false, max_decoded);
   }

@@ -10,9 +10,13 @@ bool is_idempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
 }
 
-bool may_retry(std::string_view m) { return m == "GET" || m == "HEAD"; }
+bool may_retry(std::string_view m) {
+  return m == "GET" || m == "HEAD";
+}
 
-bool is_retryable_status(int s) { return s == 408 || s == 429 || s == 502 || s == 503 || s == 504; }
+bool is_retryable_status(int s) {
+  return s == 408 || s == 429 || s == 502 || s == 503 || s == 504;
+}
 
 std::chrono::milliseconds backoff_ceiling(const RetryPolicy& policy, int retry) {
   auto ceiling = policy.base_delay;
@@ -20,7 +24,8 @@ std::chrono::milliseconds backoff_ceiling(const RetryPolicy& policy, int retry) 
   return std::min(ceiling, policy.max_delay);
 }
 
-RetryDelay choose_delay(const RetryPolicy& policy, int retry, const std::vector<std::string>& retry_after_values,
+RetryDelay choose_delay(const RetryPolicy& policy, int retry,
+                        const std::vector<std::string>& retry_after_values,
                         std::chrono::system_clock::time_point now, std::uint64_t random_bits) {
   using std::chrono::milliseconds;
   // Several Retry-After headers contradict each other: ignore them all (RELIABILITY.md F8).

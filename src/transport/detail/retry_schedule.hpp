@@ -10,15 +10,16 @@
 
 namespace cf::transport::detail {
 
-// RFC 9110 section 9.2.2. A request on a pooled connection that the server had already closed never reached it,
-// so idempotent requests may be resent once on a fresh connection.
+// RFC 9110 section 9.2.2. A request on a pooled connection that the server had already closed never reached
+// it, so idempotent requests may be resent once on a fresh connection.
 bool is_idempotent(std::string_view method);
 // Only GET and HEAD are retried after a failure that may have reached the server.
 bool may_retry(std::string_view method);
 // 408, 429, 502, 503 and 504: the server asks us to come back later or a proxy lost the upstream.
 bool is_retryable_status(int status);
 
-// Full-jitter ceiling before retry number `retry` (1 = first retry): base_delay * 2^(retry-1), capped at max_delay.
+// Full-jitter ceiling before retry number `retry` (1 = first retry): base_delay * 2^(retry-1), capped at
+// max_delay.
 std::chrono::milliseconds backoff_ceiling(const RetryPolicy& policy, int retry);
 
 struct RetryDelay {
@@ -26,9 +27,10 @@ struct RetryDelay {
   std::string source;  // for the log line: "backoff", "Retry-After" or "Retry-After <n>ms clamped"
 };
 
-// Retry-After wins when exactly one well-formed value is present (clamped to max_retry_after); otherwise the delay
-// is `random_bits` mapped uniformly onto 0..backoff_ceiling (full jitter).
-RetryDelay choose_delay(const RetryPolicy& policy, int retry, const std::vector<std::string>& retry_after_values,
+// Retry-After wins when exactly one well-formed value is present (clamped to max_retry_after); otherwise the
+// delay is `random_bits` mapped uniformly onto 0..backoff_ceiling (full jitter).
+RetryDelay choose_delay(const RetryPolicy& policy, int retry,
+                        const std::vector<std::string>& retry_after_values,
                         std::chrono::system_clock::time_point now, std::uint64_t random_bits);
 
 }  // namespace cf::transport::detail

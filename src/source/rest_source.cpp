@@ -1,0 +1,365 @@
+#include "source/rest_source.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_set>
+
+#include "core/text.hpp"
+#include "fhir/extract.hpp"
+#include "fhir/reference.hpp"
+#include "json/json.hpp"
+
+namespace cf::source {
+
+namespace {
+
+using transport::Url;
+
+struct Query {
+  std::string label;                 // "Observation (patients 1-40)" for logs: no ids, no PHI
+  std::string relative;              // "Observation?patient=...&_count=1000"
+  std::vector<std::string> patients;  // whose data it delivers (empty: every patient)
+  std::vector<std::string> types;     // resource types it delivers
+  bool seed = false;
+};
+
+std::string join(const std::vector<std::string>& v, std::size_t from, std::size_t to, char sep = ',') {
+  std::string s;
+  for (std::size_t i = from; i < to; ++i) {
+    if (i > from) s += sep;
+    s += v[i];
+  }
+  return s;
+}
+
+// Percent-encodes a query value (system URLs contain ':' and '/', which are allowed, and '|', which is not).
+std::string encode(std::string_view v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~' || c == ':' || c == '/' || c == ',')
+      out += static_cast<char>(c);
+    else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct RestSource::Impl {
+  RestSource& self;
+  Url base;
+  std::mutex mu;  // guards the sink, stats, completeness, counters and the seen set
+  std::unordered_set<std::string> seen;  // "Type/id/_history/version" already delivered
+
+  explicit Impl(RestSource& s) : self(s) {}
+
+  void log(const std::string& line) {
+    if (self.opts_.log) self.opts_.log(line);
+  }
+
+  transport::Request get(const Url& url) {
+    transport::Request r;
+    r.url = url;
+    r.headers.emplace_back("Accept", "application/fhir+json");
+    if (!self.opts_.authorization.empty()) r.headers.emplace_back("Authorization", self.opts_.authorization);
+    return r;
+  }
+
+  Result<transport::Response> fetch(const Url& url) {
+    auto resp = self.client_->send(get(url));
+    if (!resp) return resp.error();
+    if (resp->status != 200)
+      return make_error("HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) +
+                            " attempt(s)",
+                        "GET " + url.redacted());
+    return resp;
+  }
+
+  Status check_metadata(IssueLog& issues) {
+    auto url = transport::resolve(base, base.path() + "/metadata");
+    if (!url) return url.error();
+    auto resp = fetch(*url);
+    if (!resp) return resp.error();
+    json::Document doc;
+    json::ParseError err;
+    if (!json::parse(resp->body, doc, err))
+      return make_error("CapabilityStatement is not valid JSON: " + err.message, "GET " + url->redacted());
+    std::vector<std::string> problems;
+    std::string version(json::string(json::member(doc, "fhirVersion")).value_or(""));
+    if (version.rfind("4.0", 0) != 0) problems.push_back("server reports FHIR version '" + sanitize_for_log(version, 20) + "', not 4.0.x");
+    // Which search parameters each resource type supports.
+    std::map<std::string, std::set<std::string>> params;
+    json::for_each(json::member(doc, "rest"), [&](std::size_t, const json::Value& rest) {
+      json::for_each(json::member(rest, "resource"), [&](std::size_t, const json::Value& r) {
+        std::string type(json::string(json::member(r, "type")).value_or(""));
+        json::for_each(json::member(r, "searchParam"), [&](std::size_t, const json::Value& p) {
+          params[type].insert(std::string(json::string(json::member(p, "name")).value_or("")));
+        });
+      });
+    });
+    const std::vector<std::pair<std::string, std::string>> needed = {
+        {"Condition", "code"},       {"Condition", "patient"},         {"Observation", "code"},
+        {"Observation", "patient"},  {"MedicationRequest", "patient"},  {"Procedure", "patient"},
+        {"Patient", "_id"}};
+    for (const auto& [type, p] : needed) {
+      if (p == "_id") continue;  // a standard parameter that servers often leave out of the statement
+      if (!params[type].count(p)) problems.push_back(type + " does not list search parameter '" + p + "'");
+    }
+    for (const auto& p : problems) {
+      issues.add(Severity::warning, "server-capability", "GET " + url->redacted(), "", "CapabilityStatement", p);
+      log("warning: " + p);
+    }
+    if (!problems.empty() && self.opts_.strict_metadata)
+      return make_error("the server does not fit the query plan: " + problems.front(), "GET " + url->redacted());
+    return Status::success();
+  }
+
+  // Runs one search to its last page. `on_resource` receives every resource (search.mode match or include).
+  Status run(const Query& q, IssueLog& issues, const std::function<void(fhir::Resource&&)>& on_resource) {
+    auto first = transport::resolve(base, base.path() + "/" + q.relative);
+    if (!first) return Error{first.error().message, "query " + q.label};
+    Url url = *first;
+    std::set<std::string> visited;
+    for (std::size_t page = 1;; ++page) {
+      if (page > self.opts_.max_pages_per_query)
+        return make_error("more than " + std::to_string(self.opts_.max_pages_per_query) + " pages: runaway paging",
+                          "GET " + url.redacted());
+      if (!visited.insert(url.str()).second)
+        return make_error("paging loop: a next link repeats an earlier page", "GET " + url.redacted());
+      auto resp = fetch(url);
+      if (!resp) return resp.error();
+      {
+        std::lock_guard lock(mu);
+        ++self.counters_.pages;
+      }
+      std::string next;
+      auto st = parse_page(*resp, url, page, issues, on_resource, next);
+      if (!st) return st;
+      if (next.empty()) return Status::success();
+      auto n = transport::resolve(url, next);
+      if (!n) return make_error("unusable next link: " + n.error().message, "GET " + url.redacted());
+      if (!transport::same_origin(*n, base))
+        return make_error("next link leaves the server (" + n->redacted() + "): not followed, so no credentials go "
+                          "elsewhere",
+                          "GET " + url.redacted());
+      url = *n;
+    }
+  }
+
+  Status parse_page(const transport::Response& resp, const Url& url, std::size_t page, IssueLog& issues,
+                    const std::function<void(fhir::Resource&&)>& on_resource, std::string& next) {
+    const std::string where = "GET " + url.redacted();
+    std::FILE* f = fmemopen(const_cast<char*>(resp.body.data()), resp.body.size(), "rb");
+    if (!f) return make_error("cannot read the response body", where);
+    json::Document root;
+    json::ParseError err;
+    json::StreamCallbacks cb;
+    std::vector<fhir::Resource> got;
+    std::size_t rejected = 0;
+    cb.on_entry = [&](std::size_t i, json::Document& entry) {
+      const json::Value* res = json::member(entry, "resource");
+      const std::string loc = "page " + std::to_string(page) + " of " + url.path() + " entry[" + std::to_string(i) + "]";
+      if (!res) {
+        issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.resource", "entry has no resource");
+        return;
+      }
+      std::string mode(json::string(json::member(json::member(entry, "search"), "mode")).value_or("match"));
+      if (json::string(json::member(*res, "resourceType")).value_or("") == "OperationOutcome" || mode == "outcome") {
+        std::string diag;
+        json::for_each(json::member(*res, "issue"), [&](std::size_t, const json::Value& is) {
+          diag += std::string(json::string(json::member(is, "severity")).value_or("")) + ": " +
+                  std::string(json::string(json::member(is, "diagnostics")).value_or("")) + "; ";
+        });
+        issues.add(Severity::warning, "operation-outcome", loc, "", "Bundle.entry.resource",
+                   "server note in the search results: " + sanitize_for_log(diag, 300));
+        return;
+      }
+      auto ex = fhir::extract_resource(*res, fhir::Origin{loc, self.describe()}, issues);
+      if (ex.rejected) {
+        ++rejected;
+        return;
+      }
+      if (!ex.resource) return;
+      got.push_back(std::move(*ex.resource));
+    };
+    cb.on_skipped = [&](std::size_t i, const std::string& why) {
+      ++rejected;
+      issues.add(Severity::error, "bad-bundle-entry", "page " + std::to_string(page) + " entry[" + std::to_string(i) + "]",
+                 "", "Bundle.entry", why);
+    };
+    const bool ok = json::stream_object_file(f, root, cb, err);
+    std::fclose(f);
+    if (!ok)
+      return make_error("page is not valid JSON (" + err.message + " at line " + std::to_string(err.line) + ")", where);
+    if (json::string(json::member(root, "resourceType")).value_or("") != "Bundle")
+      return make_error("response is not a Bundle", where);
+    std::string type(json::string(json::member(root, "type")).value_or(""));
+    if (type != "searchset")
+      issues.add(Severity::warning, "bundle-type", where, "", "Bundle.type", "search returned Bundle.type '" +
+                                                                             sanitize_for_log(type, 30) + "'");
+    json::for_each(json::member(root, "link"), [&](std::size_t, const json::Value& l) {
+      if (json::string(json::member(l, "relation")).value_or("") == "next")
+        next = std::string(json::string(json::member(l, "url")).value_or(""));
+    });
+    if (rejected) {
+      // A resource we could not read is lost data: the query cannot be complete.
+      return make_error(std::to_string(rejected) + " entries could not be read", where);
+    }
+    for (auto& r : got) {
+      fhir::Header& h = fhir::header(r);
+      // Relative references, or absolute ones on this server's base, name local patients.
+      std::string ref = h.subject;
+      const std::string prefix = base.str() + "/";
+      if (ref.rfind(prefix, 0) == 0) ref = ref.substr(prefix.size());
+      if (h.type == fhir::ResourceType::patient)
+        h.patient_id = h.id;
+      else if (ref.find("://") == std::string::npos)
+        h.patient_id = fhir::patient_id_from_reference(ref);
+      on_resource(std::move(r));
+    }
+    return Status::success();
+  }
+};
+
+RestSource::RestSource(RestOptions opts, RestPlan plan, std::shared_ptr<transport::HttpClient> client)
+    : opts_(std::move(opts)), plan_(std::move(plan)), client_(std::move(client)) {}
+
+std::string RestSource::describe() const { return "fhir:" + opts_.base_url; }
+
+Status RestSource::read(const Sink& sink, IssueLog& issues) {
+  Impl impl(*this);
+  auto base = transport::Url::parse(opts_.base_url);
+  if (!base) return Error{base.error().message, "FHIR base URL"};
+  impl.base = *base;
+  if (!impl.base.target.empty() && impl.base.target.back() == '/') impl.base.target.pop_back();
+  if (auto st = impl.check_metadata(issues); !st) return st;
+
+  const std::string count = "_count=" + std::to_string(opts_.page_size);
+  auto deliver = [&](fhir::Resource&& r) {
+    fhir::Header& h = fhir::header(r);
+    std::lock_guard lock(impl.mu);
+    const std::string key = h.key() + "/_history/" + h.version_id;
+    ++counters_.resources;
+    if (!impl.seen.insert(key).second) return;  // the same version on two pages (P-10): kept once
+    ++stats_.read_by_type[fhir::to_string(h.type)];
+    if (h.patient_id.empty() && h.type != fhir::ResourceType::medication)
+      issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
+                 std::string(fhir::to_string(h.type)) + ".subject", "subject is not a Patient of this server");
+    Page p;
+    p.label = h.origin.location;
+    p.resources.push_back(std::move(r));
+    sink(std::move(p));
+  };
+
+  // Runs queries on `concurrency` threads; returns the first error of a seed query, records the others.
+  auto run_all = [&](const std::vector<Query>& qs, const std::function<void(const Query&, fhir::Resource&&)>& each)
+      -> Status {
+    std::atomic<std::size_t> next{0};
+    Status fatal;
+    std::mutex fatal_mu;
+    auto worker = [&] {
+      for (std::size_t i; (i = next.fetch_add(1)) < qs.size();) {
+        const Query& q = qs[i];
+        {
+          std::lock_guard lock(impl.mu);
+          ++counters_.queries;
+        }
+        auto st = impl.run(q, issues, [&](fhir::Resource&& r) { each(q, std::move(r)); });
+        if (st) continue;
+        std::lock_guard lock(impl.mu);
+        ++counters_.failed_queries;
+        issues.add(Severity::error, "query-failed", st.error().context, "", "",
+                   q.label + ": " + st.error().message + "; the data it should have delivered is incomplete");
+        impl.log("query failed: " + q.label + ": " + st.error().what());
+        if (q.seed) {
+          std::lock_guard f(fatal_mu);
+          if (fatal) fatal = st;
+          continue;
+        }
+        for (const auto& t : q.types) {
+          if (q.patients.empty())
+            completeness_.run_types.insert(t);
+          else
+            for (const auto& p : q.patients) completeness_.patient_types[p].insert(t);
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    const int n = std::max(1, std::min<int>(opts_.concurrency, static_cast<int>(qs.size())));
+    for (int i = 0; i < n; ++i) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    return fatal;
+  };
+
+  const std::string obs_codes = encode(join(plan_.observation_codes, 0, plan_.observation_codes.size()));
+  const std::string obs_since = plan_.observation_since.empty() ? "" : "&date=ge" + plan_.observation_since;
+  struct TypeQuery {
+    const char* type;
+    std::string extra;
+  };
+  const std::vector<TypeQuery> expand = {
+      {"Patient", ""},
+      {"Observation", (obs_codes.empty() ? "" : "&code=" + obs_codes) + obs_since},
+      {"Condition", ""},
+      {"MedicationRequest", "&_include=MedicationRequest:medication"},
+      {"MedicationStatement", ""},
+      {"MedicationAdministration", ""},
+      {"Procedure", ""}};
+
+  std::vector<Query> queries;
+  if (plan_.population) {
+    for (const auto& tq : expand)
+      queries.push_back({std::string(tq.type) + " (all patients)",
+                         std::string(tq.type) + "?" + count + tq.extra, {}, {tq.type}, false});
+    return run_all(queries, [&](const Query&, fhir::Resource&& r) { deliver(std::move(r)); });
+  }
+
+  // Seeds: who is worth reading. Their resources are read again by the expansion, so only ids are kept here.
+  std::set<std::string> seeds;
+  std::vector<Query> seed_queries;
+  if (!plan_.seed_conditions.empty())
+    seed_queries.push_back({"Condition seeds", "Condition?code=" + encode(join(plan_.seed_conditions, 0, plan_.seed_conditions.size())) + "&" + count, {}, {}, true});
+  if (!plan_.seed_observations.empty())
+    seed_queries.push_back({"Observation seeds", "Observation?code=" + encode(join(plan_.seed_observations, 0, plan_.seed_observations.size())) + "&" + count, {}, {}, true});
+  auto st = run_all(seed_queries, [&](const Query&, fhir::Resource&& r) {
+    const auto& h = fhir::header(r);
+    std::lock_guard lock(impl.mu);
+    if (!h.patient_id.empty()) seeds.insert(h.patient_id);
+  });
+  if (!st) return st;
+  impl.log("seed patients: " + std::to_string(seeds.size()));
+  const std::vector<std::string> ids(seeds.begin(), seeds.end());
+
+  for (const auto& tq : expand) {
+    const std::string param = std::string(tq.type) == "Patient" ? "_id" : "patient";
+    const std::string head = std::string(tq.type) + "?" + param + "=";
+    const std::string tail = "&" + count + tq.extra;
+    const std::size_t budget = opts_.max_url_bytes > impl.base.str().size() + head.size() + tail.size() + 64
+                                   ? opts_.max_url_bytes - impl.base.str().size() - head.size() - tail.size() - 64
+                                   : 256;
+    for (std::size_t i = 0; i < ids.size();) {
+      std::size_t j = i, len = 0;
+      while (j < ids.size() && (j == i || len + ids[j].size() + 1 <= budget)) len += ids[j++].size() + 1;
+      Query q;
+      q.label = std::string(tq.type) + " (patients " + std::to_string(i + 1) + "-" + std::to_string(j) + ")";
+      q.relative = head + encode(join(ids, i, j)) + tail;
+      q.patients.assign(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(j));
+      q.types = {tq.type};
+      if (std::string(tq.type) == "MedicationRequest") q.types.push_back("Medication");
+      queries.push_back(std::move(q));
+      i = j;
+    }
+  }
+  return run_all(queries, [&](const Query&, fhir::Resource&& r) { deliver(std::move(r)); });
+}
+
+}  // namespace cf::source

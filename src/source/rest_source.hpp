@@ -1,0 +1,63 @@
+#pragma once
+// Pulls the cohort from a FHIR R4 REST server (RELIABILITY.md P-items):
+//   1. GET [base]/metadata: FHIR 4.0.x and the search parameters the plan uses (warn or fail);
+//   2. seed: Condition?code=<SLE codes> and Observation?code=<serology codes> find the patients worth reading
+//      (or, in population mode, every Patient);
+//   3. expand: for chunks of seed patients, Patient?_id=..., Observation?patient=...&code=<mapped codes>,
+//      Condition, MedicationRequest (+ _include of Medication), MedicationStatement, MedicationAdministration and
+//      Procedure?patient=..., in parallel.
+// Paging follows Bundle.link[next] exactly as given and only on the base URL's origin; a loop or runaway paging
+// stops the query. A query that fails leaves its patients' data incomplete, so their decisions that depend on it are
+// "unknown", never "not met" (D10). A failing seed or metadata query fails the run.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "source/source.hpp"
+#include "transport/http_client.hpp"
+
+namespace cf::source {
+
+struct RestPlan {
+  bool population = false;                  // every Patient instead of seeds
+  std::vector<std::string> seed_conditions;  // "system|code" tokens of the anchor diagnosis
+  std::vector<std::string> seed_observations;
+  std::vector<std::string> observation_codes;  // "system|code" of every mapped observation concept
+  std::string observation_since;               // "YYYY-MM-DD": only results dated on or after (empty: all)
+};
+
+struct RestOptions {
+  std::string base_url;
+  int page_size = 1000;
+  int concurrency = 4;
+  std::size_t max_pages_per_query = 10000;
+  std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs under this
+  bool strict_metadata = false;      // fail instead of warn when /metadata does not fit the plan
+  std::string authorization;         // full Authorization header value, or empty (never logged)
+  std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
+};
+
+class RestSource : public Source {
+ public:
+  RestSource(RestOptions opts, RestPlan plan, std::shared_ptr<transport::HttpClient> client);
+  std::string describe() const override;
+  Status read(const Sink& sink, IssueLog& issues) override;
+  const Stats& stats() const override { return stats_; }
+  const Completeness& completeness() const override { return completeness_; }
+
+  struct Counters {
+    std::size_t queries = 0, pages = 0, resources = 0, failed_queries = 0;
+  };
+  Counters counters() const { return counters_; }
+
+ private:
+  struct Impl;
+  RestOptions opts_;
+  RestPlan plan_;
+  std::shared_ptr<transport::HttpClient> client_;
+  Stats stats_;
+  Completeness completeness_;
+  Counters counters_;
+};
+
+}  // namespace cf::source

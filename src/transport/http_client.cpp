@@ -1,0 +1,227 @@
+#include "transport/http_client.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <variant>
+
+#include "core/text.hpp"
+#include "transport/detail/connection.hpp"
+#include "transport/detail/connection_pool.hpp"
+#include "transport/detail/content_decoding.hpp"
+#include "transport/detail/request_builder.hpp"
+#include "transport/detail/retry_schedule.hpp"
+#include "transport/detail/tls_context.hpp"
+
+namespace cf::transport {
+
+using detail::Connection;
+using detail::ConnectionPool;
+using detail::Deadline;
+using detail::Failure;
+
+namespace {
+
+std::vector<std::string> values_of(const HeaderList& headers, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : headers)
+    if (key == name) out.push_back(value);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+bool has_body(const Request& request, int status) {
+  return request.method != "HEAD" && status != 204 && status != 304 && !(status >= 100 && status < 200);
+}
+
+}  // namespace
+
+class HttpClient::Impl {
+ public:
+  Impl(ClientOptions options, std::shared_ptr<boost::asio::ssl::context> tls)
+      : options_(std::move(options)),
+        tls_(std::move(tls)),
+        pool_(options_.max_connections, options_.idle_timeout),
+        rng_(std::random_device{}()),
+        budget_left_(options_.retry.run_budget) {}
+
+  cf::Result<Response> send(const Request& request);
+  Counters counters() const {
+    return {requests_.load(), retries_.load(), connections_opened_.load(), bytes_received_.load()};
+  }
+
+ private:
+  using Outcome = std::variant<Response, Failure>;
+
+  Outcome attempt(const Request& request, const detail::WireRequest& wire);
+  Outcome exchange_once(const Request& request, const detail::WireRequest& wire, const Deadline& deadline,
+                        bool fresh, bool& reused);
+  bool take_retry_budget();
+  std::uint64_t random_bits();
+
+  // Declared before pool_: pooled connections refer to the options and the TLS context.
+  const ClientOptions options_;
+  const std::shared_ptr<boost::asio::ssl::context> tls_;
+  ConnectionPool pool_;
+  std::mutex rng_mutex_;
+  std::mt19937_64 rng_;
+  std::atomic<int> budget_left_;
+  std::atomic<std::size_t> requests_{0}, retries_{0}, connections_opened_{0}, bytes_received_{0};
+};
+
+HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request,
+                                                          const detail::WireRequest& wire,
+                                                          const Deadline& deadline, bool fresh,
+                                                          bool& reused) {
+  const std::string origin = request.url.origin();
+  auto lease = pool_.acquire(origin, deadline, fresh);
+  if (!lease)
+    return Failure{"no free connection to this origin within the total timeout of " +
+                       std::to_string(options_.total_timeout.count()) + " ms (max_connections " +
+                       std::to_string(options_.max_connections) + ")",
+                   false, false};
+  std::unique_ptr<Connection> connection = std::move(lease->connection);
+  reused = connection != nullptr;
+  if (!connection) {
+    connection = std::make_unique<Connection>(request.url,
+                                              request.url.scheme == "https" ? tls_.get() : nullptr, options_);
+    if (auto failure = connection->open(deadline)) {
+      connection.reset();
+      pool_.release(origin, nullptr);
+      return *std::move(failure);
+    }
+    ++connections_opened_;
+  }
+
+  ++requests_;
+  auto result = connection->exchange(wire, deadline);
+  bytes_received_ += connection->take_bytes_read();
+  if (auto* failure = std::get_if<Failure>(&result)) {
+    connection.reset();  // close before the slot is given to someone else
+    pool_.release(origin, nullptr);
+    return std::move(*failure);
+  }
+  auto raw = std::get<detail::RawResponse>(std::move(result));
+  if (raw.keep_alive) {
+    pool_.release(origin, std::move(connection));
+  } else {
+    connection->shutdown(deadline);
+    connection.reset();
+    pool_.release(origin, nullptr);
+  }
+
+  Response response;
+  response.status = raw.status;
+  response.headers = std::move(raw.headers);
+  if (has_body(request, raw.status)) {
+    auto decoded = detail::decode_content(join(values_of(response.headers, "content-encoding")),
+                                          std::move(raw.body), options_.max_decoded_bytes);
+    if (!decoded) return Failure{decoded.error().message, false, false};
+    response.body = std::move(*decoded);
+  }
+  return response;
+}
+
+HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, const detail::WireRequest& wire) {
+  const Deadline deadline(options_.total_timeout);
+  bool reused = false;
+  Outcome outcome = exchange_once(request, wire, deadline, false, reused);
+  const auto* failure = std::get_if<Failure>(&outcome);
+  if (failure && failure->before_response && reused && detail::is_idempotent(request.method)) {
+    // The pooled connection was closed by the server while idle, so the request never reached it: resend once
+    // on a fresh connection. Not a retry: no backoff, no budget.
+    outcome = exchange_once(request, wire, deadline, true, reused);
+  }
+  return outcome;
+}
+
+bool HttpClient::Impl::take_retry_budget() {
+  int left = budget_left_.load();
+  while (left > 0)
+    if (budget_left_.compare_exchange_weak(left, left - 1)) return true;
+  return false;
+}
+
+std::uint64_t HttpClient::Impl::random_bits() {
+  std::lock_guard lock(rng_mutex_);
+  return rng_();
+}
+
+cf::Result<Response> HttpClient::Impl::send(const Request& request) {
+  // Errors name the method and the URL with query values masked; headers (Authorization) never appear.
+  const std::string context = request.method + " " + request.url.redacted();
+  if ((request.url.scheme != "http" && request.url.scheme != "https") || request.url.host.empty())
+    return cf::make_error("request URL is not an absolute http(s) URL", context);
+  auto wire = detail::build_request(request, options_);
+  if (!wire) return cf::make_error(wire.error().message, context);
+
+  const bool retry_allowed = detail::may_retry(request.method);
+  const int max_attempts = options_.retry.max_attempts;
+  for (int attempt_number = 1;; ++attempt_number) {
+    Outcome outcome = attempt(request, *wire);
+    std::string what;  // for the log line
+    std::vector<std::string> retry_after;
+    if (auto* response = std::get_if<Response>(&outcome)) {
+      response->attempts = attempt_number;
+      if (!retry_allowed || !detail::is_retryable_status(response->status)) return std::move(*response);
+      what = "status=" + std::to_string(response->status);
+      retry_after = values_of(response->headers, "retry-after");
+    } else {
+      const Failure& failure = std::get<Failure>(outcome);
+      if (!retry_allowed || !failure.retryable)
+        return cf::make_error(
+            failure.message + (attempt_number > 1 ? " (attempt " + std::to_string(attempt_number) + ")" : ""),
+            context);
+      what = "error=\"" + failure.message + "\"";
+    }
+
+    // Out of attempts or budget: the last response (e.g. the final 503) or the last error goes to the caller.
+    auto give_up = [&](const std::string& why) -> cf::Result<Response> {
+      if (auto* response = std::get_if<Response>(&outcome)) return std::move(*response);
+      return cf::make_error(std::get<Failure>(outcome).message + " (" + why + ")", context);
+    };
+    if (attempt_number >= max_attempts)
+      return give_up(max_attempts == 1 ? "retries disabled"
+                                       : "gave up after " + std::to_string(attempt_number) + " attempts");
+    if (!take_retry_budget())
+      return give_up("retry budget of " + std::to_string(options_.retry.run_budget) +
+                     " for this client is spent" +
+                     (attempt_number > 1 ? "; " + std::to_string(attempt_number) + " attempts" : ""));
+
+    const detail::RetryDelay delay = detail::choose_delay(options_.retry, attempt_number, retry_after,
+                                                          std::chrono::system_clock::now(), random_bits());
+    ++retries_;
+    if (options_.log)
+      options_.log("retry " + request.method + " " + request.url.origin() + request.url.path() + " " + what +
+                   " attempt=" + std::to_string(attempt_number) + "/" + std::to_string(max_attempts) +
+                   " delay=" + std::to_string(delay.delay.count()) + "ms (" + delay.source + ")");
+    std::this_thread::sleep_for(delay.delay);
+  }
+}
+
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpClient::~HttpClient() = default;
+
+cf::Result<std::unique_ptr<HttpClient>> HttpClient::create(ClientOptions options) {
+  if (auto status = validate(options); !status) return status.error();
+  auto tls = detail::make_tls_context(options);
+  if (!tls) return tls.error();
+  return std::unique_ptr<HttpClient>(
+      new HttpClient(std::make_unique<Impl>(std::move(options), std::move(*tls))));
+}
+
+cf::Result<Response> HttpClient::send(const Request& request) {
+  return impl_->send(request);
+}
+
+HttpClient::Counters HttpClient::counters() const {
+  return impl_->counters();
+}
+
+}  // namespace cf::transport
