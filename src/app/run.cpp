@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <set>
 
 #include "core/files.hpp"
 #include "criteria/trial.hpp"
@@ -50,6 +51,26 @@ std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepar
   c.observation_codes.insert(codes.begin(), codes.end());
   c.observation_texts = std::move(texts);
   return std::make_shared<const source::LineFilter>(std::move(c));
+}
+
+source::RestPlan rest_plan_for(const Prepared& prepared, bool population) {
+  source::RestPlan plan;
+  plan.population = population;
+  const auto& t = *prepared.terms;
+  plan.seed_conditions = t.search_tokens("sle");
+  for (const char* c : {"ana_titre", "ana_presence", "anti_dsdna", "anti_sm"}) {
+    auto v = t.search_tokens(c);
+    plan.seed_observations.insert(plan.seed_observations.end(), v.begin(), v.end());
+  }
+  std::vector<std::string> codes, texts;
+  if (t.observation_filter_terms(codes, texts)) {
+    std::set<std::string> all;
+    for (const auto& id : t.concept_ids(terminology::ConceptKind::observation))
+      for (auto& tok : t.search_tokens(id)) all.insert(tok);
+    plan.observation_codes.assign(all.begin(), all.end());
+    plan.observation_texts = texts;
+  }
+  return plan;
 }
 
 Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {

@@ -6,10 +6,16 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "app/run.hpp"
 #include "report/outputs.hpp"
+#include "cli/settings.hpp"
+#include "json/json.hpp"
 #include "source/file_source.hpp"
+#include "source/rest_source.hpp"
+#include "transport/http_client.hpp"
 
 #ifndef COHORT_DATA_DIR
 #define COHORT_DATA_DIR "/usr/share/cohort-finder"
@@ -42,6 +48,17 @@ const char* kRunHelp =
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
     "  --out DIR       output folder (default: ./cohort-output)\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
+    "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
+    "                  it and options override both\n"
+    "FHIR server (when --source is an http(s) base URL):\n"
+    "  --mode seed|population  seed: patients with an SLE diagnosis or serology, then their data (default);\n"
+    "                  population: every patient\n"
+    "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"
+    "  --ca-file FILE  trust this CA bundle instead of the system store (TLS is always verified)\n"
+    "  --auth none|bearer|basic  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: COHORT_FHIR_USER and\n"
+    "                  COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
+    "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
+    "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
     "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson and manifest.json.\n"
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
@@ -94,10 +111,35 @@ bool parse_flags(const std::vector<std::string>& args, std::size_t from, const s
   return true;
 }
 
+// One line per event on stderr: readable text on a terminal, JSON lines for cron (--log-format json).
+class Logger {
+ public:
+  Logger(bool quiet, bool json_lines) : quiet_(quiet), json_(json_lines) {}
+  void operator()(const std::string& event, const std::string& message) const {
+    if (quiet_) return;
+    std::lock_guard lock(mu_);
+    if (json_) {
+      json::Writer w;
+      w.begin_object().key("event").str(event).key("message").str(message).end_object();
+      std::cerr << w.view() << "\n";
+    } else {
+      std::cerr << "cohort-finder: " << message << "\n";
+    }
+  }
+
+ private:
+  bool quiet_, json_;
+  mutable std::mutex mu_;
+};
+
 int run_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
-  if (!parse_flags(args, 1, {"source", "trial", "mappings", "as-of", "out", "prefilter"}, f, pos)) return kUsage;
+  if (!parse_flags(args, 1,
+                   {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
+                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet"},
+                   f, pos))
+    return kUsage;
   if (f.count("help")) {
     std::cout << kRunHelp;
     return kOk;
@@ -106,56 +148,145 @@ int run_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder run: unexpected argument '" << pos.front() << "'\n" << kRunHelp;
     return kUsage;
   }
+  Settings s;
+  if (f.count("config"))
+    if (auto st = apply_config_file(f["config"], s); !st) {
+      std::cerr << "cohort-finder: " << st.error().what() << "\n";
+      return kUsage;
+    }
+  if (auto st = apply_environment(s); !st) {
+    std::cerr << "cohort-finder: " << st.error().what() << "\n";
+    return kUsage;
+  }
+  auto set_int = [&](const char* flag, int& dst) {
+    if (!f.count(flag)) return true;
+    try {
+      dst = std::stoi(f[flag]);
+    } catch (...) {
+      dst = 0;
+    }
+    if (dst > 0) return true;
+    std::cerr << "cohort-finder run: --" << flag << " must be a positive number\n";
+    return false;
+  };
+  if (f.count("source")) {
+    s.sources.clear();
+    std::string all = f["source"];
+    for (std::size_t start = 0;;) {
+      auto nl = all.find('\n', start);
+      s.sources.push_back(all.substr(start, nl - start));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+  for (const char* k : {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
+    if (f.count(k)) {
+      std::string& dst = std::string(k) == "trial" ? s.trial : std::string(k) == "mappings" ? s.mappings
+                       : std::string(k) == "out" ? s.out : std::string(k) == "prefilter" ? s.prefilter
+                       : std::string(k) == "mode" ? s.mode : std::string(k) == "ca-file" ? s.ca_file
+                       : std::string(k) == "auth" ? s.auth : std::string(k) == "token-file" ? s.token_file
+                                                                                : s.log_format;
+      dst = f[k];
+    }
+  if (f.count("as-of")) s.as_of = f["as-of"];
+  if (f.count("strict-metadata")) s.strict_metadata = f["strict-metadata"] != "false";
+  if (f.count("quiet")) s.quiet = f["quiet"] != "false";
+  if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size)) return kUsage;
+  if (s.prefilter != "on" && s.prefilter != "off") {
+    std::cerr << "cohort-finder run: --prefilter is on or off\n";
+    return kUsage;
+  }
+  if (s.mode != "seed" && s.mode != "population") {
+    std::cerr << "cohort-finder run: --mode is seed or population\n";
+    return kUsage;
+  }
+  if (s.log_format != "text" && s.log_format != "json") {
+    std::cerr << "cohort-finder run: --log-format is text or json\n";
+    return kUsage;
+  }
+  const Logger log(s.quiet, s.log_format == "json");
+
   app::RunOptions o;
   const fs::path data = data_dir();
-  o.mappings = f.count("mappings") ? fs::path(f["mappings"]) : data / "mappings";
-  o.trial = f.count("trial") ? fs::path(f["trial"]) : o.mappings / "trials" / "nct07177911.json";
-  o.out = f.count("out") ? fs::path(f["out"]) : fs::path("cohort-output");
+  o.mappings = !s.mappings.empty() ? fs::path(s.mappings) : data / "mappings";
+  o.trial = !s.trial.empty() ? fs::path(s.trial) : o.mappings / "trials" / "nct07177911.json";
+  o.out = s.out;
   o.tool_version = app::version();
-  if (f.count("as-of")) {
-    auto d = parse_iso_day(f["as-of"]);
+  if (!s.as_of.empty()) {
+    auto d = parse_iso_day(s.as_of);
     if (!d) {
-      std::cerr << "cohort-finder run: --as-of must be a date YYYY-MM-DD, got '" << f["as-of"] << "'\n";
+      std::cerr << "cohort-finder run: --as-of must be a date YYYY-MM-DD, got '" << s.as_of << "'\n";
       return kUsage;
     }
     o.as_of = *d;
   } else {
     o.as_of = today_utc();
   }
-  std::vector<fs::path> sources;
-  if (f.count("source")) {
-    std::string all = f["source"];
-    for (std::size_t start = 0;;) {
-      auto nl = all.find('\n', start);
-      sources.emplace_back(all.substr(start, nl - start));
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
-  } else {
-    sources = {data / "fhir-samples" / "ndjson", data / "fhir-samples" / "bundles"};
-  }
+  if (s.sources.empty()) s.sources = {(data / "fhir-samples" / "ndjson").string(), (data / "fhir-samples" / "bundles").string()};
   auto prepared = app::prepare(o);
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
   }
-  source::FileSource src(sources);
-  if (!f.count("prefilter") || f["prefilter"] == "on") {
-    src.set_line_filter(app::line_filter_for(**prepared));
-  } else if (f["prefilter"] != "off") {
-    std::cerr << "cohort-finder run: --prefilter is on or off\n";
-    return kUsage;
+
+  std::unique_ptr<source::Source> src;
+  std::shared_ptr<transport::HttpClient> client;
+  if (s.is_server()) {
+    auto auth = authorization(s);
+    if (!auth) {
+      std::cerr << "cohort-finder: " << auth.error().what() << "\n";
+      return kUsage;
+    }
+    transport::ClientOptions co;
+    co.max_connections = static_cast<std::size_t>(s.concurrency);
+    co.connect_timeout = std::chrono::seconds(s.connect_timeout_s);
+    co.handshake_timeout = std::chrono::seconds(s.connect_timeout_s);
+    co.read_timeout = std::chrono::seconds(s.read_timeout_s);
+    co.total_timeout = std::chrono::seconds(s.total_timeout_s);
+    co.ca_file = s.ca_file;
+    co.user_agent = "cohort-finder/" + app::version();
+    co.log = [&log](const std::string& line) { log("retry", line); };
+    auto c = transport::HttpClient::create(co);
+    if (!c) {
+      std::cerr << "cohort-finder: " << c.error().what() << "\n";
+      return kUsage;
+    }
+    client = std::move(*c);
+    source::RestOptions ro;
+    ro.base_url = s.sources[0];
+    ro.page_size = s.page_size;
+    ro.concurrency = s.concurrency;
+    ro.strict_metadata = s.strict_metadata;
+    ro.authorization = *auth;
+    ro.log = [&log](const std::string& line) { log("pull", line); };
+    auto plan = app::rest_plan_for(**prepared, s.mode == "population");
+    plan.observation_since = s.observation_since;
+    src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);
+  } else {
+    std::vector<fs::path> roots(s.sources.begin(), s.sources.end());
+    auto fsrc = std::make_unique<source::FileSource>(roots);
+    if (s.prefilter == "on") fsrc->set_line_filter(app::line_filter_for(**prepared));
+    src = std::move(fsrc);
   }
-  auto s = app::run(o, **prepared, src);
-  if (!s) {
-    std::cerr << "cohort-finder: " << s.error().what() << "\n";
+  auto started = std::chrono::steady_clock::now();
+  auto sum = app::run(o, **prepared, *src);
+  if (!sum) {
+    std::cerr << "cohort-finder: " << sum.error().what() << "\n";
     return kSource;
   }
-  std::cout << "as of " << format_day(o.as_of) << ": " << s->patients << " patients evaluated: " << s->eligible
-            << " eligible, " << s->possible << " possible, " << s->ineligible << " ineligible; " << s->data_issues
-            << " data issues\n";
-  std::cout << "ranked candidates: " << fs::absolute(s->candidates_csv).lexically_normal().string() << "\n";
-  if (!s->complete) {
+  if (auto* rest = dynamic_cast<source::RestSource*>(src.get())) {
+    auto c = rest->counters();
+    auto hc = client->counters();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log("pull-summary", std::to_string(c.queries) + " queries, " + std::to_string(c.pages) + " pages, " +
+                            std::to_string(c.resources) + " resources, " + std::to_string(hc.retries) + " retries, " +
+                            std::to_string(c.failed_queries) + " failed queries in " + std::to_string(secs) + " s");
+  }
+  std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients << " patients evaluated: " << sum->eligible
+            << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible; "
+            << sum->data_issues << " data issues\n";
+  std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string() << "\n";
+  if (!sum->complete) {
     std::cout << "WARNING: some input could not be read; decisions that depend on it are 'unknown' "
                  "(see manifest.json and data_issues.ndjson)\n";
     return kIncomplete;

@@ -306,7 +306,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
     const char* type;
     std::string extra;
   };
-  const std::vector<TypeQuery> expand = {
+  std::vector<TypeQuery> expand = {
       {"Patient", ""},
       {"Observation", (obs_codes.empty() ? "" : "&code=" + obs_codes) + obs_since},
       {"Condition", ""},
@@ -314,6 +314,9 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       {"MedicationStatement", ""},
       {"MedicationAdministration", ""},
       {"Procedure", ""}};
+  // Observations recognised only by their text (a local SLEDAI-2K score) are not found by code.
+  if (!obs_codes.empty())
+    for (const auto& t : plan_.observation_texts) expand.push_back({"Observation", "&code:text=" + encode(t) + obs_since});
 
   std::vector<Query> queries;
   if (plan_.population) {

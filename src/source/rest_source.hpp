@@ -22,7 +22,8 @@ struct RestPlan {
   bool population = false;                  // every Patient instead of seeds
   std::vector<std::string> seed_conditions;  // "system|code" tokens of the anchor diagnosis
   std::vector<std::string> seed_observations;
-  std::vector<std::string> observation_codes;  // "system|code" of every mapped observation concept
+  std::vector<std::string> observation_codes;  // "system|code" of every mapped observation concept (empty: all)
+  std::vector<std::string> observation_texts;  // text patterns: also searched with code:text (prefix match)
   std::string observation_since;               // "YYYY-MM-DD": only results dated on or after (empty: all)
 };
 

@@ -392,6 +392,13 @@ const Concept* Terminology::find_concept(std::string_view id) const {
   auto it = concepts_.find(std::string(id));
   return it == concepts_.end() ? nullptr : &it->second;
 }
+std::vector<std::string> Terminology::concept_ids(ConceptKind kind) const {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : concepts_)
+    if (c.kind == kind) out.push_back(id);
+  return out;
+}
+
 const Analyte* Terminology::analyte(std::string_view id) const {
   auto it = analytes_.find(std::string(id));
   return it == analytes_.end() ? nullptr : &it->second;
@@ -499,6 +506,26 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
         return m;
       }
   return std::nullopt;
+}
+
+std::vector<std::string> Terminology::search_tokens(std::string_view concept_id, std::size_t* unsearchable) const {
+  std::set<std::string> out;
+  std::size_t skipped = 0;
+  for (const auto& [key, rules] : index_->exact)
+    for (const auto& r : rules)
+      if (!r.exclude && r.concept_id == concept_id) out.insert(key);
+  for (const auto& [url, rules] : index_->patterns)
+    for (const auto& r : rules) {
+      if (r.exclude || r.concept_id != concept_id) continue;
+      if (r.kind == Rule::Kind::prefix) {
+        out.insert(url + "|" + r.lo);
+        for (char d = '0'; d <= '9'; ++d) out.insert(url + "|" + r.lo + d);
+      } else {
+        ++skipped;
+      }
+    }
+  if (unsearchable) *unsearchable = skipped;
+  return {out.begin(), out.end()};
 }
 
 bool Terminology::observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const {

@@ -65,6 +65,7 @@ class Terminology {
   static Result<std::shared_ptr<const Terminology>> load(const std::filesystem::path& dir);
 
   const Concept* find_concept(std::string_view id) const;
+  std::vector<std::string> concept_ids(ConceptKind kind) const;
   const Analyte* analyte(std::string_view id) const;
   const Ingredient* ingredient(std::string_view id) const;
   bool has_class(std::string_view cls) const { return classes_.count(std::string(cls)) > 0; }
@@ -81,6 +82,11 @@ class Terminology {
   // code of an observation concept (in any system) and every lower-case text pattern.
   // Returns false when an observation concept uses prefix or range rules: a code set cannot then stand for it.
   bool observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const;
+
+  // FHIR token search values ("system|code") for a concept, for server-side searches: every exact code in every URL
+  // of its system, and prefixes expanded one level ("M32.1" -> M32.1, M32.10 ... M32.19). Range rules cannot be
+  // searched and are left out (the caller is told how many through `unsearchable`).
+  std::vector<std::string> search_tokens(std::string_view concept_id, std::size_t* unsearchable = nullptr) const;
 
   // (file, sha256) of every mapping file read, for the manifest.
   const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }

@@ -1,0 +1,131 @@
+#include "cli/settings.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/base64.hpp"
+#include "core/text.hpp"
+#include "json/json.hpp"
+
+namespace cf::cli {
+
+bool Settings::is_server() const {
+  return sources.size() == 1 && (sources[0].rfind("http://", 0) == 0 || sources[0].rfind("https://", 0) == 0);
+}
+
+namespace {
+
+Result<std::string> read_text(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(std::string("cannot read ") + what, path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool to_int(std::string_view s, int& out) {
+  if (s.empty() || s.size() > 9) return false;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+Status apply_config_file(const std::string& path, Settings& s) {
+  auto text = read_text(path, "config file");
+  if (!text) return text.error();
+  json::Document doc;
+  json::ParseError err;
+  if (!json::parse(*text, doc, err))
+    return make_error(err.message, path + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
+  if (!doc.IsObject()) return make_error("a config file is a JSON object", path);
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    const std::string key(it->name.GetString(), it->name.GetStringLength());
+    const json::Value* v = &it->value;
+    auto str = json::string(v);
+    auto num = json::number_text(v);
+    auto b = json::boolean(v);
+    auto bad = [&](const char* want) { return make_error(std::string("expected ") + want, path + ": " + key); };
+    int n = 0;
+    if (key == "source") {
+      s.sources.clear();
+      if (str) s.sources.emplace_back(*str);
+      else if (json::is_array(v))
+        json::for_each(v, [&](std::size_t, const json::Value& x) { s.sources.emplace_back(json::string(&x).value_or("")); });
+      else return bad("a string or an array of strings");
+    } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
+               key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
+               key == "log_format" || key == "prefilter") {
+      if (!str) return bad("a string");
+      std::string& dst = key == "trial" ? s.trial : key == "mappings" ? s.mappings : key == "out" ? s.out
+                       : key == "as_of" ? s.as_of : key == "mode" ? s.mode : key == "ca_file" ? s.ca_file
+                       : key == "auth" ? s.auth : key == "token_file" ? s.token_file
+                       : key == "observation_since" ? s.observation_since : key == "log_format" ? s.log_format
+                                                                                  : s.prefilter;
+      dst = std::string(*str);
+    } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" || key == "read_timeout_s" ||
+               key == "total_timeout_s") {
+      if (!num || !to_int(*num, n) || n <= 0) return bad("a positive whole number");
+      int& dst = key == "concurrency" ? s.concurrency : key == "page_size" ? s.page_size
+               : key == "connect_timeout_s" ? s.connect_timeout_s : key == "read_timeout_s" ? s.read_timeout_s
+                                                                   : s.total_timeout_s;
+      dst = n;
+    } else if (key == "strict_metadata" || key == "quiet") {
+      if (!b) return bad("true or false");
+      (key == "quiet" ? s.quiet : s.strict_metadata) = *b;
+    } else if (key == "token" || key == "password") {
+      return make_error("secrets do not belong in the config file: use token_file or the environment", path + ": " + key);
+    } else if (key.rfind("comment", 0) != 0) {
+      return make_error("unknown setting", path + ": " + key);
+    }
+  }
+  return Status::success();
+}
+
+Status apply_environment(Settings& s) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  if (auto v = env("COHORT_FHIR_BASE_URL")) s.sources = {v};
+  if (auto v = env("COHORT_FHIR_AUTH")) s.auth = v;
+  if (auto v = env("COHORT_FHIR_TOKEN_FILE")) s.token_file = v;
+  if (auto v = env("COHORT_CA_FILE")) s.ca_file = v;
+  if (auto v = env("COHORT_FHIR_MODE")) s.mode = v;
+  if (auto v = env("COHORT_FHIR_CONCURRENCY"))
+    if (!to_int(v, s.concurrency) || s.concurrency <= 0) return make_error("not a positive number", "COHORT_FHIR_CONCURRENCY");
+  if (auto v = env("COHORT_FHIR_PAGE_SIZE"))
+    if (!to_int(v, s.page_size) || s.page_size <= 0) return make_error("not a positive number", "COHORT_FHIR_PAGE_SIZE");
+  return Status::success();
+}
+
+Result<std::string> authorization(const Settings& s) {
+  if (s.auth == "none") return std::string();
+  if (s.auth == "bearer") {
+    std::string token;
+    if (!s.token_file.empty()) {
+      auto t = read_text(s.token_file, "token file");
+      if (!t) return t.error();
+      token = std::string(trim(*t));
+    } else if (const char* v = std::getenv("COHORT_FHIR_TOKEN")) {
+      token = std::string(trim(v));
+    }
+    if (token.empty()) return make_error("bearer auth needs COHORT_FHIR_TOKEN or a token_file", "auth");
+    return "Bearer " + token;
+  }
+  if (s.auth == "basic") {
+    const char* u = std::getenv("COHORT_FHIR_USER");
+    const char* p = std::getenv("COHORT_FHIR_PASSWORD");
+    if (!u || !p) return make_error("basic auth needs COHORT_FHIR_USER and COHORT_FHIR_PASSWORD", "auth");
+    return "Basic " + base64_encode(std::string(u) + ":" + p);
+  }
+  return make_error("auth must be none, bearer or basic (SMART Backend Services is not implemented yet)", "auth");
+}
+
+}  // namespace cf::cli

@@ -1,0 +1,39 @@
+#pragma once
+// What one `run` needs, merged from (lowest to highest precedence) defaults, a JSON config file (--config), the
+// environment (COHORT_*) and the command line. Secrets come only from the environment or files, never the command
+// line, and are never printed.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace cf::cli {
+
+struct Settings {
+  std::vector<std::string> sources;  // folders/files, or one http(s) FHIR base URL
+  std::string trial, mappings, out = "cohort-output", as_of, prefilter = "on";
+  // FHIR server
+  std::string mode = "seed";  // seed | population
+  int concurrency = 4, page_size = 1000;
+  int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
+  std::string ca_file;
+  bool strict_metadata = false;
+  std::string auth = "none";  // none | bearer | basic
+  std::string token_file;     // bearer token in a file (else COHORT_FHIR_TOKEN)
+  std::string observation_since;
+  // Output
+  bool quiet = false;
+  std::string log_format = "text";  // text | json (JSON lines on stderr, for cron)
+
+  bool is_server() const;
+};
+
+// Applies a config file's members to `s`. Errors name the file and the member.
+Status apply_config_file(const std::string& path, Settings& s);
+// Applies COHORT_* environment variables.
+Status apply_environment(Settings& s);
+// The Authorization header value for the configured auth, read from the environment or the token file.
+Result<std::string> authorization(const Settings& s);
+
+}  // namespace cf::cli
