@@ -2,9 +2,13 @@
 
 #include <chrono>
 #include <ctime>
+#include <algorithm>
+#include <map>
 #include <set>
 
+#include "core/crash_point.hpp"
 #include "core/files.hpp"
+#include "store/state_store.hpp"
 #include "criteria/trial.hpp"
 #include "ranking/ranking.hpp"
 #include "report/outputs.hpp"
@@ -25,6 +29,58 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// Compares tonight's outcomes with the previous run's stored results.
+std::vector<report::Change> compare_runs(const criteria::Trial& trial,
+                                         const std::map<std::string, store::PatientResult>& before,
+                                         const std::vector<ranking::PatientOutcome>& now) {
+  std::vector<report::Change> out;
+  std::set<std::string> seen;
+  auto candidate = [](const std::string& tier) { return tier == "eligible" || tier == "possible"; };
+  for (const auto& o : now) {
+    seen.insert(o.patient_id);
+    const std::string tier = ranking::to_string(o.tier);
+    auto it = before.find(o.patient_id);
+    report::Change c;
+    c.patient = o.patient_id;
+    c.new_tier = tier;
+    c.new_rank = o.rank;
+    c.screening_status = o.screening_status;
+    if (it != before.end()) {
+      c.old_tier = it->second.tier;
+      c.old_rank = static_cast<int>(it->second.rank);
+      for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
+        auto prev = it->second.outcomes.find(trial.criteria[i].id);
+        const std::string was = prev == it->second.outcomes.end() ? "?" : prev->second;
+        const std::string is = criteria::to_string(o.results[i].outcome);
+        if (was != is)
+          c.criteria_changed += (c.criteria_changed.empty() ? "" : " | ") + trial.criteria[i].id + ": " + was + " -> " + is;
+      }
+      if (o.deceased && it->second.tier != "ineligible") c.criteria_changed = "deceased" + (c.criteria_changed.empty() ? "" : " | " + c.criteria_changed);
+    }
+    const bool was_candidate = it != before.end() && candidate(it->second.tier);
+    if (candidate(tier) && !was_candidate) {
+      c.kind = "new";
+    } else if (!candidate(tier) && was_candidate) {
+      c.kind = "dropped";
+    } else if (candidate(tier) && c.old_tier != tier) {
+      c.kind = "tier";
+    } else if (candidate(tier) && c.old_rank != c.new_rank) {
+      c.kind = "rank";
+    } else {
+      continue;
+    }
+    out.push_back(std::move(c));
+  }
+  for (const auto& [id, r] : before)
+    if (!seen.count(id) && candidate(r.tier))
+      out.push_back(report::Change{"dropped", id, r.tier, "", static_cast<int>(r.rank), 0, "no longer in the source", ""});
+  std::stable_sort(out.begin(), out.end(), [](const report::Change& a, const report::Change& b) {
+    auto order = [](const std::string& k) { return k == "new" ? 0 : k == "dropped" ? 1 : k == "tier" ? 2 : 3; };
+    return order(a.kind) < order(b.kind);
+  });
+  return out;
 }
 
 }  // namespace
@@ -83,9 +139,32 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   if (ec) return make_error("cannot create output folder: " + ec.message(), opts.out.string());
   fs::permissions(opts.out, fs::perms::owner_all, fs::perm_options::replace, ec);
 
+  std::unique_ptr<store::StateStore> state;
+  store::RunRecord record;
+  if (!opts.state.empty()) {
+    auto s = store::StateStore::open(opts.state);
+    if (!s) return s.error();
+    state = std::move(*s);
+    // The caller holds the run lock, so any run still marked running was killed.
+    if (auto a = state->abandon_stale_runs(); !a) return a.error();
+    record.started = started;
+    record.as_of = format_day(opts.as_of);
+    record.source = src.describe();
+    record.trial_id = trial->id;
+    record.trial_version = trial->version;
+    record.trial_sha256 = trial->sha256;
+    record.out_dir = fs::absolute(opts.out).lexically_normal().string();
+    record.user = store::current_user();
+    auto id = state->begin_run(record);
+    if (!id) return id.error();
+    record.id = *id;
+  }
+
   IssueLog issues;
   terminology::Collector collector(terms);
+  std::size_t pages = 0;
   auto st = src.read([&](source::Page&& page) {
+    if (++pages == 2) crash_point("mid-pull");
     for (auto& r : page.resources) collector.add(std::move(r), issues);
   }, issues);
   if (!st) return st.error();
@@ -103,8 +182,38 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
                  "clinical resources reference a Patient that the source did not provide");
     criteria::Context ctx{rec, *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
     outcomes.push_back(ranking::assess(*trial, ctx));
+    if (outcomes.size() == records.size() / 2) crash_point("mid-evaluation");
   }
   ranking::rank_all(outcomes);
+
+  std::vector<report::Change> changes;
+  std::string change_summary;
+  if (state) {
+    auto fb = state->feedback();
+    if (!fb) return fb.error();
+    for (auto& o : outcomes)
+      if (auto it = fb->find(o.patient_id); it != fb->end()) o.screening_status = it->second.status;
+    auto prev = state->last_finished_run(record.id);
+    if (!prev) return prev.error();
+    std::map<std::string, store::PatientResult> before;
+    if (*prev) {
+      auto r = state->results((*prev)->id);
+      if (!r) return r.error();
+      before = std::move(*r);
+    }
+    changes = compare_runs(*trial, before, outcomes);
+    std::size_t n_new = 0, n_dropped = 0, n_tier = 0, n_rank = 0;
+    for (const auto& c : changes) {
+      n_new += c.kind == "new";
+      n_dropped += c.kind == "dropped";
+      n_tier += c.kind == "tier";
+      n_rank += c.kind == "rank";
+    }
+    change_summary = *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of + "): " +
+                                 std::to_string(n_new) + " new, " + std::to_string(n_dropped) + " dropped, " +
+                                 std::to_string(n_tier) + " tier changes, " + std::to_string(n_rank) + " rank changes"
+                           : "first run in this state folder: every candidate is new";
+  }
 
   report::RunInfo info;
   info.tool_version = version();
@@ -127,12 +236,17 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     for (const auto& t : types) info.incomplete.push_back((t == "*" ? "all types" : t) + " (patient " + p + ")");
   info.issues_by_kind = issues.counts_by_kind();
 
-  const std::vector<std::string> names = {"candidates.csv", "results.ndjson", "attrition.csv", "data_issues.ndjson"};
-  const std::string contents[] = {report::candidates_csv(outcomes), report::results_ndjson(*trial, outcomes),
-                                  report::attrition_csv(*trial, outcomes), report::issues_ndjson(issues.issues())};
+  std::vector<std::string> names = {"candidates.csv", "results.ndjson", "attrition.csv", "data_issues.ndjson"};
+  std::vector<std::string> contents = {report::candidates_csv(outcomes), report::results_ndjson(*trial, outcomes),
+                                       report::attrition_csv(*trial, outcomes), report::issues_ndjson(issues.issues())};
+  if (state) {
+    names.push_back("changes.csv");
+    contents.push_back(report::changes_csv(changes));
+  }
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto w = write_file_atomic(opts.out / names[i], contents[i]);
     if (!w) return w.error();
+    if (i == 1) crash_point("mid-export");
   }
   info.finished = now_utc();
   // The manifest goes last: its presence says the other outputs of this run are complete.
@@ -140,6 +254,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   if (!w) return w.error();
 
   RunSummary s;
+  s.changes = change_summary;
   s.patients = outcomes.size();
   for (const auto& o : outcomes) {
     if (o.tier == ranking::Tier::eligible) ++s.eligible;
@@ -149,6 +264,39 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   s.data_issues = issues.size();
   s.complete = completeness.complete();
   s.candidates_csv = opts.out / "candidates.csv";
+  if (state) {
+    crash_point("before-commit");
+    record.finished = info.finished;
+    record.complete = s.complete;
+    record.patients = static_cast<std::int64_t>(s.patients);
+    record.eligible = static_cast<std::int64_t>(s.eligible);
+    record.possible = static_cast<std::int64_t>(s.possible);
+    record.ineligible = static_cast<std::int64_t>(s.ineligible);
+    record.data_issues = static_cast<std::int64_t>(s.data_issues);
+    std::vector<store::PatientResult> rows;
+    rows.reserve(outcomes.size());
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& o = outcomes[i];
+      store::PatientResult r;
+      r.patient = o.patient_id;
+      r.tier = ranking::to_string(o.tier);
+      r.rank = o.rank;
+      r.score = o.score;
+      for (std::size_t c = 0; c < trial->criteria.size(); ++c)
+        r.outcomes[trial->criteria[c].id] = criteria::to_string(o.results[c].outcome);
+      r.line = report::result_line(*trial, o);
+      rows.push_back(std::move(r));
+    }
+    if (auto f = state->finish_run(record, rows); !f) return f.error();
+    std::string outputs;
+    for (const auto& n : names) outputs += n + " ";
+    (void)state->audit(record.user, "run",
+                       "run " + std::to_string(record.id) + " as of " + record.as_of + " from " + record.source +
+                           ": " + std::to_string(s.patients) + " patients (" + std::to_string(s.eligible) +
+                           " eligible, " + std::to_string(s.possible) + " possible) written to " + record.out_dir +
+                           " [" + outputs + "manifest.json]");
+    s.run_id = record.id;
+  }
   return s;
 }
 

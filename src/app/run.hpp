@@ -18,6 +18,9 @@ struct RunOptions {
   std::filesystem::path out;       // output folder (created)
   Days as_of = 0;
   std::string tool_version;
+  // With a state folder the run is recorded, compared with the last one (changes.csv) and annotated with the
+  // coordinators' screening feedback. The caller holds the folder's RunLock.
+  std::filesystem::path state;
 };
 
 struct RunSummary {
@@ -25,6 +28,8 @@ struct RunSummary {
   std::size_t data_issues = 0;
   bool complete = true;
   std::filesystem::path candidates_csv;
+  std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
+  std::int64_t run_id = 0;
 };
 
 // The trial definition and mappings, loaded and validated.

@@ -8,9 +8,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "app/run.hpp"
 #include "report/outputs.hpp"
+#include "store/state_store.hpp"
 #include "cli/settings.hpp"
 #include "json/json.hpp"
 #include "source/file_source.hpp"
@@ -32,12 +34,15 @@ const char* kUsageText =
     "\n"
     "Usage:\n"
     "  cohort-finder run [--source DIR|FILE] [--trial FILE] [--mappings DIR] [--as-of YYYY-MM-DD] [--out DIR]\n"
-    "  cohort-finder explain PATIENT_ID [--out DIR]\n"
+    "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
+    "  cohort-finder history --state DIR\n"
+    "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] --state DIR\n"
     "  cohort-finder version\n"
     "  cohort-finder help [COMMAND]\n"
     "\n"
     "Exit codes: 0 complete, 2 usage, 3 invalid trial definition or mappings, 4 source or output failure,\n"
-    "            5 outputs written but some input could not be read (affected decisions are 'unknown'), 1 bug.\n";
+    "            5 outputs written but some input could not be read (affected decisions are 'unknown'),\n"
+    "            6 another run holds the state folder, 1 bug.\n";
 
 const char* kRunHelp =
     "cohort-finder run: one search\n"
@@ -47,6 +52,7 @@ const char* kRunHelp =
     "  --mappings DIR  code, unit and drug maps (default: mappings/)\n"
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
     "  --out DIR       output folder (default: ./cohort-output)\n"
+    "  --state DIR     keep runs, results, feedback and an audit log here (SQLite, private); adds changes.csv\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
     "                  it and options override both\n"
@@ -63,9 +69,17 @@ const char* kRunHelp =
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
 const char* kExplainHelp =
-    "cohort-finder explain PATIENT_ID [--out DIR]\n"
+    "cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  Prints each criterion's decision for the patient and the data behind it, from DIR/results.ndjson\n"
-    "  (default DIR: ./cohort-output).\n";
+    "  (default DIR: ./cohort-output), or from run N (default: the last) recorded in a state folder.\n";
+
+const char* kHistoryHelp =
+    "cohort-finder history --state DIR\n"
+    "  Lists the runs recorded in the state folder with their counts.\n";
+
+const char* kFeedbackHelp =
+    "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] --state DIR\n"
+    "  Records a coordinator's screening outcome; later runs show it in candidates.csv and changes.csv.\n";
 
 fs::path data_dir() {
   if (const char* d = std::getenv("COHORT_DATA_DIR"); d && *d) return d;
@@ -137,7 +151,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
-                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet"},
+                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -179,6 +193,7 @@ int run_command(const std::vector<std::string>& args) {
       start = nl + 1;
     }
   }
+  if (f.count("state")) s.state = f["state"];
   for (const char* k : {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
     if (f.count(k)) {
       std::string& dst = std::string(k) == "trial" ? s.trial : std::string(k) == "mappings" ? s.mappings
@@ -227,6 +242,16 @@ int run_command(const std::vector<std::string>& args) {
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
+  }
+  std::unique_ptr<store::RunLock> lock;
+  if (!s.state.empty()) {
+    auto l = store::RunLock::acquire(s.state);
+    if (!l) {
+      std::cerr << "cohort-finder: " << l.error().what() << "; this run stops\n";
+      return kLocked;
+    }
+    lock = std::move(*l);
+    o.state = s.state;
   }
 
   std::unique_ptr<source::Source> src;
@@ -286,6 +311,7 @@ int run_command(const std::vector<std::string>& args) {
             << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible; "
             << sum->data_issues << " data issues\n";
   std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string() << "\n";
+  if (!sum->changes.empty()) std::cout << "changes " << sum->changes << " (changes.csv)\n";
   if (!sum->complete) {
     std::cout << "WARNING: some input could not be read; decisions that depend on it are 'unknown' "
                  "(see manifest.json and data_issues.ndjson)\n";
@@ -294,10 +320,19 @@ int run_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
+Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std::string>& f) {
+  std::string dir = f.count("state") ? f["state"] : "";
+  if (dir.empty())
+    if (const char* v = std::getenv("COHORT_STATE_DIR")) dir = v;
+  if (dir.empty()) return make_error("needs --state DIR (or COHORT_STATE_DIR)", "state");
+  if (!fs::exists(fs::path(dir) / "state.db")) return make_error("no state database here: run `cohort-finder run --state` first", dir);
+  return store::StateStore::open(dir);
+}
+
 int explain_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
-  if (!parse_flags(args, 1, {"out"}, f, pos)) return kUsage;
+  if (!parse_flags(args, 1, {"out", "state", "run"}, f, pos)) return kUsage;
   if (f.count("help")) {
     std::cout << kExplainHelp;
     return kOk;
@@ -305,6 +340,36 @@ int explain_command(const std::vector<std::string>& args) {
   if (pos.size() != 1) {
     std::cerr << kExplainHelp;
     return kUsage;
+  }
+  if (f.count("state")) {
+    auto st = open_state(f);
+    if (!st) {
+      std::cerr << "cohort-finder explain: " << st.error().what() << "\n";
+      return kUsage;
+    }
+    std::int64_t run = 0;
+    if (f.count("run")) {
+      run = std::atoll(f["run"].c_str());
+    } else {
+      auto last = (*st)->last_finished_run();
+      if (!last || !*last) {
+        std::cerr << "cohort-finder explain: no finished run in the state folder\n";
+        return kUsage;
+      }
+      run = (*last)->id;
+    }
+    auto r = (*st)->result(run, pos[0]);
+    if (!r || !*r) {
+      std::cerr << "cohort-finder explain: patient '" << pos[0] << "' is not in run " << run << "\n";
+      return kSource;
+    }
+    auto text = report::explain_line((*r)->line, pos[0]);
+    if (!text) {
+      std::cerr << "cohort-finder explain: " << text.error().what() << "\n";
+      return kSource;
+    }
+    std::cout << "(run " << run << ")\n" << *text;
+    return kOk;
   }
   fs::path out = f.count("out") ? fs::path(f["out"]) : fs::path("cohort-output");
   auto text = report::explain(out / "results.ndjson", pos.front());
@@ -316,12 +381,76 @@ int explain_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
+int history_command(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> f;
+  std::vector<std::string> pos;
+  if (!parse_flags(args, 1, {"state"}, f, pos) || !pos.empty()) {
+    std::cerr << kHistoryHelp;
+    return kUsage;
+  }
+  if (f.count("help")) {
+    std::cout << kHistoryHelp;
+    return kOk;
+  }
+  auto st = open_state(f);
+  if (!st) {
+    std::cerr << "cohort-finder history: " << st.error().what() << "\n";
+    return kUsage;
+  }
+  auto h = (*st)->history();
+  if (!h) {
+    std::cerr << "cohort-finder history: " << h.error().what() << "\n";
+    return kSource;
+  }
+  std::cout << "run  status      as-of       started               patients  eligible  possible  ineligible  issues  trial\n";
+  for (const auto& r : *h) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
+                  static_cast<long long>(r.id), r.status.c_str(), r.as_of.c_str(), r.started.c_str(),
+                  static_cast<long long>(r.patients), static_cast<long long>(r.eligible),
+                  static_cast<long long>(r.possible), static_cast<long long>(r.ineligible),
+                  static_cast<long long>(r.data_issues), r.trial_id.c_str(), r.trial_version.c_str());
+    std::cout << line;
+  }
+  return kOk;
+}
+
+int feedback_command(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> f;
+  std::vector<std::string> pos;
+  if (!parse_flags(args, 1, {"state", "status", "note"}, f, pos)) return kUsage;
+  if (f.count("help")) {
+    std::cout << kFeedbackHelp;
+    return kOk;
+  }
+  static const std::set<std::string> kStatuses = {"screened", "enrolled", "declined", "not-eligible"};
+  if (pos.size() != 1 || !kStatuses.count(f["status"])) {
+    std::cerr << kFeedbackHelp;
+    return kUsage;
+  }
+  auto st = open_state(f);
+  if (!st) {
+    std::cerr << "cohort-finder feedback: " << st.error().what() << "\n";
+    return kUsage;
+  }
+  store::Feedback fb{pos[0], f["status"], f["note"], store::now_utc(), store::current_user()};
+  if (auto a = (*st)->add_feedback(fb); !a) {
+    std::cerr << "cohort-finder feedback: " << a.error().what() << "\n";
+    return kSource;
+  }
+  (void)(*st)->audit(fb.recorded_by, "feedback", "patient " + fb.patient + ": " + fb.status);
+  std::cout << "recorded: " << fb.patient << " " << fb.status << "\n";
+  return kOk;
+}
+
 }  // namespace
 
 int main(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     if (args.size() > 1 && args[1] == "run") std::cout << kRunHelp;
     else if (args.size() > 1 && args[1] == "explain") std::cout << kExplainHelp;
+    else if (args.size() > 1 && args[1] == "history") std::cout << kHistoryHelp;
+    else if (args.size() > 1 && args[1] == "feedback") std::cout << kFeedbackHelp;
     else std::cout << kUsageText;
     return args.empty() ? kUsage : kOk;
   }
@@ -331,6 +460,8 @@ int main(const std::vector<std::string>& args) {
   }
   if (args[0] == "run") return run_command(args);
   if (args[0] == "explain") return explain_command(args);
+  if (args[0] == "history") return history_command(args);
+  if (args[0] == "feedback") return feedback_command(args);
   std::cerr << "cohort-finder: unknown command '" << args[0] << "'\n\n" << kUsageText;
   return kUsage;
 }

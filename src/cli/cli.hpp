@@ -12,6 +12,7 @@ enum Exit : int {
   kConfig = 3,        // trial definition or mappings invalid
   kSource = 4,        // the source could not be read at all, or outputs could not be written
   kIncomplete = 5,    // outputs written, but some data could not be read: affected decisions are "unknown"
+  kLocked = 6,        // another run is using the same state folder
 };
 
 int main(const std::vector<std::string>& args);

@@ -61,13 +61,13 @@ Status apply_config_file(const std::string& path, Settings& s) {
       else return bad("a string or an array of strings");
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
                key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
-               key == "log_format" || key == "prefilter") {
+               key == "log_format" || key == "prefilter" || key == "state") {
       if (!str) return bad("a string");
       std::string& dst = key == "trial" ? s.trial : key == "mappings" ? s.mappings : key == "out" ? s.out
                        : key == "as_of" ? s.as_of : key == "mode" ? s.mode : key == "ca_file" ? s.ca_file
                        : key == "auth" ? s.auth : key == "token_file" ? s.token_file
                        : key == "observation_since" ? s.observation_since : key == "log_format" ? s.log_format
-                                                                                  : s.prefilter;
+                       : key == "state" ? s.state : s.prefilter;
       dst = std::string(*str);
     } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" || key == "read_timeout_s" ||
                key == "total_timeout_s") {
@@ -98,6 +98,7 @@ Status apply_environment(Settings& s) {
   if (auto v = env("COHORT_FHIR_TOKEN_FILE")) s.token_file = v;
   if (auto v = env("COHORT_CA_FILE")) s.ca_file = v;
   if (auto v = env("COHORT_FHIR_MODE")) s.mode = v;
+  if (auto v = env("COHORT_STATE_DIR")) s.state = v;
   if (auto v = env("COHORT_FHIR_CONCURRENCY"))
     if (!to_int(v, s.concurrency) || s.concurrency <= 0) return make_error("not a positive number", "COHORT_FHIR_CONCURRENCY");
   if (auto v = env("COHORT_FHIR_PAGE_SIZE"))

@@ -12,7 +12,7 @@ namespace cf::cli {
 
 struct Settings {
   std::vector<std::string> sources;  // folders/files, or one http(s) FHIR base URL
-  std::string trial, mappings, out = "cohort-output", as_of, prefilter = "on";
+  std::string trial, mappings, out = "cohort-output", as_of, prefilter = "on", state;
   // FHIR server
   std::string mode = "seed";  // seed | population
   int concurrency = 4, page_size = 1000;

@@ -44,7 +44,8 @@ struct PatientOutcome {
   std::vector<std::string> check_next;  // "E-SLN: urine protein (24 h) and serum creatinine within 8 weeks"
   std::vector<std::string> deciding;    // criteria that made the patient ineligible
   std::vector<KeyValue> key_values;
-  std::vector<LabPoint> series;  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
+  std::vector<LabPoint> series;
+  std::string screening_status;  // coordinator feedback (screened, enrolled, declined, not-eligible), if any  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
   std::optional<Days> newest_key_result;
 };
 

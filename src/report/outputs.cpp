@@ -43,8 +43,8 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
   static const char* kKeys[] = {"anti_dsdna", "ana_titre", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
   // UTF-8 byte-order mark and CRLF: Excel then opens the file with the right encoding and rows.
   std::string out = "\xEF\xBB\xBF";
-  out += "rank,patient_id,tier,score,criteria_in_favour,unknown,not_in_favour,manual,check_next,sledai2k_lab_bound,"
-         "eular_acr_lab_bound";
+  out += "rank,patient_id,tier,score,screening_status,criteria_in_favour,unknown,not_in_favour,manual,check_next,"
+         "sledai2k_lab_bound,eular_acr_lab_bound";
   for (const char* k : kKeys) out += std::string(",") + k + "," + k + "_date";
   out += "\r\n";
   for (const auto& o : outcomes) {
@@ -52,7 +52,7 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
     std::string check;
     for (const auto& c : o.check_next) check += (check.empty() ? "" : " | ") + c;
     out += std::to_string(o.rank) + "," + csv_field(o.patient_id) + "," + ranking::to_string(o.tier) + "," +
-           fmt_score(o.score) + "," + std::to_string(o.in_favour) + "," + std::to_string(o.unknown) + "," +
+           fmt_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) + "," + std::to_string(o.unknown) + "," +
            std::to_string(o.against) + "," + std::to_string(o.manual) + "," + csv_field(check) + "," +
            std::to_string(o.bounds.sledai2k) + "," + std::to_string(o.bounds.eular_acr);
     for (const char* k : kKeys) {
@@ -68,9 +68,26 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
 
 std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
   std::string out;
-  json::Writer w;
   for (const auto& o : outcomes) {
-    w.clear();
+    out += result_line(trial, o);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string changes_csv(const std::vector<Change>& changes) {
+  std::string out = "\xEF\xBB\xBF";
+  out += "change,patient_id,old_tier,new_tier,old_rank,new_rank,criteria_changed,screening_status\r\n";
+  for (const auto& c : changes)
+    out += c.kind + "," + csv_field(c.patient) + "," + c.old_tier + "," + c.new_tier + "," +
+           (c.old_rank ? std::to_string(c.old_rank) : "") + "," + (c.new_rank ? std::to_string(c.new_rank) : "") + "," +
+           csv_field(c.criteria_changed) + "," + csv_field(c.screening_status) + "\r\n";
+  return out;
+}
+
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o) {
+  json::Writer w;
+  {
     w.begin_object();
     w.key("patient").str(o.patient_id);
     w.key("tier").str(ranking::to_string(o.tier));
@@ -111,11 +128,10 @@ std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranki
       w.end_object();
     }
     w.end_array();
+    if (!o.screening_status.empty()) w.key("screening").begin_object().key("status").str(o.screening_status).end_object();
     w.end_object();
-    out += w.view();
-    out += '\n';
   }
-  return out;
+  return std::string(w.view());
 }
 
 std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
@@ -227,6 +243,16 @@ Result<std::string> explain(const std::filesystem::path& file, const std::string
     if (line.find("\"" + patient_id + "\"") == std::string::npos) continue;
     if (!json::parse(line, doc, err)) return make_error(err.message, file.string() + ":" + std::to_string(n));
     if (json::string(json::member(doc, "patient")).value_or("") != patient_id) continue;
+    return explain_line(line, patient_id);
+  }
+  return make_error("patient '" + patient_id + "' is not in the results", file.string());
+}
+
+Result<std::string> explain_line(const std::string& line, const std::string& patient_id) {
+  json::Document doc;
+  json::ParseError err;
+  if (!json::parse(line, doc, err)) return make_error(err.message, "stored result of " + patient_id);
+  {
     auto s = [&](const json::Value* v) { return std::string(json::string(v).value_or("")); };
     std::string out;
     out += "Patient " + patient_id + ": " + s(json::member(doc, "tier"));
@@ -271,9 +297,10 @@ Result<std::string> explain(const std::filesystem::path& file, const std::string
         if (!note.empty()) out += "      " + note + "\n";
       });
     });
+    if (const json::Value* status = json::member(json::member(doc, "screening"), "status"))
+      out += "Screening status: " + s(status) + "\n";
     return out;
   }
-  return make_error("patient '" + patient_id + "' is not in the results", file.string());
 }
 
 }  // namespace cf::report

@@ -30,6 +30,17 @@ std::string csv_field(std::string_view s);
 
 std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes);
 std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);  // no trailing newline
+
+// What changed since the previous night (one row per change).
+struct Change {
+  std::string kind;  // new, dropped, tier, rank
+  std::string patient, old_tier, new_tier;
+  int old_rank = 0, new_rank = 0;
+  std::string criteria_changed;  // "E-SLN: not_met -> met | I2: met -> not_met"
+  std::string screening_status;
+};
+std::string changes_csv(const std::vector<Change>& changes);
 std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
 std::string issues_ndjson(const std::vector<DataIssue>& issues);
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
@@ -37,5 +48,7 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
 
 // Plain-language account of one patient's line of results.ndjson.
 Result<std::string> explain(const std::filesystem::path& results_file, const std::string& patient_id);
+// The same from one stored line of results.ndjson.
+Result<std::string> explain_line(const std::string& line, const std::string& patient_id);
 
 }  // namespace cf::report

@@ -1,0 +1,68 @@
+// The schema, in one place: each migration moves the database one version forward, inside a transaction.
+#include "store/schema.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cf::store {
+
+namespace {
+
+const std::vector<std::string> kMigrations = {
+    // 1: runs, per-patient results, screening feedback, append-only audit log.
+    R"sql(
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, as_of TEXT NOT NULL, source TEXT NOT NULL,
+  trial_id TEXT NOT NULL, trial_version TEXT NOT NULL, trial_sha256 TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'incomplete', 'abandoned')),
+  patients INTEGER, eligible INTEGER, possible INTEGER, ineligible INTEGER, data_issues INTEGER,
+  out_dir TEXT, user TEXT);
+CREATE TABLE results (
+  run_id INTEGER NOT NULL REFERENCES runs(id), patient TEXT NOT NULL, tier TEXT NOT NULL, rank INTEGER NOT NULL,
+  score REAL NOT NULL, outcomes TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (run_id, patient));
+CREATE TABLE feedback (
+  id INTEGER PRIMARY KEY, patient TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('screened', 'enrolled', 'declined', 'not-eligible')),
+  note TEXT NOT NULL DEFAULT '', recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL);
+CREATE INDEX feedback_patient ON feedback(patient, id);
+CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,
+                    detail TEXT NOT NULL);
+CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN
+  SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN
+  SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+};
+
+}  // namespace
+
+int schema_version() { return static_cast<int>(kMigrations.size()); }
+
+Status migrate(Db& db) {
+  auto st = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  if (!st) return st;
+  int current = 0;
+  {
+    Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (q.step()) current = static_cast<int>(q.integer(0));
+    if (!q.status()) return q.status();
+  }
+  if (current > schema_version())
+    return make_error("the state database has schema version " + std::to_string(current) + ", newer than this tool's " +
+                          std::to_string(schema_version()) + ": upgrade cohort-finder",
+                      db.path());
+  for (int v = current; v < schema_version(); ++v) {
+    Transaction tx(db);
+    if (!tx.begun()) return tx.begun();
+    auto m = db.exec(kMigrations[static_cast<std::size_t>(v)]);
+    if (!m) return m;
+    Statement ins(db, "INSERT INTO schema_version(version) VALUES (?)");
+    auto r = ins.bind(1, static_cast<std::int64_t>(v + 1)).run();
+    if (!r) return r;
+    auto c = tx.commit();
+    if (!c) return c;
+  }
+  return Status::success();
+}
+
+}  // namespace cf::store

@@ -1,0 +1,245 @@
+#include "store/state_store.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
+namespace cf::store {
+
+namespace fs = std::filesystem;
+
+std::string now_utc() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string current_user() {
+  if (const passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
+  return "uid " + std::to_string(::geteuid());
+}
+
+namespace {
+
+std::string encode_outcomes(const std::map<std::string, std::string>& m) {
+  std::string s;
+  for (const auto& [k, v] : m) s += k + "=" + v + ";";
+  return s;
+}
+
+std::map<std::string, std::string> decode_outcomes(const std::string& s) {
+  std::map<std::string, std::string> m;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto semi = s.find(';', start);
+    if (semi == std::string::npos) semi = s.size();
+    auto eq = s.find('=', start);
+    if (eq != std::string::npos && eq < semi) m[s.substr(start, eq - start)] = s.substr(eq + 1, semi - eq - 1);
+    start = semi + 1;
+  }
+  return m;
+}
+
+RunRecord read_run(const Statement& q) {
+  RunRecord r;
+  r.id = q.integer(0);
+  r.started = q.text(1);
+  r.finished = q.text(2);
+  r.as_of = q.text(3);
+  r.source = q.text(4);
+  r.trial_id = q.text(5);
+  r.trial_version = q.text(6);
+  r.trial_sha256 = q.text(7);
+  r.status = q.text(8);
+  r.complete = r.status == "complete";
+  r.patients = q.integer(9);
+  r.eligible = q.integer(10);
+  r.possible = q.integer(11);
+  r.ineligible = q.integer(12);
+  r.data_issues = q.integer(13);
+  r.out_dir = q.text(14);
+  r.user = q.text(15);
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, eligible, "
+    "possible, ineligible, data_issues, out_dir, user";
+
+}  // namespace
+
+StateStore::StateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+StateStore::~StateStore() = default;
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error("cannot create the state folder: " + ec.message(), dir.string());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) return make_error("cannot make the state folder private: " + ec.message(), dir.string());
+  auto db = Db::open((dir / "state.db").string());
+  if (!db) return db.error();
+  auto st = migrate(**db);
+  if (!st) return st.error();
+  return std::unique_ptr<StateStore>(new StateStore(std::move(*db)));
+}
+
+Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
+  Statement q(*db_,
+              "INSERT INTO runs(started, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user) "
+              "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)");
+  q.bind(1, r.started).bind(2, r.as_of).bind(3, r.source).bind(4, r.trial_id).bind(5, r.trial_version);
+  q.bind(6, r.trial_sha256).bind(7, r.out_dir).bind(8, r.user);
+  auto st = q.run();
+  if (!st) return st.error();
+  Statement id(*db_, "SELECT last_insert_rowid()");
+  if (!id.step()) return id.status().error();
+  return id.integer(0);
+}
+
+Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResult>& results) {
+  Transaction tx(*db_);
+  if (!tx.begun()) return tx.begun();
+  for (const auto& p : results) {
+    Statement one(*db_, "INSERT INTO results(run_id, patient, tier, rank, score, outcomes, line) VALUES (?,?,?,?,?,?,?)");
+    one.bind(1, r.id).bind(2, p.patient).bind(3, p.tier).bind(4, p.rank).bind(5, p.score);
+    one.bind(6, encode_outcomes(p.outcomes)).bind(7, p.line);
+    auto st = one.run();
+    if (!st) return st;
+  }
+  Statement up(*db_,
+               "UPDATE runs SET finished=?, status=?, patients=?, eligible=?, possible=?, ineligible=?, data_issues=? "
+               "WHERE id=?");
+  up.bind(1, r.finished).bind(2, r.complete ? std::string("complete") : std::string("incomplete"));
+  up.bind(3, r.patients).bind(4, r.eligible).bind(5, r.possible).bind(6, r.ineligible).bind(7, r.data_issues);
+  up.bind(8, r.id);
+  auto st = up.run();
+  if (!st) return st;
+  return tx.commit();
+}
+
+Status StateStore::abandon_stale_runs() {
+  Statement q(*db_, "UPDATE runs SET status='abandoned' WHERE status='running'");
+  return q.run();
+}
+
+Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t except) {
+  Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                        " FROM runs WHERE status IN ('complete','incomplete') AND id != ? ORDER BY id DESC LIMIT 1");
+  q.bind(1, except);
+  std::optional<RunRecord> out;
+  if (q.step()) out = read_run(q);
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t run_id) {
+  Statement q(*db_, "SELECT patient, tier, rank, score, outcomes, line FROM results WHERE run_id=?");
+  q.bind(1, run_id);
+  std::map<std::string, PatientResult> out;
+  while (q.step()) {
+    PatientResult p;
+    p.patient = q.text(0);
+    p.tier = q.text(1);
+    p.rank = q.integer(2);
+    p.score = q.real(3);
+    p.outcomes = decode_outcomes(q.text(4));
+    p.line = q.text(5);
+    out[p.patient] = std::move(p);
+  }
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, const std::string& patient) {
+  Statement q(*db_, "SELECT patient, tier, rank, score, outcomes, line FROM results WHERE run_id=? AND patient=?");
+  q.bind(1, run_id).bind(2, patient);
+  std::optional<PatientResult> out;
+  if (q.step()) {
+    PatientResult p;
+    p.patient = q.text(0);
+    p.tier = q.text(1);
+    p.rank = q.integer(2);
+    p.score = q.real(3);
+    p.outcomes = decode_outcomes(q.text(4));
+    p.line = q.text(5);
+    out = std::move(p);
+  }
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::vector<RunRecord>> StateStore::history() {
+  Statement q(*db_, std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id");
+  std::vector<RunRecord> out;
+  while (q.step()) out.push_back(read_run(q));
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Status StateStore::add_feedback(const Feedback& f) {
+  Statement q(*db_, "INSERT INTO feedback(patient, status, note, recorded_at, recorded_by) VALUES (?,?,?,?,?)");
+  q.bind(1, f.patient).bind(2, f.status).bind(3, f.note).bind(4, f.recorded_at).bind(5, f.recorded_by);
+  return q.run();
+}
+
+Result<std::map<std::string, Feedback>> StateStore::feedback() {
+  Statement q(*db_, "SELECT patient, status, note, recorded_at, recorded_by FROM feedback ORDER BY id");
+  std::map<std::string, Feedback> out;
+  while (q.step()) out[q.text(0)] = Feedback{q.text(0), q.text(1), q.text(2), q.text(3), q.text(4)};
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Status StateStore::audit(const std::string& who, const std::string& action, const std::string& detail) {
+  Statement q(*db_, "INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)");
+  q.bind(1, now_utc()).bind(2, who).bind(3, action).bind(4, detail);
+  return q.run();
+}
+
+Result<std::vector<std::vector<std::string>>> StateStore::audit_log() {
+  Statement q(*db_, "SELECT at, who, action, detail FROM audit ORDER BY id");
+  std::vector<std::vector<std::string>> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.text(3)});
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::string> StateStore::integrity_check() {
+  Statement q(*db_, "PRAGMA integrity_check");
+  std::string out;
+  while (q.step()) out += q.text(0);
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::unique_ptr<RunLock>> RunLock::acquire(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string path = (dir / "run.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(std::string("cannot open the run lock: ") + std::strerror(errno), path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK) return make_error("another cohort-finder run is using this state folder", dir.string());
+    return make_error(std::string("cannot lock: ") + std::strerror(e), path);
+  }
+  return std::unique_ptr<RunLock>(new RunLock(fd));
+}
+
+RunLock::~RunLock() { ::close(fd_); }
+
+}  // namespace cf::store

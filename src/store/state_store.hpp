@@ -1,0 +1,88 @@
+#pragma once
+// The nightly state: one SQLite database in a private folder (--state DIR, mode 0700; files 0600). It keeps every
+// run and its per-patient results (to say what changed since last night and to explain a past decision), the
+// coordinators' screening feedback, and an append-only audit log without clinical values.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace cf::store {
+
+class Db;
+
+struct RunRecord {
+  std::int64_t id = 0;
+  std::string started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user;
+  bool complete = false;
+  std::int64_t patients = 0, eligible = 0, possible = 0, ineligible = 0, data_issues = 0;
+};
+
+struct PatientResult {
+  std::string patient, tier;
+  std::int64_t rank = 0;
+  double score = 0;
+  std::map<std::string, std::string> outcomes;  // criterion id -> met / not_met / unknown / manual
+  std::string line;                             // the results.ndjson line, for explaining a past decision
+};
+
+struct Feedback {
+  std::string patient, status, note, recorded_at, recorded_by;
+};
+
+class StateStore {
+ public:
+  // Creates the folder (0700) and the database (0600) if needed, and migrates the schema.
+  static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& dir);
+  ~StateStore();
+
+  // Records a run as started (committed at once, so a killed run is visible as 'abandoned' later).
+  Result<std::int64_t> begin_run(const RunRecord& r);
+  // In one transaction: every patient's result and the run's summary, status 'complete' (or 'incomplete' when
+  // some input could not be read). Before this commits, the run does not count as a night's result.
+  Status finish_run(const RunRecord& r, const std::vector<PatientResult>& results);
+  // Runs marked running by a process that no longer holds the lock become 'abandoned'.
+  Status abandon_stale_runs();
+
+  // The last run that finished (complete or incomplete), other than `except`.
+  Result<std::optional<RunRecord>> last_finished_run(std::int64_t except = 0);
+  Result<std::map<std::string, PatientResult>> results(std::int64_t run_id);
+  Result<std::optional<PatientResult>> result(std::int64_t run_id, const std::string& patient);
+  Result<std::vector<RunRecord>> history();
+
+  Status add_feedback(const Feedback& f);
+  // The latest feedback per patient.
+  Result<std::map<std::string, Feedback>> feedback();
+
+  // Append-only: who did what, when; never clinical values.
+  Status audit(const std::string& who, const std::string& action, const std::string& detail);
+  Result<std::vector<std::vector<std::string>>> audit_log();
+
+  Result<std::string> integrity_check();
+
+ private:
+  explicit StateStore(std::unique_ptr<Db> db);
+  std::unique_ptr<Db> db_;
+};
+
+// One run at a time per state folder: an exclusive flock on DIR/run.lock, released when the process ends (kill -9
+// included).
+class RunLock {
+ public:
+  static Result<std::unique_ptr<RunLock>> acquire(const std::filesystem::path& dir);
+  ~RunLock();
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+std::string now_utc();
+std::string current_user();
+
+}  // namespace cf::store

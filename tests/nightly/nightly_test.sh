@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Nightly operation against the real FHIR test server: three nights with data changing in between (changes.csv
+# right each night), a one-day as-of step moving patients across age and window boundaries, the run lock, kill -9 at
+# every crash point (the next run equals an uninterrupted one; the database stays intact), private permissions, and
+# no clinical value in logs.
+set -u
+bin=$(readlink -f "$1")
+repo=$(readlink -f "$2")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 "$repo/tests/rest/flatten_bundles.py" "$tmp/bundles.ndjson" "$repo"/fhir-samples/bundles/*.json
+loads=()
+for f in "$repo"/fhir-samples/ndjson/*.ndjson "$tmp/bundles.ndjson"; do loads+=(--load "$f"); done
+cat >"$tmp/nights.sh" <<'SCRIPT'
+set -u
+pass=0; fail=0
+check() { local name="$1"; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi; }
+http() {  # http METHOD PATH [JSON]
+  python3 - "$1" "$FHIR_BASE_URL/$2" "${3:-}" <<'PY'
+import sys, urllib.request
+m, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, method=m, data=body.encode() if body else None,
+                             headers={"Content-Type": "application/fhir+json"})
+with urllib.request.urlopen(req) as r:
+    r.read()
+PY
+}
+run() {  # run AS_OF OUT [extra args]
+  local asof=$1 out=$2
+  shift 2
+  "$BIN" run --source "$FHIR_BASE_URL" --mode population --as-of "$asof" --state "$T/state" --out "$T/$out" "$@" \
+    >"$T/$out.stdout" 2>"$T/$out.stderr"
+}
+tier() { python3 -c "import json,sys; print(next(json.loads(l)['tier'] for l in open(sys.argv[1]) if json.loads(l)['patient']==sys.argv[2]))" "$1" "$2"; }
+
+# Night 1.
+run 2026-11-26 night1; check "night 1 exits 0" test $? -eq 0
+check "night 1: every candidate is new" grep -q "first run" "$T/night1.stdout"
+check "night 1: cc-033 possible (no recent urine protein)" test "$(tier "$T/night1/results.ndjson" cc-033)" = possible
+check "state folder is private" test "$(stat -c %a "$T/state")" = 700
+check "state database is private" test "$(stat -c %a "$T/state/state.db")" = 600
+check "outputs are private" test "$(stat -c %a "$T/night1/candidates.csv")" = 600
+
+# Between nights 1 and 2: a new creatinine of 7.31975 mg/dL for cc-033 within 8 weeks excludes it (E-SLN).
+http PUT Observation/cc-033-new-creat '{"resourceType":"Observation","id":"cc-033-new-creat","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2160-0"}]},"subject":{"reference":"Patient/cc-033"},"effectiveDateTime":"2026-11-25","valueQuantity":{"value":7.31975,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}}'
+run 2026-11-26 night2; check "night 2 exits 0" test $? -eq 0
+check "night 2: cc-033 moved to ineligible" test "$(tier "$T/night2/results.ndjson" cc-033)" = ineligible
+check "night 2: changes.csv says cc-033 dropped because E-SLN became met" \
+  grep -q '^dropped,"cc-033",possible,ineligible,.*E-SLN: unknown -> met' "$T/night2/changes.csv"
+check "night 2: nothing else dropped" test "$(grep -c '^dropped' "$T/night2/changes.csv")" = 1
+
+# Between nights 2 and 3: that result is deleted again (entered in error) -> cc-033 returns.
+http DELETE Observation/cc-033-new-creat
+run 2026-11-26 night3; check "night 3 exits 0" test $? -eq 0
+check "night 3: cc-033 is a candidate again" grep -q '^new,"cc-033",ineligible,possible' "$T/night3/changes.csv"
+
+# One day later with no data change: age and window boundaries move, and changes.csv says why.
+run 2026-11-27 night4; check "night 4 exits 0" test $? -eq 0
+check "as-of +1 day: cc-004 dropped at 66 (I2)" grep -q '^dropped,"cc-004",eligible,ineligible,.*I2: met -> not_met' "$T/night4/changes.csv"
+check "as-of +1 day: cc-041 new at 18 (I2)" grep -q '^new,"cc-041",ineligible,eligible,.*I2: not_met -> met' "$T/night4/changes.csv"
+check "as-of +1 day: cc-050 new, creatinine left the 8-week window" grep -q '^new,"cc-050",.*E-SLN: met -> not_met' "$T/night4/changes.csv"
+
+# Screening feedback stays visible.
+"$BIN" feedback cc-001 --status screened --note "called" --state "$T/state" >/dev/null
+run 2026-11-27 night5
+check "feedback shown in candidates.csv" grep -q '"cc-001",eligible,[0-9.]*,"screened"' "$T/night5/candidates.csv"
+
+# The run lock: a second run on the same state folder exits 6 at once.
+python3 - "$T/state/run.lock" "$T/locked" <<'PY' &
+import fcntl, sys, time, os
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(5)
+PY
+holder=$!
+for i in $(seq 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+run 2026-11-27 locked; rc=$?
+check "a second run exits 6 while the lock is held" test "$rc" -eq 6
+check "it says why" grep -q "another cohort-finder run" "$T/locked.stderr"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+
+# kill -9 at every crash point, 3 times each: the next run's outputs equal an uninterrupted run's.
+run 2026-11-27 reference
+points=0; integrity_failures=0
+for point in mid-pull mid-evaluation mid-export before-commit; do
+  for rep in 1 2 3; do
+    COHORT_CRASH_AT=$point run 2026-11-27 "crash-$point-$rep"
+    rc=$?
+    points=$((points + 1))
+    check "killed at $point ($rep)" test "$rc" -eq 137
+    run 2026-11-27 "after-$point-$rep"
+    check "run after a kill at $point exits 0" test $? -eq 0
+    for f in candidates.csv results.ndjson attrition.csv; do
+      check "after kill at $point: $f equals the uninterrupted run" cmp -s "$T/reference/$f" "$T/after-$point-$rep/$f"
+    done
+    ok=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])" "$T/state/state.db")
+    [ "$ok" = ok ] || integrity_failures=$((integrity_failures + 1))
+  done
+done
+check "integrity_check ok after every kill" test "$integrity_failures" -eq 0
+check "killed runs are recorded as abandoned" bash -c "'$BIN' history --state '$T/state' | grep -c abandoned | grep -qx $points"
+
+# No clinical value in logs: a planted creatinine value never appears in stdout/stderr of any run.
+check "no planted value in logs" bash -c "! grep -l 7.31975 '$T'/*.stdout '$T'/*.stderr"
+check "the audit log records runs without clinical values" python3 -c "
+import sqlite3,sys
+rows=sqlite3.connect(sys.argv[1]).execute('SELECT action, detail FROM audit').fetchall()
+assert any(a=='run' for a,_ in rows) and any(a=='feedback' for a,_ in rows), rows
+assert not any('7.31975' in d or 'mg/dL' in d for _,d in rows)
+" "$T/state/state.db"
+check "the audit log is append-only" python3 -c "
+import sqlite3,sys
+db=sqlite3.connect(sys.argv[1])
+try:
+    db.execute('DELETE FROM audit'); db.commit(); sys.exit(1)
+except sqlite3.DatabaseError as e:
+    assert 'append-only' in str(e)
+" "$T/state/state.db"
+echo "kill -9 points: $points, integrity failures: $integrity_failures"
+echo "$pass passed, $fail failed"
+test "$fail" -eq 0
+SCRIPT
+BIN="$bin" T="$tmp" "$repo/tests/fhir-server/with-server.sh" "${loads[@]}" -- bash "$tmp/nights.sh"

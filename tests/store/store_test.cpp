@@ -1,0 +1,92 @@
+#define BOOST_TEST_MODULE store
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+#include "store/state_store.hpp"
+#include "support/scenario.hpp"
+
+using namespace cf;
+
+BOOST_AUTO_TEST_CASE(transactions_roll_back_unless_committed) {
+  test::TempDir dir;
+  auto db = store::Db::open((dir.path / "t.db").string());
+  BOOST_REQUIRE(db);
+  BOOST_REQUIRE((*db)->exec("CREATE TABLE t (x INTEGER)"));
+  {
+    store::Transaction tx(**db);
+    BOOST_REQUIRE(tx.begun());
+    BOOST_REQUIRE((*db)->exec("INSERT INTO t VALUES (1)"));
+  }  // no commit: rolled back
+  {
+    store::Transaction tx(**db);
+    BOOST_REQUIRE((*db)->exec("INSERT INTO t VALUES (2)"));
+    BOOST_REQUIRE(tx.commit());
+  }
+  store::Statement q(**db, "SELECT group_concat(x) FROM t");
+  BOOST_REQUIRE(q.step());
+  BOOST_TEST(q.text(0) == "2");
+  struct stat st {};
+  BOOST_REQUIRE(::stat((dir.path / "t.db").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
+  test::TempDir dir;
+  auto s = store::StateStore::open(dir.path / "state");
+  BOOST_REQUIRE(s);
+  auto& st = **s;
+  store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
+  auto id1 = st.begin_run(r);
+  BOOST_REQUIRE(id1);
+  r.id = *id1;
+  r.complete = true;
+  r.patients = 1;
+  BOOST_REQUIRE(st.finish_run(r, {store::PatientResult{"p1", "eligible", 1, 10.5, {{"I2", "met"}}, "{}"}}));
+  auto id2 = st.begin_run(r);  // killed: never finished
+  BOOST_REQUIRE(id2);
+  BOOST_REQUIRE(st.abandon_stale_runs());
+  auto last = st.last_finished_run();
+  BOOST_REQUIRE(last);
+  BOOST_REQUIRE(last->has_value());
+  BOOST_TEST((*last)->id == *id1);
+  auto res = st.results(*id1);
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->at("p1").outcomes.at("I2") == "met");
+  auto h = st.history();
+  BOOST_REQUIRE(h);
+  BOOST_TEST(h->at(1).status == "abandoned");
+  BOOST_REQUIRE(st.add_feedback({"p1", "screened", "", "t1", "me"}));
+  BOOST_REQUIRE(st.add_feedback({"p1", "enrolled", "", "t2", "me"}));
+  BOOST_TEST(st.feedback()->at("p1").status == "enrolled");
+  BOOST_TEST(!st.add_feedback({"p1", "maybe", "", "t3", "me"}));  // CHECK constraint
+  BOOST_REQUIRE(st.audit("me", "run", "run 1"));
+  BOOST_TEST(st.audit_log()->size() == 1u);
+  BOOST_TEST(*st.integrity_check() == "ok");
+}
+
+BOOST_AUTO_TEST_CASE(one_run_at_a_time) {
+  test::TempDir dir;
+  auto a = store::RunLock::acquire(dir.path);
+  BOOST_REQUIRE(a);
+  auto b = store::RunLock::acquire(dir.path);
+  BOOST_REQUIRE(!b);
+  BOOST_TEST(b.error().message.find("another cohort-finder run") != std::string::npos);
+  a->reset();
+  BOOST_TEST(store::RunLock::acquire(dir.path).ok());
+}
+
+BOOST_AUTO_TEST_CASE(newer_schema_is_refused) {
+  test::TempDir dir;
+  {
+    auto db = store::Db::open((dir.path / "state.db").string());
+    BOOST_REQUIRE(db);
+    BOOST_REQUIRE(store::migrate(**db));
+    BOOST_REQUIRE((*db)->exec("INSERT INTO schema_version VALUES (99)"));
+  }
+  auto s = store::StateStore::open(dir.path);
+  BOOST_REQUIRE(!s);
+  BOOST_TEST(s.error().message.find("newer than this tool") != std::string::npos);
+}
