@@ -65,6 +65,7 @@ const char* kRunHelp =
     "                  COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
+    "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is well\n"
     "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson and manifest.json.\n"
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
@@ -151,7 +152,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
-                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state"},
+                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -242,6 +243,20 @@ int run_command(const std::vector<std::string>& args) {
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
+  }
+  if (f.count("check")) {
+    // Validates settings, trial definition and mappings without reading any data (for deployment checks).
+    std::cout << "settings ok: source " << (s.is_server() ? s.sources[0] + " (" + s.mode + " mode)" : "files")
+              << ", trial " << o.trial.string() << ", as of " << format_day(o.as_of)
+              << (s.state.empty() ? "" : ", state " + s.state) << ", out " << o.out.string() << "\n";
+    if (s.is_server()) {
+      auto auth = authorization(s);
+      if (!auth) {
+        std::cerr << "cohort-finder: " << auth.error().what() << "\n";
+        return kUsage;
+      }
+    }
+    return kOk;
   }
   std::unique_ptr<store::RunLock> lock;
   if (!s.state.empty()) {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# deploy/ files parse, and every option they pass to cohort-finder exists and validates (run --check).
+set -u
+bin=$(readlink -f "$1")
+repo=$(readlink -f "$2")
+pass=0
+fail=0
+check() {
+  local name="$1"
+  shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi
+}
+d="$repo/deploy"
+help=$("$bin" help run)
+# A python3 that has PyYAML: the one on PATH, or Debian's (python3-yaml, installed by install-deps.sh --with-tests).
+py=python3
+python3 -c "import yaml" 2>/dev/null || py=/usr/bin/python3
+check "kubernetes manifests parse as YAML" "$py" -c "
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+kinds = [x['kind'] for x in docs]
+assert kinds == ['PersistentVolumeClaim', 'CronJob'], kinds
+job = docs[1]['spec']
+assert job['concurrencyPolicy'] == 'Forbid'
+pod = job['jobTemplate']['spec']['template']['spec']
+assert pod['securityContext']['runAsNonRoot'] is True
+c = pod['containers'][0]
+assert any(e['valueFrom']['secretKeyRef'] for e in c['env'])
+assert pod['volumes'][0]['persistentVolumeClaim']['claimName'] == docs[0]['metadata']['name']
+print(' '.join(c['args']), file=open(sys.argv[2], 'w'))
+" "$d/kubernetes/cronjob.yaml" "$(mktemp)"
+check "systemd units parse" python3 -c "
+import configparser, sys
+for f in sys.argv[1:]:
+    c = configparser.ConfigParser(strict=False, interpolation=None); c.optionxform = str; c.read(f)
+    assert c.sections(), f
+svc = configparser.ConfigParser(strict=False, interpolation=None); svc.optionxform = str; svc.read(sys.argv[1])
+assert svc['Service']['User'] != 'root' and 'EnvironmentFile' in svc['Service']
+tim = configparser.ConfigParser(strict=False, interpolation=None); tim.optionxform = str; tim.read(sys.argv[2])
+assert 'OnCalendar' in tim['Timer']
+" "$d/systemd/cohort-finder.service" "$d/systemd/cohort-finder.timer"
+check "Dockerfile is multi-stage, Debian 12, non-root, state on a volume" bash -c "
+  grep -q '^FROM debian:12 AS build' '$d/Dockerfile' && grep -q '^FROM debian:12-slim' '$d/Dockerfile' &&
+  grep -q '^USER cohort' '$d/Dockerfile' && grep -q '^VOLUME' '$d/Dockerfile' && grep -q 'deploy/install-deps.sh' '$d/Dockerfile'"
+# Every --option used by a deploy file exists in `cohort-finder help run`.
+for f in "$d/Dockerfile" "$d/systemd/cohort-finder.service" "$d/kubernetes/cronjob.yaml" "$repo/README.md"; do
+  for opt in $(grep -o -- '--[a-z][a-z-]*' "$f" | sort -u); do
+    case "$opt" in --preset|--build|--with-tests|--no-install-recommends|--system|--uid|--home-dir|--shell|--from|--target) continue ;; esac
+    check "$(basename "$f") passes $opt, which cohort-finder run knows" grep -q -- "$opt" <<<"$help"
+  done
+done
+# The deployed command validates with the example config (paths overridden to this checkout).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "token" >"$tmp/token"
+sed "s#/run/secrets/cohort-finder/token#$tmp/token#" "$d/config.example.json" >"$tmp/config.json"
+check "run --config deploy/config.example.json --check" "$bin" run --config "$tmp/config.json" --trial "$repo/mappings/trials/nct07177911.json" \
+  --mappings "$repo/mappings" --state "$tmp/state" --out "$tmp/out" --check true
+check "a secret in the config file is refused" bash -c "echo '{\"token\":\"x\"}' >'$tmp/bad.json'; ! '$bin' run --config '$tmp/bad.json' --check true 2>/dev/null"
+echo "$pass passed, $fail failed"
+test "$fail" -eq 0
