@@ -10,6 +10,8 @@
 #include "core/files.hpp"
 #include "store/state_store.hpp"
 #include "criteria/trial.hpp"
+#include "fhir/extract.hpp"
+#include "json/json.hpp"
 #include "ranking/ranking.hpp"
 #include "report/outputs.hpp"
 #include "terminology/patient_record.hpp"
@@ -25,6 +27,17 @@ namespace {
 std::string now_utc() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// An ISO instant (YYYY-MM-DDThh:mm:ssZ) minus some seconds, for the incremental pull's safety margin.
+std::string minus_seconds(const std::string& instant, int seconds) {
+  std::tm tm{};
+  if (!strptime(instant.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return instant;
+  std::time_t t = timegm(&tm) - seconds;
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -160,14 +173,62 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     record.id = *id;
   }
 
+  // With a state folder: what was pulled before, and whether to ask the source only for changes.
+  std::vector<store::StoredResource> stored;
+  std::string incremental_since;
+  if (state) {
+    auto r = state->resources(src.describe());
+    if (!r) return r.error();
+    stored = std::move(*r);
+    auto wm = state->watermark(src.describe());
+    if (!wm) return wm.error();
+    if (!opts.full && src.supports_incremental() && !wm->empty() && !stored.empty()) {
+      incremental_since = minus_seconds(*wm, opts.since_margin_seconds);
+      std::set<std::string> known;
+      for (const auto& s : stored)
+        if (!s.patient.empty()) known.insert(s.patient);
+      src.pull_changes_since(incremental_since, std::move(known));
+    }
+    src.set_keep_raw(true);
+  }
+
   IssueLog issues;
   terminology::Collector collector(terms);
+  std::vector<store::StoredResource> pulled;
+  std::set<std::string> pulled_keys;
   std::size_t pages = 0;
   auto st = src.read([&](source::Page&& page) {
     if (++pages == 2) crash_point("mid-pull");
-    for (auto& r : page.resources) collector.add(std::move(r), issues);
+    for (auto& r : page.resources) {
+      if (state) {
+        const fhir::Header& h = fhir::header(r);
+        pulled.push_back({fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id, h.origin.location,
+                          h.raw});
+        pulled_keys.insert(h.key());
+        fhir::header(r).raw.clear();  // saved above; the evaluation does not need it
+      }
+      collector.add(std::move(r), issues);
+    }
   }, issues);
   if (!st) return st.error();
+  std::size_t from_store = 0;
+  if (src.delivered_changes_only()) {
+    // The unchanged rest comes from the store, exactly as it was pulled.
+    for (const auto& s : stored) {
+      if (pulled_keys.count(s.type + "/" + s.id)) continue;
+      json::Document doc;
+      json::ParseError perr;
+      if (!json::parse(s.json, doc, perr)) {
+        issues.add(Severity::error, "state-corrupt", "state store", s.type + "/" + s.id, "", perr.message);
+        continue;
+      }
+      auto ex = fhir::extract_resource(doc, fhir::Origin{s.location, src.describe()}, issues);
+      if (!ex.resource) continue;
+      fhir::header(*ex.resource).patient_id = s.patient;
+      collector.add(std::move(*ex.resource), issues);
+      ++from_store;
+    }
+  }
   auto records = collector.finish(issues);
 
   const auto& completeness = src.completeness();
@@ -209,7 +270,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       n_tier += c.kind == "tier";
       n_rank += c.kind == "rank";
     }
-    change_summary = *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of + "): " +
+    if (!incremental_since.empty())
+      change_summary = "pulled " + std::to_string(pulled.size()) + " changed resources since " + incremental_since +
+                       " (" + std::to_string(from_store) + " unchanged from the state store); ";
+    change_summary += *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of + "): " +
                                  std::to_string(n_new) + " new, " + std::to_string(n_dropped) + " dropped, " +
                                  std::to_string(n_tier) + " tier changes, " + std::to_string(n_rank) + " rank changes"
                            : "first run in this state folder: every candidate is new";
@@ -287,7 +351,12 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.line = report::result_line(*trial, o);
       rows.push_back(std::move(r));
     }
-    if (auto f = state->finish_run(record, rows); !f) return f.error();
+    store::ResourceUpdate update;
+    update.source = src.describe();
+    update.pulled = std::move(pulled);
+    update.full = !src.delivered_changes_only() && s.complete;
+    if (s.complete) update.watermark = src.watermark();
+    if (auto f = state->finish_run(record, rows, &update); !f) return f.error();
     std::string outputs;
     for (const auto& n : names) outputs += n + " ";
     (void)state->audit(record.user, "run",

@@ -21,6 +21,8 @@ struct RunOptions {
   // With a state folder the run is recorded, compared with the last one (changes.csv) and annotated with the
   // coordinators' screening feedback. The caller holds the folder's RunLock.
   std::filesystem::path state;
+  bool full = false;  // with a state folder: pull everything and remove what the source no longer has
+  int since_margin_seconds = 300;  // incremental pulls start this long before the last watermark
 };
 
 struct RunSummary {

@@ -52,7 +52,9 @@ const char* kRunHelp =
     "  --mappings DIR  code, unit and drug maps (default: mappings/)\n"
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
     "  --out DIR       output folder (default: ./cohort-output)\n"
-    "  --state DIR     keep runs, results, feedback and an audit log here (SQLite, private); adds changes.csv\n"
+    "  --state DIR     keep runs, results, feedback, pulled resources and an audit log here (SQLite, private);\n"
+    "                  adds changes.csv. From a FHIR server, later runs pull only what changed (_lastUpdated)\n"
+    "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
     "                  it and options override both\n"
@@ -152,7 +154,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
-                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check"},
+                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -267,6 +269,7 @@ int run_command(const std::vector<std::string>& args) {
     }
     lock = std::move(*l);
     o.state = s.state;
+    o.full = f.count("full") && f["full"] != "false";
   }
 
   std::unique_ptr<source::Source> src;

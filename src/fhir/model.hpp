@@ -65,6 +65,7 @@ struct Header {
   std::string subject;            // reference as written ("Patient/1", "urn:uuid:...") before resolution
   std::string patient_id;         // resolved Patient id, empty when unresolved
   bool unknown_modifier = false;  // carries a modifierExtension we do not understand (RELIABILITY D4)
+  std::string raw;                // the resource's JSON, kept only when a state store will save it
 
   std::string key() const;  // "Observation/abc"
 };

@@ -210,6 +210,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       return;
     }
     resolve_subject(*ex.resource, nullptr, issues);
+    if (keep_raw_) fhir::header(*ex.resource).raw.assign(line);
     ++stats_.read_by_type[ex.type_name];
     page.resources.push_back(std::move(*ex.resource));
     if (page.resources.size() >= page_size_) {
@@ -327,6 +328,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
         ++stats_.skipped_by_type[ex.type_name];
         continue;
       }
+      if (keep_raw_) fhir::header(*ex.resource).raw = json::serialize(*res);
       const fhir::Header& h = fhir::header(*ex.resource);
       scope.add(full_url, h);
       if (!full_url.empty() && full_url.rfind("urn:", 0) != 0) {
@@ -369,6 +371,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     } else if (!ex.resource) {
       ++stats_.skipped_by_type[ex.type_name];
     } else {
+      if (keep_raw_) fhir::header(*ex.resource).raw = json::serialize(root);
       ++stats_.read_by_type[ex.type_name];
       page.resources.push_back(std::move(*ex.resource));
     }

@@ -1,8 +1,11 @@
 #include "source/rest_source.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_set>
@@ -11,6 +14,7 @@
 #include "fhir/extract.hpp"
 #include "fhir/reference.hpp"
 #include "json/json.hpp"
+#include "transport/retry_after.hpp"
 
 namespace cf::source {
 
@@ -89,6 +93,15 @@ struct RestSource::Impl {
     if (!url) return url.error();
     auto resp = fetch(*url);
     if (!resp) return resp.error();
+    // The server's clock before any data is read: the next incremental pull starts from here (never our clock).
+    if (auto t = transport::parse_http_date(resp->header("date"), std::chrono::system_clock::now())) {
+      std::time_t tt = std::chrono::system_clock::to_time_t(*t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      self.watermark_ = buf;
+    }
     json::Document doc;
     json::ParseError err;
     if (!json::parse(resp->body, doc, err))
@@ -123,12 +136,26 @@ struct RestSource::Impl {
     return Status::success();
   }
 
+  // What one page held, before its resources are handed on.
+  struct ParsedPage {
+    std::vector<fhir::Resource> resources;
+    std::string next;
+    std::size_t entries = 0;              // entries with a resource, outcomes excluded
+    std::size_t matches = 0;              // of those, search.mode match (the default)
+    std::optional<std::uint64_t> total;   // Bundle.total when present
+    std::size_t fingerprint = 0;          // of the entries' type/id/version/lastUpdated, in order
+  };
+
   // Runs one search to its last page. `on_resource` receives every resource (search.mode match or include).
   Status run(const Query& q, IssueLog& issues, const std::function<void(fhir::Resource&&)>& on_resource) {
     auto first = transport::resolve(base, base.path() + "/" + q.relative);
     if (!first) return Error{first.error().message, "query " + q.label};
     Url url = *first;
     std::set<std::string> visited;
+    std::unordered_set<std::size_t> seen_pages;  // fingerprints of the non-empty pages read so far (P-7)
+    std::size_t empty_in_a_row = 0, matches = 0;
+    std::uint64_t total = 0;
+    bool has_total = false;
     for (std::size_t page = 1;; ++page) {
       if (page > self.opts_.max_pages_per_query)
         return make_error("more than " + std::to_string(self.opts_.max_pages_per_query) + " pages: runaway paging",
@@ -141,30 +168,70 @@ struct RestSource::Impl {
         std::lock_guard lock(mu);
         ++self.counters_.pages;
       }
-      std::string next;
-      auto st = parse_page(*resp, url, page, issues, on_resource, next);
-      if (!st) return st;
-      if (next.empty()) return Status::success();
-      auto n = transport::resolve(url, next);
-      if (!n) return make_error("unusable next link: " + n.error().message, "GET " + url.redacted());
+      ParsedPage parsed;
+      if (auto st = parse_page(*resp, url, page, issues, parsed); !st) return st;
+      const std::string where = "GET " + url.redacted();
+      // Runaway checks (P4) come before the page's resources are used: a runaway page may hold anything.
+      if (parsed.entries > 0 && !seen_pages.insert(parsed.fingerprint).second)
+        return make_error("paging loop: page " + std::to_string(page) +
+                              " repeats the entries of an earlier page under a new link",
+                          where);
+      empty_in_a_row = parsed.entries == 0 && !parsed.next.empty() ? empty_in_a_row + 1 : 0;
+      if (empty_in_a_row >= self.opts_.max_empty_pages)
+        return make_error(std::to_string(empty_in_a_row) + " empty pages in a row still link to a next page: "
+                          "runaway paging",
+                          where);
+      if (parsed.total) {
+        total = std::max(total, *parsed.total);
+        has_total = true;
+      }
+      matches += parsed.matches;
+      // Duplicates across pages are normal when data changes during paging (P5), so only far more than announced
+      // counts as runaway: twice Bundle.total plus one page.
+      if (has_total && matches > 2 * total + static_cast<std::uint64_t>(std::max(self.opts_.page_size, 1)))
+        return make_error("the search returned " + std::to_string(matches) + " matches but Bundle.total is " +
+                              std::to_string(total) + ": runaway paging",
+                          where);
+      deliver_page(parsed, on_resource);
+      if (parsed.next.empty()) return Status::success();
+      auto n = transport::resolve(url, parsed.next);
+      if (!n) return make_error("unusable next link: " + n.error().message, where);
       if (!transport::same_origin(*n, base))
         return make_error("next link leaves the server (" + n->redacted() + "): not followed, so no credentials go "
                           "elsewhere",
-                          "GET " + url.redacted());
+                          where);
+      // Same origin but outside the base path (another tenant or application on that host, P3).
+      if (const std::string prefix = base.path() + "/"; n->path().rfind(prefix, 0) != 0)
+        return make_error("next link leaves the FHIR base path (" + n->redacted() + "): not followed", where);
       url = *n;
     }
   }
 
+  // Relative references, or absolute ones on this server's base, name local patients.
+  void deliver_page(ParsedPage& parsed, const std::function<void(fhir::Resource&&)>& on_resource) {
+    const std::string prefix = base.str() + "/";
+    for (auto& r : parsed.resources) {
+      fhir::Header& h = fhir::header(r);
+      std::string ref = h.subject;
+      if (ref.rfind(prefix, 0) == 0) ref = ref.substr(prefix.size());
+      if (h.type == fhir::ResourceType::patient)
+        h.patient_id = h.id;
+      else if (ref.find("://") == std::string::npos)
+        h.patient_id = fhir::patient_id_from_reference(ref);
+      on_resource(std::move(r));
+    }
+  }
+
   Status parse_page(const transport::Response& resp, const Url& url, std::size_t page, IssueLog& issues,
-                    const std::function<void(fhir::Resource&&)>& on_resource, std::string& next) {
+                    ParsedPage& out) {
     const std::string where = "GET " + url.redacted();
     std::FILE* f = fmemopen(const_cast<char*>(resp.body.data()), resp.body.size(), "rb");
     if (!f) return make_error("cannot read the response body", where);
     json::Document root;
     json::ParseError err;
     json::StreamCallbacks cb;
-    std::vector<fhir::Resource> got;
-    std::size_t rejected = 0;
+    std::size_t rejected = 0, outcome_errors = 0;
+    std::string prints;  // type/id/version/lastUpdated of every entry, for the repeated-page check
     cb.on_entry = [&](std::size_t i, json::Document& entry) {
       const json::Value* res = json::member(entry, "resource");
       const std::string loc = "page " + std::to_string(page) + " of " + url.path() + " entry[" + std::to_string(i) + "]";
@@ -175,21 +242,34 @@ struct RestSource::Impl {
       std::string mode(json::string(json::member(json::member(entry, "search"), "mode")).value_or("match"));
       if (json::string(json::member(*res, "resourceType")).value_or("") == "OperationOutcome" || mode == "outcome") {
         std::string diag;
+        bool serious = false;
         json::for_each(json::member(*res, "issue"), [&](std::size_t, const json::Value& is) {
-          diag += std::string(json::string(json::member(is, "severity")).value_or("")) + ": " +
-                  std::string(json::string(json::member(is, "diagnostics")).value_or("")) + "; ";
+          const std::string severity(json::string(json::member(is, "severity")).value_or(""));
+          serious = serious || severity == "error" || severity == "fatal";
+          diag += severity + ": " + std::string(json::string(json::member(is, "diagnostics")).value_or("")) + "; ";
         });
-        issues.add(Severity::warning, "operation-outcome", loc, "", "Bundle.entry.resource",
-                   "server note in the search results: " + sanitize_for_log(diag, 300));
+        if (serious) ++outcome_errors;
+        issues.add(serious ? Severity::error : Severity::warning, "operation-outcome", loc, "",
+                   "Bundle.entry.resource", "server note in the search results: " + sanitize_for_log(diag, 300));
         return;
       }
+      ++out.entries;
+      if (mode == "match") ++out.matches;
+      const json::Value* meta = json::member(*res, "meta");
+      for (const json::Value* v : {json::member(*res, "resourceType"), json::member(*res, "id"),
+                                   json::member(meta, "versionId"), json::member(meta, "lastUpdated")}) {
+        prints += json::string(v).value_or("");
+        prints += '\x1f';
+      }
+      prints += '\x1e';
       auto ex = fhir::extract_resource(*res, fhir::Origin{loc, self.describe()}, issues);
       if (ex.rejected) {
         ++rejected;
         return;
       }
       if (!ex.resource) return;
-      got.push_back(std::move(*ex.resource));
+      if (self.keep_raw_) fhir::header(*ex.resource).raw = json::serialize(*res);
+      out.resources.push_back(std::move(*ex.resource));
     };
     cb.on_skipped = [&](std::size_t i, const std::string& why) {
       ++rejected;
@@ -208,23 +288,19 @@ struct RestSource::Impl {
                                                                              sanitize_for_log(type, 30) + "'");
     json::for_each(json::member(root, "link"), [&](std::size_t, const json::Value& l) {
       if (json::string(json::member(l, "relation")).value_or("") == "next")
-        next = std::string(json::string(json::member(l, "url")).value_or(""));
+        out.next = std::string(json::string(json::member(l, "url")).value_or(""));
     });
+    if (auto t = json::number_text(json::member(root, "total")); t && !t->empty() && t->size() <= 15 &&
+                                                                  t->find_first_not_of("0123456789") == std::string_view::npos)
+      out.total = std::stoull(std::string(*t));
+    out.fingerprint = std::hash<std::string>{}(prints);
     if (rejected) {
       // A resource we could not read is lost data: the query cannot be complete.
       return make_error(std::to_string(rejected) + " entries could not be read", where);
     }
-    for (auto& r : got) {
-      fhir::Header& h = fhir::header(r);
-      // Relative references, or absolute ones on this server's base, name local patients.
-      std::string ref = h.subject;
-      const std::string prefix = base.str() + "/";
-      if (ref.rfind(prefix, 0) == 0) ref = ref.substr(prefix.size());
-      if (h.type == fhir::ResourceType::patient)
-        h.patient_id = h.id;
-      else if (ref.find("://") == std::string::npos)
-        h.patient_id = fhir::patient_id_from_reference(ref);
-      on_resource(std::move(r));
+    if (outcome_errors) {
+      // The server says something went wrong with this search: its results cannot be taken as complete (D10).
+      return make_error("the server reported an error or fatal OperationOutcome in the search results", where);
     }
     return Status::success();
   }
@@ -318,11 +394,18 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   if (!obs_codes.empty())
     for (const auto& t : plan_.observation_texts) expand.push_back({"Observation", "&code:text=" + encode(t) + obs_since});
 
+  const std::string since = plan_.since.empty() ? "" : "&_lastUpdated=gt" + encode(plan_.since);
+  // The Medications a MedicationRequest search includes come only from that search: they fail with it.
+  auto types_of = [](const std::string& type) {
+    std::vector<std::string> t{type};
+    if (type == "MedicationRequest") t.push_back("Medication");
+    return t;
+  };
   std::vector<Query> queries;
   if (plan_.population) {
     for (const auto& tq : expand)
       queries.push_back({std::string(tq.type) + " (all patients)",
-                         std::string(tq.type) + "?" + count + tq.extra, {}, {tq.type}, false});
+                         std::string(tq.type) + "?" + count + tq.extra + since, {}, types_of(tq.type), false});
     return run_all(queries, [&](const Query&, fhir::Resource&& r) { deliver(std::move(r)); });
   }
 
@@ -339,13 +422,19 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
     if (!h.patient_id.empty()) seeds.insert(h.patient_id);
   });
   if (!st) return st;
-  impl.log("seed patients: " + std::to_string(seeds.size()));
-  const std::vector<std::string> ids(seeds.begin(), seeds.end());
+  // Known patients are read for changes only; new seed patients in full.
+  std::vector<std::string> known, fresh;
+  for (const auto& id : seeds) (plan_.since.empty() || !plan_.known_patients.count(id) ? fresh : known).push_back(id);
+  impl.log("seed patients: " + std::to_string(seeds.size()) +
+           (plan_.since.empty() ? "" : " (" + std::to_string(fresh.size()) + " new, changes since " + plan_.since + ")"));
 
+  for (int pass = 0; pass < 2; ++pass)
   for (const auto& tq : expand) {
+    const std::vector<std::string>& ids = pass == 0 ? fresh : known;
+    if (ids.empty()) continue;
     const std::string param = std::string(tq.type) == "Patient" ? "_id" : "patient";
     const std::string head = std::string(tq.type) + "?" + param + "=";
-    const std::string tail = "&" + count + tq.extra;
+    const std::string tail = "&" + count + tq.extra + (pass == 1 ? since : "");
     const std::size_t budget = opts_.max_url_bytes > impl.base.str().size() + head.size() + tail.size() + 64
                                    ? opts_.max_url_bytes - impl.base.str().size() - head.size() - tail.size() - 64
                                    : 256;
@@ -356,8 +445,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       q.label = std::string(tq.type) + " (patients " + std::to_string(i + 1) + "-" + std::to_string(j) + ")";
       q.relative = head + encode(join(ids, i, j)) + tail;
       q.patients.assign(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(j));
-      q.types = {tq.type};
-      if (std::string(tq.type) == "MedicationRequest") q.types.push_back("Medication");
+      q.types = types_of(tq.type);
       queries.push_back(std::move(q));
       i = j;
     }

@@ -6,10 +6,14 @@
 //   3. expand: for chunks of seed patients, Patient?_id=..., Observation?patient=...&code=<mapped codes>,
 //      Condition, MedicationRequest (+ _include of Medication), MedicationStatement, MedicationAdministration and
 //      Procedure?patient=..., in parallel.
-// Paging follows Bundle.link[next] exactly as given and only on the base URL's origin; a loop or runaway paging
-// stops the query. A query that fails leaves its patients' data incomplete, so their decisions that depend on it are
-// "unknown", never "not met" (D10). A failing seed or metadata query fails the run.
+// Paging follows Bundle.link[next] exactly as given and only on the base URL's origin and path (P1-P3). A loop or
+// runaway paging stops the query (P4): a repeated next URL, a page whose entries repeat an earlier page of the same
+// search, too many empty pages in a row that still link onwards, far more entries than Bundle.total announced, or the
+// page cap. An OperationOutcome entry of severity error or fatal in the results also fails the query (P6, D10).
+// A query that fails leaves its patients' data incomplete, so their decisions that depend on it are "unknown", never
+// "not met" (D10). A failing seed or metadata query fails the run.
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,10 @@ struct RestPlan {
   std::vector<std::string> observation_codes;  // "system|code" of every mapped observation concept (empty: all)
   std::vector<std::string> observation_texts;  // text patterns: also searched with code:text (prefix match)
   std::string observation_since;               // "YYYY-MM-DD": only results dated on or after (empty: all)
+  // Incremental pull: only resources changed after this instant (_lastUpdated=gt), for the patients already known;
+  // seeds are always searched in full and new seed patients are read in full.
+  std::string since;
+  std::set<std::string> known_patients;
 };
 
 struct RestOptions {
@@ -32,6 +40,7 @@ struct RestOptions {
   int page_size = 1000;
   int concurrency = 4;
   std::size_t max_pages_per_query = 10000;
+  std::size_t max_empty_pages = 10;  // consecutive pages without entries that still carry a next link
   std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs under this
   bool strict_metadata = false;      // fail instead of warn when /metadata does not fit the plan
   std::string authorization;         // full Authorization header value, or empty (never logged)
@@ -45,6 +54,13 @@ class RestSource : public Source {
   Status read(const Sink& sink, IssueLog& issues) override;
   const Stats& stats() const override { return stats_; }
   const Completeness& completeness() const override { return completeness_; }
+  bool supports_incremental() const override { return true; }
+  void pull_changes_since(const std::string& since, std::set<std::string> known) override {
+    plan_.since = since;
+    plan_.known_patients = std::move(known);
+  }
+  bool delivered_changes_only() const override { return !plan_.since.empty(); }
+  std::string watermark() const override { return watermark_; }
 
   struct Counters {
     std::size_t queries = 0, pages = 0, resources = 0, failed_queries = 0;
@@ -59,6 +75,7 @@ class RestSource : public Source {
   Stats stats_;
   Completeness completeness_;
   Counters counters_;
+  std::string watermark_;
 };
 
 }  // namespace cf::source

@@ -46,6 +46,20 @@ class Source {
   virtual Status read(const Sink& sink, IssueLog& issues) = 0;
   virtual const Stats& stats() const = 0;
   virtual const Completeness& completeness() const = 0;
+
+  // Keep each resource's JSON in Header::raw, for the state store.
+  void set_keep_raw(bool keep) { keep_raw_ = keep; }
+  // Incremental pulls: a source that can, reads only what changed after `since` for the patients it already
+  // delivered (the rest comes from the state store).
+  virtual bool supports_incremental() const { return false; }
+  virtual void pull_changes_since(const std::string& /*since*/, std::set<std::string> /*known_patients*/) {}
+  // A source that delivered only what changed since an earlier pull.
+  virtual bool delivered_changes_only() const { return false; }
+  // The server's clock when the pull began (ISO instant, UTC), to pull from next time; empty when unknown.
+  virtual std::string watermark() const { return {}; }
+
+ protected:
+  bool keep_raw_ = false;
 };
 
 }  // namespace cf::source

@@ -32,6 +32,15 @@ CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN
 CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN
   SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
+    // 2: the resources pulled from each source (the JSON of every resource, so a past decision can be shown and
+    // an incremental pull completed), and each source's watermark (the server's clock at its last complete pull).
+    R"sql(
+CREATE TABLE resources (
+  source TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, version_id TEXT NOT NULL, last_updated TEXT NOT NULL,
+  patient TEXT NOT NULL, location TEXT NOT NULL, sha256 TEXT NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (source, type, id));
+CREATE TABLE sources (source TEXT PRIMARY KEY, watermark TEXT NOT NULL, last_full_pull TEXT NOT NULL);
+)sql",
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/sha256.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 
@@ -109,9 +110,46 @@ Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
   return id.integer(0);
 }
 
-Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResult>& results) {
+Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResult>& results,
+                              const ResourceUpdate* update) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begun();
+  if (update) {
+    if (update->full) {
+      // Resources the source no longer has are deleted: mark every stored one, then unmark what was pulled.
+      Statement del(*db_, "DELETE FROM resources WHERE source=? AND (type || '/' || id) NOT IN "
+                          "(SELECT value FROM json_each(?))");
+      std::string keys = "[";
+      for (std::size_t i = 0; i < update->pulled.size(); ++i) {
+        const auto& p = update->pulled[i];
+        keys += (i ? ",\"" : "\"") + p.type + "/" + p.id + "\"";
+      }
+      keys += "]";
+      auto st = del.bind(1, update->source).bind(2, keys).run();
+      if (!st) return st;
+    }
+    for (const auto& p : update->pulled) {
+      Statement up(*db_,
+                   "INSERT INTO resources(source, type, id, version_id, last_updated, patient, location, sha256, json) "
+                   "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source, type, id) DO UPDATE SET version_id=excluded.version_id, "
+                   "last_updated=excluded.last_updated, patient=excluded.patient, location=excluded.location, "
+                   "sha256=excluded.sha256, json=excluded.json");
+      up.bind(1, update->source).bind(2, p.type).bind(3, p.id).bind(4, p.version_id).bind(5, p.last_updated);
+      up.bind(6, p.patient).bind(7, p.location).bind(8, sha256_hex(p.json)).bind(9, p.json);
+      auto st = up.run();
+      if (!st) return st;
+    }
+    if (!update->watermark.empty()) {
+      Statement wm(*db_,
+                   "INSERT INTO sources(source, watermark, last_full_pull) VALUES (?, ?, ?) ON CONFLICT(source) DO "
+                   "UPDATE SET watermark=excluded.watermark, last_full_pull=CASE WHEN ? THEN excluded.last_full_pull "
+                   "ELSE sources.last_full_pull END");
+      wm.bind(1, update->source).bind(2, update->watermark).bind(3, update->full ? update->watermark : std::string(""));
+      wm.bind(4, static_cast<std::int64_t>(update->full ? 1 : 0));
+      auto st = wm.run();
+      if (!st) return st;
+    }
+  }
   for (const auto& p : results) {
     Statement one(*db_, "INSERT INTO results(run_id, patient, tier, rank, score, outcomes, line) VALUES (?,?,?,?,?,?,?)");
     one.bind(1, r.id).bind(2, p.patient).bind(3, p.tier).bind(4, p.rank).bind(5, p.score);
@@ -128,6 +166,25 @@ Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResul
   auto st = up.run();
   if (!st) return st;
   return tx.commit();
+}
+
+Result<std::vector<StoredResource>> StateStore::resources(const std::string& source) {
+  Statement q(*db_, "SELECT type, id, version_id, last_updated, patient, location, json FROM resources WHERE source=? "
+                    "ORDER BY type, id");
+  q.bind(1, source);
+  std::vector<StoredResource> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6)});
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Result<std::string> StateStore::watermark(const std::string& source) {
+  Statement q(*db_, "SELECT watermark FROM sources WHERE source=?");
+  q.bind(1, source);
+  std::string out;
+  if (q.step()) out = q.text(0);
+  if (!q.status()) return q.status().error();
+  return out;
 }
 
 Status StateStore::abandon_stale_runs() {

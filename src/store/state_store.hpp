@@ -31,6 +31,18 @@ struct PatientResult {
   std::string line;                             // the results.ndjson line, for explaining a past decision
 };
 
+struct StoredResource {
+  std::string type, id, version_id, last_updated, patient, location, json;
+};
+
+// What a run pulled, saved with its results in one transaction.
+struct ResourceUpdate {
+  std::string source;
+  std::vector<StoredResource> pulled;
+  bool full = false;      // a complete full pull: what the source no longer has is deleted
+  std::string watermark;  // server time the pull began; saved only when the pull was complete
+};
+
 struct Feedback {
   std::string patient, status, note, recorded_at, recorded_by;
 };
@@ -45,7 +57,10 @@ class StateStore {
   Result<std::int64_t> begin_run(const RunRecord& r);
   // In one transaction: every patient's result and the run's summary, status 'complete' (or 'incomplete' when
   // some input could not be read). Before this commits, the run does not count as a night's result.
-  Status finish_run(const RunRecord& r, const std::vector<PatientResult>& results);
+  Status finish_run(const RunRecord& r, const std::vector<PatientResult>& results,
+                    const ResourceUpdate* resources = nullptr);
+  Result<std::vector<StoredResource>> resources(const std::string& source);
+  Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
   // Runs marked running by a process that no longer holds the lock become 'abandoned'.
   Status abandon_stale_runs();
 

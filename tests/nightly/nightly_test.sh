@@ -7,7 +7,7 @@ set -u
 bin=$(readlink -f "$1")
 repo=$(readlink -f "$2")
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 python3 "$repo/tests/rest/flatten_bundles.py" "$tmp/bundles.ndjson" "$repo"/fhir-samples/bundles/*.json
 loads=()
 for f in "$repo"/fhir-samples/ndjson/*.ndjson "$tmp/bundles.ndjson"; do loads+=(--load "$f"); done
@@ -48,10 +48,14 @@ check "night 2: cc-033 moved to ineligible" test "$(tier "$T/night2/results.ndjs
 check "night 2: changes.csv says cc-033 dropped because E-SLN became met" \
   grep -q '^dropped,"cc-033",possible,ineligible,.*E-SLN: unknown -> met' "$T/night2/changes.csv"
 check "night 2: nothing else dropped" test "$(grep -c '^dropped' "$T/night2/changes.csv")" = 1
+# Incremental: only what changed since the last watermark (minus a 5-minute safety margin) is pulled.
+n2=$(grep -o 'pulled [0-9]* changed' "$T/night2.stdout" | grep -o '[0-9]*')
+check "night 2 pulled only the changes (incremental; pulled ${n2:-?} of 1100+)" test "${n2:-999}" -ge 1 -a "${n2:-999}" -le 10
 
-# Between nights 2 and 3: that result is deleted again (entered in error) -> cc-033 returns.
+# Between nights 2 and 3: that result is deleted on the server. An incremental search cannot see deletions;
+# --full pulls everything again and drops what the server no longer has -> cc-033 returns.
 http DELETE Observation/cc-033-new-creat
-run 2026-11-26 night3; check "night 3 exits 0" test $? -eq 0
+run 2026-11-26 night3 --full true; check "night 3 (--full) exits 0" test $? -eq 0
 check "night 3: cc-033 is a candidate again" grep -q '^new,"cc-033",ineligible,possible' "$T/night3/changes.csv"
 
 # One day later with no data change: age and window boundaries move, and changes.csv says why.
