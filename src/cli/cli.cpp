@@ -63,8 +63,11 @@ const char* kRunHelp =
     "                  population: every patient\n"
     "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"
     "  --ca-file FILE  trust this CA bundle instead of the system store (TLS is always verified)\n"
-    "  --auth none|bearer|basic  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: COHORT_FHIR_USER and\n"
-    "                  COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
+    "  --auth none|bearer|basic|smart  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: COHORT_FHIR_USER\n"
+    "                  and COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
+    "  --auth smart    SMART Backend Services: --smart-client-id ID --smart-key FILE (PEM, RSA >= 2048 or EC P-384,\n"
+    "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes \"system/Patient.rs ...\"]\n"
+    "                  [--smart-token-endpoint URL] (default: discovered from .well-known/smart-configuration)\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
     "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is well\n"
@@ -154,7 +157,8 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
-                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full"},
+                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
+                    "smart-alg", "smart-scopes", "smart-token-endpoint"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -197,6 +201,12 @@ int run_command(const std::vector<std::string>& args) {
     }
   }
   if (f.count("state")) s.state = f["state"];
+  if (f.count("smart-client-id")) s.smart_client_id = f["smart-client-id"];
+  if (f.count("smart-key")) s.smart_key_file = f["smart-key"];
+  if (f.count("smart-kid")) s.smart_kid = f["smart-kid"];
+  if (f.count("smart-alg")) s.smart_alg = f["smart-alg"];
+  if (f.count("smart-scopes")) s.smart_scopes = f["smart-scopes"];
+  if (f.count("smart-token-endpoint")) s.smart_token_endpoint = f["smart-token-endpoint"];
   for (const char* k : {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
     if (f.count(k)) {
       std::string& dst = std::string(k) == "trial" ? s.trial : std::string(k) == "mappings" ? s.mappings
@@ -302,6 +312,31 @@ int run_command(const std::vector<std::string>& args) {
     ro.strict_metadata = s.strict_metadata;
     ro.authorization = *auth;
     ro.log = [&log](const std::string& line) { log("pull", line); };
+    if (s.auth == "smart") {
+      transport::ClientOptions ao = co;  // same CA file and timeouts; small bodies only (T9)
+      ao.max_connections = 1;
+      ao.max_body_bytes = ao.max_decoded_bytes = transport::SmartAuth::max_discovery_bytes;
+      auto ac = transport::HttpClient::create(ao);
+      if (!ac) {
+        std::cerr << "cohort-finder: " << ac.error().what() << "\n";
+        return kUsage;
+      }
+      transport::SmartOptions so;
+      so.fhir_base_url = s.sources[0];
+      so.client_id = s.smart_client_id;
+      so.private_key_pem_file = s.smart_key_file;
+      so.key_id = s.smart_kid;
+      so.algorithm = s.smart_alg;
+      if (!s.smart_scopes.empty()) so.scopes = s.smart_scopes;
+      so.token_endpoint = s.smart_token_endpoint;
+      so.log = [&log](const std::string& line) { log("auth", line); };
+      auto sa = transport::SmartAuth::create(std::move(so), std::shared_ptr<transport::HttpClient>(std::move(*ac)));
+      if (!sa) {
+        std::cerr << "cohort-finder: " << sa.error().what() << "\n";
+        return kUsage;
+      }
+      ro.smart = *sa;
+    }
     auto plan = app::rest_plan_for(**prepared, s.mode == "population");
     plan.observation_since = s.observation_since;
     src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);

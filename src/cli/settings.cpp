@@ -61,13 +61,17 @@ Status apply_config_file(const std::string& path, Settings& s) {
       else return bad("a string or an array of strings");
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
                key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
-               key == "log_format" || key == "prefilter" || key == "state") {
+               key == "log_format" || key == "prefilter" || key == "state" || key.rfind("smart_", 0) == 0) {
       if (!str) return bad("a string");
       std::string& dst = key == "trial" ? s.trial : key == "mappings" ? s.mappings : key == "out" ? s.out
                        : key == "as_of" ? s.as_of : key == "mode" ? s.mode : key == "ca_file" ? s.ca_file
                        : key == "auth" ? s.auth : key == "token_file" ? s.token_file
                        : key == "observation_since" ? s.observation_since : key == "log_format" ? s.log_format
-                       : key == "state" ? s.state : s.prefilter;
+                       : key == "state" ? s.state : key == "smart_client_id" ? s.smart_client_id
+                       : key == "smart_key_file" ? s.smart_key_file : key == "smart_kid" ? s.smart_kid
+                       : key == "smart_alg" ? s.smart_alg : key == "smart_scopes" ? s.smart_scopes
+                       : key == "smart_token_endpoint" ? s.smart_token_endpoint : s.prefilter;
+      if (key.rfind("smart_", 0) == 0 && &dst == &s.prefilter) return make_error("unknown setting", path + ": " + key);
       dst = std::string(*str);
     } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" || key == "read_timeout_s" ||
                key == "total_timeout_s") {
@@ -99,6 +103,11 @@ Status apply_environment(Settings& s) {
   if (auto v = env("COHORT_CA_FILE")) s.ca_file = v;
   if (auto v = env("COHORT_FHIR_MODE")) s.mode = v;
   if (auto v = env("COHORT_STATE_DIR")) s.state = v;
+  if (auto v = env("COHORT_SMART_CLIENT_ID")) s.smart_client_id = v;
+  if (auto v = env("COHORT_SMART_KEY_FILE")) s.smart_key_file = v;
+  if (auto v = env("COHORT_SMART_KID")) s.smart_kid = v;
+  if (auto v = env("COHORT_SMART_ALG")) s.smart_alg = v;
+  if (auto v = env("COHORT_SMART_SCOPES")) s.smart_scopes = v;
   if (auto v = env("COHORT_FHIR_CONCURRENCY"))
     if (!to_int(v, s.concurrency) || s.concurrency <= 0) return make_error("not a positive number", "COHORT_FHIR_CONCURRENCY");
   if (auto v = env("COHORT_FHIR_PAGE_SIZE"))
@@ -107,7 +116,7 @@ Status apply_environment(Settings& s) {
 }
 
 Result<std::string> authorization(const Settings& s) {
-  if (s.auth == "none") return std::string();
+  if (s.auth == "none" || s.auth == "smart") return std::string();  // SmartAuth supplies its own header
   if (s.auth == "bearer") {
     std::string token;
     if (!s.token_file.empty()) {
@@ -126,7 +135,7 @@ Result<std::string> authorization(const Settings& s) {
     if (!u || !p) return make_error("basic auth needs COHORT_FHIR_USER and COHORT_FHIR_PASSWORD", "auth");
     return "Basic " + base64_encode(std::string(u) + ":" + p);
   }
-  return make_error("auth must be none, bearer or basic (SMART Backend Services is not implemented yet)", "auth");
+  return make_error("auth must be none, bearer, basic or smart", "auth");
 }
 
 }  // namespace cf::cli

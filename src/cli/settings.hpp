@@ -19,8 +19,10 @@ struct Settings {
   int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
   std::string ca_file;
   bool strict_metadata = false;
-  std::string auth = "none";  // none | bearer | basic
+  std::string auth = "none";  // none | bearer | basic | smart
   std::string token_file;     // bearer token in a file (else COHORT_FHIR_TOKEN)
+  // SMART Backend Services (auth = smart): the private key is a PEM file, never inline.
+  std::string smart_client_id, smart_key_file, smart_kid, smart_alg, smart_scopes, smart_token_endpoint;
   std::string observation_since;
   // Output
   bool quiet = false;

@@ -79,8 +79,24 @@ struct RestSource::Impl {
   }
 
   Result<transport::Response> fetch(const Url& url) {
-    auto resp = self.client_->send(get(url));
+    transport::Request req = get(url);
+    std::string used;
+    if (self.opts_.smart) {
+      auto a = self.opts_.smart->authorization();
+      if (!a) return a.error();
+      used = std::move(*a);
+      req.headers.emplace_back("Authorization", used);
+    }
+    auto resp = self.client_->send(req);
     if (!resp) return resp.error();
+    if (resp->status == 401 && self.opts_.smart) {
+      // The token was revoked or expired early: one new token and one repeat (RELIABILITY A3), not a retry.
+      auto a = self.opts_.smart->reauthorize(used);
+      if (!a) return a.error();
+      req.headers.back().second = *a;
+      resp = self.client_->send(req);
+      if (!resp) return resp.error();
+    }
     if (resp->status != 200)
       return make_error("HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) +
                             " attempt(s)",

@@ -19,6 +19,7 @@
 
 #include "source/source.hpp"
 #include "transport/http_client.hpp"
+#include "transport/smart_auth.hpp"
 
 namespace cf::source {
 
@@ -44,6 +45,7 @@ struct RestOptions {
   std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs under this
   bool strict_metadata = false;      // fail instead of warn when /metadata does not fit the plan
   std::string authorization;         // full Authorization header value, or empty (never logged)
+  std::shared_ptr<transport::SmartAuth> smart;  // SMART Backend Services: supplies Authorization when set
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
 };
 
