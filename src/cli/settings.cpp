@@ -45,7 +45,8 @@ Status apply_config_file(const std::string& path, Settings& s) {
   if (!json::parse(*text, doc, err))
     return make_error(err.message, path + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
   if (!doc.IsObject()) return make_error("a config file is a JSON object", path);
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+  const json::Value& root = doc;  // const iterators: clang flags RapidJSON's non-const ones as ambiguous in C++20
+  for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
     const std::string key(it->name.GetString(), it->name.GetStringLength());
     const json::Value* v = &it->value;
     auto str = json::string(v);
