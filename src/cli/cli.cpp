@@ -56,6 +56,7 @@ const char* kRunHelp =
     "                  adds changes.csv. From a FHIR server, later runs pull only what changed (_lastUpdated)\n"
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
+    "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on N\n"
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
     "                  it and options override both\n"
     "FHIR server (when --source is an http(s) base URL):\n"
@@ -158,7 +159,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
                     "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
-                    "smart-alg", "smart-scopes", "smart-token-endpoint"},
+                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -219,7 +220,8 @@ int run_command(const std::vector<std::string>& args) {
   if (f.count("as-of")) s.as_of = f["as-of"];
   if (f.count("strict-metadata")) s.strict_metadata = f["strict-metadata"] != "false";
   if (f.count("quiet")) s.quiet = f["quiet"] != "false";
-  if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size)) return kUsage;
+  if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) || !set_int("threads", s.threads))
+    return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
     std::cerr << "cohort-finder run: --prefilter is on or off\n";
     return kUsage;
@@ -343,6 +345,7 @@ int run_command(const std::vector<std::string>& args) {
   } else {
     std::vector<fs::path> roots(s.sources.begin(), s.sources.end());
     auto fsrc = std::make_unique<source::FileSource>(roots);
+    fsrc->set_threads(static_cast<std::size_t>(s.threads));
     if (s.prefilter == "on") fsrc->set_line_filter(app::line_filter_for(**prepared));
     src = std::move(fsrc);
   }

@@ -16,6 +16,7 @@ struct Settings {
   // FHIR server
   std::string mode = "seed";  // seed | population
   int concurrency = 4, page_size = 1000;
+  int threads = 0;  // NDJSON parsing threads; 0 = one per core
   int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
   std::string ca_file;
   bool strict_metadata = false;

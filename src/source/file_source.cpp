@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <thread>
 #include <memory>
 #include <unordered_map>
 
@@ -93,6 +96,10 @@ FileSource::FileSource(fs::path root, std::size_t page_size) : roots_{std::move(
 FileSource::FileSource(std::vector<fs::path> roots, std::size_t page_size)
     : roots_(std::move(roots)), page_size_(page_size) {}
 
+void FileSource::set_threads(std::size_t n) {
+  threads_ = n == 0 ? std::max<std::size_t>(1, std::thread::hardware_concurrency()) : n;
+}
+
 std::string FileSource::describe() const {
   std::string s = "files:";
   for (std::size_t i = 0; i < roots_.size(); ++i) s += (i ? "," : "") + roots_[i].string();
@@ -101,8 +108,8 @@ std::string FileSource::describe() const {
 
 std::string FileSource::display(const fs::path& p) const { return p.lexically_normal().string(); }
 
-void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues,
-                                 bool parsed) {
+void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed,
+                                 Completeness& completeness) {
   std::string type = sniff_string(raw, "resourceType");
   // Valid JSON that is not a resource of a type the tool reads (a bulk-export log line, say) loses nothing.
   if (parsed && fhir::resource_type_from(type) == fhir::ResourceType::other) return;
@@ -115,9 +122,9 @@ void FileSource::mark_incomplete(std::string_view raw, const std::string& locati
   const std::string t = fhir::resource_type_from(type) == fhir::ResourceType::other ? "*" : type;
   if (!type.empty() && t == "*" && type != "Bundle") return;  // a type the tool does not read: nothing is lost
   if (!patient.empty()) {
-    completeness_.patient_types[patient].insert(t);
+    completeness.patient_types[patient].insert(t);
   } else {
-    completeness_.run_types.insert(t);
+    completeness.run_types.insert(t);
     issues.add(Severity::error, "incomplete-data", location, "", "",
                "a record that failed to parse cannot be attributed to a patient: decisions that depend on " +
                    (t == "*" ? std::string("any resource type") : t) + " are unknown for every patient");
@@ -157,6 +164,70 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
   return Status::success();
 }
 
+// One unit of parallel work: the complete lines of a slice of an NDJSON file, parsed into resources with their own
+// issues, counts and completeness, merged by the reader in file order (so output never depends on thread count).
+struct FileSource::Chunk {
+  std::string text;
+  std::size_t first_line = 1;
+  std::vector<fhir::Resource> resources;
+  IssueLog issues;
+  Stats stats;
+  Completeness completeness;
+};
+
+void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
+  json::Document doc;
+  json::ParseError perr;
+  std::size_t line_no = c.first_line - 1;
+  std::string_view rest(c.text);
+  while (!rest.empty()) {
+    const void* nl = std::memchr(rest.data(), '\n', rest.size());
+    const std::size_t len = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) : rest.size();
+    std::string_view line = rest.substr(0, len);
+    rest.remove_prefix(nl ? len + 1 : len);
+    ++line_no;
+    if (line.size() && line.back() == '\r') line.remove_suffix(1);
+    if (trim(line).empty()) continue;
+    if (filter_) {
+      std::string type;
+      switch (filter_->check(line, type)) {
+        case LineFilter::Verdict::other_type:
+          ++c.stats.skipped_by_type[type];
+          continue;
+        case LineFilter::Verdict::irrelevant_observation:
+          ++c.stats.prefiltered;
+          continue;
+        case LineFilter::Verdict::parse:
+          break;
+      }
+    }
+    const std::string loc = name + ":" + std::to_string(line_no);
+    if (!json::parse(line, doc, perr)) {
+      ++c.stats.rejected;
+      c.issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
+                   "line is not valid JSON: " + perr.message);
+      mark_incomplete(line, loc, c.issues, false, c.completeness);
+      continue;
+    }
+    auto ex = fhir::extract_resource(doc, fhir::Origin{loc, describe()}, c.issues);
+    if (ex.rejected) {
+      ++c.stats.rejected;
+      mark_incomplete(line, loc, c.issues, true, c.completeness);
+      continue;
+    }
+    if (!ex.resource) {
+      ++c.stats.skipped_by_type[ex.type_name];
+      continue;
+    }
+    resolve_subject(*ex.resource, nullptr, c.issues);
+    if (keep_raw_) fhir::header(*ex.resource).raw.assign(line);
+    ++c.stats.read_by_type[ex.type_name];
+    c.resources.push_back(std::move(*ex.resource));
+  }
+  c.text.clear();
+  c.text.shrink_to_fit();
+}
+
 void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& issues) {
   const std::string name = display(file);
   FilePtr f(std::fopen(file.c_str(), "rb"));
@@ -165,100 +236,92 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     completeness_.run_types.insert("*");
     return;
   }
-  Page page;
-  page.label = name;
-  std::vector<char> buf(1 << 20);
-  std::string carry;  // a line that spans buffer reads
-  std::size_t line_no = 0;
-  json::Document doc;
-  json::ParseError perr;
+  constexpr std::size_t kChunkBytes = 8u << 20;
+  const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
+  std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
 
-  auto handle_line = [&](std::string_view line) {
-    ++line_no;
-    if (line.size() && line.back() == '\r') line.remove_suffix(1);
-    if (trim(line).empty()) return;
-    if (filter_) {
-      std::string type;
-      switch (filter_->check(line, type)) {
-        case LineFilter::Verdict::other_type:
-          ++stats_.skipped_by_type[type];
-          return;
-        case LineFilter::Verdict::irrelevant_observation:
-          ++stats_.prefiltered;
-          return;
-        case LineFilter::Verdict::parse:
-          break;
-      }
-    }
-    const std::string loc = name + ":" + std::to_string(line_no);
-    if (!json::parse(line, doc, perr)) {
-      ++stats_.rejected;
-      issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
-                 "line is not valid JSON: " + perr.message);
-      mark_incomplete(line, loc, issues, false);
-      return;
-    }
-    fhir::Origin origin{loc, describe()};
-    auto ex = fhir::extract_resource(doc, origin, issues);
-    if (ex.rejected) {
-      ++stats_.rejected;
-      mark_incomplete(line, loc, issues, true);
-      return;
-    }
-    if (!ex.resource) {
-      ++stats_.skipped_by_type[ex.type_name];
-      return;
-    }
-    resolve_subject(*ex.resource, nullptr, issues);
-    if (keep_raw_) fhir::header(*ex.resource).raw.assign(line);
-    ++stats_.read_by_type[ex.type_name];
-    page.resources.push_back(std::move(*ex.resource));
-    if (page.resources.size() >= page_size_) {
-      sink(std::move(page));
-      page = Page{};
+  auto deliver = [&](std::unique_ptr<Chunk> c) {
+    for (const auto& [t, n] : c->stats.read_by_type) stats_.read_by_type[t] += n;
+    for (const auto& [t, n] : c->stats.skipped_by_type) stats_.skipped_by_type[t] += n;
+    stats_.rejected += c->stats.rejected;
+    stats_.prefiltered += c->stats.prefiltered;
+    completeness_.run_types.insert(c->completeness.run_types.begin(), c->completeness.run_types.end());
+    for (auto& [p, types] : c->completeness.patient_types) completeness_.patient_types[p].insert(types.begin(), types.end());
+    issues.merge(std::move(c->issues));
+    for (std::size_t i = 0; i < c->resources.size(); i += page_size_) {
+      Page page;
       page.label = name;
+      const std::size_t end = std::min(c->resources.size(), i + page_size_);
+      page.resources.reserve(end - i);
+      for (std::size_t k = i; k < end; ++k) page.resources.push_back(std::move(c->resources[k]));
+      sink(std::move(page));
     }
   };
-
-  bool skipping_long = false;
-  while (true) {
-    std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
-    if (n == 0) break;
-    std::string_view chunk(buf.data(), n);
-    while (!chunk.empty()) {
-      const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
-      if (!nl) {
-        if (!skipping_long) carry.append(chunk);
-        if (carry.size() > kMaxLine) {
-          skipping_long = true;
-          carry.clear();
-        }
-        break;
-      }
-      std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - chunk.data());
-      if (skipping_long) {
-        ++line_no;
-        ++stats_.rejected;
-        issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(line_no), "", "",
-                   "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
-        completeness_.run_types.insert("*");
-        skipping_long = false;
-      } else if (carry.empty()) {
-        handle_line(chunk.substr(0, len));
-      } else {
-        carry.append(chunk.substr(0, len));
-        handle_line(carry);
-        carry.clear();
-      }
-      chunk.remove_prefix(len + 1);
+  auto submit = [&](std::string text, std::size_t first_line) {
+    auto c = std::make_unique<Chunk>();
+    c->text = std::move(text);
+    c->first_line = first_line;
+    if (max_inflight == 1) {
+      parse_chunk(*c, name);
+      deliver(std::move(c));
+      return;
     }
+    if (inflight.size() >= max_inflight) {
+      deliver(inflight.front().get());
+      inflight.pop_front();
+    }
+    inflight.push_back(std::async(std::launch::async, [this, &name, ch = std::move(c)]() mutable {
+      parse_chunk(*ch, name);
+      return std::move(ch);
+    }));
+  };
+
+  std::string pending;  // bytes after the last complete line read so far
+  std::size_t next_line = 1;
+  bool skipping_long = false;  // inside a line longer than kMaxLine: dropped up to its newline
+  std::vector<char> buf(kChunkBytes);
+  while (true) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    if (n == 0) break;
+    std::string_view in(buf.data(), n);
+    if (skipping_long) {
+      const void* nl = std::memchr(in.data(), '\n', in.size());
+      if (!nl) continue;
+      in.remove_prefix(static_cast<std::size_t>(static_cast<const char*>(nl) - in.data()) + 1);
+      skipping_long = false;
+    }
+    pending.append(in);
+    const auto last_nl = pending.rfind('\n');
+    if (last_nl == std::string::npos) {
+      if (pending.size() > kMaxLine) {
+        // The line is too long to be a resource: report it, skip to its end, and know data may be missing.
+        issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(next_line), "", "",
+                   "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
+        ++stats_.rejected;
+        completeness_.run_types.insert("*");
+        pending.clear();
+        ++next_line;
+        skipping_long = true;
+      }
+      continue;
+    }
+    std::string complete = pending.substr(0, last_nl + 1);
+    pending.erase(0, last_nl + 1);
+    std::size_t lines = 0;
+    for (const char* p = complete.data(); (p = static_cast<const char*>(std::memchr(p, '\n', complete.data() + complete.size() - p))); ++p) ++lines;
+    const std::size_t first = next_line;
+    next_line += lines;
+    submit(std::move(complete), first);
   }
   if (std::ferror(f.get())) {
     issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
     completeness_.run_types.insert("*");
   }
-  if (!carry.empty()) handle_line(carry);  // last line without a newline
-  if (!page.resources.empty()) sink(std::move(page));
+  if (!pending.empty() && !skipping_long) submit(std::move(pending), next_line);  // last line without a newline
+  while (!inflight.empty()) {
+    deliver(inflight.front().get());
+    inflight.pop_front();
+  }
 }
 
 void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& issues) {
@@ -321,7 +384,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       if (ex.rejected) {
         ++stats_.rejected;
         std::string raw = json::serialize(*res);
-        mark_incomplete(raw, loc, issues, true);
+        mark_incomplete(raw, loc, issues, true, completeness_);
         continue;
       }
       if (!ex.resource) {

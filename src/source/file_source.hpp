@@ -21,6 +21,9 @@ class FileSource : public Source {
   // Skip NDJSON lines that cannot matter before parsing them (see line_filter.hpp). Without a filter every line is
   // parsed; the candidates are the same either way (tests/source checks it).
   void set_line_filter(std::shared_ptr<const LineFilter> f) { filter_ = std::move(f); }
+  // Threads that parse NDJSON in parallel (0: one per core). Results are merged in file order, so the output is the
+  // same for any number.
+  void set_threads(std::size_t n);
   std::string describe() const override;
   Status read(const Sink& sink, IssueLog& issues) override;
   const Stats& stats() const override { return stats_; }
@@ -29,7 +32,10 @@ class FileSource : public Source {
  private:
   void read_ndjson(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
   void read_json(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
-  void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed);
+  struct Chunk;
+  void parse_chunk(Chunk& c, const std::string& name) const;
+  static void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed,
+                              Completeness& completeness);
   std::string display(const std::filesystem::path& p) const;
 
   std::vector<std::filesystem::path> roots_;
@@ -37,6 +43,7 @@ class FileSource : public Source {
   Stats stats_;
   Completeness completeness_;
   std::shared_ptr<const LineFilter> filter_;
+  std::size_t threads_ = 1;
 };
 
 }  // namespace cf::source

@@ -193,7 +193,7 @@ struct RestSource::Impl {
                               " repeats the entries of an earlier page under a new link",
                           where);
       empty_in_a_row = parsed.entries == 0 && !parsed.next.empty() ? empty_in_a_row + 1 : 0;
-      if (empty_in_a_row >= self.opts_.max_empty_pages)
+      if (self.opts_.max_empty_pages > 0 && empty_in_a_row >= self.opts_.max_empty_pages)
         return make_error(std::to_string(empty_in_a_row) + " empty pages in a row still link to a next page: "
                           "runaway paging",
                           where);

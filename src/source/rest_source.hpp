@@ -41,7 +41,7 @@ struct RestOptions {
   int page_size = 1000;
   int concurrency = 4;
   std::size_t max_pages_per_query = 10000;
-  std::size_t max_empty_pages = 10;  // consecutive pages without entries that still carry a next link
+  std::size_t max_empty_pages = 10;  // consecutive empty pages that still carry a next link (0: no limit)
   std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs under this
   bool strict_metadata = false;      // fail instead of warn when /metadata does not fit the plan
   std::string authorization;         // full Authorization header value, or empty (never logged)

@@ -11,7 +11,7 @@ check() {
   if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi
 }
 d="$repo/deploy"
-help=$("$bin" help run)
+help=$("$bin" help run; "$bin" help explain; "$bin" help feedback; "$bin" help history)
 # A python3 that has PyYAML: the one on PATH, or Debian's (python3-yaml, installed by install-deps.sh --with-tests).
 py=python3
 python3 -c "import yaml" 2>/dev/null || py=/usr/bin/python3
@@ -46,7 +46,7 @@ check "Dockerfile is multi-stage, Debian 12, non-root, state on a volume" bash -
 for f in "$d/Dockerfile" "$d/systemd/cohort-finder.service" "$d/kubernetes/cronjob.yaml" "$repo/README.md"; do
   for opt in $(grep -o -- '--[a-z][a-z-]*' "$f" | sort -u); do
     case "$opt" in --preset|--build|--with-tests|--no-install-recommends|--system|--uid|--home-dir|--shell|--from|--target) continue ;; esac
-    check "$(basename "$f") passes $opt, which cohort-finder run knows" grep -q -- "$opt" <<<"$help"
+    check "$(basename "$f") passes $opt, which cohort-finder knows" grep -q -- "$opt" <<<"$help"
   done
 done
 # The deployed command validates with the example config (paths overridden to this checkout).
