@@ -299,6 +299,8 @@ int run_command(const std::vector<std::string>& args) {
     co.read_timeout = std::chrono::seconds(s.read_timeout_s);
     co.total_timeout = std::chrono::seconds(s.total_timeout_s);
     co.ca_file = s.ca_file;
+    // A search page of 1000 resources is a few MB: 256 MiB decoded bounds a gzip bomb without refusing real pages.
+    co.max_decoded_bytes = std::size_t{256} << 20;
     co.user_agent = "cohort-finder/" + app::version();
     co.log = [&log](const std::string& line) { log("retry", line); };
     auto c = transport::HttpClient::create(co);
