@@ -1,6 +1,8 @@
 #include "cli/cli.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <unistd.h>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -316,6 +318,25 @@ int run_command(const std::vector<std::string>& args) {
     ro.strict_metadata = s.strict_metadata;
     ro.authorization = *auth;
     ro.log = [&log](const std::string& line) { log("pull", line); };
+    // A live progress line when a person watches (stderr is a terminal); cron gets the JSON-lines log instead.
+    if (!s.quiet && s.log_format == "text" && ::isatty(2)) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto last = std::make_shared<std::chrono::steady_clock::time_point>(t0);
+      auto mu = std::make_shared<std::mutex>();
+      ro.progress = [t0, last, mu](const source::RestProgress& p) {
+        std::lock_guard guard(*mu);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - *last < std::chrono::milliseconds(250)) return;
+        *last = now;
+        const double secs = std::chrono::duration<double>(now - t0).count();
+        const double rate = secs > 0 ? static_cast<double>(p.resources) / secs : 0;
+        std::string eta;
+        if (p.expected > p.resources && rate > 0)
+          eta = ", ETA " + std::to_string(static_cast<long>(static_cast<double>(p.expected - p.resources) / rate)) + " s";
+        std::fprintf(stderr, "\rpulling: %zu/%zu queries started, %zu pages, %zu resources (%.0f/s)%s   ", p.queries_done,
+                     p.queries_planned, p.pages, p.resources, rate, eta.c_str());
+      };
+    }
     if (s.auth == "smart") {
       transport::ClientOptions ao = co;  // same CA file and timeouts; small bodies only (T9)
       ao.max_connections = 1;
@@ -358,6 +379,7 @@ int run_command(const std::vector<std::string>& args) {
     return kSource;
   }
   if (auto* rest = dynamic_cast<source::RestSource*>(src.get())) {
+    if (!s.quiet && s.log_format == "text" && ::isatty(2)) std::fputs("\n", stderr);
     auto c = rest->counters();
     auto hc = client->counters();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

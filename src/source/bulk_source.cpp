@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -632,7 +634,7 @@ struct BulkSource::Impl {
         std::lock_guard lock(mu);
         ++self.counters_.manifests;
       }
-      for (auto* v : {&Manifest::output, &Manifest::errors, &Manifest::deleted})
+      for (auto v : {&Manifest::output, &Manifest::errors, &Manifest::deleted})
         for (auto& f : (*part).*v) ((*m).*v).push_back(std::move(f));
       at = *u;
       next = part->next;
@@ -823,12 +825,7 @@ struct BulkSource::Impl {
       }
       resolve(*ex.resource, issues);
       fhir::Header& h = fhir::header(*ex.resource);
-      bool was_deleted;
-      {
-        std::lock_guard lock(mu);
-        was_deleted = deleted.count(h.key()) > 0;
-      }
-      if (was_deleted) {
+      if (deleted.count(h.key())) {  // complete before the outputs are read: no lock needed
         issues.add(Severity::warning, "bulk-deleted-in-output", loc, h.key(), "",
                    "the resource is listed both as exported and as deleted: treated as deleted");
         return;

@@ -198,6 +198,10 @@ struct RestSource::Impl {
                           "runaway paging",
                           where);
       if (parsed.total) {
+        if (!has_total) {
+          std::lock_guard lock(mu);
+          self.counters_.expected += static_cast<std::size_t>(*parsed.total);
+        }
         total = std::max(total, *parsed.total);
         has_total = true;
       }
@@ -209,6 +213,15 @@ struct RestSource::Impl {
                               std::to_string(total) + ": runaway paging",
                           where);
       deliver_page(parsed, on_resource);
+      if (self.opts_.progress) {
+        RestProgress p;
+        {
+          std::lock_guard lock(mu);
+          p = {self.counters_.queries - self.counters_.failed_queries, self.counters_.queries_planned,
+               self.counters_.pages, self.counters_.resources, self.counters_.expected};
+        }
+        self.opts_.progress(p);
+      }
       if (parsed.next.empty()) return Status::success();
       auto n = transport::resolve(url, parsed.next);
       if (!n) return make_error("unusable next link: " + n.error().message, where);
@@ -356,6 +369,10 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   auto run_all = [&](const std::vector<Query>& qs, const std::function<void(const Query&, fhir::Resource&&)>& each)
       -> Status {
     std::atomic<std::size_t> next{0};
+    {
+      std::lock_guard lock(impl.mu);
+      counters_.queries_planned += qs.size();
+    }
     Status fatal;
     std::mutex fatal_mu;
     auto worker = [&] {

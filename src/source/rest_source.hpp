@@ -36,6 +36,10 @@ struct RestPlan {
   std::set<std::string> known_patients;
 };
 
+struct RestProgress {
+  std::size_t queries_done = 0, queries_planned = 0, pages = 0, resources = 0, expected = 0;
+};
+
 struct RestOptions {
   std::string base_url;
   int page_size = 1000;
@@ -47,6 +51,7 @@ struct RestOptions {
   std::string authorization;         // full Authorization header value, or empty (never logged)
   std::shared_ptr<transport::SmartAuth> smart;  // SMART Backend Services: supplies Authorization when set
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
+  std::function<void(const struct RestProgress&)> progress;  // after every page
 };
 
 class RestSource : public Source {
@@ -66,6 +71,8 @@ class RestSource : public Source {
 
   struct Counters {
     std::size_t queries = 0, pages = 0, resources = 0, failed_queries = 0;
+    std::size_t queries_planned = 0;  // of the current phase (seeds, then expansion)
+    std::size_t expected = 0;         // sum of Bundle.total of the searches started so far (for an ETA)
   };
   Counters counters() const { return counters_; }
 
