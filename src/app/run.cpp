@@ -243,6 +243,19 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
                  "clinical resources reference a Patient that the source did not provide");
     criteria::Context ctx{rec, *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
     outcomes.push_back(ranking::assess(*trial, ctx));
+    auto& o = outcomes.back();
+    if (o.tier == ranking::Tier::ineligible) {
+      // Most of a hospital is ineligible: keep their decisions, drop their evidence until it is written.
+      for (auto& r : o.results) {
+        std::vector<criteria::Evidence>().swap(r.evidence);
+        std::string().swap(r.reason);
+      }
+      std::vector<std::string>().swap(o.check_next);
+      std::vector<ranking::KeyValue>().swap(o.key_values);
+      std::vector<criteria::Evidence>().swap(o.bounds.evidence);
+      std::vector<ranking::LabPoint>().swap(o.series);
+      o.evidence_stripped = true;
+    }
     if (outcomes.size() == records.size() / 2) crash_point("mid-evaluation");
   }
   ranking::rank_all(outcomes);
@@ -300,9 +313,29 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     for (const auto& t : types) info.incomplete.push_back((t == "*" ? "all types" : t) + " (patient " + p + ")");
   info.issues_by_kind = issues.counts_by_kind();
 
-  std::vector<std::string> names = {"candidates.csv", "results.ndjson", "attrition.csv", "data_issues.ndjson"};
-  std::vector<std::string> contents = {report::candidates_csv(outcomes), report::results_ndjson(*trial, outcomes),
-                                       report::attrition_csv(*trial, outcomes), report::issues_ndjson(issues.issues())};
+  // One patient's results.ndjson line, with its evidence (re-evaluated when it was dropped).
+  auto line_for = [&](const ranking::PatientOutcome& o) {
+    if (!o.evidence_stripped) return report::result_line(*trial, o);
+    criteria::Context ctx{records.at(o.patient_id), *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
+    ranking::PatientOutcome full = ranking::assess(*trial, ctx);
+    full.rank = o.rank;
+    full.screening_status = o.screening_status;
+    return report::result_line(*trial, full);
+  };
+  {
+    auto file = AtomicFile::create(opts.out / "results.ndjson");
+    if (!file) return file.error();
+    for (const auto& o : outcomes) {
+      auto w1 = (*file)->write(line_for(o));
+      if (!w1) return w1.error();
+      auto w2 = (*file)->write("\n");
+      if (!w2) return w2.error();
+    }
+    if (auto c = (*file)->commit(); !c) return c.error();
+  }
+  std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson"};
+  std::vector<std::string> contents = {report::candidates_csv(outcomes), report::attrition_csv(*trial, outcomes),
+                                       report::issues_ndjson(issues.issues())};
   if (state) {
     names.push_back("changes.csv");
     contents.push_back(report::changes_csv(changes));
@@ -310,10 +343,11 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto w = write_file_atomic(opts.out / names[i], contents[i]);
     if (!w) return w.error();
-    if (i == 1) crash_point("mid-export");
+    if (i == 0) crash_point("mid-export");
   }
   info.finished = now_utc();
   // The manifest goes last: its presence says the other outputs of this run are complete.
+  names.insert(names.begin() + 1, "results.ndjson");
   auto w = write_file_atomic(opts.out / "manifest.json", report::manifest_json(*trial, info, outcomes, names));
   if (!w) return w.error();
 
@@ -337,9 +371,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     record.possible = static_cast<std::int64_t>(s.possible);
     record.ineligible = static_cast<std::int64_t>(s.ineligible);
     record.data_issues = static_cast<std::int64_t>(s.data_issues);
-    std::vector<store::PatientResult> rows;
-    rows.reserve(outcomes.size());
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    auto row = [&](std::size_t i) {
       const auto& o = outcomes[i];
       store::PatientResult r;
       r.patient = o.patient_id;
@@ -348,15 +380,15 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.score = o.score;
       for (std::size_t c = 0; c < trial->criteria.size(); ++c)
         r.outcomes[trial->criteria[c].id] = criteria::to_string(o.results[c].outcome);
-      r.line = report::result_line(*trial, o);
-      rows.push_back(std::move(r));
-    }
+      r.line = line_for(o);
+      return r;
+    };
     store::ResourceUpdate update;
     update.source = src.describe();
     update.pulled = std::move(pulled);
     update.full = !src.delivered_changes_only() && s.complete;
     if (s.complete) update.watermark = src.watermark();
-    if (auto f = state->finish_run(record, rows, &update); !f) return f.error();
+    if (auto f = state->finish_run(record, outcomes.size(), row, &update); !f) return f.error();
     std::string outputs;
     for (const auto& n : names) outputs += n + " ";
     (void)state->audit(record.user, "run",

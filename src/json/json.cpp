@@ -265,7 +265,10 @@ bool find_duplicate_key(const Value& v, std::string& which) {
 }  // namespace
 
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
+  // A Document reused line after line must not keep every earlier line's values: its pool allocator only frees on
+  // Clear(), so without this the memory of a whole NDJSON file would pile up.
   doc.SetNull();
+  doc.GetAllocator().Clear();
   // RFC 8259 forbids a byte-order mark in JSON sent between systems; RELIABILITY D1 asks for a clean rejection.
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
       static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF) {

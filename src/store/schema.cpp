@@ -41,6 +41,12 @@ CREATE TABLE resources (
   PRIMARY KEY (source, type, id));
 CREATE TABLE sources (source TEXT PRIMARY KEY, watermark TEXT NOT NULL, last_full_pull TEXT NOT NULL);
 )sql",
+    // 3: the Bulk Data export job a source is waiting for (its status URL), saved right after the kick-off and
+    // before the first poll, so a run that was killed resumes the same job instead of starting another (RELIABILITY
+    // B1); removed once the job's files are read and the job is deleted on the server.
+    R"sql(
+CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicked_off TEXT NOT NULL);
+)sql",
 };
 
 }  // namespace

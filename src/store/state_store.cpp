@@ -110,8 +110,8 @@ Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
   return id.integer(0);
 }
 
-Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResult>& results,
-                              const ResourceUpdate* update) {
+Status StateStore::finish_run(const RunRecord& r, std::size_t count,
+                              const std::function<PatientResult(std::size_t)>& row, const ResourceUpdate* update) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   if (update) {
@@ -150,7 +150,8 @@ Status StateStore::finish_run(const RunRecord& r, const std::vector<PatientResul
       if (!st) return st;
     }
   }
-  for (const auto& p : results) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const PatientResult p = row(i);
     Statement one(*db_, "INSERT INTO results(run_id, patient, tier, rank, score, outcomes, line) VALUES (?,?,?,?,?,?,?)");
     one.bind(1, r.id).bind(2, p.patient).bind(3, p.tier).bind(4, p.rank).bind(5, p.score);
     one.bind(6, encode_outcomes(p.outcomes)).bind(7, p.line);
@@ -203,7 +204,7 @@ Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t exce
 }
 
 Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t run_id) {
-  Statement q(*db_, "SELECT patient, tier, rank, score, outcomes, line FROM results WHERE run_id=?");
+  Statement q(*db_, "SELECT patient, tier, rank, score, outcomes FROM results WHERE run_id=?");
   q.bind(1, run_id);
   std::map<std::string, PatientResult> out;
   while (q.step()) {
@@ -213,7 +214,6 @@ Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t ru
     p.rank = q.integer(2);
     p.score = q.real(3);
     p.outcomes = decode_outcomes(q.text(4));
-    p.line = q.text(5);
     out[p.patient] = std::move(p);
   }
   if (!q.status()) return q.status().error();
@@ -280,6 +280,42 @@ Result<std::string> StateStore::integrity_check() {
   while (q.step()) out += q.text(0);
   if (!q.status()) return q.status().error();
   return out;
+}
+
+Status StateStore::save_bulk_job(const BulkJob& job) {
+  Statement q(*db_, "INSERT INTO bulk_jobs(source, status_url, kicked_off) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE "
+                    "SET status_url=excluded.status_url, kicked_off=excluded.kicked_off");
+  q.bind(1, job.source).bind(2, job.status_url).bind(3, job.kicked_off);
+  return q.run();
+}
+
+Result<std::optional<BulkJob>> StateStore::bulk_job(const std::string& source) {
+  Statement q(*db_, "SELECT source, status_url, kicked_off FROM bulk_jobs WHERE source=?");
+  q.bind(1, source);
+  std::optional<BulkJob> out;
+  if (q.step()) out = BulkJob{q.text(0), q.text(1), q.text(2)};
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
+Status StateStore::clear_bulk_job(const std::string& source) {
+  Statement q(*db_, "DELETE FROM bulk_jobs WHERE source=?");
+  q.bind(1, source);
+  return q.run();
+}
+
+Status StateStore::delete_resources(const std::string& source, const std::vector<std::string>& keys) {
+  if (keys.empty()) return Status::success();
+  Transaction tx(*db_);
+  if (!tx.begun()) return tx.begun();
+  for (const auto& key : keys) {
+    const auto slash = key.find('/');
+    if (slash == std::string::npos) continue;
+    Statement del(*db_, "DELETE FROM resources WHERE source=? AND type=? AND id=?");
+    auto st = del.bind(1, source).bind(2, std::string_view(key).substr(0, slash)).bind(3, std::string_view(key).substr(slash + 1)).run();
+    if (!st) return st;
+  }
+  return tx.commit();
 }
 
 Result<std::unique_ptr<RunLock>> RunLock::acquire(const fs::path& dir) {

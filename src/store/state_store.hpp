@@ -4,6 +4,7 @@
 // coordinators' screening feedback, and an append-only audit log without clinical values.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,13 @@ struct ResourceUpdate {
   std::string watermark;  // server time the pull began; saved only when the pull was complete
 };
 
+// A Bulk Data export job in progress (schema v3).
+struct BulkJob {
+  std::string source;      // the source's describe()
+  std::string status_url;  // the kick-off's Content-Location
+  std::string kicked_off;  // ISO instant (UTC)
+};
+
 struct Feedback {
   std::string patient, status, note, recorded_at, recorded_by;
 };
@@ -57,7 +65,8 @@ class StateStore {
   Result<std::int64_t> begin_run(const RunRecord& r);
   // In one transaction: every patient's result and the run's summary, status 'complete' (or 'incomplete' when
   // some input could not be read). Before this commits, the run does not count as a night's result.
-  Status finish_run(const RunRecord& r, const std::vector<PatientResult>& results,
+  // `row(i)` for i < count produces each patient's result (one at a time: lines are not all held in memory).
+  Status finish_run(const RunRecord& r, std::size_t count, const std::function<PatientResult(std::size_t)>& row,
                     const ResourceUpdate* resources = nullptr);
   Result<std::vector<StoredResource>> resources(const std::string& source);
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
@@ -66,6 +75,7 @@ class StateStore {
 
   // The last run that finished (complete or incomplete), other than `except`.
   Result<std::optional<RunRecord>> last_finished_run(std::int64_t except = 0);
+  // Tiers, ranks and outcomes of a run (without the stored lines).
   Result<std::map<std::string, PatientResult>> results(std::int64_t run_id);
   Result<std::optional<PatientResult>> result(std::int64_t run_id, const std::string& patient);
   Result<std::vector<RunRecord>> history();
@@ -79,6 +89,15 @@ class StateStore {
   Result<std::vector<std::vector<std::string>>> audit_log();
 
   Result<std::string> integrity_check();
+
+  // Bulk Data export bookkeeping (source/bulk_source.hpp). Each call commits at once, so the status URL is durable
+  // before the first poll.
+  Status save_bulk_job(const BulkJob& job);  // replaces the source's previous job
+  Result<std::optional<BulkJob>> bulk_job(const std::string& source);
+  Status clear_bulk_job(const std::string& source);
+  // Removes resources ("Type/id") that the server reported deleted (a Bulk export's `deleted` entries), in one
+  // transaction. Idempotent: applying it again, or before the run's results commit, is harmless.
+  Status delete_resources(const std::string& source, const std::vector<std::string>& keys);
 
  private:
   explicit StateStore(std::unique_ptr<Db> db);

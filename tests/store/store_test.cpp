@@ -44,7 +44,9 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   r.id = *id1;
   r.complete = true;
   r.patients = 1;
-  BOOST_REQUIRE(st.finish_run(r, {store::PatientResult{"p1", "eligible", 1, 10.5, {{"I2", "met"}}, "{}"}}));
+  BOOST_REQUIRE(st.finish_run(r, 1, [](std::size_t) {
+    return store::PatientResult{"p1", "eligible", 1, 10.5, {{"I2", "met"}}, "{}"};
+  }));
   auto id2 = st.begin_run(r);  // killed: never finished
   BOOST_REQUIRE(id2);
   BOOST_REQUIRE(st.abandon_stale_runs());
