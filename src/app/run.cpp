@@ -13,7 +13,10 @@
 #include "fhir/extract.hpp"
 #include "json/json.hpp"
 #include "ranking/ranking.hpp"
+#include "report/fhir_group.hpp"
+#include "report/html_report.hpp"
 #include "report/outputs.hpp"
+#include "report/privacy.hpp"
 #include "terminology/patient_record.hpp"
 
 namespace cf::app {
@@ -144,6 +147,13 @@ source::RestPlan rest_plan_for(const Prepared& prepared, bool population) {
 
 Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {
   const std::string started = now_utc();
+  std::optional<report::PrivacyKey> key;
+  if (opts.export_mode == report::ExportMode::deidentified) {
+    auto k = report::read_privacy_key(opts.pseudonym_key);
+    if (!k) return k.error();
+    key = std::move(*k);
+  }
+  const report::PrivacyKey* pkey = key ? &*key : nullptr;
   const auto& terms = prepared.terms;
   const criteria::Trial* trial = &prepared.trial;
 
@@ -314,29 +324,49 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.issues_by_kind = issues.counts_by_kind();
 
   // One patient's results.ndjson line, with its evidence (re-evaluated when it was dropped).
-  auto line_for = [&](const ranking::PatientOutcome& o) {
-    if (!o.evidence_stripped) return report::result_line(*trial, o);
+  auto full_outcome = [&](const ranking::PatientOutcome& o) {
     criteria::Context ctx{records.at(o.patient_id), *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
     ranking::PatientOutcome full = ranking::assess(*trial, ctx);
     full.rank = o.rank;
     full.screening_status = o.screening_status;
-    return report::result_line(*trial, full);
+    return full;
   };
+  auto line_for = [&](const ranking::PatientOutcome& o) {
+    return report::result_line(*trial, o.evidence_stripped ? full_outcome(o) : o);
+  };
+  // What the outputs show: the export mode applied once, to every writer (report/privacy.hpp).
+  const auto shown = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
   {
     auto file = AtomicFile::create(opts.out / "results.ndjson");
     if (!file) return file.error();
-    for (const auto& o : outcomes) {
-      auto w1 = (*file)->write(line_for(o));
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& o = outcomes[i];
+      std::string text = opts.export_mode == report::ExportMode::identified
+                             ? line_for(o)
+                             : report::result_line(*trial, o.evidence_stripped
+                                                               ? report::apply_privacy({full_outcome(o)}, opts.export_mode,
+                                                                                       pkey, trial)
+                                                                     .front()
+                                                               : shown[i]);
+      auto w1 = (*file)->write(text);
       if (!w1) return w1.error();
       auto w2 = (*file)->write("\n");
       if (!w2) return w2.error();
     }
     if (auto c = (*file)->commit(); !c) return c.error();
   }
-  std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson"};
-  std::vector<std::string> contents = {report::candidates_csv(outcomes), report::attrition_csv(*trial, outcomes),
-                                       report::issues_ndjson(issues.issues())};
+  info.export_mode = report::to_string(opts.export_mode);
+  const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
+  const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
+  std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
+                                    "group.json"};
+  std::vector<std::string> contents = {report::candidates_csv(shown), report::attrition_csv(*trial, shown),
+                                       report::issues_ndjson(shown_issues),
+                                       report::html_report(*trial, shown_info, shown, opts.export_mode),
+                                       report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey)};
   if (state) {
+    if (pkey)
+      for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
     names.push_back("changes.csv");
     contents.push_back(report::changes_csv(changes));
   }
@@ -348,7 +378,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.finished = now_utc();
   // The manifest goes last: its presence says the other outputs of this run are complete.
   names.insert(names.begin() + 1, "results.ndjson");
-  auto w = write_file_atomic(opts.out / "manifest.json", report::manifest_json(*trial, info, outcomes, names));
+  auto w = write_file_atomic(opts.out / "manifest.json",
+                             report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown,
+                                                   names));
   if (!w) return w.error();
 
   RunSummary s;

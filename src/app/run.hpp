@@ -6,6 +6,7 @@
 
 #include "core/date.hpp"
 #include "core/result.hpp"
+#include "report/privacy.hpp"
 #include "source/line_filter.hpp"
 #include "source/rest_source.hpp"
 #include "source/source.hpp"
@@ -23,6 +24,9 @@ struct RunOptions {
   std::filesystem::path state;
   bool full = false;  // with a state folder: pull everything and remove what the source no longer has
   int since_margin_seconds = 300;  // incremental pulls start this long before the last watermark
+  // What the outputs may contain (the state store always keeps the identified results).
+  report::ExportMode export_mode = report::ExportMode::identified;
+  std::filesystem::path pseudonym_key;  // required for deidentified
 };
 
 struct RunSummary {

@@ -14,6 +14,7 @@
 
 #include "app/run.hpp"
 #include "report/outputs.hpp"
+#include "report/privacy.hpp"
 #include "store/state_store.hpp"
 #include "cli/settings.hpp"
 #include "json/json.hpp"
@@ -59,6 +60,9 @@ const char* kRunHelp =
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on N\n"
+    "  --export-mode identified|limited|deidentified  what outputs may contain (default identified): limited drops\n"
+    "                  names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, no free text\n"
+    "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away from outputs\n"
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
     "                  it and options override both\n"
     "FHIR server (when --source is an http(s) base URL):\n"
@@ -74,7 +78,8 @@ const char* kRunHelp =
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
     "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is well\n"
-    "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson and manifest.json.\n"
+    "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson, report.html (self-contained),\n"
+    "group.json (FHIR R4 Group of the candidates) and manifest.json.\n"
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
 const char* kExplainHelp =
@@ -161,7 +166,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
                     "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
-                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads"},
+                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "export-mode", "pseudonym-key"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -244,6 +249,29 @@ int run_command(const std::vector<std::string>& args) {
   o.trial = !s.trial.empty() ? fs::path(s.trial) : o.mappings / "trials" / "nct07177911.json";
   o.out = s.out;
   o.tool_version = app::version();
+  {
+    const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
+    const auto mode = report::parse_export_mode(em);
+    if (!mode) {
+      std::cerr << "cohort-finder run: --export-mode is identified, limited or deidentified, got '" << em << "'\n";
+      return kUsage;
+    }
+    o.export_mode = *mode;
+    if (f.count("pseudonym-key")) o.pseudonym_key = f["pseudonym-key"];
+    if (*mode == report::ExportMode::deidentified) {
+      if (o.pseudonym_key.empty()) {
+        std::cerr << "cohort-finder run: --export-mode deidentified needs --pseudonym-key FILE\n";
+        return kUsage;
+      }
+      if (auto k = report::read_privacy_key(o.pseudonym_key); !k) {
+        std::cerr << "cohort-finder: " << k.error().what() << "\n";
+        return kUsage;
+      }
+    } else if (!o.pseudonym_key.empty()) {
+      std::cerr << "cohort-finder run: --pseudonym-key needs --export-mode deidentified\n";
+      return kUsage;
+    }
+  }
   if (!s.as_of.empty()) {
     auto d = parse_iso_day(s.as_of);
     if (!d) {

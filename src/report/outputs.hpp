@@ -23,6 +23,7 @@ struct RunInfo {
   bool complete = true;
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;
+  std::string export_mode = "identified";
 };
 
 // One quoted CSV field; text that a spreadsheet would run as a formula (= + - @) is prefixed with '.
