@@ -827,7 +827,8 @@ p = Pt("cc-023", "1993-12-12")
 p.condition(cc(coding(SCT, "200936003", "Lupus erythematosus")), "2020-10-01")
 standard(p, sle_cond=False, ana_value=VS("1:40"))
 case(p, "possible",
-     "Synthea's generic lupus code SNOMED 200936003 is low confidence: it can make I3 unknown, never met." + I3_NOTE,
+     "Synthea's generic lupus code SNOMED 200936003 is low confidence: it makes I3 unknown (confirm SLE), never met "
+     "or not met; ANA is 1:40, so no other I3 branch decides it; anti-dsDNA positive meets I5.",
      None, {"I3": "unknown"})
 
 p = Pt("cc-024", "1989-05-30")
