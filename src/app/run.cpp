@@ -27,14 +27,7 @@ std::string version() { return "0.1.0"; }
 
 namespace {
 
-std::string now_utc() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+using store::now_utc;
 
 // An ISO instant (YYYY-MM-DDThh:mm:ssZ) minus some seconds, for the incremental pull's safety margin.
 std::string minus_seconds(const std::string& instant, int seconds) {

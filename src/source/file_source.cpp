@@ -22,12 +22,6 @@ namespace {
 
 constexpr std::size_t kMaxLine = 64u * 1024u * 1024u;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const {
-    if (f) std::fclose(f);
-  }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -228,14 +222,19 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   c.text.shrink_to_fit();
 }
 
-void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& issues) {
-  const std::string name = display(file);
+FilePtr FileSource::open_input(const std::string& name, const fs::path& file, IssueLog& issues) {
   FilePtr f(std::fopen(file.c_str(), "rb"));
   if (!f) {
     issues.add(Severity::error, "unreadable-file", name, "", "", std::strerror(errno));
-    completeness_.run_types.insert("*");
-    return;
+    completeness_.run_types.insert("*");  // whatever the file held is missing
   }
+  return f;
+}
+
+void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& issues) {
+  const std::string name = display(file);
+  FilePtr f = open_input(name, file, issues);
+  if (!f) return;
   constexpr std::size_t kChunkBytes = 8u << 20;
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
   std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
@@ -326,12 +325,8 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
 
 void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& issues) {
   const std::string name = display(file);
-  FilePtr f(std::fopen(file.c_str(), "rb"));
-  if (!f) {
-    issues.add(Severity::error, "unreadable-file", name, "", "", std::strerror(errno));
-    completeness_.run_types.insert("*");
-    return;
-  }
+  FilePtr f = open_input(name, file, issues);
+  if (!f) return;
   Page page;
   page.label = name;
   BundleScope scope;

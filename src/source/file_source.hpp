@@ -3,6 +3,7 @@
 //   *.ndjson  Bulk Data style, one resource per line;
 //   *.json    a Bundle (collection, searchset, transaction, batch, nested Bundles) or a single resource.
 // Bundles are streamed entry by entry; urn:uuid and absolute references are resolved within the Bundle.
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -12,6 +13,13 @@
 #include "source/source.hpp"
 
 namespace cf::source {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 class FileSource : public Source {
  public:
@@ -33,6 +41,7 @@ class FileSource : public Source {
   void read_ndjson(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
   void read_json(const std::filesystem::path& file, const Sink& sink, IssueLog& issues);
   struct Chunk;
+  FilePtr open_input(const std::string& name, const std::filesystem::path& file, IssueLog& issues);
   void parse_chunk(Chunk& c, const std::string& name) const;
   static void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed,
                               Completeness& completeness);
