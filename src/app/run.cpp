@@ -13,6 +13,7 @@
 #include "fhir/extract.hpp"
 #include "json/json.hpp"
 #include "ranking/ranking.hpp"
+#include "source/bulk_source.hpp"
 #include "report/fhir_group.hpp"
 #include "report/html_report.hpp"
 #include "report/outputs.hpp"
@@ -193,6 +194,16 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       src.pull_changes_since(incremental_since, std::move(known));
     }
     src.set_keep_raw(true);
+    // Bulk export: resume the job a killed run left, and keep the status URL durable before the first poll
+    // (RELIABILITY B1). A URL that cannot be saved only makes the job not resumable.
+    if (auto* bulk = dynamic_cast<source::BulkSource*>(&src)) {
+      auto job = state->bulk_job(src.describe());
+      if (!job) return job.error();
+      if (*job) bulk->set_resume_url((*job)->status_url);
+      bulk->on_status_url([&state, key = src.describe()](const std::string& url) {
+        (void)(url.empty() ? state->clear_bulk_job(key) : state->save_bulk_job({key, url, store::now_utc()}));
+      });
+    }
   }
 
   IssueLog issues;
@@ -214,11 +225,18 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     }
   }, issues);
   if (!st) return st.error();
+  // Resources a Bulk export reports deleted (RELIABILITY B9): dropped from the store before the results commit
+  // (idempotent: after a crash in between the watermark has not moved, so the next night is told again), and never
+  // taken from the store below.
+  std::set<std::string> deleted;
+  if (auto* bulk = dynamic_cast<source::BulkSource*>(&src)) deleted.insert(bulk->deleted().begin(), bulk->deleted().end());
+  if (state && !deleted.empty())
+    if (auto d = state->delete_resources(src.describe(), {deleted.begin(), deleted.end()}); !d) return d.error();
   std::size_t from_store = 0;
   if (src.delivered_changes_only()) {
     // The unchanged rest comes from the store, exactly as it was pulled.
     for (const auto& s : stored) {
-      if (pulled_keys.count(s.type + "/" + s.id)) continue;
+      if (pulled_keys.count(s.type + "/" + s.id) || deleted.count(s.type + "/" + s.id)) continue;
       json::Document doc;
       json::ParseError perr;
       if (!json::parse(s.json, doc, perr)) {

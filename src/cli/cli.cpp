@@ -18,6 +18,7 @@
 #include "store/state_store.hpp"
 #include "cli/settings.hpp"
 #include "json/json.hpp"
+#include "source/bulk_source.hpp"
 #include "source/file_source.hpp"
 #include "source/rest_source.hpp"
 #include "transport/http_client.hpp"
@@ -76,6 +77,9 @@ const char* kRunHelp =
     "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes \"system/Patient.rs ...\"]\n"
     "                  [--smart-token-endpoint URL] (default: discovered from .well-known/smart-configuration)\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
+    "  --bulk true     read with a Bulk Data $export (v2; v1 servers tolerated) instead of searches: with --state,\n"
+    "                  later runs export only what changed (_since) and a killed run resumes its export job\n"
+    "  --bulk-level system|patient|group:ID  which $export (default system); --concurrency N files at once\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
     "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is well\n"
     "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson, report.html (self-contained),\n"
@@ -166,7 +170,7 @@ int run_command(const std::vector<std::string>& args) {
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
                     "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
-                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "export-mode", "pseudonym-key"},
+                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "bulk", "bulk-level", "export-mode", "pseudonym-key"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -227,6 +231,12 @@ int run_command(const std::vector<std::string>& args) {
   if (f.count("as-of")) s.as_of = f["as-of"];
   if (f.count("strict-metadata")) s.strict_metadata = f["strict-metadata"] != "false";
   if (f.count("quiet")) s.quiet = f["quiet"] != "false";
+  if (f.count("bulk")) s.bulk = f["bulk"] != "false";
+  if (f.count("bulk-level")) s.bulk_level = f["bulk-level"];
+  if (s.bulk && !source::parse_bulk_level(s.bulk_level)) {
+    std::cerr << "cohort-finder run: --bulk-level is system, patient or group:ID (ID a FHIR id)\n";
+    return kUsage;
+  }
   if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) || !set_int("threads", s.threads))
     return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
@@ -390,9 +400,41 @@ int run_command(const std::vector<std::string>& args) {
       }
       ro.smart = *sa;
     }
-    auto plan = app::rest_plan_for(**prepared, s.mode == "population");
-    plan.observation_since = s.observation_since;
-    src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);
+    if (s.bulk) {
+      // Bulk Data $export (RELIABILITY B): the kick-off creates a job, so it is repeated at most once (B2); files
+      // may be large, so they get a longer total timeout than search pages.
+      transport::ClientOptions ko = co;
+      ko.retry.max_attempts = 2;
+      transport::ClientOptions fo = co;
+      fo.total_timeout = std::max(co.total_timeout, std::chrono::milliseconds(std::chrono::hours(1)));
+      fo.max_decoded_bytes = std::size_t{1024} << 20;
+      auto kc = transport::HttpClient::create(ko);
+      auto fc = transport::HttpClient::create(fo);
+      if (!kc || !fc) {
+        std::cerr << "cohort-finder: " << (!kc ? kc.error() : fc.error()).what() << "\n";
+        return kUsage;
+      }
+      auto level = source::parse_bulk_level(s.bulk_level);  // checked above
+      source::BulkOptions bo;
+      bo.base_url = s.sources[0];
+      bo.level = level->first;
+      bo.group_id = level->second;
+      const auto plan = app::rest_plan_for(**prepared, true);
+      bo.observation_codes = plan.observation_codes;  // _typeFilter (asked again without it on HTTP 400)
+      bo.observation_texts = plan.observation_texts;
+      bo.concurrency = s.concurrency;
+      bo.authorization = ro.authorization;
+      bo.smart = ro.smart;
+      if (s.prefilter == "on") bo.line_filter = app::line_filter_for(**prepared);
+      bo.kickoff_client = std::shared_ptr<transport::HttpClient>(std::move(*kc));
+      bo.file_client = std::shared_ptr<transport::HttpClient>(std::move(*fc));
+      bo.log = [&log](const std::string& line) { log("bulk", line); };
+      src = std::make_unique<source::BulkSource>(std::move(bo), client);
+    } else {
+      auto plan = app::rest_plan_for(**prepared, s.mode == "population");
+      plan.observation_since = s.observation_since;
+      src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);
+    }
   } else {
     std::vector<fs::path> roots(s.sources.begin(), s.sources.end());
     auto fsrc = std::make_unique<source::FileSource>(roots);
@@ -405,6 +447,15 @@ int run_command(const std::vector<std::string>& args) {
   if (!sum) {
     std::cerr << "cohort-finder: " << sum.error().what() << "\n";
     return kSource;
+  }
+  if (auto* bulk = dynamic_cast<source::BulkSource*>(src.get())) {
+    const auto c = bulk->counters();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log("pull-summary", std::string(c.resumed ? "resumed export, " : "") + std::to_string(c.kickoffs) + " kick-offs, " +
+                            std::to_string(c.polls) + " polls (" + std::to_string(c.waited.count() / 1000) +
+                            " s waiting), " + std::to_string(c.files) + " files, " + std::to_string(c.lines) +
+                            " lines, " + std::to_string(c.failed_files) + " failed files, " +
+                            std::to_string(c.deleted) + " deleted in " + std::to_string(secs) + " s");
   }
   if (auto* rest = dynamic_cast<source::RestSource*>(src.get())) {
     if (!s.quiet && s.log_format == "text" && ::isatty(2)) std::fputs("\n", stderr);

@@ -62,7 +62,8 @@ Status apply_config_file(const std::string& path, Settings& s) {
       else return bad("a string or an array of strings");
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
                key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
-               key == "log_format" || key == "prefilter" || key == "state" || key.rfind("smart_", 0) == 0) {
+               key == "log_format" || key == "prefilter" || key == "state" || key == "bulk_level" ||
+               key.rfind("smart_", 0) == 0) {
       if (!str) return bad("a string");
       std::string& dst = key == "trial" ? s.trial : key == "mappings" ? s.mappings : key == "out" ? s.out
                        : key == "as_of" ? s.as_of : key == "mode" ? s.mode : key == "ca_file" ? s.ca_file
@@ -71,7 +72,8 @@ Status apply_config_file(const std::string& path, Settings& s) {
                        : key == "state" ? s.state : key == "smart_client_id" ? s.smart_client_id
                        : key == "smart_key_file" ? s.smart_key_file : key == "smart_kid" ? s.smart_kid
                        : key == "smart_alg" ? s.smart_alg : key == "smart_scopes" ? s.smart_scopes
-                       : key == "smart_token_endpoint" ? s.smart_token_endpoint : s.prefilter;
+                       : key == "smart_token_endpoint" ? s.smart_token_endpoint
+                       : key == "bulk_level" ? s.bulk_level : s.prefilter;
       if (key.rfind("smart_", 0) == 0 && &dst == &s.prefilter) return make_error("unknown setting", path + ": " + key);
       dst = std::string(*str);
     } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" || key == "read_timeout_s" ||
@@ -81,9 +83,9 @@ Status apply_config_file(const std::string& path, Settings& s) {
                : key == "connect_timeout_s" ? s.connect_timeout_s : key == "read_timeout_s" ? s.read_timeout_s
                                                                    : s.total_timeout_s;
       dst = n;
-    } else if (key == "strict_metadata" || key == "quiet") {
+    } else if (key == "strict_metadata" || key == "quiet" || key == "bulk") {
       if (!b) return bad("true or false");
-      (key == "quiet" ? s.quiet : s.strict_metadata) = *b;
+      (key == "quiet" ? s.quiet : key == "bulk" ? s.bulk : s.strict_metadata) = *b;
     } else if (key == "token" || key == "password") {
       return make_error("secrets do not belong in the config file: use token_file or the environment", path + ": " + key);
     } else if (key.rfind("comment", 0) != 0) {

@@ -25,6 +25,9 @@ struct Settings {
   // SMART Backend Services (auth = smart): the private key is a PEM file, never inline.
   std::string smart_client_id, smart_key_file, smart_kid, smart_alg, smart_scopes, smart_token_endpoint;
   std::string observation_since;
+  // Bulk Data $export instead of searches (source/bulk_source.hpp): which export, system | patient | group:ID.
+  bool bulk = false;
+  std::string bulk_level = "system";
   // Output
   bool quiet = false;
   std::string log_format = "text";  // text | json (JSON lines on stderr, for cron)

@@ -635,7 +635,14 @@ struct BulkSource::Impl {
         ++self.counters_.manifests;
       }
       for (auto v : {&Manifest::output, &Manifest::errors, &Manifest::deleted})
-        for (auto& f : (*part).*v) ((*m).*v).push_back(std::move(f));
+        for (auto& f : (*part).*v) {
+          const bool dup = std::any_of(((*m).*v).begin(), ((*m).*v).end(), [&](const FileRef& x) { return x.url == f.url; });
+          if (dup)
+            issues.add(Severity::warning, "bulk-manifest", "manifest " + u->redacted(), "", "",
+                       "a file listed by an earlier part of the manifest is listed again: read once");
+          else
+            ((*m).*v).push_back(std::move(f));
+        }
       at = *u;
       next = part->next;
     }
@@ -667,7 +674,7 @@ struct BulkSource::Impl {
       std::lock_guard lock(mu);
       ++self.counters_.files;
     }
-    auto resp = send(*self.client_, req, same && requires_token);
+    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token);
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {
       const BodyOutcome oo = body_outcome(resp->body);

@@ -83,6 +83,9 @@ struct BulkOptions {
   // The kick-off is not idempotent (it creates a job): pass a client whose retry policy allows at most one repeat
   // (max_attempts 2, RELIABILITY B2). Null: the main client.
   std::shared_ptr<transport::HttpClient> kickoff_client;
+  // File downloads: a client with a longer total timeout and larger body limits suits big exports (each file is held
+  // in memory while it is read, `concurrency` at a time). Null: the main client.
+  std::shared_ptr<transport::HttpClient> file_client;
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
   // Test hook: how to wait (default std::this_thread::sleep_for).
   std::function<void(std::chrono::milliseconds)> sleep;
