@@ -27,25 +27,6 @@ bool string_value_after(std::string_view s, std::size_t pos, std::string_view& o
   return out.find('\\') == std::string_view::npos;
 }
 
-bool contains_ci(std::string_view hay, std::string_view lower_needle) {
-  if (lower_needle.empty() || hay.size() < lower_needle.size()) return false;
-  const unsigned char first = static_cast<unsigned char>(lower_needle[0]);
-  const bool alpha = first >= 'a' && first <= 'z';
-  for (std::size_t i = 0; i + lower_needle.size() <= hay.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(hay[i]);
-    if (alpha && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
-    if (c != first) continue;
-    std::size_t k = 1;
-    for (; k < lower_needle.size(); ++k) {
-      unsigned char h = static_cast<unsigned char>(hay[i + k]);
-      if (h >= 'A' && h <= 'Z') h = static_cast<unsigned char>(h - 'A' + 'a');
-      if (h != static_cast<unsigned char>(lower_needle[k])) break;
-    }
-    if (k == lower_needle.size()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) const {
@@ -69,8 +50,27 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
     key.assign(v);
     if (c_.observation_codes.count(key)) return Verdict::parse;
   }
-  for (const auto& text : c_.observation_texts)
-    if (contains_ci(line, text)) return Verdict::parse;
+  if (c_.observation_texts.empty()) return Verdict::irrelevant_observation;
+  // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so only
+  // the string values of "text" and "display" keys need looking at: far less than the whole line.
+  std::string lowered;
+  for (std::string_view k : {std::string_view("\"display\""), std::string_view("\"text\"")}) {
+    for (std::size_t pos = find(line, k); pos != std::string_view::npos; pos = find(line, k, pos + 1)) {
+      std::string_view v;
+      if (!string_value_after(line, pos + k.size(), v)) {
+        // Not a plain string: an object (narrative text.div) is fine, an escaped string could hide a pattern.
+        std::size_t p = pos + k.size();
+        while (p < line.size() && (line[p] == ' ' || line[p] == ':' || line[p] == '\t')) ++p;
+        if (p < line.size() && line[p] == '"') return Verdict::parse;
+        continue;
+      }
+      lowered.assign(v);
+      for (auto& ch : lowered)
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+      for (const auto& text : c_.observation_texts)
+        if (lowered.find(text) != std::string::npos) return Verdict::parse;
+    }
+  }
   return Verdict::irrelevant_observation;
 }
 
