@@ -28,6 +28,21 @@ set -u
 echo "population rc=\$?" >"$tmp/rc"
 "$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/seed" --concurrency 8 --page-size 7 2>"$tmp/seed.log"
 echo "seed rc=\$?" >>"$tmp/rc"
+# The FHIR Group of the candidates round-trips through the server: PUT it, read it back, same members.
+python3 - "\$FHIR_BASE_URL" "$tmp/files/group.json" >"$tmp/group.out" 2>&1 <<'PY'
+import json, sys, urllib.request
+base, path = sys.argv[1], sys.argv[2]
+g = json.load(open(path))
+req = urllib.request.Request(f"{base}/Group/{g['id']}", method="PUT", data=json.dumps(g).encode(),
+                             headers={"Content-Type": "application/fhir+json"})
+with urllib.request.urlopen(req) as r:
+    assert r.status in (200, 201), r.status
+with urllib.request.urlopen(f"{base}/Group/{g['id']}") as r:
+    back = json.load(r)
+members = lambda x: [m["entity"]["reference"] for m in x.get("member", [])]
+assert members(back) == members(g) and len(members(g)) == 35, (len(members(back)), len(members(g)))
+print("group round-trip ok", len(members(g)))
+PY
 SCRIPT
 "$repo/tests/fhir-server/with-server.sh" "${loads[@]}" -- bash "$tmp/rest.sh"
 check "population run exits 0" grep -q "population rc=0" "$tmp/rc"
@@ -36,6 +51,7 @@ check "REST population = files, every patient" python3 "$repo/tests/rest/compare
 check "REST seed = files, every candidate" python3 "$repo/tests/rest/compare_results.py" "$tmp/files/results.ndjson" "$tmp/seed/results.ndjson" --candidates-only
 check "seed mode paged (page size 7)" bash -c "grep -q 'pages' '$tmp/seed.log' && ! grep -q ' 0 failed queries.* 13 pages' '$tmp/seed.log'"
 check "JSON-lines log is JSON" python3 -c "import json,sys; [json.loads(l) for l in open('$tmp/pop.log')]"
+check "FHIR Group accepted by the server and read back with the same 35 members" grep -q "group round-trip ok 35" "$tmp/group.out"
 check "no token or PHI in the log" bash -c "! grep -qi 'cc-0\|bearer' '$tmp/pop.log' '$tmp/seed.log'"
 grep -h "summary" "$tmp/pop.log" "$tmp/seed.log" | sed 's/^/  /'
 echo "$pass passed, $fail failed"
