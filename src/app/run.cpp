@@ -208,6 +208,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
 
   IssueLog issues;
   terminology::Collector collector(terms);
+  if (!opts.shard.whole()) collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
   std::size_t pages = 0;
@@ -367,6 +368,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     if (auto c = (*file)->commit(); !c) return c.error();
   }
   info.export_mode = report::to_string(opts.export_mode);
+  info.shard = opts.shard.str();
   const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
   const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",

@@ -6,6 +6,7 @@
 
 #include "core/date.hpp"
 #include "core/result.hpp"
+#include "core/shard.hpp"
 #include "report/privacy.hpp"
 #include "source/line_filter.hpp"
 #include "source/rest_source.hpp"
@@ -27,6 +28,7 @@ struct RunOptions {
   // What the outputs may contain (the state store always keeps the identified results).
   report::ExportMode export_mode = report::ExportMode::identified;
   std::filesystem::path pseudonym_key;  // required for deidentified
+  Shard shard;  // this process's share of the patients (run --shard K/N; `merge` combines the shards)
 };
 
 struct RunSummary {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 
+#include "app/merge.hpp"
 #include "app/run.hpp"
 #include "report/outputs.hpp"
 #include "report/privacy.hpp"
@@ -40,6 +41,7 @@ const char* kUsageText =
     "  cohort-finder run [--source DIR|FILE] [--trial FILE] [--mappings DIR] [--as-of YYYY-MM-DD] [--out DIR]\n"
     "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  cohort-finder history --state DIR\n"
+    "  cohort-finder merge --out DIR SHARD_DIR...\n"
     "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] --state DIR\n"
     "  cohort-finder version\n"
     "  cohort-finder help [COMMAND]\n"
@@ -61,6 +63,8 @@ const char* kRunHelp =
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on N\n"
+    "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N output\n"
+    "                  folders with `cohort-finder merge`\n"
     "  --export-mode identified|limited|deidentified  what outputs may contain (default identified): limited drops\n"
     "                  names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, no free text\n"
     "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away from outputs\n"
@@ -90,6 +94,12 @@ const char* kExplainHelp =
     "cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  Prints each criterion's decision for the patient and the data behind it, from DIR/results.ndjson\n"
     "  (default DIR: ./cohort-output), or from run N (default: the last) recorded in a state folder.\n";
+
+const char* kMergeHelp =
+    "cohort-finder merge --out DIR SHARD_DIR...\n"
+    "  Combines the output folders of `run --shard K/N` (K = 1..N) into candidates.csv, results.ndjson,\n"
+    "  attrition.csv and data_issues.ndjson equal to one unsharded run. Refuses shards made with another trial\n"
+    "  definition, mappings, as-of date or export mode.\n";
 
 const char* kHistoryHelp =
     "cohort-finder history --state DIR\n"
@@ -170,7 +180,8 @@ int run_command(const std::vector<std::string>& args) {
   if (!parse_flags(args, 1,
                    {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
                     "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
-                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "bulk", "bulk-level", "export-mode", "pseudonym-key"},
+                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "bulk", "bulk-level", "export-mode", "pseudonym-key",
+                    "shard"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -281,6 +292,14 @@ int run_command(const std::vector<std::string>& args) {
       std::cerr << "cohort-finder run: --pseudonym-key needs --export-mode deidentified\n";
       return kUsage;
     }
+  }
+  if (f.count("shard")) {
+    auto sh = Shard::parse(f["shard"]);
+    if (!sh) {
+      std::cerr << "cohort-finder run: --shard is K/N with 1 <= K <= N, got '" << f["shard"] << "'\n";
+      return kUsage;
+    }
+    o.shard = *sh;
   }
   if (!s.as_of.empty()) {
     auto d = parse_iso_day(s.as_of);
@@ -433,6 +452,7 @@ int run_command(const std::vector<std::string>& args) {
     } else {
       auto plan = app::rest_plan_for(**prepared, s.mode == "population");
       plan.observation_since = s.observation_since;
+    if (!o.shard.whole()) plan.keep_patient = [sh = o.shard](const std::string& id) { return sh.contains(id); };
       src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);
     }
   } else {
@@ -540,6 +560,26 @@ int explain_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
+int merge_command(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> f;
+  std::vector<std::string> pos;
+  if (!parse_flags(args, 1, {"out"}, f, pos)) return kUsage;
+  if (f.count("help") || pos.empty() || !f.count("out")) {
+    std::cout << kMergeHelp;
+    return f.count("help") ? kOk : kUsage;
+  }
+  auto sum = app::merge(std::vector<fs::path>(pos.begin(), pos.end()), f["out"]);
+  if (!sum) {
+    std::cerr << "cohort-finder merge: " << sum.error().what() << "\n";
+    return kSource;
+  }
+  std::cout << "merged " << sum->shards << " shards: " << sum->patients << " patients, " << sum->eligible
+            << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible\n";
+  std::cout << "ranked candidates: " << fs::absolute(fs::path(f["out"]) / "candidates.csv").lexically_normal().string()
+            << "\n";
+  return kOk;
+}
+
 int history_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
@@ -609,6 +649,7 @@ int main(const std::vector<std::string>& args) {
     if (args.size() > 1 && args[1] == "run") std::cout << kRunHelp;
     else if (args.size() > 1 && args[1] == "explain") std::cout << kExplainHelp;
     else if (args.size() > 1 && args[1] == "history") std::cout << kHistoryHelp;
+    else if (args.size() > 1 && args[1] == "merge") std::cout << kMergeHelp;
     else if (args.size() > 1 && args[1] == "feedback") std::cout << kFeedbackHelp;
     else std::cout << kUsageText;
     return args.empty() ? kUsage : kOk;
@@ -620,6 +661,7 @@ int main(const std::vector<std::string>& args) {
   if (args[0] == "run") return run_command(args);
   if (args[0] == "explain") return explain_command(args);
   if (args[0] == "history") return history_command(args);
+  if (args[0] == "merge") return merge_command(args);
   if (args[0] == "feedback") return feedback_command(args);
   std::cerr << "cohort-finder: unknown command '" << args[0] << "'\n\n" << kUsageText;
   return kUsage;

@@ -191,6 +191,7 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   w.key("tool").begin_object().key("name").str("cohort-finder").key("version").str(info.tool_version).end_object();
   w.key("as_of").str(info.as_of);
   w.key("export_mode").str(info.export_mode);
+  w.key("shard").str(info.shard);
   w.key("source").str(info.source);
   w.key("started").str(info.started);
   w.key("finished").str(info.finished);

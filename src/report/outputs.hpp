@@ -24,6 +24,7 @@ struct RunInfo {
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;
   std::string export_mode = "identified";
+  std::string shard = "1/1";
 };
 
 // One quoted CSV field; text that a spreadsheet would run as a formula (= + - @) is prefixed with '.

@@ -452,7 +452,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   auto st = run_all(seed_queries, [&](const Query&, fhir::Resource&& r) {
     const auto& h = fhir::header(r);
     std::lock_guard lock(impl.mu);
-    if (!h.patient_id.empty()) seeds.insert(h.patient_id);
+    if (!h.patient_id.empty() && (!plan_.keep_patient || plan_.keep_patient(h.patient_id))) seeds.insert(h.patient_id);
   });
   if (!st) return st;
   // Known patients are read for changes only; new seed patients in full.

@@ -12,6 +12,7 @@
 // page cap. An OperationOutcome entry of severity error or fatal in the results also fails the query (P6, D10).
 // A query that fails leaves its patients' data incomplete, so their decisions that depend on it are "unknown", never
 // "not met" (D10). A failing seed or metadata query fails the run.
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -34,6 +35,8 @@ struct RestPlan {
   // seeds are always searched in full and new seed patients are read in full.
   std::string since;
   std::set<std::string> known_patients;
+  // A shard of the run reads only its own seed patients.
+  std::function<bool(const std::string&)> keep_patient;
 };
 
 struct RestProgress {

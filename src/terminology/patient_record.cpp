@@ -79,6 +79,10 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
     ++stats_.unattributed;
     return;
   }
+  if (filter_ && !filter_(h.patient_id)) {
+    ++stats_.other_shard;
+    return;
+  }
   bool relevant = h.type == fhir::ResourceType::patient;
   if (const auto* cc = code_of(r)) relevant = !matches_for(*t_, *cc, h.type).empty();
   if (auto* mu = std::get_if<fhir::MedicationUse>(&r))

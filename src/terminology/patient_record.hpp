@@ -2,6 +2,7 @@
 // Everything the criteria may look at for one patient: the Patient resource and the clinical resources that matched
 // a concept or a drug, each with how it matched. Resources that match nothing are counted and dropped, so memory
 // grows with the facts kept, not with the input.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,6 +46,7 @@ struct CollectStats {
   std::size_t unmatched = 0;        // read but relevant to no criterion
   std::size_t duplicates = 0;       // same type/id seen again (the newest version is kept)
   std::size_t unattributed = 0;     // no patient
+  std::size_t other_shard = 0;      // belongs to a patient of another shard
 };
 
 // Receives resources from any source, keeps the newest version of each, and groups them per patient.
@@ -52,6 +54,8 @@ class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
   void add(fhir::Resource&& r, IssueLog& issues);
+  // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.
+  void set_patient_filter(std::function<bool(const std::string&)> f) { filter_ = std::move(f); }
   // Resolves medicationReference through Medication resources and returns the records by patient id.
   std::map<std::string, PatientRecord> finish(IssueLog& issues);
   const CollectStats& stats() const { return stats_; }
@@ -63,6 +67,7 @@ class Collector {
   std::unordered_map<std::string, fhir::Resource> kept_;  // "Type/id" -> resource
   std::unordered_map<std::string, fhir::CodeableConcept> medications_;
   CollectStats stats_;
+  std::function<bool(const std::string&)> filter_;
 };
 
 }  // namespace cf::terminology

@@ -11,7 +11,7 @@ check() {
   if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi
 }
 d="$repo/deploy"
-help=$("$bin" help run; "$bin" help explain; "$bin" help feedback; "$bin" help history)
+help=$("$bin" help run; "$bin" help explain; "$bin" help feedback; "$bin" help history; "$bin" help merge)
 # A python3 that has PyYAML: the one on PATH, or Debian's (python3-yaml, installed by install-deps.sh --with-tests).
 py=python3
 python3 -c "import yaml" 2>/dev/null || py=/usr/bin/python3
@@ -43,7 +43,19 @@ check "Dockerfile is multi-stage, Debian 12, non-root, state on a volume" bash -
   grep -q '^FROM debian:12 AS build' '$d/Dockerfile' && grep -q '^FROM debian:12-slim' '$d/Dockerfile' &&
   grep -q '^USER cohort' '$d/Dockerfile' && grep -q '^VOLUME' '$d/Dockerfile' && grep -q 'deploy/install-deps.sh' '$d/Dockerfile'"
 # Every --option used by a deploy file exists in `cohort-finder help run`.
-for f in "$d/Dockerfile" "$d/systemd/cohort-finder.service" "$d/kubernetes/cronjob.yaml" "$repo/README.md"; do
+check "sharded Indexed Job parses" "$py" -c "
+import sys, yaml
+cron, merge = list(yaml.safe_load_all(open(sys.argv[1])))
+job = cron['spec']['jobTemplate']['spec']
+assert job['completionMode'] == 'Indexed' and job['parallelism'] == job['completions']
+n = job['completions']
+cmd = ' '.join(job['template']['spec']['containers'][0]['args'])
+assert '--shard' in cmd and '/%d\"' % n in cmd, cmd
+margs = merge['spec']['template']['spec']['containers'][0]['args']
+assert margs[0] == 'merge' and len(margs) == 3 + n, margs
+" "$d/kubernetes/sharded-job.yaml"
+for f in "$d/Dockerfile" "$d/systemd/cohort-finder.service" "$d/kubernetes/cronjob.yaml" "$d/kubernetes/sharded-job.yaml" \
+         "$repo/README.md"; do
   for opt in $(grep -o -- '--[a-z][a-z-]*' "$f" | sort -u); do
     case "$opt" in --preset|--build|--with-tests|--no-install-recommends|--system|--uid|--home-dir|--shell|--from|--target) continue ;; esac
     check "$(basename "$f") passes $opt, which cohort-finder knows" grep -q -- "$opt" <<<"$help"
