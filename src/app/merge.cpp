@@ -52,7 +52,9 @@ std::vector<std::string> csv_split(const std::string& line) {
   return out;
 }
 
-int tier_order(const std::string& t) { return t == "eligible" ? 0 : t == "possible" ? 1 : 2; }
+int tier_order(const std::string& t) {
+  return t == "eligible" ? 0 : t == "possible" ? 1 : 2;
+}
 
 struct Row {
   int order = 2;
@@ -88,14 +90,18 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
                     std::string(json::string(json::member(doc, "export_mode")).value_or(""));
     if (key.empty()) key = k;
     if (k != key)
-      return make_error("this shard was made with another trial definition, mappings, as-of date or export mode",
-                        d.string());
+      return make_error(
+          "this shard was made with another trial definition, mappings, as-of date or export mode",
+          d.string());
     auto shard = Shard::parse(json::string(json::member(doc, "shard")).value_or("1/1"));
     if (!shard) return make_error("manifest has no valid shard", d.string());
     if (n == 0) n = shard->n;
-    if (shard->n != n) return make_error("shard of a split into " + std::to_string(shard->n) + ", not " + std::to_string(n), d.string());
+    if (shard->n != n)
+      return make_error("shard of a split into " + std::to_string(shard->n) + ", not " + std::to_string(n),
+                        d.string());
     if (!ks.insert(shard->k).second) return make_error("shard " + shard->str() + " given twice", d.string());
-    if (auto p = json::number_text(json::member(doc, "patients"))) sum.patients += std::stoul(std::string(*p));
+    if (auto p = json::number_text(json::member(doc, "patients")))
+      sum.patients += std::stoul(std::string(*p));
 
     auto res = slurp(d / "results.ndjson");
     if (!res) return res.error();
@@ -149,8 +155,8 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     ++sum.shards;
   }
   if (static_cast<int>(ks.size()) != n)
-    return make_error("a split into " + std::to_string(n) + " needs shards 1.." + std::to_string(n) + ", got " +
-                          std::to_string(ks.size()),
+    return make_error("a split into " + std::to_string(n) + " needs shards 1.." + std::to_string(n) +
+                          ", got " + std::to_string(ks.size()),
                       "merge");
 
   // The order and ranks of an unsharded run (ranking::rank_all): tier, score descending, patient id.
@@ -193,9 +199,11 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) return make_error("cannot create output folder: " + ec.message(), out.string());
-  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
-           {"candidates.csv", candidates}, {"results.ndjson", results}, {"attrition.csv", attr},
-           {"data_issues.ndjson", all_issues}}) {
+  for (const auto& [name, text] :
+       std::vector<std::pair<std::string, std::string>>{{"candidates.csv", candidates},
+                                                        {"results.ndjson", results},
+                                                        {"attrition.csv", attr},
+                                                        {"data_issues.ndjson", all_issues}}) {
     auto st = write_file_atomic(out / name, text);
     if (!st) return st.error();
   }
@@ -206,7 +214,12 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   w.key("tiers").begin_object().key("eligible").integer(static_cast<long long>(sum.eligible));
   w.key("possible").integer(static_cast<long long>(sum.possible));
   w.key("ineligible").integer(static_cast<long long>(sum.ineligible)).end_object();
-  w.key("outputs").begin_array().str("candidates.csv").str("results.ndjson").str("attrition.csv").str("data_issues.ndjson");
+  w.key("outputs")
+      .begin_array()
+      .str("candidates.csv")
+      .str("results.ndjson")
+      .str("attrition.csv")
+      .str("data_issues.ndjson");
   w.end_array().end_object();
   auto st = write_file_atomic(out / "manifest.json", std::string(w.view()) + "\n");
   if (!st) return st.error();

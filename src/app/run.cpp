@@ -1,30 +1,32 @@
 #include "app/run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <algorithm>
 #include <map>
 #include <set>
 
 #include "core/crash_point.hpp"
 #include "core/files.hpp"
-#include "store/state_store.hpp"
 #include "criteria/trial.hpp"
 #include "fhir/extract.hpp"
 #include "json/json.hpp"
 #include "ranking/ranking.hpp"
-#include "source/bulk_source.hpp"
 #include "report/fhir_group.hpp"
 #include "report/html_report.hpp"
 #include "report/outputs.hpp"
 #include "report/privacy.hpp"
+#include "source/bulk_source.hpp"
+#include "store/state_store.hpp"
 #include "terminology/patient_record.hpp"
 
 namespace cf::app {
 
 namespace fs = std::filesystem;
 
-std::string version() { return "0.1.0"; }
+std::string version() {
+  return "0.1.0";
+}
 
 namespace {
 
@@ -65,9 +67,11 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
         const std::string was = prev == it->second.outcomes.end() ? "?" : prev->second;
         const std::string is = criteria::to_string(o.results[i].outcome);
         if (was != is)
-          c.criteria_changed += (c.criteria_changed.empty() ? "" : " | ") + trial.criteria[i].id + ": " + was + " -> " + is;
+          c.criteria_changed +=
+              (c.criteria_changed.empty() ? "" : " | ") + trial.criteria[i].id + ": " + was + " -> " + is;
       }
-      if (o.deceased && it->second.tier != "ineligible") c.criteria_changed = "deceased" + (c.criteria_changed.empty() ? "" : " | " + c.criteria_changed);
+      if (o.deceased && it->second.tier != "ineligible")
+        c.criteria_changed = "deceased" + (c.criteria_changed.empty() ? "" : " | " + c.criteria_changed);
     }
     const bool was_candidate = it != before.end() && candidate(it->second.tier);
     if (candidate(tier) && !was_candidate) {
@@ -85,9 +89,12 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
   }
   for (const auto& [id, r] : before)
     if (!seen.count(id) && candidate(r.tier))
-      out.push_back(report::Change{"dropped", id, r.tier, "", static_cast<int>(r.rank), 0, "no longer in the source", ""});
+      out.push_back(report::Change{"dropped", id, r.tier, "", static_cast<int>(r.rank), 0,
+                                   "no longer in the source", ""});
   std::stable_sort(out.begin(), out.end(), [](const report::Change& a, const report::Change& b) {
-    auto order = [](const std::string& k) { return k == "new" ? 0 : k == "dropped" ? 1 : k == "tier" ? 2 : 3; };
+    auto order = [](const std::string& k) {
+      return k == "new" ? 0 : k == "dropped" ? 1 : k == "tier" ? 2 : 3;
+    };
     return order(a.kind) < order(b.kind);
   });
   return out;
@@ -110,8 +117,9 @@ Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts) {
 
 std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared) {
   source::LineFilterConfig c;
-  c.read_types = {"Patient",  "Condition", "Observation", "MedicationRequest", "MedicationStatement",
-                  "MedicationAdministration", "Procedure", "Medication"};
+  c.read_types = {"Patient",           "Condition",           "Observation",
+                  "MedicationRequest", "MedicationStatement", "MedicationAdministration",
+                  "Procedure",         "Medication"};
   std::vector<std::string> codes, texts;
   c.filter_observations = prepared.terms->observation_filter_terms(codes, texts);
   c.observation_codes.insert(codes.begin(), codes.end());
@@ -208,31 +216,36 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
 
   IssueLog issues;
   terminology::Collector collector(terms);
-  if (!opts.shard.whole()) collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
+  if (!opts.shard.whole())
+    collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
   std::size_t pages = 0;
-  auto st = src.read([&](source::Page&& page) {
-    if (++pages == 2) crash_point("mid-pull");
-    for (auto& r : page.resources) {
-      if (state) {
-        const fhir::Header& h = fhir::header(r);
-        pulled.push_back({fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id, h.origin.location,
-                          h.raw});
-        pulled_keys.insert(h.key());
-        fhir::header(r).raw.clear();  // saved above; the evaluation does not need it
-      }
-      collector.add(std::move(r), issues);
-    }
-  }, issues);
+  auto st = src.read(
+      [&](source::Page&& page) {
+        if (++pages == 2) crash_point("mid-pull");
+        for (auto& r : page.resources) {
+          if (state) {
+            const fhir::Header& h = fhir::header(r);
+            pulled.push_back({fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id,
+                              h.origin.location, h.raw});
+            pulled_keys.insert(h.key());
+            fhir::header(r).raw.clear();  // saved above; the evaluation does not need it
+          }
+          collector.add(std::move(r), issues);
+        }
+      },
+      issues);
   if (!st) return st.error();
-  // Resources a Bulk export reports deleted (RELIABILITY B9): dropped from the store before the results commit
-  // (idempotent: after a crash in between the watermark has not moved, so the next night is told again), and never
-  // taken from the store below.
+  // Resources a Bulk export reports deleted (RELIABILITY B9): dropped from the store before the results
+  // commit (idempotent: after a crash in between the watermark has not moved, so the next night is told
+  // again), and never taken from the store below.
   std::set<std::string> deleted;
-  if (auto* bulk = dynamic_cast<source::BulkSource*>(&src)) deleted.insert(bulk->deleted().begin(), bulk->deleted().end());
+  if (auto* bulk = dynamic_cast<source::BulkSource*>(&src))
+    deleted.insert(bulk->deleted().begin(), bulk->deleted().end());
   if (state && !deleted.empty())
-    if (auto d = state->delete_resources(src.describe(), {deleted.begin(), deleted.end()}); !d) return d.error();
+    if (auto d = state->delete_resources(src.describe(), {deleted.begin(), deleted.end()}); !d)
+      return d.error();
   std::size_t from_store = 0;
   if (src.delivered_changes_only()) {
     // The unchanged rest comes from the store, exactly as it was pulled.
@@ -306,12 +319,14 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       n_rank += c.kind == "rank";
     }
     if (!incremental_since.empty())
-      change_summary = "pulled " + std::to_string(pulled.size()) + " changed resources since " + incremental_since +
-                       " (" + std::to_string(from_store) + " unchanged from the state store); ";
-    change_summary += *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of + "): " +
-                                 std::to_string(n_new) + " new, " + std::to_string(n_dropped) + " dropped, " +
-                                 std::to_string(n_tier) + " tier changes, " + std::to_string(n_rank) + " rank changes"
-                           : "first run in this state folder: every candidate is new";
+      change_summary = "pulled " + std::to_string(pulled.size()) + " changed resources since " +
+                       incremental_since + " (" + std::to_string(from_store) +
+                       " unchanged from the state store); ";
+    change_summary += *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of +
+                                  "): " + std::to_string(n_new) + " new, " + std::to_string(n_dropped) +
+                                  " dropped, " + std::to_string(n_tier) + " tier changes, " +
+                                  std::to_string(n_rank) + " rank changes"
+                            : "first run in this state folder: every candidate is new";
   }
 
   report::RunInfo info;
@@ -330,14 +345,17 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.duplicates = collector.stats().duplicates;
   info.unattributed = collector.stats().unattributed;
   info.complete = completeness.complete();
-  for (const auto& t : completeness.run_types) info.incomplete.push_back((t == "*" ? "all types" : t) + " (all patients)");
+  for (const auto& t : completeness.run_types)
+    info.incomplete.push_back((t == "*" ? "all types" : t) + " (all patients)");
   for (const auto& [p, types] : completeness.patient_types)
-    for (const auto& t : types) info.incomplete.push_back((t == "*" ? "all types" : t) + " (patient " + p + ")");
+    for (const auto& t : types)
+      info.incomplete.push_back((t == "*" ? "all types" : t) + " (patient " + p + ")");
   info.issues_by_kind = issues.counts_by_kind();
 
   // One patient's results.ndjson line, with its evidence (re-evaluated when it was dropped).
   auto full_outcome = [&](const ranking::PatientOutcome& o) {
-    criteria::Context ctx{records.at(o.patient_id), *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
+    criteria::Context ctx{records.at(o.patient_id), *terms,      opts.as_of, incomplete,
+                          trial->sledai_window,     std::nullopt};
     ranking::PatientOutcome full = ranking::assess(*trial, ctx);
     full.rank = o.rank;
     full.screening_status = o.screening_status;
@@ -353,13 +371,14 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     if (!file) return file.error();
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
-      std::string text = opts.export_mode == report::ExportMode::identified
-                             ? line_for(o)
-                             : report::result_line(*trial, o.evidence_stripped
-                                                               ? report::apply_privacy({full_outcome(o)}, opts.export_mode,
-                                                                                       pkey, trial)
-                                                                     .front()
-                                                               : shown[i]);
+      std::string text =
+          opts.export_mode == report::ExportMode::identified
+              ? line_for(o)
+              : report::result_line(
+                    *trial,
+                    o.evidence_stripped
+                        ? report::apply_privacy({full_outcome(o)}, opts.export_mode, pkey, trial).front()
+                        : shown[i]);
       auto w1 = (*file)->write(text);
       if (!w1) return w1.error();
       auto w2 = (*file)->write("\n");
@@ -373,10 +392,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
                                     "group.json"};
-  std::vector<std::string> contents = {report::candidates_csv(shown), report::attrition_csv(*trial, shown),
-                                       report::issues_ndjson(shown_issues),
-                                       report::html_report(*trial, shown_info, shown, opts.export_mode),
-                                       report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey)};
+  std::vector<std::string> contents = {
+      report::candidates_csv(shown), report::attrition_csv(*trial, shown),
+      report::issues_ndjson(shown_issues), report::html_report(*trial, shown_info, shown, opts.export_mode),
+      report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey)};
   if (state) {
     if (pkey)
       for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
@@ -391,9 +410,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.finished = now_utc();
   // The manifest goes last: its presence says the other outputs of this run are complete.
   names.insert(names.begin() + 1, "results.ndjson");
-  auto w = write_file_atomic(opts.out / "manifest.json",
-                             report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown,
-                                                   names));
+  auto w = write_file_atomic(
+      opts.out / "manifest.json",
+      report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, names));
   if (!w) return w.error();
 
   RunSummary s;
@@ -437,10 +456,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     std::string outputs;
     for (const auto& n : names) outputs += n + " ";
     (void)state->audit(record.user, "run",
-                       "run " + std::to_string(record.id) + " as of " + record.as_of + " from " + record.source +
-                           ": " + std::to_string(s.patients) + " patients (" + std::to_string(s.eligible) +
-                           " eligible, " + std::to_string(s.possible) + " possible) written to " + record.out_dir +
-                           " [" + outputs + "manifest.json]");
+                       "run " + std::to_string(record.id) + " as of " + record.as_of + " from " +
+                           record.source + ": " + std::to_string(s.patients) + " patients (" +
+                           std::to_string(s.eligible) + " eligible, " + std::to_string(s.possible) +
+                           " possible) written to " + record.out_dir + " [" + outputs + "manifest.json]");
     s.run_id = record.id;
   }
   return s;

@@ -47,12 +47,12 @@ Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts);
 // The raw-line prefilter that matches these mappings (source/line_filter.hpp).
 std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared);
 
-// The REST query plan for these mappings: anchor diagnosis and serology codes as seeds, every mapped observation
-// code for the expansion.
+// The REST query plan for these mappings: anchor diagnosis and serology codes as seeds, every mapped
+// observation code for the expansion.
 source::RestPlan rest_plan_for(const Prepared& prepared, bool population);
 
-// Errors are failures of the source or the output folder; data problems are recorded in data_issues.ndjson and
-// the run goes on.
+// Errors are failures of the source or the output folder; data problems are recorded in data_issues.ndjson
+// and the run goes on.
 Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src);
 
 std::string version();

@@ -1,8 +1,8 @@
 #include "cli/cli.hpp"
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
-#include <unistd.h>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -14,14 +14,14 @@
 
 #include "app/merge.hpp"
 #include "app/run.hpp"
-#include "report/outputs.hpp"
-#include "report/privacy.hpp"
-#include "store/state_store.hpp"
 #include "cli/settings.hpp"
 #include "json/json.hpp"
+#include "report/outputs.hpp"
+#include "report/privacy.hpp"
 #include "source/bulk_source.hpp"
 #include "source/file_source.hpp"
 #include "source/rest_source.hpp"
+#include "store/state_store.hpp"
 #include "transport/http_client.hpp"
 
 #ifndef COHORT_DATA_DIR
@@ -38,11 +38,13 @@ const char* kUsageText =
     "cohort-finder: find patients who may be eligible for a clinical trial in FHIR R4 data\n"
     "\n"
     "Usage:\n"
-    "  cohort-finder run [--source DIR|FILE] [--trial FILE] [--mappings DIR] [--as-of YYYY-MM-DD] [--out DIR]\n"
+    "  cohort-finder run [--source DIR|FILE] [--trial FILE] [--mappings DIR] [--as-of YYYY-MM-DD] [--out "
+    "DIR]\n"
     "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  cohort-finder history --state DIR\n"
     "  cohort-finder merge --out DIR SHARD_DIR...\n"
-    "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] --state DIR\n"
+    "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
+    "--state DIR\n"
     "  cohort-finder version\n"
     "  cohort-finder help [COMMAND]\n"
     "\n"
@@ -53,40 +55,56 @@ const char* kUsageText =
 const char* kRunHelp =
     "cohort-finder run: one search\n"
     "  --source PATH   a folder of *.ndjson (one resource per line) and/or *.json Bundles, or one file;\n"
-    "                  repeatable (default: the bundled demo data, fhir-samples/ndjson and fhir-samples/bundles)\n"
+    "                  repeatable (default: the bundled demo data, fhir-samples/ndjson and "
+    "fhir-samples/bundles)\n"
     "  --trial FILE    trial definition (default: mappings/trials/nct07177911.json)\n"
     "  --mappings DIR  code, unit and drug maps (default: mappings/)\n"
     "  --as-of DATE    the index date every window and age is counted from (default: today, UTC)\n"
     "  --out DIR       output folder (default: ./cohort-output)\n"
-    "  --state DIR     keep runs, results, feedback, pulled resources and an audit log here (SQLite, private);\n"
-    "                  adds changes.csv. From a FHIR server, later runs pull only what changed (_lastUpdated)\n"
+    "  --state DIR     keep runs, results, feedback, pulled resources and an audit log here (SQLite, "
+    "private);\n"
+    "                  adds changes.csv. From a FHIR server, later runs pull only what changed "
+    "(_lastUpdated)\n"
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
-    "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on N\n"
-    "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N output\n"
+    "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on "
+    "N\n"
+    "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
+    "output\n"
     "                  folders with `cohort-finder merge`\n"
-    "  --export-mode identified|limited|deidentified  what outputs may contain (default identified): limited drops\n"
-    "                  names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, no free text\n"
-    "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away from outputs\n"
-    "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables override\n"
+    "  --export-mode identified|limited|deidentified  what outputs may contain (default identified): limited "
+    "drops\n"
+    "                  names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, no "
+    "free text\n"
+    "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away "
+    "from outputs\n"
+    "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables "
+    "override\n"
     "                  it and options override both\n"
     "FHIR server (when --source is an http(s) base URL):\n"
     "  --mode seed|population  seed: patients with an SLE diagnosis or serology, then their data (default);\n"
     "                  population: every patient\n"
     "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"
     "  --ca-file FILE  trust this CA bundle instead of the system store (TLS is always verified)\n"
-    "  --auth none|bearer|basic|smart  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: COHORT_FHIR_USER\n"
+    "  --auth none|bearer|basic|smart  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: "
+    "COHORT_FHIR_USER\n"
     "                  and COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
-    "  --auth smart    SMART Backend Services: --smart-client-id ID --smart-key FILE (PEM, RSA >= 2048 or EC P-384,\n"
-    "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes \"system/Patient.rs ...\"]\n"
-    "                  [--smart-token-endpoint URL] (default: discovered from .well-known/smart-configuration)\n"
+    "  --auth smart    SMART Backend Services: --smart-client-id ID --smart-key FILE (PEM, RSA >= 2048 or EC "
+    "P-384,\n"
+    "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes "
+    "\"system/Patient.rs ...\"]\n"
+    "                  [--smart-token-endpoint URL] (default: discovered from "
+    ".well-known/smart-configuration)\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
-    "  --bulk true     read with a Bulk Data $export (v2; v1 servers tolerated) instead of searches: with --state,\n"
+    "  --bulk true     read with a Bulk Data $export (v2; v1 servers tolerated) instead of searches: with "
+    "--state,\n"
     "                  later runs export only what changed (_since) and a killed run resumes its export job\n"
     "  --bulk-level system|patient|group:ID  which $export (default system); --concurrency N files at once\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
-    "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is well\n"
-    "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson, report.html (self-contained),\n"
+    "  --check true    validate settings, trial definition and mappings, read no data, exit 0 if all is "
+    "well\n"
+    "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson, report.html "
+    "(self-contained),\n"
     "group.json (FHIR R4 Group of the candidates) and manifest.json.\n"
     "Environment: COHORT_DATA_DIR overrides where mappings/ and fhir-samples/ are found.\n";
 
@@ -98,7 +116,8 @@ const char* kExplainHelp =
 const char* kMergeHelp =
     "cohort-finder merge --out DIR SHARD_DIR...\n"
     "  Combines the output folders of `run --shard K/N` (K = 1..N) into candidates.csv, results.ndjson,\n"
-    "  attrition.csv and data_issues.ndjson equal to one unsharded run. Refuses shards made with another trial\n"
+    "  attrition.csv and data_issues.ndjson equal to one unsharded run. Refuses shards made with another "
+    "trial\n"
     "  definition, mappings, as-of date or export mode.\n";
 
 const char* kHistoryHelp =
@@ -106,7 +125,8 @@ const char* kHistoryHelp =
     "  Lists the runs recorded in the state folder with their counts.\n";
 
 const char* kFeedbackHelp =
-    "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] --state DIR\n"
+    "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
+    "--state DIR\n"
     "  Records a coordinator's screening outcome; later runs show it in candidates.csv and changes.csv.\n";
 
 fs::path data_dir() {
@@ -118,12 +138,14 @@ Days today_utc() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return days_from_civil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1), static_cast<unsigned>(tm.tm_mday));
+  return days_from_civil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
+                         static_cast<unsigned>(tm.tm_mday));
 }
 
 // --name value pairs; positional arguments are collected separately.
-bool parse_flags(const std::vector<std::string>& args, std::size_t from, const std::vector<std::string>& known,
-                 std::map<std::string, std::string>& flags, std::vector<std::string>& positional) {
+bool parse_flags(const std::vector<std::string>& args, std::size_t from,
+                 const std::vector<std::string>& known, std::map<std::string, std::string>& flags,
+                 std::vector<std::string>& positional) {
   for (std::size_t i = from; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) == 0) {
@@ -178,9 +200,36 @@ int run_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
   if (!parse_flags(args, 1,
-                   {"source", "trial", "mappings", "as-of", "out", "prefilter", "config", "mode", "concurrency",
-                    "page-size", "ca-file", "auth", "token-file", "strict-metadata", "log-format", "quiet", "state", "check", "full", "smart-client-id", "smart-key", "smart-kid",
-                    "smart-alg", "smart-scopes", "smart-token-endpoint", "threads", "bulk", "bulk-level", "export-mode", "pseudonym-key",
+                   {"source",
+                    "trial",
+                    "mappings",
+                    "as-of",
+                    "out",
+                    "prefilter",
+                    "config",
+                    "mode",
+                    "concurrency",
+                    "page-size",
+                    "ca-file",
+                    "auth",
+                    "token-file",
+                    "strict-metadata",
+                    "log-format",
+                    "quiet",
+                    "state",
+                    "check",
+                    "full",
+                    "smart-client-id",
+                    "smart-key",
+                    "smart-kid",
+                    "smart-alg",
+                    "smart-scopes",
+                    "smart-token-endpoint",
+                    "threads",
+                    "bulk",
+                    "bulk-level",
+                    "export-mode",
+                    "pseudonym-key",
                     "shard"},
                    f, pos))
     return kUsage;
@@ -230,13 +279,18 @@ int run_command(const std::vector<std::string>& args) {
   if (f.count("smart-alg")) s.smart_alg = f["smart-alg"];
   if (f.count("smart-scopes")) s.smart_scopes = f["smart-scopes"];
   if (f.count("smart-token-endpoint")) s.smart_token_endpoint = f["smart-token-endpoint"];
-  for (const char* k : {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
+  for (const char* k :
+       {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
     if (f.count(k)) {
-      std::string& dst = std::string(k) == "trial" ? s.trial : std::string(k) == "mappings" ? s.mappings
-                       : std::string(k) == "out" ? s.out : std::string(k) == "prefilter" ? s.prefilter
-                       : std::string(k) == "mode" ? s.mode : std::string(k) == "ca-file" ? s.ca_file
-                       : std::string(k) == "auth" ? s.auth : std::string(k) == "token-file" ? s.token_file
-                                                                                : s.log_format;
+      std::string& dst = std::string(k) == "trial"        ? s.trial
+                         : std::string(k) == "mappings"   ? s.mappings
+                         : std::string(k) == "out"        ? s.out
+                         : std::string(k) == "prefilter"  ? s.prefilter
+                         : std::string(k) == "mode"       ? s.mode
+                         : std::string(k) == "ca-file"    ? s.ca_file
+                         : std::string(k) == "auth"       ? s.auth
+                         : std::string(k) == "token-file" ? s.token_file
+                                                          : s.log_format;
       dst = f[k];
     }
   if (f.count("as-of")) s.as_of = f["as-of"];
@@ -248,7 +302,8 @@ int run_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder run: --bulk-level is system, patient or group:ID (ID a FHIR id)\n";
     return kUsage;
   }
-  if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) || !set_int("threads", s.threads))
+  if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) ||
+      !set_int("threads", s.threads))
     return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
     std::cerr << "cohort-finder run: --prefilter is on or off\n";
@@ -274,7 +329,8 @@ int run_command(const std::vector<std::string>& args) {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);
     if (!mode) {
-      std::cerr << "cohort-finder run: --export-mode is identified, limited or deidentified, got '" << em << "'\n";
+      std::cerr << "cohort-finder run: --export-mode is identified, limited or deidentified, got '" << em
+                << "'\n";
       return kUsage;
     }
     o.export_mode = *mode;
@@ -311,7 +367,8 @@ int run_command(const std::vector<std::string>& args) {
   } else {
     o.as_of = today_utc();
   }
-  if (s.sources.empty()) s.sources = {(data / "fhir-samples" / "ndjson").string(), (data / "fhir-samples" / "bundles").string()};
+  if (s.sources.empty())
+    s.sources = {(data / "fhir-samples" / "ndjson").string(), (data / "fhir-samples" / "bundles").string()};
   auto prepared = app::prepare(o);
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
@@ -358,7 +415,8 @@ int run_command(const std::vector<std::string>& args) {
     co.read_timeout = std::chrono::seconds(s.read_timeout_s);
     co.total_timeout = std::chrono::seconds(s.total_timeout_s);
     co.ca_file = s.ca_file;
-    // A search page of 1000 resources is a few MB: 256 MiB decoded bounds a gzip bomb without refusing real pages.
+    // A search page of 1000 resources is a few MB: 256 MiB decoded bounds a gzip bomb without refusing real
+    // pages.
     co.max_decoded_bytes = std::size_t{256} << 20;
     co.user_agent = "cohort-finder/" + app::version();
     co.log = [&log](const std::string& line) { log("retry", line); };
@@ -375,7 +433,8 @@ int run_command(const std::vector<std::string>& args) {
     ro.strict_metadata = s.strict_metadata;
     ro.authorization = *auth;
     ro.log = [&log](const std::string& line) { log("pull", line); };
-    // A live progress line when a person watches (stderr is a terminal); cron gets the JSON-lines log instead.
+    // A live progress line when a person watches (stderr is a terminal); cron gets the JSON-lines log
+    // instead.
     if (!s.quiet && s.log_format == "text" && ::isatty(2)) {
       auto t0 = std::chrono::steady_clock::now();
       auto last = std::make_shared<std::chrono::steady_clock::time_point>(t0);
@@ -389,9 +448,11 @@ int run_command(const std::vector<std::string>& args) {
         const double rate = secs > 0 ? static_cast<double>(p.resources) / secs : 0;
         std::string eta;
         if (p.expected > p.resources && rate > 0)
-          eta = ", ETA " + std::to_string(static_cast<long>(static_cast<double>(p.expected - p.resources) / rate)) + " s";
-        std::fprintf(stderr, "\rpulling: %zu/%zu queries started, %zu pages, %zu resources (%.0f/s)%s   ", p.queries_done,
-                     p.queries_planned, p.pages, p.resources, rate, eta.c_str());
+          eta = ", ETA " +
+                std::to_string(static_cast<long>(static_cast<double>(p.expected - p.resources) / rate)) +
+                " s";
+        std::fprintf(stderr, "\rpulling: %zu/%zu queries started, %zu pages, %zu resources (%.0f/s)%s   ",
+                     p.queries_done, p.queries_planned, p.pages, p.resources, rate, eta.c_str());
       };
     }
     if (s.auth == "smart") {
@@ -412,7 +473,8 @@ int run_command(const std::vector<std::string>& args) {
       if (!s.smart_scopes.empty()) so.scopes = s.smart_scopes;
       so.token_endpoint = s.smart_token_endpoint;
       so.log = [&log](const std::string& line) { log("auth", line); };
-      auto sa = transport::SmartAuth::create(std::move(so), std::shared_ptr<transport::HttpClient>(std::move(*ac)));
+      auto sa =
+          transport::SmartAuth::create(std::move(so), std::shared_ptr<transport::HttpClient>(std::move(*ac)));
       if (!sa) {
         std::cerr << "cohort-finder: " << sa.error().what() << "\n";
         return kUsage;
@@ -420,8 +482,8 @@ int run_command(const std::vector<std::string>& args) {
       ro.smart = *sa;
     }
     if (s.bulk) {
-      // Bulk Data $export (RELIABILITY B): the kick-off creates a job, so it is repeated at most once (B2); files
-      // may be large, so they get a longer total timeout than search pages.
+      // Bulk Data $export (RELIABILITY B): the kick-off creates a job, so it is repeated at most once (B2);
+      // files may be large, so they get a longer total timeout than search pages.
       transport::ClientOptions ko = co;
       ko.retry.max_attempts = 2;
       transport::ClientOptions fo = co;
@@ -452,7 +514,8 @@ int run_command(const std::vector<std::string>& args) {
     } else {
       auto plan = app::rest_plan_for(**prepared, s.mode == "population");
       plan.observation_since = s.observation_since;
-    if (!o.shard.whole()) plan.keep_patient = [sh = o.shard](const std::string& id) { return sh.contains(id); };
+      if (!o.shard.whole())
+        plan.keep_patient = [sh = o.shard](const std::string& id) { return sh.contains(id); };
       src = std::make_unique<source::RestSource>(std::move(ro), std::move(plan), client);
     }
   } else {
@@ -471,11 +534,12 @@ int run_command(const std::vector<std::string>& args) {
   if (auto* bulk = dynamic_cast<source::BulkSource*>(src.get())) {
     const auto c = bulk->counters();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log("pull-summary", std::string(c.resumed ? "resumed export, " : "") + std::to_string(c.kickoffs) + " kick-offs, " +
-                            std::to_string(c.polls) + " polls (" + std::to_string(c.waited.count() / 1000) +
-                            " s waiting), " + std::to_string(c.files) + " files, " + std::to_string(c.lines) +
-                            " lines, " + std::to_string(c.failed_files) + " failed files, " +
-                            std::to_string(c.deleted) + " deleted in " + std::to_string(secs) + " s");
+    log("pull-summary", std::string(c.resumed ? "resumed export, " : "") + std::to_string(c.kickoffs) +
+                            " kick-offs, " + std::to_string(c.polls) + " polls (" +
+                            std::to_string(c.waited.count() / 1000) + " s waiting), " +
+                            std::to_string(c.files) + " files, " + std::to_string(c.lines) + " lines, " +
+                            std::to_string(c.failed_files) + " failed files, " + std::to_string(c.deleted) +
+                            " deleted in " + std::to_string(secs) + " s");
   }
   if (auto* rest = dynamic_cast<source::RestSource*>(src.get())) {
     if (!s.quiet && s.log_format == "text" && ::isatty(2)) std::fputs("\n", stderr);
@@ -483,12 +547,13 @@ int run_command(const std::vector<std::string>& args) {
     auto hc = client->counters();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log("pull-summary", std::to_string(c.queries) + " queries, " + std::to_string(c.pages) + " pages, " +
-                            std::to_string(c.resources) + " resources, " + std::to_string(hc.retries) + " retries, " +
-                            std::to_string(c.failed_queries) + " failed queries in " + std::to_string(secs) + " s");
+                            std::to_string(c.resources) + " resources, " + std::to_string(hc.retries) +
+                            " retries, " + std::to_string(c.failed_queries) + " failed queries in " +
+                            std::to_string(secs) + " s");
   }
-  std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients << " patients evaluated: " << sum->eligible
-            << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible; "
-            << sum->data_issues << " data issues\n";
+  std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients
+            << " patients evaluated: " << sum->eligible << " eligible, " << sum->possible << " possible, "
+            << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";
   std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string() << "\n";
   if (!sum->changes.empty()) std::cout << "changes " << sum->changes << " (changes.csv)\n";
   if (!sum->complete) {
@@ -504,7 +569,8 @@ Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std:
   if (dir.empty())
     if (const char* v = std::getenv("COHORT_STATE_DIR")) dir = v;
   if (dir.empty()) return make_error("needs --state DIR (or COHORT_STATE_DIR)", "state");
-  if (!fs::exists(fs::path(dir) / "state.db")) return make_error("no state database here: run `cohort-finder run --state` first", dir);
+  if (!fs::exists(fs::path(dir) / "state.db"))
+    return make_error("no state database here: run `cohort-finder run --state` first", dir);
   return store::StateStore::open(dir);
 }
 
@@ -575,8 +641,8 @@ int merge_command(const std::vector<std::string>& args) {
   }
   std::cout << "merged " << sum->shards << " shards: " << sum->patients << " patients, " << sum->eligible
             << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible\n";
-  std::cout << "ranked candidates: " << fs::absolute(fs::path(f["out"]) / "candidates.csv").lexically_normal().string()
-            << "\n";
+  std::cout << "ranked candidates: "
+            << fs::absolute(fs::path(f["out"]) / "candidates.csv").lexically_normal().string() << "\n";
   return kOk;
 }
 
@@ -601,7 +667,8 @@ int history_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder history: " << h.error().what() << "\n";
     return kSource;
   }
-  std::cout << "run  status      as-of       started               patients  eligible  possible  ineligible  issues  trial\n";
+  std::cout << "run  status      as-of       started               patients  eligible  possible  ineligible  "
+               "issues  trial\n";
   for (const auto& r : *h) {
     char line[512];
     std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
@@ -646,12 +713,18 @@ int feedback_command(const std::vector<std::string>& args) {
 
 int main(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    if (args.size() > 1 && args[1] == "run") std::cout << kRunHelp;
-    else if (args.size() > 1 && args[1] == "explain") std::cout << kExplainHelp;
-    else if (args.size() > 1 && args[1] == "history") std::cout << kHistoryHelp;
-    else if (args.size() > 1 && args[1] == "merge") std::cout << kMergeHelp;
-    else if (args.size() > 1 && args[1] == "feedback") std::cout << kFeedbackHelp;
-    else std::cout << kUsageText;
+    if (args.size() > 1 && args[1] == "run")
+      std::cout << kRunHelp;
+    else if (args.size() > 1 && args[1] == "explain")
+      std::cout << kExplainHelp;
+    else if (args.size() > 1 && args[1] == "history")
+      std::cout << kHistoryHelp;
+    else if (args.size() > 1 && args[1] == "merge")
+      std::cout << kMergeHelp;
+    else if (args.size() > 1 && args[1] == "feedback")
+      std::cout << kFeedbackHelp;
+    else
+      std::cout << kUsageText;
     return args.empty() ? kUsage : kOk;
   }
   if (args[0] == "version" || args[0] == "--version") {

@@ -45,49 +45,70 @@ Status apply_config_file(const std::string& path, Settings& s) {
   if (!json::parse(*text, doc, err))
     return make_error(err.message, path + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
   if (!doc.IsObject()) return make_error("a config file is a JSON object", path);
-  const json::Value& root = doc;  // const iterators: clang flags RapidJSON's non-const ones as ambiguous in C++20
+  const json::Value& root =
+      doc;  // const iterators: clang flags RapidJSON's non-const ones as ambiguous in C++20
   for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
     const std::string key(it->name.GetString(), it->name.GetStringLength());
     const json::Value* v = &it->value;
     auto str = json::string(v);
     auto num = json::number_text(v);
     auto b = json::boolean(v);
-    auto bad = [&](const char* want) { return make_error(std::string("expected ") + want, path + ": " + key); };
+    auto bad = [&](const char* want) {
+      return make_error(std::string("expected ") + want, path + ": " + key);
+    };
     int n = 0;
     if (key == "source") {
       s.sources.clear();
-      if (str) s.sources.emplace_back(*str);
+      if (str)
+        s.sources.emplace_back(*str);
       else if (json::is_array(v))
-        json::for_each(v, [&](std::size_t, const json::Value& x) { s.sources.emplace_back(json::string(&x).value_or("")); });
-      else return bad("a string or an array of strings");
+        json::for_each(v, [&](std::size_t, const json::Value& x) {
+          s.sources.emplace_back(json::string(&x).value_or(""));
+        });
+      else
+        return bad("a string or an array of strings");
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
                key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
                key == "log_format" || key == "prefilter" || key == "state" || key == "bulk_level" ||
                key.rfind("smart_", 0) == 0) {
       if (!str) return bad("a string");
-      std::string& dst = key == "trial" ? s.trial : key == "mappings" ? s.mappings : key == "out" ? s.out
-                       : key == "as_of" ? s.as_of : key == "mode" ? s.mode : key == "ca_file" ? s.ca_file
-                       : key == "auth" ? s.auth : key == "token_file" ? s.token_file
-                       : key == "observation_since" ? s.observation_since : key == "log_format" ? s.log_format
-                       : key == "state" ? s.state : key == "smart_client_id" ? s.smart_client_id
-                       : key == "smart_key_file" ? s.smart_key_file : key == "smart_kid" ? s.smart_kid
-                       : key == "smart_alg" ? s.smart_alg : key == "smart_scopes" ? s.smart_scopes
-                       : key == "smart_token_endpoint" ? s.smart_token_endpoint
-                       : key == "bulk_level" ? s.bulk_level : s.prefilter;
-      if (key.rfind("smart_", 0) == 0 && &dst == &s.prefilter) return make_error("unknown setting", path + ": " + key);
+      std::string& dst = key == "trial"                  ? s.trial
+                         : key == "mappings"             ? s.mappings
+                         : key == "out"                  ? s.out
+                         : key == "as_of"                ? s.as_of
+                         : key == "mode"                 ? s.mode
+                         : key == "ca_file"              ? s.ca_file
+                         : key == "auth"                 ? s.auth
+                         : key == "token_file"           ? s.token_file
+                         : key == "observation_since"    ? s.observation_since
+                         : key == "log_format"           ? s.log_format
+                         : key == "state"                ? s.state
+                         : key == "smart_client_id"      ? s.smart_client_id
+                         : key == "smart_key_file"       ? s.smart_key_file
+                         : key == "smart_kid"            ? s.smart_kid
+                         : key == "smart_alg"            ? s.smart_alg
+                         : key == "smart_scopes"         ? s.smart_scopes
+                         : key == "smart_token_endpoint" ? s.smart_token_endpoint
+                         : key == "bulk_level"           ? s.bulk_level
+                                                         : s.prefilter;
+      if (key.rfind("smart_", 0) == 0 && &dst == &s.prefilter)
+        return make_error("unknown setting", path + ": " + key);
       dst = std::string(*str);
-    } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" || key == "read_timeout_s" ||
-               key == "total_timeout_s") {
+    } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" ||
+               key == "read_timeout_s" || key == "total_timeout_s") {
       if (!num || !to_int(*num, n) || n <= 0) return bad("a positive whole number");
-      int& dst = key == "concurrency" ? s.concurrency : key == "page_size" ? s.page_size
-               : key == "connect_timeout_s" ? s.connect_timeout_s : key == "read_timeout_s" ? s.read_timeout_s
-                                                                   : s.total_timeout_s;
+      int& dst = key == "concurrency"         ? s.concurrency
+                 : key == "page_size"         ? s.page_size
+                 : key == "connect_timeout_s" ? s.connect_timeout_s
+                 : key == "read_timeout_s"    ? s.read_timeout_s
+                                              : s.total_timeout_s;
       dst = n;
     } else if (key == "strict_metadata" || key == "quiet" || key == "bulk") {
       if (!b) return bad("true or false");
       (key == "quiet" ? s.quiet : key == "bulk" ? s.bulk : s.strict_metadata) = *b;
     } else if (key == "token" || key == "password") {
-      return make_error("secrets do not belong in the config file: use token_file or the environment", path + ": " + key);
+      return make_error("secrets do not belong in the config file: use token_file or the environment",
+                        path + ": " + key);
     } else if (key.rfind("comment", 0) != 0) {
       return make_error("unknown setting", path + ": " + key);
     }
@@ -112,9 +133,11 @@ Status apply_environment(Settings& s) {
   if (auto v = env("COHORT_SMART_ALG")) s.smart_alg = v;
   if (auto v = env("COHORT_SMART_SCOPES")) s.smart_scopes = v;
   if (auto v = env("COHORT_FHIR_CONCURRENCY"))
-    if (!to_int(v, s.concurrency) || s.concurrency <= 0) return make_error("not a positive number", "COHORT_FHIR_CONCURRENCY");
+    if (!to_int(v, s.concurrency) || s.concurrency <= 0)
+      return make_error("not a positive number", "COHORT_FHIR_CONCURRENCY");
   if (auto v = env("COHORT_FHIR_PAGE_SIZE"))
-    if (!to_int(v, s.page_size) || s.page_size <= 0) return make_error("not a positive number", "COHORT_FHIR_PAGE_SIZE");
+    if (!to_int(v, s.page_size) || s.page_size <= 0)
+      return make_error("not a positive number", "COHORT_FHIR_PAGE_SIZE");
   return Status::success();
 }
 

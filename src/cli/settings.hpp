@@ -1,7 +1,7 @@
 #pragma once
-// What one `run` needs, merged from (lowest to highest precedence) defaults, a JSON config file (--config), the
-// environment (COHORT_*) and the command line. Secrets come only from the environment or files, never the command
-// line, and are never printed.
+// What one `run` needs, merged from (lowest to highest precedence) defaults, a JSON config file (--config),
+// the environment (COHORT_*) and the command line. Secrets come only from the environment or files, never the
+// command line, and are never printed.
 #include <map>
 #include <string>
 #include <vector>
@@ -25,7 +25,8 @@ struct Settings {
   // SMART Backend Services (auth = smart): the private key is a PEM file, never inline.
   std::string smart_client_id, smart_key_file, smart_kid, smart_alg, smart_scopes, smart_token_endpoint;
   std::string observation_since;
-  // Bulk Data $export instead of searches (source/bulk_source.hpp): which export, system | patient | group:ID.
+  // Bulk Data $export instead of searches (source/bulk_source.hpp): which export, system | patient |
+  // group:ID.
   bool bulk = false;
   std::string bulk_level = "system";
   // Output

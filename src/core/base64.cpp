@@ -7,8 +7,8 @@ std::string base64_encode(std::string_view data) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < data.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
-                 static_cast<unsigned char>(data[i + 2]);
+    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
+                 (static_cast<unsigned char>(data[i + 1]) << 8) | static_cast<unsigned char>(data[i + 2]);
     out += k[v >> 18];
     out += k[(v >> 12) & 63];
     out += k[(v >> 6) & 63];

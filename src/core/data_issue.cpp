@@ -21,7 +21,8 @@ void IssueLog::add(DataIssue issue) {
 
 void IssueLog::add(Severity s, std::string kind, std::string location, std::string resource, std::string path,
                    std::string message) {
-  add(DataIssue{s, std::move(kind), std::move(location), std::move(resource), std::move(path), std::move(message)});
+  add(DataIssue{s, std::move(kind), std::move(location), std::move(resource), std::move(path),
+                std::move(message)});
 }
 
 void IssueLog::merge(IssueLog&& other) {

@@ -1,6 +1,7 @@
 #pragma once
-// Data problems are reported, not thrown (STYLE.md practice 3): each carries where it was found (file and line, or
-// bundle entry, or URL), which resource, and the FHIR element path, so a data manager can find and fix it.
+// Data problems are reported, not thrown (STYLE.md practice 3): each carries where it was found (file and
+// line, or bundle entry, or URL), which resource, and the FHIR element path, so a data manager can find and
+// fix it.
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -21,8 +22,8 @@ struct DataIssue {
   std::string message;   // one line, no clinical values beyond what is needed to fix the data
 };
 
-// Collects issues from every stage. Thread-safe; keeps every issue (they are written to data_issues.ndjson) and
-// counts per kind for the manifest.
+// Collects issues from every stage. Thread-safe; keeps every issue (they are written to data_issues.ndjson)
+// and counts per kind for the manifest.
 class IssueLog {
  public:
   void add(DataIssue issue);

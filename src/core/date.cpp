@@ -27,7 +27,9 @@ void civil_from_days(Days z0, int& y, unsigned& m, unsigned& d) {
   y = yy + (m <= 2);
 }
 
-static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool leap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static unsigned days_in_month(int y, unsigned m) {
   static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -83,8 +85,8 @@ bool valid_time(std::string_view t, std::string* why) {
   if (t[p] == 'Z') return p + 1 == t.size() || fail(why, "text after the zone");
   if (t[p] != '+' && t[p] != '-') return fail(why, "bad zone");
   int zh, zm;
-  if (t.size() != p + 6 || !digits(t, p + 1, 2, zh) || t[p + 3] != ':' || !digits(t, p + 4, 2, zm) || zh > 14 ||
-      zm > 59)
+  if (t.size() != p + 6 || !digits(t, p + 1, 2, zh) || t[p + 3] != ':' || !digits(t, p + 4, 2, zm) ||
+      zh > 14 || zm > 59)
     return fail(why, "bad zone offset");
   return true;
 }
@@ -127,7 +129,8 @@ std::optional<PartialDate> parse_fhir_date(std::string_view s, DateKind kind, st
   out.first = out.last = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
   out.precision = DatePrecision::day;
   if (s.size() == 10) {
-    if (kind == DateKind::instant) return fail(why, "an instant needs a time with seconds and a zone"), std::nullopt;
+    if (kind == DateKind::instant)
+      return fail(why, "an instant needs a time with seconds and a zone"), std::nullopt;
     return out;
   }
   if (kind == DateKind::date) {

@@ -1,7 +1,7 @@
 #pragma once
 // Calendar dates as days since 1970-01-01, and FHIR date/dateTime/instant parsing with partial precision.
-// Clinical dates keep the local calendar day as written ("2025-03-01T23:30:00+08:00" is 2025-03-01): that is the
-// day the clinician saw, and windows such as "within 8 weeks" are counted in whole days.
+// Clinical dates keep the local calendar day as written ("2025-03-01T23:30:00+08:00" is 2025-03-01): that is
+// the day the clinician saw, and windows such as "within 8 weeks" are counted in whole days.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,8 +31,8 @@ struct PartialDate {
 
 enum class DateKind { date, date_time, instant };
 
-// Parses YYYY, YYYY-MM, YYYY-MM-DD and, for dateTime/instant, a time with seconds and a zone. Returns nullopt for
-// malformed or impossible dates (2023-02-30); `why` says which.
+// Parses YYYY, YYYY-MM, YYYY-MM-DD and, for dateTime/instant, a time with seconds and a zone. Returns nullopt
+// for malformed or impossible dates (2023-02-30); `why` says which.
 std::optional<PartialDate> parse_fhir_date(std::string_view text, DateKind kind, std::string* why = nullptr);
 
 // Strict YYYY-MM-DD, for command-line as-of dates.

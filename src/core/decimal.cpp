@@ -68,9 +68,13 @@ std::strong_ordering Decimal::compare(const Decimal& a, const Decimal& b) {
     ok = mul10(y, a.scale_ - b.scale_);
   if (!ok) {
     long double lx = a.to_long_double(), ly = b.to_long_double();
-    return lx < ly ? std::strong_ordering::less : lx > ly ? std::strong_ordering::greater : std::strong_ordering::equal;
+    return lx < ly   ? std::strong_ordering::less
+           : lx > ly ? std::strong_ordering::greater
+                     : std::strong_ordering::equal;
   }
-  return x < y ? std::strong_ordering::less : x > y ? std::strong_ordering::greater : std::strong_ordering::equal;
+  return x < y   ? std::strong_ordering::less
+         : x > y ? std::strong_ordering::greater
+                 : std::strong_ordering::equal;
 }
 
 std::optional<Decimal> Decimal::times(const Decimal& o) const {

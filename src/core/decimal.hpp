@@ -1,7 +1,7 @@
 #pragma once
-// Exact decimals for FHIR values (STYLE.md practice 6): "2.50" mg/dL compares equal to 2.5, and 6.4999999999999999
-// is below 6.5. A value is mantissa × 10^-scale with a 128-bit mantissa; FHIR decimals have at most 18 significant
-// digits in practice, and up to 36 are accepted.
+// Exact decimals for FHIR values (STYLE.md practice 6): "2.50" mg/dL compares equal to 2.5,
+// and 6.4999999999999999 is below 6.5. A value is mantissa × 10^-scale with a 128-bit mantissa; FHIR decimals
+// have at most 18 significant digits in practice, and up to 36 are accepted.
 #include <compare>
 #include <optional>
 #include <string>
@@ -18,7 +18,8 @@ class Decimal {
   // Parses JSON/FHIR number text: -?digits(.digits)?([eE][+-]?digits)?. nullopt on anything else.
   static std::optional<Decimal> parse(std::string_view text);
 
-  // Exact comparison; falls back to long double only when an operand has more than ~36 digits after alignment.
+  // Exact comparison; falls back to long double only when an operand has more than ~36 digits after
+  // alignment.
   friend std::strong_ordering operator<=>(const Decimal& a, const Decimal& b) { return compare(a, b); }
   friend bool operator==(const Decimal& a, const Decimal& b) { return compare(a, b) == 0; }
 

@@ -8,12 +8,12 @@
 
 namespace cf {
 
-// Writes to "<path>.tmp", fsyncs, then renames over `path`: readers see the old file or the new one, never half.
-// Files are created 0600: outputs name patients.
+// Writes to "<path>.tmp", fsyncs, then renames over `path`: readers see the old file or the new one, never
+// half. Files are created 0600: outputs name patients.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
-// The same for output written piece by piece (results of hundreds of thousands of patients): nothing is visible
-// under `path` until commit() succeeds; a destroyed, uncommitted file is removed.
+// The same for output written piece by piece (results of hundreds of thousands of patients): nothing is
+// visible under `path` until commit() succeeds; a destroyed, uncommitted file is removed.
 class AtomicFile {
  public:
   static Result<std::unique_ptr<AtomicFile>> create(const std::filesystem::path& path);
@@ -22,7 +22,8 @@ class AtomicFile {
   Status commit();
 
  private:
-  AtomicFile(int fd, std::string tmp, std::filesystem::path path) : fd_(fd), tmp_(std::move(tmp)), path_(std::move(path)) {}
+  AtomicFile(int fd, std::string tmp, std::filesystem::path path)
+      : fd_(fd), tmp_(std::move(tmp)), path_(std::move(path)) {}
   Status flush();
   int fd_;
   std::string tmp_;

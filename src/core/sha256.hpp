@@ -1,6 +1,6 @@
 #pragma once
-// SHA-256 (FIPS 180-4) for the manifest's fingerprints of the trial definition and mappings. Kept in core so that
-// writing a manifest does not pull the TLS library into the report stage.
+// SHA-256 (FIPS 180-4) for the manifest's fingerprints of the trial definition and mappings. Kept in core so
+// that writing a manifest does not pull the TLS library into the report stage.
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -1,6 +1,7 @@
 #pragma once
-// Splitting the patients of one run over N processes: shard K of N holds the patients whose stable hash of id falls
-// in K. The hash (FNV-1a, 64 bit) depends on the id alone, so every shard, every night and every machine agree.
+// Splitting the patients of one run over N processes: shard K of N holds the patients whose stable hash of id
+// falls in K. The hash (FNV-1a, 64 bit) depends on the id alone, so every shard, every night and every
+// machine agree.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -48,7 +48,8 @@ std::string describe_value(const fhir::ObservationValue& v) {
     }
     case K::ratio: {
       std::string n = v.ratio.numerator && v.ratio.numerator->value ? v.ratio.numerator->value_text : "?";
-      std::string d = v.ratio.denominator && v.ratio.denominator->value ? v.ratio.denominator->value_text : "?";
+      std::string d =
+          v.ratio.denominator && v.ratio.denominator->value ? v.ratio.denominator->value_text : "?";
       return n + ":" + d;
     }
     case K::boolean:

@@ -40,11 +40,11 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
       const auto& q = *d.timing.bounds_duration;
       long double n = q.value->to_long_double();
       std::string unit = q.code.empty() ? q.unit : q.code;
-      long double days = unit == "d" || unit == "day" || unit == "days" ? n
+      long double days = unit == "d" || unit == "day" || unit == "days"      ? n
                          : unit == "wk" || unit == "week" || unit == "weeks" ? n * 7
-                         : unit == "mo" || unit == "month" ? n * 30
-                         : unit == "h" ? n / 24
-                                       : -1;
+                         : unit == "mo" || unit == "month"                   ? n * 30
+                         : unit == "h"                                       ? n / 24
+                                                                             : -1;
       if (days >= 0) s.end = *s.start + static_cast<Days>(days) - (days >= 1 ? 1 : 0);
     }
   }
@@ -87,14 +87,19 @@ std::optional<long double> per_day(const fhir::Timing& t, std::string& how) {
   static const struct {
     const char* code;
     long double per_day;
-  } kCodes[] = {{"QD", 1}, {"AM", 1}, {"PM", 1}, {"HS", 1}, {"BID", 2}, {"TID", 3}, {"QID", 4}, {"QOD", 0.5L},
-                {"Q4H", 6}, {"Q6H", 4}, {"Q8H", 3}, {"Q12H", 2}};
+  } kCodes[] = {{"QD", 1},  {"AM", 1},     {"PM", 1},  {"HS", 1},  {"BID", 2}, {"TID", 3},
+                {"QID", 4}, {"QOD", 0.5L}, {"Q4H", 6}, {"Q6H", 4}, {"Q8H", 3}, {"Q12H", 2}};
   if (t.frequency || t.period) {
     long double f = t.frequency ? t.frequency->to_long_double() : 1;
     long double p = t.period ? t.period->to_long_double() : 1;
     if (p <= 0) return std::nullopt;
     const std::string& u = t.period_unit;
-    long double days = u == "d" ? p : u == "h" ? p / 24 : u == "min" ? p / 1440 : u == "wk" ? p * 7 : u == "mo" ? p * 30 : -1;
+    long double days = u == "d"     ? p
+                       : u == "h"   ? p / 24
+                       : u == "min" ? p / 1440
+                       : u == "wk"  ? p * 7
+                       : u == "mo"  ? p * 30
+                                    : -1;
     if (days <= 0) {
       how = "timing period unit '" + u + "' not understood";
       return std::nullopt;
@@ -133,7 +138,8 @@ std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days d
     return std::nullopt;
   }
   if (!dose->dose || !dose->dose->value) {
-    how = "no dose quantity" + (dose->text.empty() ? std::string() : " (text: '" + sanitize_for_log(dose->text, 40) + "')");
+    how = "no dose quantity" +
+          (dose->text.empty() ? std::string() : " (text: '" + sanitize_for_log(dose->text, 40) + "')");
     return std::nullopt;
   }
   const auto& q = *dose->dose;
@@ -146,8 +152,9 @@ std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days d
     mg = amount * 1000;
   } else if (unit == "ug" || unit == "mcg" || unit == "µg") {
     mg = amount / 1000;
-  } else if (f.match.strength_mg && (unit.empty() || unit == "1" || unit == "tablet" || unit == "tab" ||
-                                     unit == "{tbl}" || unit == "capsule" || unit == "{capsule}" || unit == "pill")) {
+  } else if (f.match.strength_mg &&
+             (unit.empty() || unit == "1" || unit == "tablet" || unit == "tab" || unit == "{tbl}" ||
+              unit == "capsule" || unit == "{capsule}" || unit == "pill")) {
     mg = amount * f.match.strength_mg->to_long_double();
     unit = q.unit.empty() ? "unit" : q.unit;
     how = q.value->to_string() + " x " + f.match.strength_mg->to_string() + " mg " + unit;

@@ -44,8 +44,8 @@ struct DrugFilter {
   std::string describe() const;
 };
 NodePtr make_medication(DrugFilter f, bool active_at_as_of, Window w, int min_days, Tri absent);
-NodePtr make_distinct_therapies(std::set<std::string> classes, int at_least, std::set<std::string> require_one_of,
-                                Window w);
+NodePtr make_distinct_therapies(std::set<std::string> classes, int at_least,
+                                std::set<std::string> require_one_of, Window w);
 NodePtr make_gc_dose(bool oral_only, terminology::CompareOp op, Decimal mg_per_day, Tri none);
 NodePtr make_gc_sustained(Decimal mg_per_day, int min_days, Window w);
 

@@ -30,7 +30,8 @@ std::vector<NodeResult> eval_all(const std::vector<NodePtr>& kids, Context& ctx)
 }
 
 int count(const std::vector<NodeResult>& rs, Tri v) {
-  return static_cast<int>(std::count_if(rs.begin(), rs.end(), [&](const NodeResult& r) { return r.value == v; }));
+  return static_cast<int>(
+      std::count_if(rs.begin(), rs.end(), [&](const NodeResult& r) { return r.value == v; }));
 }
 
 class All : public Node {
@@ -53,7 +54,8 @@ class Any : public Node {
   NodeResult eval(Context& ctx) const override {
     auto rs = eval_all(kids_, ctx);
     if (count(rs, Tri::met)) return combine(rs, Tri::met, Tri::met);
-    if (count(rs, Tri::not_met) == static_cast<int>(rs.size())) return combine(rs, Tri::not_met, Tri::not_met);
+    if (count(rs, Tri::not_met) == static_cast<int>(rs.size()))
+      return combine(rs, Tri::not_met, Tri::not_met);
     return combine(rs, Tri::unknown, Tri::unknown);
   }
 
@@ -126,11 +128,23 @@ class Review : public Node {
 
 }  // namespace
 
-NodePtr make_all(std::vector<NodePtr> k) { return std::make_shared<All>(std::move(k)); }
-NodePtr make_any(std::vector<NodePtr> k) { return std::make_shared<Any>(std::move(k)); }
-NodePtr make_not(NodePtr k) { return std::make_shared<Not>(std::move(k)); }
-NodePtr make_at_least(int n, std::vector<NodePtr> k) { return std::make_shared<AtLeast>(n, std::move(k)); }
-NodePtr make_manual(std::string why) { return std::make_shared<Manual>(std::move(why)); }
-NodePtr make_review(NodePtr when, std::string why) { return std::make_shared<Review>(std::move(when), std::move(why)); }
+NodePtr make_all(std::vector<NodePtr> k) {
+  return std::make_shared<All>(std::move(k));
+}
+NodePtr make_any(std::vector<NodePtr> k) {
+  return std::make_shared<Any>(std::move(k));
+}
+NodePtr make_not(NodePtr k) {
+  return std::make_shared<Not>(std::move(k));
+}
+NodePtr make_at_least(int n, std::vector<NodePtr> k) {
+  return std::make_shared<AtLeast>(n, std::move(k));
+}
+NodePtr make_manual(std::string why) {
+  return std::make_shared<Manual>(std::move(why));
+}
+NodePtr make_review(NodePtr when, std::string why) {
+  return std::make_shared<Review>(std::move(when), std::move(why));
+}
 
 }  // namespace cf::criteria

@@ -10,7 +10,8 @@ namespace cf::criteria {
 
 bool DrugFilter::matches(const terminology::Ingredient& i) const {
   if (ingredients.count(i.id)) return true;
-  return std::any_of(i.classes.begin(), i.classes.end(), [&](const std::string& c) { return classes.count(c) > 0; });
+  return std::any_of(i.classes.begin(), i.classes.end(),
+                     [&](const std::string& c) { return classes.count(c) > 0; });
 }
 
 std::string DrugFilter::describe() const {
@@ -27,7 +28,8 @@ Evidence med_evidence(const terminology::MedicationFact& f, const UseSpan& s) {
   set_match(e, f.match);
   e.date = f.use->start_text.empty() ? f.use->authored_text : f.use->start_text;
   e.original = f.use->status;
-  if (s.start) e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
+  if (s.start)
+    e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
   return e;
 }
 
@@ -76,7 +78,8 @@ class MedicationLeaf : public Node {
       std::string why = f_.describe() + ": " + doubts.front().note;
       return NodeResult::unknown(std::move(why), std::move(doubts));
     }
-    std::string none = "no " + f_.describe() + (active_ ? " active on the as-of date" : " use (" + w_.describe() + ")");
+    std::string none =
+        "no " + f_.describe() + (active_ ? " active on the as-of date" : " use (" + w_.describe() + ")");
     if (medication_incomplete(ctx)) return NodeResult::unknown(none + ", but the source data are incomplete");
     return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
   }
@@ -119,7 +122,8 @@ class DistinctTherapies : public Node {
     if (n >= n_ && required)
       return NodeResult::met(std::to_string(n) + " therapy classes on record: " + list, std::move(ev));
     return NodeResult::unknown(std::to_string(n) + " qualifying therapy class(es) on record" +
-                                   (list.empty() ? "" : " (" + list + ")") + "; medication history may be incomplete",
+                                   (list.empty() ? "" : " (" + list + ")") +
+                                   "; medication history may be incomplete",
                                std::move(ev));
   }
 
@@ -184,13 +188,16 @@ bool compare_ld(long double v, terminology::CompareOp op, long double t) {
 
 class GcDose : public Node {
  public:
-  GcDose(bool oral, terminology::CompareOp op, Decimal mg, Tri none) : oral_(oral), op_(op), mg_(mg), none_(none) {}
+  GcDose(bool oral, terminology::CompareOp op, Decimal mg, Tri none)
+      : oral_(oral), op_(op), mg_(mg), none_(none) {}
   NodeResult eval(Context& ctx) const override {
     DoseParts d = gc_on_day(ctx, ctx.as_of, oral_, false);
     const std::string test = std::string(terminology::to_string(op_)) + " " + mg_.to_string() + " mg/day";
     if (!d.any) {
-      std::string why = std::string("no ") + (oral_ ? "oral " : "") + "glucocorticoid active on the as-of date";
-      if (medication_incomplete(ctx)) return NodeResult::unknown(why + ", but the source data are incomplete");
+      std::string why =
+          std::string("no ") + (oral_ ? "oral " : "") + "glucocorticoid active on the as-of date";
+      if (medication_incomplete(ctx))
+        return NodeResult::unknown(why + ", but the source data are incomplete");
       if (none_ == Tri::met) return NodeResult::met(why);
       if (none_ == Tri::not_met) return NodeResult::not_met(why);
       return NodeResult::unknown(why);
@@ -245,17 +252,20 @@ class GcSustained : public Node {
         for (auto& e : *list)
           if ((high || maybe) && seen.insert(e.resource).second) ev.push_back(std::move(e));
     }
-    const std::string what = ">= " + mg_.to_string() + " mg/day prednisone-eq for >= " + std::to_string(days_) + " days";
+    const std::string what =
+        ">= " + mg_.to_string() + " mg/day prednisone-eq for >= " + std::to_string(days_) + " days";
     if (best >= days_)
-      return NodeResult::met(std::to_string(best) + " days " + ">= " + mg_.to_string() + " mg/day up to " +
-                                 format_day(best_end),
-                             std::move(ev));
+      return NodeResult::met(
+          std::to_string(best) + " days " + ">= " + mg_.to_string() + " mg/day up to " + format_day(best_end),
+          std::move(ev));
     if (best_maybe >= days_)
-      return NodeResult::unknown("a glucocorticoid dose in the window cannot be computed; " + what + " possible",
-                                 std::move(ev));
-    if (medication_incomplete(ctx)) return NodeResult::unknown("no " + what + ", but the source data are incomplete");
-    return NodeResult::not_met("no " + what + " (" + w_.describe() + "; longest run " + std::to_string(best) + " days)",
-                               std::move(ev));
+      return NodeResult::unknown(
+          "a glucocorticoid dose in the window cannot be computed; " + what + " possible", std::move(ev));
+    if (medication_incomplete(ctx))
+      return NodeResult::unknown("no " + what + ", but the source data are incomplete");
+    return NodeResult::not_met(
+        "no " + what + " (" + w_.describe() + "; longest run " + std::to_string(best) + " days)",
+        std::move(ev));
   }
 
  private:
@@ -269,12 +279,15 @@ class GcSustained : public Node {
 NodePtr make_medication(DrugFilter f, bool active, Window w, int min_days, Tri absent) {
   return std::make_shared<MedicationLeaf>(std::move(f), active, w, min_days, absent);
 }
-NodePtr make_distinct_therapies(std::set<std::string> classes, int n, std::set<std::string> one_of, Window w) {
+NodePtr make_distinct_therapies(std::set<std::string> classes, int n, std::set<std::string> one_of,
+                                Window w) {
   return std::make_shared<DistinctTherapies>(std::move(classes), n, std::move(one_of), w);
 }
 NodePtr make_gc_dose(bool oral, terminology::CompareOp op, Decimal mg, Tri none) {
   return std::make_shared<GcDose>(oral, op, mg, none);
 }
-NodePtr make_gc_sustained(Decimal mg, int days, Window w) { return std::make_shared<GcSustained>(mg, days, w); }
+NodePtr make_gc_sustained(Decimal mg, int days, Window w) {
+  return std::make_shared<GcSustained>(mg, days, w);
+}
 
 }  // namespace cf::criteria

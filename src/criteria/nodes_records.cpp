@@ -26,7 +26,8 @@ class Age : public Node {
     const int oldest = completed_years(p->birth_date->first, ctx.as_of);
     const int youngest = completed_years(p->birth_date->last, ctx.as_of);
     const std::string range = "[" + std::to_string(lo_) + ", " + std::to_string(hi_) + "]";
-    std::string age = oldest == youngest ? std::to_string(oldest) : std::to_string(youngest) + "-" + std::to_string(oldest);
+    std::string age =
+        oldest == youngest ? std::to_string(oldest) : std::to_string(youngest) + "-" + std::to_string(oldest);
     e.normalised = age + " years on " + format_day(ctx.as_of);
     if (youngest >= lo_ && oldest <= hi_) {
       e.note = "within " + range;
@@ -51,7 +52,8 @@ bool active_status(const fhir::Condition& c) {
 }
 
 // Is the condition present during the window? (docs/trial-definition.md, "Conditions in a window")
-Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bool active_only, std::string& how) {
+Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bool active_only,
+                       std::string& how) {
   const bool active = active_status(c);
   if (active_only && !active) {
     how = "clinicalStatus " + (c.clinical_status.empty() ? std::string("(abated)") : c.clinical_status);
@@ -69,7 +71,8 @@ Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bo
       return Tri::met;
     }
     if (active && p == Placement::before) {
-      how = "ongoing (clinicalStatus " + (c.clinical_status.empty() ? std::string("absent") : c.clinical_status) + ")";
+      how = "ongoing (clinicalStatus " +
+            (c.clinical_status.empty() ? std::string("absent") : c.clinical_status) + ")";
       return Tri::met;
     }
     if (c.abatement && place(*c.abatement, w, as_of) == Placement::inside) {
@@ -129,7 +132,8 @@ class Record : public Node {
       for (const auto& f : ctx.rec.conditions) {
         if (f.match.con->id != concept_) continue;
         const auto& c = *f.cond;
-        if (c.verification_status == "refuted" || c.verification_status == "entered-in-error" || c.h.unknown_modifier)
+        if (c.verification_status == "refuted" || c.verification_status == "entered-in-error" ||
+            c.h.unknown_modifier)
           continue;
         std::string how;
         Tri t = condition_presence(c, w_, ctx.as_of, active_only_, how);
@@ -140,8 +144,8 @@ class Record : public Node {
         e.original = (c.clinical_status.empty() ? "" : c.clinical_status + " ") +
                      (c.verification_status.empty() ? "" : c.verification_status);
         e.note = how;
-        add(t, f.match.low_confidence, std::move(e), "Condition " + concept_ + " " + how, hits, doubts, hit_reason,
-            doubt_reason);
+        add(t, f.match.low_confidence, std::move(e), "Condition " + concept_ + " " + how, hits, doubts,
+            hit_reason, doubt_reason);
       }
     }
     if (types_ != RecordTypes::condition) {
@@ -157,8 +161,8 @@ class Record : public Node {
         e.date = p.start_text;
         e.original = p.status;
         e.note = how;
-        add(t, f.match.low_confidence, std::move(e), "Procedure " + concept_ + " " + how, hits, doubts, hit_reason,
-            doubt_reason);
+        add(t, f.match.low_confidence, std::move(e), "Procedure " + concept_ + " " + how, hits, doubts,
+            hit_reason, doubt_reason);
       }
     }
     if (!hits.empty()) return NodeResult::met(hit_reason, std::move(hits));
@@ -207,7 +211,8 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
   if (const auto* c = std::get_if<CompareTest>(&test)) {
     std::string why;
     auto n = terminology::normalise(terms, a, o.value.quantity, why);
-    if (o.value.kind != fhir::ObservationValue::Kind::quantity && o.value.kind != fhir::ObservationValue::Kind::integer)
+    if (o.value.kind != fhir::ObservationValue::Kind::quantity &&
+        o.value.kind != fhir::ObservationValue::Kind::integer)
       why = o.value.kind == fhir::ObservationValue::Kind::none ? "no value" : "value is not a quantity";
     if (!n || !why.empty()) {
       e.note = "unusable: " + (why.empty() ? std::string("no value") : why);
@@ -216,7 +221,8 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
     e.normalised = n->display() + " " + n->canonical;
     e.conversion = n->describe();
     Tri t = terminology::test_with_comparator(
-        terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion), n->comparator, c->op);
+        terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion), n->comparator,
+        c->op);
     e.note = test_text(test) + ": " + terminology::to_string(t);
     return t;
   }
@@ -224,7 +230,8 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
     std::string basis;
     if (auto tt = terminology::titre_of(o.value, basis)) {
       e.normalised = "titre " + tt->comparator + "1:" + tt->denominator.to_string();
-      Tri t = terminology::test_with_comparator(tt->denominator <=> c->min, tt->comparator, terminology::CompareOp::ge);
+      Tri t = terminology::test_with_comparator(tt->denominator <=> c->min, tt->comparator,
+                                                terminology::CompareOp::ge);
       e.note = test_text(test) + ": " + terminology::to_string(t);
       return t;
     }
@@ -233,7 +240,8 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
       e.note = "negative (" + basis + ")";
       return Tri::not_met;
     }
-    e.note = "unusable: no titre in the value" + (r == Reading::positive ? std::string(" (reported positive)") : "");
+    e.note = "unusable: no titre in the value" +
+             (r == Reading::positive ? std::string(" (reported positive)") : "");
     return Tri::unknown;
   }
   if (const auto* c = std::get_if<ReadingTest>(&test)) {
@@ -304,7 +312,8 @@ class ObservationLeaf : public Node {
     const bool incomplete = ctx.type_incomplete("Observation");
     const std::string what = concept_ + " " + test_text(test_);
     if (cands.empty()) {
-      if (!undated.empty()) return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
+      if (!undated.empty())
+        return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
       const std::string none = "no " + concept_ + " result (" + w_.describe() + ")";
       if (incomplete) return NodeResult::unknown(none + ", but the source data are incomplete");
       return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
@@ -332,7 +341,8 @@ class ObservationLeaf : public Node {
     if (latest_) {
       Evidence e;
       Tri t = judge(cands.front(), e);
-      std::string r = "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
+      std::string r =
+          "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
       e.note = "latest in the window; " + e.note;
       if (t == Tri::met) return NodeResult::met(r, {e});
       if (incomplete) return NodeResult::unknown(r + "; source data incomplete", {e});
@@ -346,18 +356,20 @@ class ObservationLeaf : public Node {
       (t == Tri::met ? yes : t == Tri::not_met ? no : maybe).push_back(std::move(e));
     }
     if (!yes.empty()) {
-      std::string why = concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note;
+      std::string why =
+          concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note;
       return NodeResult::met(std::move(why), std::move(yes));
     }
     for (auto& e : undated) maybe.push_back(std::move(e));
     if (!maybe.empty()) {
-      std::string why =
-          std::to_string(maybe.size()) + " " + concept_ + " result(s) cannot be judged: " + maybe.front().note;
+      std::string why = std::to_string(maybe.size()) + " " + concept_ +
+                        " result(s) cannot be judged: " + maybe.front().note;
       return NodeResult::unknown(std::move(why), std::move(maybe));
     }
-    if (incomplete) return NodeResult::unknown("no " + what + " found, but the source data are incomplete", std::move(no));
-    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " + test_text(test_) +
-                      " (" + w_.describe() + ")";
+    if (incomplete)
+      return NodeResult::unknown("no " + what + " found, but the source data are incomplete", std::move(no));
+    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " +
+                      test_text(test_) + " (" + w_.describe() + ")";
     return NodeResult::not_met(std::move(why), std::move(no));
   }
 
@@ -371,7 +383,9 @@ class ObservationLeaf : public Node {
 
 }  // namespace
 
-NodePtr make_age(int lo, int hi) { return std::make_shared<Age>(lo, hi); }
+NodePtr make_age(int lo, int hi) {
+  return std::make_shared<Age>(lo, hi);
+}
 NodePtr make_record(RecordTypes t, std::string c, Window w, bool active_only, Tri absent) {
   return std::make_shared<Record>(t, std::move(c), w, active_only, absent);
 }

@@ -19,11 +19,11 @@ struct Evidence {
   std::string coding;        // "http://loinc.org|14682-9 Creatinine" (the coding that matched)
   std::string rule;          // the mapping entry used
   bool low_confidence = false;
-  std::string original;      // value and unit as written: "221 umol/L", "1:160", "Positive"
-  std::string normalised;    // in the analyte's canonical unit: "2.4994 mg/dL"
-  std::string conversion;    // how: "221 umol/L / 88.42 = 2.4994 mg/dL"
-  std::string date;          // the clinical date as written (effective, onset, performed, authoredOn)
-  std::string note;          // what this piece showed: "> 2.5 mg/dL: no", "latest in the window"
+  std::string original;    // value and unit as written: "221 umol/L", "1:160", "Positive"
+  std::string normalised;  // in the analyte's canonical unit: "2.4994 mg/dL"
+  std::string conversion;  // how: "221 umol/L / 88.42 = 2.4994 mg/dL"
+  std::string date;        // the clinical date as written (effective, onset, performed, authoredOn)
+  std::string note;        // what this piece showed: "> 2.5 mg/dL: no", "latest in the window"
 };
 
 struct NodeResult {

@@ -8,8 +8,8 @@ namespace {
 
 using terminology::CompareOp;
 
-std::optional<ObservationTest> compare(const terminology::Terminology& t, const std::string& concept_id, CompareOp op,
-                                       const char* value, const char* unit) {
+std::optional<ObservationTest> compare(const terminology::Terminology& t, const std::string& concept_id,
+                                       CompareOp op, const char* value, const char* unit) {
   const auto* c = t.find_concept(concept_id);
   if (!c) return std::nullopt;
   const auto* a = t.analyte(c->analyte);
@@ -25,7 +25,8 @@ struct Item {
   NodePtr node;
 };
 
-NodePtr obs_any(const terminology::Terminology& t, const char* concept_id, Window w, std::optional<ObservationTest> test) {
+NodePtr obs_any(const terminology::Terminology& t, const char* concept_id, Window w,
+                std::optional<ObservationTest> test) {
   if (!test || !t.find_concept(concept_id)) return make_manual("not configured");
   return make_observation(concept_id, w, false, *test, Tri::not_met);
 }
@@ -61,15 +62,20 @@ ScoreBounds compute_score_bounds(Context& ctx) {
   // SLEDAI-2K items in the activity window.
   std::vector<Item> sledai = {
       {"proteinuria > 0.5 g/24h", 4,
-       make_any({obs_any(t, "urine_protein_24h", s, compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
+       make_any({obs_any(t, "urine_protein_24h", s,
+                         compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
                  obs_any(t, "upcr", s, compare(t, "upcr", CompareOp::gt, "0.5", "g/g"))})},
-      {"haematuria > 5 RBC/hpf", 4, obs_any(t, "urine_rbc_hpf", s, compare(t, "urine_rbc_hpf", CompareOp::gt, "5", "/[HPF]"))},
-      {"pyuria > 5 WBC/hpf", 4, obs_any(t, "urine_wbc_hpf", s, compare(t, "urine_wbc_hpf", CompareOp::gt, "5", "/[HPF]"))},
+      {"haematuria > 5 RBC/hpf", 4,
+       obs_any(t, "urine_rbc_hpf", s, compare(t, "urine_rbc_hpf", CompareOp::gt, "5", "/[HPF]"))},
+      {"pyuria > 5 WBC/hpf", 4,
+       obs_any(t, "urine_wbc_hpf", s, compare(t, "urine_wbc_hpf", CompareOp::gt, "5", "/[HPF]"))},
       {"urinary casts", 4, reading("urine_casts", s, true)},
       {"low complement", 2, make_any({low("c3", s), low("c4", s)})},
       {"anti-dsDNA raised", 2, reading("anti_dsdna", s, true)},
-      {"fever > 38 C", 1, obs_any(t, "body_temperature", s, compare(t, "body_temperature", CompareOp::gt, "38", "Cel"))},
-      {"platelets < 100", 1, obs_any(t, "platelets", s, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
+      {"fever > 38 C", 1,
+       obs_any(t, "body_temperature", s, compare(t, "body_temperature", CompareOp::gt, "38", "Cel"))},
+      {"platelets < 100", 1,
+       obs_any(t, "platelets", s, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
       {"leukocytes < 3", 1, obs_any(t, "wbc", s, compare(t, "wbc", CompareOp::lt, "3", "10*9/L"))},
   };
   for (const auto& it : sledai)
@@ -78,10 +84,11 @@ ScoreBounds compute_score_bounds(Context& ctx) {
   // EULAR/ACR: entry criterion, then the highest item per domain, ever.
   std::vector<std::string> dummy;
   ScoreBounds scratch;
-  b.eular_entry = scores(ctx,
-                         make_any({make_observation("ana_titre", ever, false, TitreTest{Decimal::from_int(80)}, Tri::not_met),
-                                   reading("ana_presence", ever, true)}),
-                         scratch, dummy, "ANA >= 1:80", 0);
+  b.eular_entry = scores(
+      ctx,
+      make_any({make_observation("ana_titre", ever, false, TitreTest{Decimal::from_int(80)}, Tri::not_met),
+                reading("ana_presence", ever, true)}),
+      scratch, dummy, "ANA >= 1:80", 0);
   auto domain = [&](std::vector<Item> items, bool clinical) {
     for (const auto& it : items)  // highest weight first
       if (scores(ctx, it.node, b, b.eular_items, it.name, it.weight)) {
@@ -90,10 +97,12 @@ ScoreBounds compute_score_bounds(Context& ctx) {
         return;
       }
   };
-  domain({{"fever > 38.3 C", 2,
-           obs_any(t, "body_temperature", ever, compare(t, "body_temperature", CompareOp::gt, "38.3", "Cel"))}},
-         true);
-  domain({{"thrombocytopenia < 100", 4, obs_any(t, "platelets", ever, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
+  domain(
+      {{"fever > 38.3 C", 2,
+        obs_any(t, "body_temperature", ever, compare(t, "body_temperature", CompareOp::gt, "38.3", "Cel"))}},
+      true);
+  domain({{"thrombocytopenia < 100", 4,
+           obs_any(t, "platelets", ever, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
           {"leukopenia < 4", 3, obs_any(t, "wbc", ever, compare(t, "wbc", CompareOp::lt, "4", "10*9/L"))}},
          true);
   domain({{"lupus nephritis class III/IV", 10,
@@ -101,13 +110,15 @@ ScoreBounds compute_score_bounds(Context& ctx) {
           {"lupus nephritis class II/V", 8,
            make_record(RecordTypes::condition, "lupus_nephritis_class_ii_v", ever, false, Tri::not_met)},
           {"proteinuria > 0.5 g/24h", 4,
-           make_any({obs_any(t, "urine_protein_24h", ever, compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
+           make_any({obs_any(t, "urine_protein_24h", ever,
+                             compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
                      obs_any(t, "upcr", ever, compare(t, "upcr", CompareOp::gt, "0.5", "g/g"))})}},
          true);
   domain({{"low C3 and low C4", 4, make_all({low("c3", ever), low("c4", ever)})},
           {"low C3 or low C4", 3, make_any({low("c3", ever), low("c4", ever)})}},
          false);
-  domain({{"anti-dsDNA or anti-Sm", 6, make_any({reading("anti_dsdna", ever, true), reading("anti_sm", ever, true)})}},
+  domain({{"anti-dsDNA or anti-Sm", 6,
+           make_any({reading("anti_dsdna", ever, true), reading("anti_sm", ever, true)})}},
          false);
   return b;
 }
@@ -140,7 +151,8 @@ class ScoreLeaf : public Node {
     if (ok) return NodeResult::met(what + " >= " + std::to_string(at_least_), b.evidence);
     // Classification needs the entry criterion: without a positive ANA on record the bound cannot rise to it.
     if (!sledai && !b.eular_entry) return NodeResult::not_met(what, b.evidence);
-    return NodeResult::unknown(what + " < " + std::to_string(at_least_) + " (clinical items need review)", b.evidence);
+    return NodeResult::unknown(what + " < " + std::to_string(at_least_) + " (clinical items need review)",
+                               b.evidence);
   }
 
  private:
@@ -150,6 +162,8 @@ class ScoreLeaf : public Node {
 
 }  // namespace
 
-NodePtr make_score(ScoreName n, int at_least) { return std::make_shared<ScoreLeaf>(n, at_least); }
+NodePtr make_score(ScoreName n, int at_least) {
+  return std::make_shared<ScoreLeaf>(n, at_least);
+}
 
 }  // namespace cf::criteria

@@ -35,9 +35,11 @@ class Compiler {
 
   Result<NodePtr> node(const json::Value& v, const std::string& path) {
     if (!v.IsObject() || v.MemberCount() != 1)
-      return fail(path, "an expression is an object with exactly one operator (all, any, not, at_least, manual, review, "
-                        "age, condition, procedure, coded, observation, medication, distinct_therapies, gc_dose, "
-                        "gc_sustained, score)");
+      return fail(
+          path,
+          "an expression is an object with exactly one operator (all, any, not, at_least, manual, review, "
+          "age, condition, procedure, coded, observation, medication, distinct_therapies, gc_dose, "
+          "gc_sustained, score)");
     const std::string op(v.MemberBegin()->name.GetString(), v.MemberBegin()->name.GetStringLength());
     const json::Value& a = v.MemberBegin()->value;
     const std::string p = path + "." + op;
@@ -79,9 +81,10 @@ class Compiler {
       return make_age(*lo, *hi);
     }
     if (op == "condition" || op == "procedure" || op == "coded") {
-      auto c = concept_of(a, p, op == "condition" ? terminology::ConceptKind::condition
-                                 : op == "procedure" ? terminology::ConceptKind::procedure
-                                                     : terminology::ConceptKind::any);
+      auto c = concept_of(a, p,
+                          op == "condition"   ? terminology::ConceptKind::condition
+                          : op == "procedure" ? terminology::ConceptKind::procedure
+                                              : terminology::ConceptKind::any);
       auto w = window(a, p);
       auto absent = tri(a, "absent", p, Tri::not_met);
       std::string status(json::string(member(a, "status")).value_or("any"));
@@ -89,8 +92,9 @@ class Compiler {
       if (!w) return w.error();
       if (!absent) return absent.error();
       if (status != "any" && status != "active") return fail(p + ".status", "must be 'any' or 'active'");
-      RecordTypes types = op == "condition" ? RecordTypes::condition : op == "procedure" ? RecordTypes::procedure
-                                                                                          : RecordTypes::both;
+      RecordTypes types = op == "condition"   ? RecordTypes::condition
+                          : op == "procedure" ? RecordTypes::procedure
+                                              : RecordTypes::both;
       return make_record(types, *c, *w, status == "active", *absent);
     }
     if (op == "observation") return observation(a, p);
@@ -176,7 +180,9 @@ class Compiler {
     return out;
   }
 
-  Error fail(const std::string& path, const std::string& what) { return make_error(what, file_ + ": " + path); }
+  Error fail(const std::string& path, const std::string& what) {
+    return make_error(what, file_ + ": " + path);
+  }
 
  private:
   Result<std::vector<NodePtr>> list(const json::Value& a, const std::string& p) {
@@ -190,7 +196,8 @@ class Compiler {
     return out;
   }
 
-  Result<int> integer(const json::Value& a, const char* field, const std::string& p, int min, bool optional = false) {
+  Result<int> integer(const json::Value& a, const char* field, const std::string& p, int min,
+                      bool optional = false) {
     auto n = json::number_text(member(a, field));
     if (!n) {
       if (optional) return 0;
@@ -210,7 +217,8 @@ class Compiler {
     if (!s) s = json::number_text(member(a, field));
     if (!s) return fail(p + "." + field, "expected a decimal");
     auto d = Decimal::parse(*s);
-    if (!d || d->negative()) return fail(p + "." + field, "'" + std::string(*s) + "' is not a non-negative decimal");
+    if (!d || d->negative())
+      return fail(p + "." + field, "'" + std::string(*s) + "' is not a non-negative decimal");
     return *d;
   }
 
@@ -303,7 +311,8 @@ class Compiler {
       std::string unit(json::string(member(*tv, "unit")).value_or(an->canonical));
       auto it = an->units.find(unit);
       if (it == an->units.end())
-        return fail(p + ".test.unit", "unit '" + unit + "' is not a unit of analyte '" + an->id + "' (mappings/units.json)");
+        return fail(p + ".test.unit",
+                    "unit '" + unit + "' is not a unit of analyte '" + an->id + "' (mappings/units.json)");
       test = CompareTest{*o, *v, it->second, unit};
     }
     if (std::holds_alternative<CompareTest>(test) && an->canonical.empty())
@@ -332,7 +341,8 @@ Result<Trial> Trial::load(const std::filesystem::path& file, const terminology::
   return t;
 }
 
-Result<Trial> Trial::parse(std::string_view text, const std::string& name, const terminology::Terminology& terms) {
+Result<Trial> Trial::parse(std::string_view text, const std::string& name,
+                           const terminology::Terminology& terms) {
   json::Document doc;
   json::ParseError err;
   if (!json::parse(text, doc, err))
@@ -362,11 +372,13 @@ Result<Trial> Trial::parse(std::string_view text, const std::string& name, const
     if (const json::Value* rc = member(r, "recency")) {
       t.ranking.recency_weight = number_or(member(rc, "weight"), 10);
       t.ranking.recency_half_life_days = number_or(member(rc, "half_life_days"), 180);
-      if (t.ranking.recency_half_life_days <= 0) return make_error("half_life_days must be positive", name + ": ranking");
+      if (t.ranking.recency_half_life_days <= 0)
+        return make_error("half_life_days must be positive", name + ": ranking");
       Status st;
       json::for_each(member(rc, "concepts"), [&](std::size_t, const json::Value& c) {
         std::string s(json::string(&c).value_or(""));
-        if (!terms.find_concept(s)) st = make_error("unknown concept '" + s + "'", name + ": ranking.recency.concepts");
+        if (!terms.find_concept(s))
+          st = make_error("unknown concept '" + s + "'", name + ": ranking.recency.concepts");
         t.ranking.recency_concepts.push_back(s);
       });
       if (!st) return st.error();
@@ -379,7 +391,8 @@ Result<Trial> Trial::parse(std::string_view text, const std::string& name, const
     const json::Value& c = (*list)[i];
     Criterion cr;
     cr.id = std::string(json::string(member(c, "id")).value_or(""));
-    const std::string where = "criteria[" + std::to_string(i) + "]" + (cr.id.empty() ? "" : " (" + cr.id + ")");
+    const std::string where =
+        "criteria[" + std::to_string(i) + "]" + (cr.id.empty() ? "" : " (" + cr.id + ")");
     if (cr.id.empty()) return make_error("missing id", name + ": " + where);
     if (!ids.insert(cr.id).second) return make_error("duplicate criterion id", name + ": " + where);
     std::string kind(json::string(member(c, "kind")).value_or(""));

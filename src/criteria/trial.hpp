@@ -1,6 +1,7 @@
 #pragma once
-// A trial definition compiled from data (STYLE.md practice 4): validated once when loaded, with errors that name
-// the criterion and field, then evaluated for every patient against an as-of date that is passed in (practice 5).
+// A trial definition compiled from data (STYLE.md practice 4): validated once when loaded, with errors that
+// name the criterion and field, then evaluated for every patient against an as-of date that is passed in
+// (practice 5).
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -69,7 +70,8 @@ struct Ranking {
 class Trial {
  public:
   static Result<Trial> load(const std::filesystem::path& file, const terminology::Terminology& terms);
-  static Result<Trial> parse(std::string_view text, const std::string& name, const terminology::Terminology& terms);
+  static Result<Trial> parse(std::string_view text, const std::string& name,
+                             const terminology::Terminology& terms);
 
   std::string id, version, title, sha256, file;
   std::vector<std::string> notes;

@@ -19,7 +19,10 @@ Days Window::start(Days as_of) const {
 }
 
 std::string Window::describe() const {
-  const char* u = unit == Unit::days ? " days" : unit == Unit::weeks ? " weeks" : unit == Unit::months ? " months" : " years";
+  const char* u = unit == Unit::days     ? " days"
+                  : unit == Unit::weeks  ? " weeks"
+                  : unit == Unit::months ? " months"
+                                         : " years";
   return unit == Unit::ever ? "ever" : "last " + std::to_string(n) + u;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Time windows that end on the as-of date ("within 8 weeks", "ever"), and where a possibly partial date falls.
+// Time windows that end on the as-of date ("within 8 weeks", "ever"), and where a possibly partial date
+// falls.
 #include <optional>
 #include <string>
 
@@ -17,7 +18,8 @@ struct Window {
 };
 
 enum class Placement { inside, before, after, straddles };
-// Where a date lies relative to [window start, as_of]. For `ever` only "after" (dated past the as-of date) matters.
+// Where a date lies relative to [window start, as_of]. For `ever` only "after" (dated past the as-of date)
+// matters.
 Placement place(const PartialDate& d, const Window& w, Days as_of);
 
 }  // namespace cf::criteria

@@ -12,7 +12,8 @@ using json::Value;
 // Reads elements of one resource, reporting problems against it.
 class Reader {
  public:
-  Reader(const Origin& origin, IssueLog& issues, std::string type) : origin_(origin), issues_(issues), type_(type) {}
+  Reader(const Origin& origin, IssueLog& issues, std::string type)
+      : origin_(origin), issues_(issues), type_(type) {}
 
   void set_key(std::string key) { key_ = std::move(key); }
 
@@ -28,8 +29,8 @@ class Reader {
     return {};
   }
 
-  std::optional<PartialDate> date(const Value& obj, std::string_view field, const std::string& path, DateKind kind,
-                                  std::string* text_out = nullptr) {
+  std::optional<PartialDate> date(const Value& obj, std::string_view field, const std::string& path,
+                                  DateKind kind, std::string* text_out = nullptr) {
     const Value* v = member(obj, field);
     if (!v) return std::nullopt;
     auto s = json::string(v);
@@ -64,7 +65,8 @@ class Reader {
     }
     json::for_each(member(*v, "coding"), [&](std::size_t i, const Value& c) {
       if (!c.IsObject()) {
-        issue(Severity::warning, "wrong-type", path + ".coding[" + std::to_string(i) + "]", "expected a Coding");
+        issue(Severity::warning, "wrong-type", path + ".coding[" + std::to_string(i) + "]",
+              "expected a Coding");
         return;
       }
       Coding cd = coding(c);
@@ -256,9 +258,11 @@ Condition read_condition(Reader& rd, const Value& v, Header h) {
   c.clinical_status = status_code("clinicalStatus");
   c.verification_status = status_code("verificationStatus");
   std::optional<PartialDate> end;
-  if (member(v, "onsetDateTime") || member(v, "onsetPeriod")) rd.effective(v, "onset", c.onset, end, &c.onset_text);
+  if (member(v, "onsetDateTime") || member(v, "onsetPeriod"))
+    rd.effective(v, "onset", c.onset, end, &c.onset_text);
   if (member(v, "abatementDateTime")) {
-    c.abatement = rd.date(v, "abatementDateTime", "abatementDateTime", DateKind::date_time, &c.abatement_text);
+    c.abatement =
+        rd.date(v, "abatementDateTime", "abatementDateTime", DateKind::date_time, &c.abatement_text);
   } else if (const Value* p = member(v, "abatementPeriod"); p && p->IsObject()) {
     c.abatement = rd.date(*p, "start", "abatementPeriod.start", DateKind::date_time, &c.abatement_text);
   } else if (auto b = json::boolean(member(v, "abatementBoolean")); b && *b) {
@@ -310,7 +314,8 @@ Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool adm
     out.dose = rd.quantity(member(d, "dose"), path + ".dose");
     return out;
   }
-  out.as_needed = json::boolean(member(d, "asNeededBoolean")).value_or(false) || member(d, "asNeededCodeableConcept");
+  out.as_needed =
+      json::boolean(member(d, "asNeededBoolean")).value_or(false) || member(d, "asNeededCodeableConcept");
   out.timing = read_timing(rd, member(d, "timing"), path + ".timing");
   json::for_each(member(d, "doseAndRate"), [&](std::size_t i, const Value& dr) {
     if (out.dose || !dr.IsObject()) return;
@@ -353,7 +358,8 @@ MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
       m.authored = rd.date(v, "authoredOn", "authoredOn", DateKind::date_time, &m.authored_text);
       if (const Value* dr = member(v, "dispenseRequest"); dr && dr->IsObject())
         if (const Value* vp = member(*dr, "validityPeriod"); vp && vp->IsObject()) {
-          m.start = rd.date(*vp, "start", "dispenseRequest.validityPeriod.start", DateKind::date_time, &m.start_text);
+          m.start = rd.date(*vp, "start", "dispenseRequest.validityPeriod.start", DateKind::date_time,
+                            &m.start_text);
           m.end = rd.date(*vp, "end", "dispenseRequest.validityPeriod.end", DateKind::date_time);
         }
       json::for_each(member(v, "dosageInstruction"), [&](std::size_t i, const Value& d) {
@@ -415,7 +421,8 @@ bool valid_id(std::string_view id) {
   return true;
 }
 
-Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues, std::string_view fallback_id) {
+Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues,
+                           std::string_view fallback_id) {
   Extracted out;
   if (!v.IsObject()) {
     issues.add(Severity::error, "not-a-resource", origin.location, "", "", "expected a JSON object");
@@ -437,17 +444,19 @@ Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog&
   if (id.empty()) id = std::string(fallback_id);
   Reader rd(origin, issues, out.type_name);
   if (!valid_id(id)) {
-    issues.add(Severity::error, id.empty() ? "missing-id" : "invalid-id", origin.location, out.type_name + "/?",
-               out.type_name + ".id",
-               id.empty() ? "resource without an id" : "id '" + sanitize_for_log(id, 80) + "' breaks the FHIR id rule");
+    issues.add(Severity::error, id.empty() ? "missing-id" : "invalid-id", origin.location,
+               out.type_name + "/?", out.type_name + ".id",
+               id.empty() ? "resource without an id"
+                          : "id '" + sanitize_for_log(id, 80) + "' breaks the FHIR id rule");
     out.rejected = true;
     return out;
   }
   rd.set_key(out.type_name + "/" + id);
   Header h = read_header(v, type, origin, id);
   if (h.unknown_modifier)
-    rd.issue(Severity::warning, "unknown-modifier-extension", "modifierExtension",
-             "the resource carries a modifierExtension the tool does not understand; it is not used as evidence");
+    rd.issue(
+        Severity::warning, "unknown-modifier-extension", "modifierExtension",
+        "the resource carries a modifierExtension the tool does not understand; it is not used as evidence");
   switch (type) {
     case ResourceType::patient:
       out.resource = read_patient(rd, v, std::move(h));

@@ -1,6 +1,6 @@
 #pragma once
-// JSON resource -> model structs. Problems become data issues with the element path; a resource that cannot be used
-// at all (no resourceType, invalid id) is rejected and counted, never silently dropped.
+// JSON resource -> model structs. Problems become data issues with the element path; a resource that cannot
+// be used at all (no resourceType, invalid id) is rejected and counted, never silently dropped.
 #include <optional>
 #include <string>
 

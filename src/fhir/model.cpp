@@ -44,7 +44,9 @@ std::string CodeableConcept::code_in(std::string_view system) const {
   return {};
 }
 
-std::string Header::key() const { return std::string(to_string(type)) + "/" + id; }
+std::string Header::key() const {
+  return std::string(to_string(type)) + "/" + id;
+}
 
 Header& header(Resource& r) {
   return std::visit([](auto& x) -> Header& { return x.h; }, r);

@@ -1,6 +1,6 @@
 #pragma once
-// The slice of FHIR R4 the cohort finder reads, extracted from JSON into plain structs. Only the elements that a
-// criterion, the evidence trail or a data-quality check needs are kept.
+// The slice of FHIR R4 the cohort finder reads, extracted from JSON into plain structs. Only the elements
+// that a criterion, the evidence trail or a data-quality check needs are kept.
 #include <optional>
 #include <string>
 #include <variant>
@@ -84,8 +84,9 @@ struct Patient {
 struct Condition {
   Header h;
   CodeableConcept code;
-  std::string clinical_status;      // active, recurrence, relapse, inactive, remission, resolved ("" if absent)
-  std::string verification_status;  // unconfirmed, provisional, differential, confirmed, refuted, entered-in-error
+  std::string clinical_status;  // active, recurrence, relapse, inactive, remission, resolved ("" if absent)
+  std::string
+      verification_status;  // unconfirmed, provisional, differential, confirmed, refuted, entered-in-error
   std::optional<PartialDate> onset, abatement, recorded;
   std::string onset_text, abatement_text, recorded_text;
 };
@@ -145,8 +146,8 @@ struct Dosage {
 struct MedicationUse {
   Header h;
   std::string status;
-  std::string intent;               // MedicationRequest only
-  CodeableConcept medication;       // medicationCodeableConcept, or the referenced Medication's code once resolved
+  std::string intent;          // MedicationRequest only
+  CodeableConcept medication;  // medicationCodeableConcept, or the referenced Medication's code once resolved
   std::string medication_reference;  // "Medication/123" or "#contained" when given by reference
   std::optional<PartialDate> authored, start, end;  // authoredOn; effective or validity period
   std::string authored_text, start_text;

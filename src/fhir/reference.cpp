@@ -10,7 +10,8 @@ std::string relative_reference(std::string_view ref) {
   auto slash = ref.rfind('/');
   if (slash == std::string_view::npos || slash == 0) return {};
   auto prev = ref.rfind('/', slash - 1);
-  std::string_view type = prev == std::string_view::npos ? ref.substr(0, slash) : ref.substr(prev + 1, slash - prev - 1);
+  std::string_view type =
+      prev == std::string_view::npos ? ref.substr(0, slash) : ref.substr(prev + 1, slash - prev - 1);
   std::string_view id = ref.substr(slash + 1);
   if (type.empty() || !valid_id(id)) return {};
   for (char c : type)

@@ -15,11 +15,15 @@ namespace {
 // A JSON number is kept as a string whose first byte is this marker. FHIR strings may not contain control
 // characters, so a real string starting with it is rejected while parsing.
 constexpr char kNumberMark = '\x01';
-constexpr unsigned kFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
+constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                            rapidjson::kParseNumbersAsStringsFlag;
 
-bool populate_ok(Document&) { return true; }
-bool populate_clear(Document&) { return false; }
+bool populate_ok(Document&) {
+  return true;
+}
+bool populate_clear(Document&) {
+  return false;
+}
 
 // Finishes a Document that received SAX events directly (its root is on its internal stack).
 void finish(Document& d) {
@@ -32,14 +36,19 @@ void discard(Document& d) {
   d.SetNull();
 }
 
-// Receives reader events and forwards them to the root document or, for elements of a root-level "entry" array
-// when splitting, to a fresh per-entry document.
+// Receives reader events and forwards them to the root document or, for elements of a root-level "entry"
+// array when splitting, to a fresh per-entry document.
 class Router {
  public:
-  Router(Document& root, const Limits& limits, const StreamCallbacks* split) : root_(root), limits_(limits), cb_(split) {}
+  Router(Document& root, const Limits& limits, const StreamCallbacks* split)
+      : root_(root), limits_(limits), cb_(split) {}
 
-  bool Null() { return scalar([](Document& d) { return d.Null(); }); }
-  bool Bool(bool b) { return scalar([b](Document& d) { return d.Bool(b); }); }
+  bool Null() {
+    return scalar([](Document& d) { return d.Null(); });
+  }
+  bool Bool(bool b) {
+    return scalar([b](Document& d) { return d.Bool(b); });
+  }
   bool Int(int) { return unexpected_number(); }
   bool Uint(unsigned) { return unexpected_number(); }
   bool Int64(int64_t) { return unexpected_number(); }
@@ -236,8 +245,8 @@ std::string reader_message(const rapidjson::Reader& reader, const Router& router
   return rapidjson::GetParseError_En(reader.GetParseErrorCode());
 }
 
-// Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM is
-// walked with an explicit stack: its depth is already bounded, but no recursion is needed.
+// Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM
+// is walked with an explicit stack: its depth is already bounded, but no recursion is needed.
 bool find_duplicate_key(const Value& v, std::string& which) {
   std::vector<const Value*> stack{&v};
   while (!stack.empty()) {
@@ -265,11 +274,12 @@ bool find_duplicate_key(const Value& v, std::string& which) {
 }  // namespace
 
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
-  // A Document reused line after line must not keep every earlier line's values: its pool allocator only frees on
-  // Clear(), so without this the memory of a whole NDJSON file would pile up.
+  // A Document reused line after line must not keep every earlier line's values: its pool allocator only
+  // frees on Clear(), so without this the memory of a whole NDJSON file would pile up.
   doc.SetNull();
   doc.GetAllocator().Clear();
-  // RFC 8259 forbids a byte-order mark in JSON sent between systems; RELIABILITY D1 asks for a clean rejection.
+  // RFC 8259 forbids a byte-order mark in JSON sent between systems; RELIABILITY D1 asks for a clean
+  // rejection.
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
       static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF) {
     err = ParseError{1, 1, "byte-order mark (EF BB BF) before the JSON text"};
@@ -370,13 +380,20 @@ bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& 
 const Value* member(const Value& obj, std::string_view key) {
   if (!obj.IsObject()) return nullptr;
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it)
-    if (it->name.GetStringLength() == key.size() && std::memcmp(it->name.GetString(), key.data(), key.size()) == 0)
+    if (it->name.GetStringLength() == key.size() &&
+        std::memcmp(it->name.GetString(), key.data(), key.size()) == 0)
       return &it->value;
   return nullptr;
 }
-const Value* member(const Value* obj, std::string_view key) { return obj ? member(*obj, key) : nullptr; }
-bool is_object(const Value* v) { return v && v->IsObject(); }
-bool is_array(const Value* v) { return v && v->IsArray(); }
+const Value* member(const Value* obj, std::string_view key) {
+  return obj ? member(*obj, key) : nullptr;
+}
+bool is_object(const Value* v) {
+  return v && v->IsObject();
+}
+bool is_array(const Value* v) {
+  return v && v->IsArray();
+}
 
 std::optional<std::string_view> string(const Value* v) {
   if (!v || !v->IsString()) return std::nullopt;
@@ -480,7 +497,9 @@ Writer& Writer::value(const Value& v) {
   }
   return *this;
 }
-std::string_view Writer::view() const { return {impl_->buf.GetString(), impl_->buf.GetSize()}; }
+std::string_view Writer::view() const {
+  return {impl_->buf.GetString(), impl_->buf.GetSize()};
+}
 void Writer::clear() {
   impl_->buf.Clear();
   impl_->w.Reset(impl_->buf);

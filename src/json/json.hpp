@@ -1,7 +1,7 @@
 #pragma once
 // The project's only door to RapidJSON. Parsing is bounded (depth, string size, UTF-8 validation, no NaN, no
-// trailing garbage, duplicate keys rejected) and keeps numbers exact: a JSON number is stored as its source text
-// behind a one-byte marker, so that "2.50" reaches the unit code as written (STYLE.md practice 6).
+// trailing garbage, duplicate keys rejected) and keeps numbers exact: a JSON number is stored as its source
+// text behind a one-byte marker, so that "2.50" reaches the unit code as written (STYLE.md practice 6).
 #include <cstddef>
 #include <cstdio>
 #include <functional>
@@ -22,8 +22,8 @@ using Value = rapidjson::Value;
 using Document = rapidjson::Document;
 
 struct Limits {
-  std::size_t max_depth = 100;                    // FHIR resources nest far less; RELIABILITY D1
-  std::size_t max_string = 16u * 1024u * 1024u;   // one string (attachments are not used by the tool)
+  std::size_t max_depth = 100;                   // FHIR resources nest far less; RELIABILITY D1
+  std::size_t max_string = 16u * 1024u * 1024u;  // one string (attachments are not used by the tool)
 };
 
 // Where a parse failed: 1-based line and column within the text given, and the reason.
@@ -36,11 +36,11 @@ struct ParseError {
 // Parses one complete JSON text. On failure `doc` is left null.
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits = {});
 
-// Streams a JSON file whose root is an object. Members of the root are collected into `root`, except the elements of
-// a root-level "entry" array: each element (a Bundle entry object) is parsed into its own Document and handed to
-// `on_entry` with its index, then discarded. Memory is bounded by the largest entry, not the file.
-// Returns false with `err` on a syntax error; entries delivered before it stay delivered. An entry deeper than the
-// limit is skipped and reported through `on_skipped`.
+// Streams a JSON file whose root is an object. Members of the root are collected into `root`, except the
+// elements of a root-level "entry" array: each element (a Bundle entry object) is parsed into its own
+// Document and handed to `on_entry` with its index, then discarded. Memory is bounded by the largest entry,
+// not the file. Returns false with `err` on a syntax error; entries delivered before it stay delivered. An
+// entry deeper than the limit is skipped and reported through `on_skipped`.
 struct StreamCallbacks {
   std::function<void(std::size_t index, Document& entry)> on_entry;
   std::function<void(std::size_t index, const std::string& why)> on_skipped;
@@ -48,7 +48,8 @@ struct StreamCallbacks {
 bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& cb, ParseError& err,
                         const Limits& limits = {});
 
-// --- Reading values -------------------------------------------------------------------------------------------
+// --- Reading values
+// -------------------------------------------------------------------------------------------
 const Value* member(const Value& obj, std::string_view key);
 const Value* member(const Value* obj, std::string_view key);
 bool is_object(const Value* v);
@@ -68,7 +69,8 @@ void for_each(const Value* arr, F&& f) {
 // Re-serialises a value (numbers as their original text).
 std::string serialize(const Value& v);
 
-// --- Writing --------------------------------------------------------------------------------------------------
+// --- Writing
+// --------------------------------------------------------------------------------------------------
 class Writer {
  public:
   Writer();

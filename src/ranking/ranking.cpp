@@ -21,7 +21,8 @@ const char* to_string(Tier t) {
 
 namespace {
 
-const char* kKeyConcepts[] = {"anti_dsdna", "ana_titre", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
+const char* kKeyConcepts[] = {"anti_dsdna", "ana_titre",         "c3", "c4",
+                              "creatinine", "urine_protein_24h", "iga"};
 
 void key_values(const criteria::Context& ctx, const criteria::Trial& trial, PatientOutcome& out) {
   for (const char* concept_id : kKeyConcepts) {
@@ -29,7 +30,8 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_id) continue;
       const auto& o = *f.obs;
-      if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective || o.effective->first > ctx.as_of)
+      if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective ||
+          o.effective->first > ctx.as_of)
         continue;
       if (!best || o.effective->last > best->obs->effective->last) best = &f;
     }
@@ -39,7 +41,8 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
     const auto& v = best->obs->value;
     using K = fhir::ObservationValue::Kind;
     if (v.kind == K::quantity)
-      kv.value = v.quantity.comparator + v.quantity.value_text + " " + (v.quantity.unit.empty() ? v.quantity.code : v.quantity.unit);
+      kv.value = v.quantity.comparator + v.quantity.value_text + " " +
+                 (v.quantity.unit.empty() ? v.quantity.code : v.quantity.unit);
     else if (v.kind == K::string)
       kv.value = v.text;
     else if (v.kind == K::codeable)
@@ -65,9 +68,11 @@ const char* kSeriesConcepts[] = {"anti_dsdna", "c3", "c4", "creatinine", "urine_
 void lab_series(const criteria::Context& ctx, PatientOutcome& out) {
   for (const auto& f : ctx.rec.observations) {
     const std::string& id = f.match.con->id;
-    if (std::find(std::begin(kSeriesConcepts), std::end(kSeriesConcepts), id) == std::end(kSeriesConcepts)) continue;
+    if (std::find(std::begin(kSeriesConcepts), std::end(kSeriesConcepts), id) == std::end(kSeriesConcepts))
+      continue;
     const auto& o = *f.obs;
-    if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective || o.effective->first > ctx.as_of)
+    if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective ||
+        o.effective->first > ctx.as_of)
       continue;
     if (o.value.kind != fhir::ObservationValue::Kind::quantity) continue;
     const auto* a = ctx.terms.analyte(f.match.con->analyte);
@@ -86,14 +91,16 @@ void lab_series(const criteria::Context& ctx, PatientOutcome& out) {
       auto n = terminology::normalise(ctx.terms, *a, o.value.quantity, why);
       if (!n) continue;
       const auto& c = n->conversion;
-      p.value = static_cast<double>((n->value.to_long_double() + c.add.to_long_double()) * c.multiply.to_long_double() /
-                                    c.divide.to_long_double());
+      p.value = static_cast<double>((n->value.to_long_double() + c.add.to_long_double()) *
+                                    c.multiply.to_long_double() / c.divide.to_long_double());
       p.unit = n->canonical;
     }
     out.series.push_back(std::move(p));
   }
   std::sort(out.series.begin(), out.series.end(), [](const LabPoint& a, const LabPoint& b) {
-    return a.concept_id != b.concept_id ? a.concept_id < b.concept_id : a.day != b.day ? a.day < b.day : a.resource < b.resource;
+    return a.concept_id != b.concept_id ? a.concept_id < b.concept_id
+           : a.day != b.day             ? a.day < b.day
+                                        : a.resource < b.resource;
   });
 }
 

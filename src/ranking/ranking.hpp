@@ -19,7 +19,8 @@ struct KeyValue {
   std::string resource;
 };
 
-// One lab result in the analyte's canonical unit, for trend charts (display only: decisions use exact decimals).
+// One lab result in the analyte's canonical unit, for trend charts (display only: decisions use exact
+// decimals).
 struct LabPoint {
   std::string concept_id;
   Days day = 0;
@@ -46,9 +47,10 @@ struct PatientOutcome {
   std::vector<KeyValue> key_values;
   std::vector<LabPoint> series;
   std::string screening_status;  // coordinator feedback (screened, enrolled, declined, not-eligible), if any
-  // Evidence dropped to keep memory in proportion to the candidates: the reports re-evaluate this patient to write
-  // it (evaluation is deterministic, so the result is the same).
-  bool evidence_stripped = false;  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
+  // Evidence dropped to keep memory in proportion to the candidates: the reports re-evaluate this patient to
+  // write it (evaluation is deterministic, so the result is the same).
+  bool evidence_stripped =
+      false;  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
   std::optional<Days> newest_key_result;
 };
 

@@ -18,7 +18,10 @@ std::string fmt_score(double s) {
 void write_evidence(json::Writer& w, const criteria::Evidence& e) {
   w.begin_object();
   w.field("resource", e.resource).field("versionId", e.version_id).field("lastUpdated", e.last_updated);
-  w.field("location", e.location).field("concept", e.concept_id).field("coding", e.coding).field("rule", e.rule);
+  w.field("location", e.location)
+      .field("concept", e.concept_id)
+      .field("coding", e.coding)
+      .field("rule", e.rule);
   if (e.low_confidence) w.key("low_confidence").boolean(true);
   w.field("original", e.original).field("normalised", e.normalised).field("conversion", e.conversion);
   w.field("date", e.date).field("note", e.note);
@@ -29,7 +32,8 @@ void write_evidence(json::Writer& w, const criteria::Evidence& e) {
 
 std::string csv_field(std::string_view s) {
   std::string v(s);
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
+  if (!v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r'))
     v.insert(0, "'");
   std::string out = "\"";
   for (char c : v) {
@@ -40,11 +44,14 @@ std::string csv_field(std::string_view s) {
 }
 
 std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes) {
-  static const char* kKeys[] = {"anti_dsdna", "ana_titre", "c3", "c4", "creatinine", "urine_protein_24h", "iga"};
+  static const char* kKeys[] = {"anti_dsdna", "ana_titre",         "c3", "c4",
+                                "creatinine", "urine_protein_24h", "iga"};
   // UTF-8 byte-order mark and CRLF: Excel then opens the file with the right encoding and rows.
   std::string out = "\xEF\xBB\xBF";
-  out += "rank,patient_id,tier,score,screening_status,criteria_in_favour,unknown,not_in_favour,manual,check_next,"
-         "sledai2k_lab_bound,eular_acr_lab_bound";
+  out +=
+      "rank,patient_id,tier,score,screening_status,criteria_in_favour,unknown,not_in_favour,manual,check_"
+      "next,"
+      "sledai2k_lab_bound,eular_acr_lab_bound";
   for (const char* k : kKeys) out += std::string(",") + k + "," + k + "_date";
   out += "\r\n";
   for (const auto& o : outcomes) {
@@ -52,9 +59,10 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
     std::string check;
     for (const auto& c : o.check_next) check += (check.empty() ? "" : " | ") + c;
     out += std::to_string(o.rank) + "," + csv_field(o.patient_id) + "," + ranking::to_string(o.tier) + "," +
-           fmt_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) + "," + std::to_string(o.unknown) + "," +
-           std::to_string(o.against) + "," + std::to_string(o.manual) + "," + csv_field(check) + "," +
-           std::to_string(o.bounds.sledai2k) + "," + std::to_string(o.bounds.eular_acr);
+           fmt_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) +
+           "," + std::to_string(o.unknown) + "," + std::to_string(o.against) + "," +
+           std::to_string(o.manual) + "," + csv_field(check) + "," + std::to_string(o.bounds.sledai2k) + "," +
+           std::to_string(o.bounds.eular_acr);
     for (const char* k : kKeys) {
       const ranking::KeyValue* kv = nullptr;
       for (const auto& x : o.key_values)
@@ -66,7 +74,8 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
   return out;
 }
 
-std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
+std::string results_ndjson(const criteria::Trial& trial,
+                           const std::vector<ranking::PatientOutcome>& outcomes) {
   std::string out;
   for (const auto& o : outcomes) {
     out += result_line(trial, o);
@@ -80,8 +89,9 @@ std::string changes_csv(const std::vector<Change>& changes) {
   out += "change,patient_id,old_tier,new_tier,old_rank,new_rank,criteria_changed,screening_status\r\n";
   for (const auto& c : changes)
     out += c.kind + "," + csv_field(c.patient) + "," + c.old_tier + "," + c.new_tier + "," +
-           (c.old_rank ? std::to_string(c.old_rank) : "") + "," + (c.new_rank ? std::to_string(c.new_rank) : "") + "," +
-           csv_field(c.criteria_changed) + "," + csv_field(c.screening_status) + "\r\n";
+           (c.old_rank ? std::to_string(c.old_rank) : "") + "," +
+           (c.new_rank ? std::to_string(c.new_rank) : "") + "," + csv_field(c.criteria_changed) + "," +
+           csv_field(c.screening_status) + "\r\n";
   return out;
 }
 
@@ -128,16 +138,19 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
       w.end_object();
     }
     w.end_array();
-    if (!o.screening_status.empty()) w.key("screening").begin_object().key("status").str(o.screening_status).end_object();
+    if (!o.screening_status.empty())
+      w.key("screening").begin_object().key("status").str(o.screening_status).end_object();
     w.end_object();
   }
   return std::string(w.view());
 }
 
-std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes) {
+std::string attrition_csv(const criteria::Trial& trial,
+                          const std::vector<ranking::PatientOutcome>& outcomes) {
   // Per criterion: how it decided every patient, and (in definition order) how many candidates each removed.
   std::string out = "\xEF\xBB\xBF";
-  out += "order,criterion,kind,label,analogue,met,not_met,unknown,manual,removed_in_order,remaining_after\r\n";
+  out +=
+      "order,criterion,kind,label,analogue,met,not_met,unknown,manual,removed_in_order,remaining_after\r\n";
   std::vector<bool> alive(outcomes.size(), true);
   std::size_t remaining = 0;
   for (std::size_t p = 0; p < outcomes.size(); ++p) {
@@ -159,9 +172,9 @@ std::string attrition_csv(const criteria::Trial& trial, const std::vector<rankin
       }
     }
     remaining -= removed;
-    out += std::to_string(i + 1) + "," + csv_field(c.id) + "," + (c.inclusion ? "inclusion" : "exclusion") + "," +
-           csv_field(c.label) + "," + (c.analogue ? "true" : "false") + "," + std::to_string(n[0]) + "," +
-           std::to_string(n[1]) + "," + std::to_string(n[2]) + "," + std::to_string(n[3]) + "," +
+    out += std::to_string(i + 1) + "," + csv_field(c.id) + "," + (c.inclusion ? "inclusion" : "exclusion") +
+           "," + csv_field(c.label) + "," + (c.analogue ? "true" : "false") + "," + std::to_string(n[0]) +
+           "," + std::to_string(n[1]) + "," + std::to_string(n[2]) + "," + std::to_string(n[3]) + "," +
            std::to_string(removed) + "," + std::to_string(remaining) + "\r\n";
   }
   return out;
@@ -185,10 +198,17 @@ std::string issues_ndjson(const std::vector<DataIssue>& issues) {
 }
 
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
-                          const std::vector<ranking::PatientOutcome>& outcomes, const std::vector<std::string>& outputs) {
+                          const std::vector<ranking::PatientOutcome>& outcomes,
+                          const std::vector<std::string>& outputs) {
   json::Writer w;
   w.begin_object();
-  w.key("tool").begin_object().key("name").str("cohort-finder").key("version").str(info.tool_version).end_object();
+  w.key("tool")
+      .begin_object()
+      .key("name")
+      .str("cohort-finder")
+      .key("version")
+      .str(info.tool_version)
+      .end_object();
   w.key("as_of").str(info.as_of);
   w.key("export_mode").str(info.export_mode);
   w.key("shard").str(info.shard);
@@ -196,10 +216,18 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   w.key("started").str(info.started);
   w.key("finished").str(info.finished);
   w.key("trial").begin_object();
-  w.key("id").str(trial.id).key("version").str(trial.version).key("file").str(trial.file).key("sha256").str(trial.sha256);
+  w.key("id")
+      .str(trial.id)
+      .key("version")
+      .str(trial.version)
+      .key("file")
+      .str(trial.file)
+      .key("sha256")
+      .str(trial.sha256);
   w.end_object();
   w.key("mappings").begin_array();
-  for (const auto& [f, h] : info.mapping_files) w.begin_object().key("file").str(f).key("sha256").str(h).end_object();
+  for (const auto& [f, h] : info.mapping_files)
+    w.begin_object().key("file").str(f).key("sha256").str(h).end_object();
   w.end_array();
   auto counts = [&](const char* k, const std::map<std::string, std::size_t>& m) {
     w.key(k).begin_object();
@@ -271,13 +299,15 @@ Result<std::string> explain_line(const std::string& line, const std::string& pat
     });
     const json::Value* sc = json::member(doc, "scores");
     out += "  Lab-only lower bounds: SLEDAI-2K " +
-           std::string(json::number_text(json::member(sc, "sledai2k_lab_bound")).value_or("0")) + ", EULAR/ACR " +
+           std::string(json::number_text(json::member(sc, "sledai2k_lab_bound")).value_or("0")) +
+           ", EULAR/ACR " +
            std::string(json::number_text(json::member(sc, "eular_acr_lab_bound")).value_or("0")) + "\n\n";
     json::for_each(json::member(doc, "criteria"), [&](std::size_t, const json::Value& c) {
       std::string outcome = s(json::member(c, "outcome"));
       std::string kind = s(json::member(c, "kind"));
-      out += "[" + outcome + "] " + s(json::member(c, "id")) + " (" + kind + ") " + s(json::member(c, "label")) +
-             (json::boolean(json::member(c, "analogue")).value_or(false) ? " [analogue threshold]" : "") + "\n";
+      out +=
+          "[" + outcome + "] " + s(json::member(c, "id")) + " (" + kind + ") " + s(json::member(c, "label")) +
+          (json::boolean(json::member(c, "analogue")).value_or(false) ? " [analogue threshold]" : "") + "\n";
       std::string reason = s(json::member(c, "reason"));
       if (!reason.empty()) out += "    because: " + reason + "\n";
       json::for_each(json::member(c, "evidence"), [&](std::size_t, const json::Value& e) {

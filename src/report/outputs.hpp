@@ -19,7 +19,8 @@ struct RunInfo {
   std::string started, finished;  // wall-clock times of the run (metadata only)
   std::vector<std::pair<std::string, std::string>> mapping_files;  // file, sha256
   std::map<std::string, std::size_t> read_by_type, skipped_by_type;
-  std::size_t rejected = 0, prefiltered = 0, files = 0, kept = 0, unmatched = 0, duplicates = 0, unattributed = 0;
+  std::size_t rejected = 0, prefiltered = 0, files = 0, kept = 0, unmatched = 0, duplicates = 0,
+              unattributed = 0;
   bool complete = true;
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;
@@ -31,8 +32,10 @@ struct RunInfo {
 std::string csv_field(std::string_view s);
 
 std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes);
-std::string results_ndjson(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
-std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);  // no trailing newline
+std::string results_ndjson(const criteria::Trial& trial,
+                           const std::vector<ranking::PatientOutcome>& outcomes);
+std::string result_line(const criteria::Trial& trial,
+                        const ranking::PatientOutcome& o);  // no trailing newline
 
 // What changed since the previous night (one row per change).
 struct Change {
@@ -46,7 +49,8 @@ std::string changes_csv(const std::vector<Change>& changes);
 std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
 std::string issues_ndjson(const std::vector<DataIssue>& issues);
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
-                          const std::vector<ranking::PatientOutcome>& outcomes, const std::vector<std::string>& outputs);
+                          const std::vector<ranking::PatientOutcome>& outcomes,
+                          const std::vector<std::string>& outputs);
 
 // Plain-language account of one patient's line of results.ndjson.
 Result<std::string> explain(const std::filesystem::path& results_file, const std::string& patient_id);

@@ -43,8 +43,8 @@ std::string encode(std::string_view v) {
   return out;
 }
 
-// Server-supplied text for a log line or a data issue (D7): ANSI escape sequences and control characters removed,
-// at most `max` bytes (cut on a UTF-8 boundary).
+// Server-supplied text for a log line or a data issue (D7): ANSI escape sequences and control characters
+// removed, at most `max` bytes (cut on a UTF-8 boundary).
 std::string clean_text(std::string_view s, std::size_t max) {
   std::string out;
   for (std::size_t i = 0; i < s.size() && out.size() < max + 4; ++i) {
@@ -112,7 +112,8 @@ std::optional<std::string> normalize_instant(std::string_view s) {
   tm.tm_hour = num(11, 2);
   tm.tm_min = num(14, 2);
   tm.tm_sec = num(17, 2);
-  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60)
     return std::nullopt;
   const int mday = tm.tm_mday;
   std::time_t t = timegm(&tm);
@@ -139,7 +140,9 @@ bool is_local_host(const std::string& host) {
 }
 
 bool contains_word(std::string_view text, std::string_view word) {
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
   for (std::size_t p = text.find(word); p != std::string_view::npos; p = text.find(word, p + 1)) {
     const bool left = p == 0 || !alnum(text[p - 1]);
     const bool right = p + word.size() == text.size() || !alnum(text[p + word.size()]);
@@ -160,7 +163,8 @@ std::vector<OutcomeIssue> outcome_issues(const json::Value& oo) {
     i.severity = std::string(json::string(json::member(is, "severity")).value_or(""));
     i.code = std::string(json::string(json::member(is, "code")).value_or(""));
     i.text = std::string(json::string(json::member(is, "diagnostics")).value_or(""));
-    if (i.text.empty()) i.text = std::string(json::string(json::member(json::member(is, "details"), "text")).value_or(""));
+    if (i.text.empty())
+      i.text = std::string(json::string(json::member(json::member(is, "details"), "text")).value_or(""));
     for (const char* k : {"expression", "location"})
       json::for_each(json::member(is, k), [&](std::size_t, const json::Value& e) {
         if (auto v = json::string(&e)) i.where.emplace_back(*v);
@@ -170,8 +174,8 @@ std::vector<OutcomeIssue> outcome_issues(const json::Value& oo) {
   return out;
 }
 
-// The OperationOutcome in an error response, as one cleaned line ("error processing: text; ..."), and whether every
-// issue in it is transient (a retry may succeed).
+// The OperationOutcome in an error response, as one cleaned line ("error processing: text; ..."), and whether
+// every issue in it is transient (a retry may succeed).
 struct BodyOutcome {
   std::string text;
   bool present = false;
@@ -227,15 +231,17 @@ Result<std::pair<BulkLevel, std::string>> parse_bulk_level(std::string_view text
   if (text == "patient") return std::pair{BulkLevel::patient, std::string()};
   if (text.rfind("group:", 0) == 0) {
     std::string id(text.substr(6));
-    if (!fhir::valid_id(id)) return make_error("the Group id after 'group:' is not a valid FHIR id", "--bulk-level");
+    if (!fhir::valid_id(id))
+      return make_error("the Group id after 'group:' is not a valid FHIR id", "--bulk-level");
     return std::pair{BulkLevel::group, id};
   }
   return make_error("expected system, patient or group:ID", "--bulk-level");
 }
 
 std::vector<std::string> default_bulk_types() {
-  return {"Patient",   "Condition",          "Observation", "MedicationRequest", "MedicationStatement",
-          "MedicationAdministration", "Procedure", "Medication"};
+  return {"Patient",           "Condition",           "Observation",
+          "MedicationRequest", "MedicationStatement", "MedicationAdministration",
+          "Procedure",         "Medication"};
 }
 
 BulkSource::BulkSource(BulkOptions opts, std::shared_ptr<transport::HttpClient> client)
@@ -243,7 +249,9 @@ BulkSource::BulkSource(BulkOptions opts, std::shared_ptr<transport::HttpClient> 
   while (!opts_.base_url.empty() && opts_.base_url.back() == '/') opts_.base_url.pop_back();
 }
 
-void BulkSource::pull_changes_since(const std::string& since, std::set<std::string> /*known*/) { since_ = since; }
+void BulkSource::pull_changes_since(const std::string& since, std::set<std::string> /*known*/) {
+  since_ = since;
+}
 
 std::string BulkSource::describe() const {
   switch (opts_.level) {
@@ -263,8 +271,8 @@ struct BulkSource::Impl {
   IssueLog& issues;
   const Sink* sink = nullptr;
   Url base;
-  std::mutex mu;  // guards the sink, stats, completeness, counters and the sets below
-  std::set<std::string> deleted;                 // "Type/id"
+  std::mutex mu;                  // guards the sink, stats, completeness, counters and the sets below
+  std::set<std::string> deleted;  // "Type/id"
   std::set<std::string> have_medications;        // Medication ids delivered
   std::set<std::string> referenced_medications;  // Medication ids referenced by delivered resources
   std::set<std::string> requested;               // _type
@@ -297,7 +305,8 @@ struct BulkSource::Impl {
     return false;
   }
 
-  // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one repeat.
+  // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one
+  // repeat.
   Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth) {
     std::string used;
     if (with_auth) {
@@ -345,7 +354,8 @@ struct BulkSource::Impl {
     return true;
   }
 
-  // Status URLs and manifest links: the base's origin, or https elsewhere (not loopback/link-local unless trusted).
+  // Status URLs and manifest links: the base's origin, or https elsewhere (not loopback/link-local unless
+  // trusted).
   Status check_server_url(const Url& u, const std::string& what) {
     if (transport::same_origin(u, base)) return Status::success();
     if (u.scheme != "https")
@@ -356,7 +366,8 @@ struct BulkSource::Impl {
     return Status::success();
   }
 
-  // ---- kick-off ------------------------------------------------------------------------------------------------
+  // ---- kick-off
+  // ------------------------------------------------------------------------------------------------
   std::string kickoff_path() const {
     switch (o.level) {
       case BulkLevel::patient:
@@ -411,12 +422,14 @@ struct BulkSource::Impl {
       if (resp->status == 202) {
         const std::string loc = resp->header("content-location");
         if (loc.empty())
-          return make_error("the kick-off was accepted (202) without a Content-Location: the job cannot be followed "
-                            "(it may keep running on the server)",
-                            where);
+          return make_error(
+              "the kick-off was accepted (202) without a Content-Location: the job cannot be followed "
+              "(it may keep running on the server)",
+              where);
         auto status = transport::resolve(*url, loc);
         if (!status) return make_error("unusable Content-Location: " + status.error().message, where);
-        if (auto st = check_server_url(*status, "the status URL"); !st) return Error{st.error().message, where};
+        if (auto st = check_server_url(*status, "the status URL"); !st)
+          return Error{st.error().message, where};
         log("export kicked off (" + url->redacted() + "): status " + status->redacted());
         return *status;
       }
@@ -434,10 +447,11 @@ struct BulkSource::Impl {
         const milliseconds d = retry_after(*resp).value_or(backoff);
         backoff = grow(backoff, o.max_poll_interval);
         if (!spend_error_wait(d))
-          return make_error("the kick-off kept answering HTTP " + std::to_string(resp->status) + " for longer than " +
-                                seconds_text(o.max_error_wait),
+          return make_error("the kick-off kept answering HTTP " + std::to_string(resp->status) +
+                                " for longer than " + seconds_text(o.max_error_wait),
                             where);
-        log("kick-off answered HTTP " + std::to_string(resp->status) + "; asking again in " + seconds_text(d));
+        log("kick-off answered HTTP " + std::to_string(resp->status) + "; asking again in " +
+            seconds_text(d));
         wait(d);
         continue;
       }
@@ -447,7 +461,8 @@ struct BulkSource::Impl {
     }
   }
 
-  // ---- polling -------------------------------------------------------------------------------------------------
+  // ---- polling
+  // -------------------------------------------------------------------------------------------------
   enum class PollEnd { ready, gone, failed, deadline };
   struct PollResult {
     PollEnd end = PollEnd::failed;
@@ -464,7 +479,9 @@ struct BulkSource::Impl {
     std::string last_progress;
     for (std::size_t n = 1;; ++n) {
       if (Clock::now() >= deadline)
-        return {PollEnd::deadline, {}, make_error("the export was not ready after " + seconds_text(o.max_export_wait), where)};
+        return {PollEnd::deadline,
+                {},
+                make_error("the export was not ready after " + seconds_text(o.max_export_wait), where)};
       transport::Request req;
       req.url = status;
       req.headers = {{"Accept", "application/json"}};
@@ -492,22 +509,32 @@ struct BulkSource::Impl {
               std::to_string(n) + ", next in " + seconds_text(delay) + ")");
         last_progress = progress;
       } else if (resp->status == 404 || resp->status == 410) {
-        return {PollEnd::gone, {}, make_error("the server no longer knows the export job (HTTP " +
-                                                  std::to_string(resp->status) + ")", where)};
+        return {PollEnd::gone,
+                {},
+                make_error(
+                    "the server no longer knows the export job (HTTP " + std::to_string(resp->status) + ")",
+                    where)};
       } else {
         const BodyOutcome oo = body_outcome(resp->body);
         const bool transient = resp->status == 429 || resp->status == 502 || resp->status == 503 ||
                                resp->status == 504 || (resp->status >= 500 && !oo.present) || oo.transient;
         if (!transient)
-          return {PollEnd::failed, {}, make_error("the export job failed: HTTP " + std::to_string(resp->status) +
-                                                      (oo.text.empty() ? "" : ": " + oo.text), where)};
+          return {PollEnd::failed,
+                  {},
+                  make_error("the export job failed: HTTP " + std::to_string(resp->status) +
+                                 (oo.text.empty() ? "" : ": " + oo.text),
+                             where)};
         auto ra = retry_after(*resp);
         delay = ra.value_or(std::max(error_backoff, o.min_poll_interval));
         if (!ra) error_backoff = grow(error_backoff, o.max_poll_interval);
         if (!spend_error_wait(delay))
-          return {PollEnd::failed, {}, make_error("the status URL kept answering HTTP " + std::to_string(resp->status) +
-                                                      " for longer than " + seconds_text(o.max_error_wait), where)};
-        log("status request answered HTTP " + std::to_string(resp->status) + "; polling again in " + seconds_text(delay));
+          return {PollEnd::failed,
+                  {},
+                  make_error("the status URL kept answering HTTP " + std::to_string(resp->status) +
+                                 " for longer than " + seconds_text(o.max_error_wait),
+                             where)};
+        log("status request answered HTTP " + std::to_string(resp->status) + "; polling again in " +
+            seconds_text(delay));
       }
       const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
       wait(std::max(milliseconds(0), std::min(delay, left)));
@@ -531,7 +558,8 @@ struct BulkSource::Impl {
     log("warning: deleting the export job answered HTTP " + std::to_string(resp->status));
   }
 
-  // ---- manifest ------------------------------------------------------------------------------------------------
+  // ---- manifest
+  // ------------------------------------------------------------------------------------------------
   Result<Manifest> parse_manifest(const std::string& body, const std::string& where) {
     json::Document doc;
     json::ParseError err;
@@ -548,7 +576,8 @@ struct BulkSource::Impl {
       m.transaction_time = *normalize_instant(*v);
     } else {
       problem(Severity::error, "transactionTime",
-              "transactionTime is missing or not an instant with a time zone ('" + clean_text(v.value_or(""), 40) +
+              "transactionTime is missing or not an instant with a time zone ('" +
+                  clean_text(v.value_or(""), 40) +
                   "'): the watermark does not move, so the next night exports again from the previous one");
     }
     if (auto v = json::string(json::member(doc, "request")))
@@ -561,7 +590,8 @@ struct BulkSource::Impl {
     } else if (auto b = json::boolean(rat)) {
       m.requires_token = *b;
     } else {
-      problem(Severity::error, "requiresAccessToken", "requiresAccessToken is not a boolean: treated as true");
+      problem(Severity::error, "requiresAccessToken",
+              "requiresAccessToken is not a boolean: treated as true");
     }
     const json::Value* out = json::member(doc, "output");
     if (!json::is_array(out)) return make_error("the export manifest has no output array", where);
@@ -574,8 +604,10 @@ struct BulkSource::Impl {
         r.url = std::string(json::string(json::member(f, "url")).value_or(""));
         if (r.url.empty()) {
           problem(Severity::error, path + ".url", "a file entry has no url");
-          if (std::string(field) != "output" || !requested.count(r.type)) incomplete("*");
-          else incomplete(r.type);
+          if (std::string(field) != "output" || !requested.count(r.type))
+            incomplete("*");
+          else
+            incomplete(r.type);
           return;
         }
         if (!seen.insert(r.url).second) {
@@ -584,7 +616,8 @@ struct BulkSource::Impl {
         }
         if (const json::Value* c = json::member(f, "count")) {
           auto t = json::number_text(c);
-          if (t && !t->empty() && t->size() <= 15 && t->find_first_not_of("0123456789") == std::string_view::npos)
+          if (t && !t->empty() && t->size() <= 15 &&
+              t->find_first_not_of("0123456789") == std::string_view::npos)
             r.count = std::stoull(std::string(*t));
           else
             problem(Severity::warning, path + ".count", "count is not a non-negative integer: not checked");
@@ -617,7 +650,8 @@ struct BulkSource::Impl {
     std::string next = m->next;
     while (!next.empty()) {
       auto u = transport::resolve(at, next);
-      if (!u) return make_error("unusable manifest next link: " + u.error().message, "manifest " + at.redacted());
+      if (!u)
+        return make_error("unusable manifest next link: " + u.error().message, "manifest " + at.redacted());
       if (auto st = check_server_url(*u, "a manifest next link"); !st) return st.error();
       if (!visited.insert(u->str()).second || visited.size() > 1000)
         return make_error("the manifest's next links loop", "manifest " + u->redacted());
@@ -627,7 +661,8 @@ struct BulkSource::Impl {
       auto resp = send(*self.client_, req, transport::same_origin(*u, base));
       if (!resp) return resp.error();
       if (resp->status != 200)
-        return make_error("manifest part answered HTTP " + std::to_string(resp->status), "GET " + u->redacted());
+        return make_error("manifest part answered HTTP " + std::to_string(resp->status),
+                          "GET " + u->redacted());
       auto part = parse_manifest(resp->body, "manifest " + u->redacted());
       if (!part) return part;
       {
@@ -636,7 +671,8 @@ struct BulkSource::Impl {
       }
       for (auto v : {&Manifest::output, &Manifest::errors, &Manifest::deleted})
         for (auto& f : (*part).*v) {
-          const bool dup = std::any_of(((*m).*v).begin(), ((*m).*v).end(), [&](const FileRef& x) { return x.url == f.url; });
+          const bool dup = std::any_of(((*m).*v).begin(), ((*m).*v).end(),
+                                       [&](const FileRef& x) { return x.url == f.url; });
           if (dup)
             issues.add(Severity::warning, "bulk-manifest", "manifest " + u->redacted(), "", "",
                        "a file listed by an earlier part of the manifest is listed again: read once");
@@ -649,22 +685,26 @@ struct BulkSource::Impl {
     return m;
   }
 
-  // ---- files ---------------------------------------------------------------------------------------------------
+  // ---- files
+  // ---------------------------------------------------------------------------------------------------
   // Downloads one file, or explains why it was refused or failed (the caller marks what is incomplete).
   Result<std::string> download(const FileRef& f, bool requires_token, const char* what) {
     auto u = Url::parse(f.url);
-    if (!u) return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
+    if (!u)
+      return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
     const std::string where = "GET " + u->redacted();
     const bool same = transport::same_origin(*u, base);
     if (!same) {
       if (u->scheme != "https")
         return make_error(std::string(what) + " is on another origin without https: not fetched", where);
       if (is_local_host(u->host) && !trusted(*u))
-        return make_error(std::string(what) + " is on a loopback or link-local address of another origin: not fetched",
-                          where);
+        return make_error(
+            std::string(what) + " is on a loopback or link-local address of another origin: not fetched",
+            where);
       if (requires_token && !trusted(*u))
-        return make_error(std::string(what) + " needs the access token but is on another origin, and the token goes "
-                          "only to the FHIR server: not fetched",
+        return make_error(std::string(what) +
+                              " needs the access token but is on another origin, and the token goes "
+                              "only to the FHIR server: not fetched",
                           where);
     }
     transport::Request req;
@@ -678,7 +718,8 @@ struct BulkSource::Impl {
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {
       const BodyOutcome oo = body_outcome(resp->body);
-      return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text), where);
+      return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text),
+                        where);
     }
     const std::string ct = to_lower_ascii(resp->header("content-type"));
     if (!ct.empty() && ct.find("ndjson") == std::string::npos && ct.find("text/plain") == std::string::npos)
@@ -725,7 +766,8 @@ struct BulkSource::Impl {
       const fhir::Header& h = fhir::header(r);
       ++self.stats_.read_by_type[fhir::to_string(h.type)];
       if (h.type == fhir::ResourceType::medication) have_medications.insert(h.id);
-      if (auto* m = std::get_if<fhir::MedicationUse>(&r); m && m->medication_reference.rfind("Medication/", 0) == 0)
+      if (auto* m = std::get_if<fhir::MedicationUse>(&r);
+          m && m->medication_reference.rfind("Medication/", 0) == 0)
         referenced_medications.insert(m->medication_reference.substr(11));
     }
     std::string label = page.label;
@@ -850,19 +892,21 @@ struct BulkSource::Impl {
     if (f.count && *f.count != lines) {
       bad = true;
       issues.add(Severity::error, "bulk-count-mismatch", where, "", "",
-                 "the manifest announces " + std::to_string(*f.count) + " " + f.type + " resources but the file has " +
-                     std::to_string(lines) + " lines; " + f.type + " is incomplete for this run");
+                 "the manifest announces " + std::to_string(*f.count) + " " + f.type +
+                     " resources but the file has " + std::to_string(lines) + " lines; " + f.type +
+                     " is incomplete for this run");
     }
     if (wrong) {
       bad = true;
       issues.add(Severity::error, "incomplete-data", where, "", "",
-                 std::to_string(wrong) + " line(s) of the " + f.type + " file hold another resource type; " + f.type +
-                     " is incomplete for this run");
+                 std::to_string(wrong) + " line(s) of the " + f.type + " file hold another resource type; " +
+                     f.type + " is incomplete for this run");
     }
     if (unattributed_loss) {
       bad = true;
-      issues.add(Severity::error, "incomplete-data", where, "", "",
-                 "a line of the " + f.type + " file could not be read; " + f.type + " is incomplete for this run");
+      issues.add(
+          Severity::error, "incomplete-data", where, "", "",
+          "a line of the " + f.type + " file could not be read; " + f.type + " is incomplete for this run");
     }
     std::lock_guard lock(mu);
     self.counters_.lines += lines;
@@ -883,8 +927,9 @@ struct BulkSource::Impl {
     auto body = download(f, requires_token, "a deleted-resources file");
     if (!body) {
       issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 "deleted-resources file: " + body.error().message + "; every type is incomplete for this run "
-                 "(resources deleted on the server may still be used)");
+                 "deleted-resources file: " + body.error().message +
+                     "; every type is incomplete for this run "
+                     "(resources deleted on the server may still be used)");
       incomplete("*");
       return;
     }
@@ -919,8 +964,9 @@ struct BulkSource::Impl {
     if (bad) incomplete("*");
   }
 
-  // Error files: OperationOutcome NDJSON. fatal/error issues make the types they name incomplete (every type when
-  // they name none); their text goes to the data issues only, never to the log (it may name patients, B8).
+  // Error files: OperationOutcome NDJSON. fatal/error issues make the types they name incomplete (every type
+  // when they name none); their text goes to the data issues only, never to the log (it may name patients,
+  // B8).
   void read_errors(const FileRef& f, bool requires_token) {
     auto body = download(f, requires_token, "an error file");
     if (!body) {
@@ -949,7 +995,8 @@ struct BulkSource::Impl {
         std::set<std::string> types;
         for (const auto& t : requested) {
           for (const auto& w : is.where)
-            if (w.rfind(t, 0) == 0 && (w.size() == t.size() || !std::isalnum(static_cast<unsigned char>(w[t.size()]))))
+            if (w.rfind(t, 0) == 0 &&
+                (w.size() == t.size() || !std::isalnum(static_cast<unsigned char>(w[t.size()]))))
               types.insert(t);
           if (contains_word(is.text, t)) types.insert(t);
         }
@@ -964,9 +1011,10 @@ struct BulkSource::Impl {
         }
         std::string affected;
         for (const auto& t : types) affected += (affected.empty() ? "" : ",") + t;
-        issues.add(bad ? Severity::error : Severity::warning, "bulk-export-outcome", loc, "", "OperationOutcome.issue",
-                   "the server reported " + clean_text(is.severity, 20) + " " + clean_text(is.code, 40) + ": " +
-                       clean_text(is.text, 300) +
+        issues.add(bad ? Severity::error : Severity::warning, "bulk-export-outcome", loc, "",
+                   "OperationOutcome.issue",
+                   "the server reported " + clean_text(is.severity, 20) + " " + clean_text(is.code, 40) +
+                       ": " + clean_text(is.text, 300) +
                        (bad ? "; " + (affected.empty() ? std::string("every type") : affected) +
                                   " incomplete for this run"
                             : std::string()));
@@ -984,10 +1032,12 @@ struct BulkSource::Impl {
     for (const auto& id : referenced_medications)
       if (!have_medications.count(id) && fhir::valid_id(id)) missing.push_back(id);
     if (missing.empty()) return;
-    log(std::to_string(missing.size()) + " referenced Medication(s) not in the export: reading them by search");
+    log(std::to_string(missing.size()) +
+        " referenced Medication(s) not in the export: reading them by search");
     for (std::size_t i = 0; i < missing.size(); i += 50) {
       std::string ids;
-      for (std::size_t j = i; j < std::min(missing.size(), i + 50); ++j) ids += (ids.empty() ? "" : ",") + missing[j];
+      for (std::size_t j = i; j < std::min(missing.size(), i + 50); ++j)
+        ids += (ids.empty() ? "" : ",") + missing[j];
       auto url = transport::resolve(base, base.path() + "/Medication?_id=" + encode(ids) + "&_count=100");
       if (!url) {
         incomplete("Medication");
@@ -1015,8 +1065,8 @@ struct BulkSource::Impl {
       json::for_each(json::member(doc, "entry"), [&](std::size_t k, const json::Value& e) {
         const json::Value* res = json::member(e, "resource");
         if (!res || json::string(json::member(*res, "resourceType")).value_or("") != "Medication") return;
-        auto ex = fhir::extract_resource(*res, fhir::Origin{where + " entry[" + std::to_string(k) + "]", self.describe()},
-                                         issues);
+        auto ex = fhir::extract_resource(
+            *res, fhir::Origin{where + " entry[" + std::to_string(k) + "]", self.describe()}, issues);
         if (!ex.resource) return;
         if (self.keep_raw_) fhir::header(*ex.resource).raw = json::serialize(*res);
         page.resources.push_back(std::move(*ex.resource));
@@ -1034,8 +1084,9 @@ struct BulkSource::Impl {
       return make_error("a Group export needs a valid Group id", "bulk export");
     if (o.concurrency < 1 || o.page_size == 0 || o.min_poll_interval.count() < 10 ||
         o.poll_interval < o.min_poll_interval || o.max_poll_interval < o.poll_interval)
-      return make_error("invalid options: concurrency >= 1, page size >= 1, 10 ms <= min poll <= poll <= max poll",
-                        "bulk export");
+      return make_error(
+          "invalid options: concurrency >= 1, page size >= 1, 10 ms <= min poll <= poll <= max poll",
+          "bulk export");
     requested.insert(o.types.begin(), o.types.end());
 
     // 1-2: kick-off (or resume) and poll until the manifest is ready.
@@ -1090,7 +1141,8 @@ struct BulkSource::Impl {
     self.watermark_ = manifest->transaction_time;
     if (!manifest->request.empty()) {
       auto q = manifest->request.find('?');
-      self.changes_only_ = q != std::string::npos && (manifest->request.find("_since=", q) != std::string::npos);
+      self.changes_only_ =
+          q != std::string::npos && (manifest->request.find("_since=", q) != std::string::npos);
     } else {
       self.changes_only_ = !self.since_.empty() || resumed;
     }
@@ -1102,7 +1154,8 @@ struct BulkSource::Impl {
         (self.changes_only_ ? ", changes only" : "") + ", transactionTime " +
         (self.watermark_.empty() ? std::string("invalid") : self.watermark_));
 
-    // 4: deleted first (so a resource both exported and deleted counts as deleted), then outputs, then errors.
+    // 4: deleted first (so a resource both exported and deleted counts as deleted), then outputs, then
+    // errors.
     for (const auto& f : manifest->deleted) read_deleted(f, manifest->requires_token);
     std::vector<const FileRef*> outputs;
     for (const auto& f : manifest->output) {
@@ -1115,7 +1168,8 @@ struct BulkSource::Impl {
     }
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < outputs.size();) read_output(*outputs[i], i, manifest->requires_token);
+      for (std::size_t i; (i = next.fetch_add(1)) < outputs.size();)
+        read_output(*outputs[i], i, manifest->requires_token);
     };
     std::vector<std::thread> threads;
     const int n = std::max(1, std::min<int>(o.concurrency, static_cast<int>(outputs.size())));

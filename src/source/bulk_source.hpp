@@ -2,31 +2,37 @@
 // Pulls the cohort's data with a FHIR Bulk Data Access v2 export (`$export`), tolerant of v1 servers
 // (RELIABILITY.md B1-B12, D7, D10):
 //   1. kick-off: GET [base]/$export, [base]/Patient/$export or [base]/Group/[id]/$export with
-//      `Prefer: respond-async`, `_type` = the types the tool reads, `_typeFilter` with the mapped Observation codes
-//      (asked again without it when the server answers 400), `_since` on incremental nights; 429/503 are waited out,
-//      anything else but 202 + Content-Location fails the read. The status URL is handed to on_status_url() before
-//      the first poll, so a run that is killed can resume the same job (set_resume_url) instead of starting another;
-//   2. polling: the status URL (same origin as the base, or https) is polled honouring Retry-After (seconds or
-//      HTTP-date, clamped to [min_poll_interval, max_poll_interval]), else with backoff from poll_interval; X-Progress
-//      is logged cleaned (no CR/LF/ANSI, at most 100 characters); 429, 5xx and OperationOutcome code "transient" are
-//      waited out within max_error_wait; 404/410 (the job is gone) and other 4xx/5xx fail the read with the
-//      OperationOutcome text cleaned; max_export_wait bounds the whole wait;
+//      `Prefer: respond-async`, `_type` = the types the tool reads, `_typeFilter` with the mapped Observation
+//      codes (asked again without it when the server answers 400), `_since` on incremental nights; 429/503
+//      are waited out, anything else but 202 + Content-Location fails the read. The status URL is handed to
+//      on_status_url() before the first poll, so a run that is killed can resume the same job
+//      (set_resume_url) instead of starting another;
+//   2. polling: the status URL (same origin as the base, or https) is polled honouring Retry-After (seconds
+//   or
+//      HTTP-date, clamped to [min_poll_interval, max_poll_interval]), else with backoff from poll_interval;
+//      X-Progress is logged cleaned (no CR/LF/ANSI, at most 100 characters); 429, 5xx and OperationOutcome
+//      code "transient" are waited out within max_error_wait; 404/410 (the job is gone) and other 4xx/5xx
+//      fail the read with the OperationOutcome text cleaned; max_export_wait bounds the whole wait;
 //   3. the manifest is validated: transactionTime (an instant with a zone, else no watermark), request,
 //      requiresAccessToken (a boolean; anything else is treated as true), output[] types/urls/counts, error[]
 //      (or STU4 outcome[]), deleted[], and link[next] (v3 partial manifests, loops refused);
-//   4. `deleted` files are read first (transaction Bundles of DELETE entries: deleted()), then the output files are
-//      downloaded `concurrency` at a time and each line goes through the same parse and extract path as the file
-//      source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read last;
+//   4. `deleted` files are read first (transaction Bundles of DELETE entries: deleted()), then the output
+//   files are
+//      downloaded `concurrency` at a time and each line goes through the same parse and extract path as the
+//      file source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read
+//      last;
 //   5. Medications that MedicationRequest/Statement/Administration resources reference but the export did not
-//      contain (Patient and Group exports hold only the Patient compartment) are read with Medication?_id=...;
+//      contain (Patient and Group exports hold only the Patient compartment) are read with
+//      Medication?_id=...;
 //   6. the job is deleted on the server (404 is fine) and on_status_url("") says so.
-// A type is incomplete for the run (its decisions "unknown", never "not met", D10) when one of its files is refused
-// (another origin without https; a loopback or link-local host of another origin unless trusted; another origin
-// while requiresAccessToken is true unless trusted), cannot be downloaded (404, truncated body, ...), has a line that
-// is not valid JSON or names another resourceType, or holds fewer or more lines than the manifest's count, and when
-// an error file reports a fatal or error issue for it. An error issue that names no type, an unreadable error file
-// or an unreadable deleted file makes every type incomplete. The Authorization header goes only to the base URL's
-// origin, and to file URLs only when requiresAccessToken is true.
+// A type is incomplete for the run (its decisions "unknown", never "not met", D10) when one of its files is
+// refused (another origin without https; a loopback or link-local host of another origin unless trusted;
+// another origin while requiresAccessToken is true unless trusted), cannot be downloaded (404, truncated
+// body, ...), has a line that is not valid JSON or names another resourceType, or holds fewer or more lines
+// than the manifest's count, and when an error file reports a fatal or error issue for it. An error issue
+// that names no type, an unreadable error file or an unreadable deleted file makes every type incomplete. The
+// Authorization header goes only to the base URL's origin, and to file URLs only when requiresAccessToken is
+// true.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -65,26 +71,27 @@ struct BulkOptions {
   bool type_filter = true;  // false: never send _typeFilter
   int concurrency = 4;      // output files downloaded at once
   std::size_t page_size = 1000;
-  // Polling: Retry-After is clamped to [min, max]; without one the wait starts at poll_interval and grows 1.5x up
-  // to max_poll_interval.
+  // Polling: Retry-After is clamped to [min, max]; without one the wait starts at poll_interval and
+  // grows 1.5x up to max_poll_interval.
   std::chrono::milliseconds poll_interval{5000};
   std::chrono::milliseconds min_poll_interval{1000};
   std::chrono::milliseconds max_poll_interval{300000};
-  std::chrono::milliseconds max_export_wait{std::chrono::hours(6)};      // kick-off to manifest (B4)
+  std::chrono::milliseconds max_export_wait{std::chrono::hours(6)};    // kick-off to manifest (B4)
   std::chrono::milliseconds max_error_wait{std::chrono::minutes(30)};  // total wait on 429/5xx answers
   std::string authorization;                    // full Authorization value, or empty (never logged)
   std::shared_ptr<transport::SmartAuth> smart;  // SMART Backend Services: supplies Authorization when set
-  // Origins ("https://files.example.org:8443") other than the base's that may serve export files even though they
-  // are loopback/link-local, or while requiresAccessToken is true. They never receive the Authorization header.
+  // Origins ("https://files.example.org:8443") other than the base's that may serve export files even though
+  // they are loopback/link-local, or while requiresAccessToken is true. They never receive the Authorization
+  // header.
   std::vector<std::string> trusted_file_origins;
   // Skips NDJSON lines that cannot matter before parsing them (line_filter.hpp); null: every line is parsed.
   std::shared_ptr<const LineFilter> line_filter;
   bool fetch_referenced_medications = true;
-  // The kick-off is not idempotent (it creates a job): pass a client whose retry policy allows at most one repeat
-  // (max_attempts 2, RELIABILITY B2). Null: the main client.
+  // The kick-off is not idempotent (it creates a job): pass a client whose retry policy allows at most one
+  // repeat (max_attempts 2, RELIABILITY B2). Null: the main client.
   std::shared_ptr<transport::HttpClient> kickoff_client;
-  // File downloads: a client with a longer total timeout and larger body limits suits big exports (each file is held
-  // in memory while it is read, `concurrency` at a time). Null: the main client.
+  // File downloads: a client with a longer total timeout and larger body limits suits big exports (each file
+  // is held in memory while it is read, `concurrency` at a time). Null: the main client.
   std::shared_ptr<transport::HttpClient> file_client;
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
   // Test hook: how to wait (default std::this_thread::sleep_for).
@@ -99,10 +106,11 @@ class BulkSource : public Source {
   const Stats& stats() const override { return stats_; }
   const Completeness& completeness() const override { return completeness_; }
   bool supports_incremental() const override { return true; }
-  // `_since` for the next kick-off; the known patients are not needed (an export covers every patient in scope).
+  // `_since` for the next kick-off; the known patients are not needed (an export covers every patient in
+  // scope).
   void pull_changes_since(const std::string& since, std::set<std::string> known) override;
-  // True when the job that delivered the data was an incremental one (its manifest's request had _since; for a
-  // resumed job whose manifest does not say, assumed true so that nothing stored is dropped as "gone").
+  // True when the job that delivered the data was an incremental one (its manifest's request had _since; for
+  // a resumed job whose manifest does not say, assumed true so that nothing stored is dropped as "gone").
   bool delivered_changes_only() const override { return changes_only_; }
   // The manifest's transactionTime (the server's clock), normalised to YYYY-MM-DDThh:mm:ssZ in UTC (fractions
   // dropped, so it never moves later); empty when the manifest's value was missing or invalid.
@@ -112,11 +120,11 @@ class BulkSource : public Source {
   // (404/410), a new job is kicked off.
   void set_resume_url(std::string url) { resume_url_ = std::move(url); }
   // Called with the status URL right after the kick-off (before the first poll), and with "" once the job is
-  // finished and deleted, or failed. Not called when the export deadline passes with the job still running: it is
-  // kept for the next run to resume.
+  // finished and deleted, or failed. Not called when the export deadline passes with the job still running:
+  // it is kept for the next run to resume.
   void on_status_url(std::function<void(const std::string&)> cb) { on_status_url_ = std::move(cb); }
-  // "Type/id" of every resource the manifest's `deleted` files list (incremental nights): the state store should
-  // drop them. Resources listed here that were also in an output file were not delivered.
+  // "Type/id" of every resource the manifest's `deleted` files list (incremental nights): the state store
+  // should drop them. Resources listed here that were also in an output file were not delivered.
   const std::vector<std::string>& deleted() const { return deleted_; }
 
   struct Counters {

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <deque>
 #include <future>
-#include <thread>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "core/text.hpp"
@@ -21,7 +21,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxLine = 64u * 1024u * 1024u;
-
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -71,14 +70,14 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
   std::string ref = h.subject;
   if (scope)
     if (auto to = scope->resolve(ref); !to.empty()) ref = to;
-  // An absolute reference that no fullUrl of the Bundle resolves names a patient on another server: it is never
-  // taken for a local patient, nor fetched (RELIABILITY H1).
+  // An absolute reference that no fullUrl of the Bundle resolves names a patient on another server: it is
+  // never taken for a local patient, nor fetched (RELIABILITY H1).
   const bool absolute = ref.find("://") != std::string::npos;
   h.patient_id = absolute ? std::string() : fhir::patient_id_from_reference(ref);
   if (h.patient_id.empty()) {
     const char* why = h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
-                      : absolute         ? "subject is an absolute reference to another server"
-                                         : "subject is not a resolvable Patient reference";
+                      : absolute        ? "subject is an absolute reference to another server"
+                                        : "subject is not a resolvable Patient reference";
     issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                std::string(fhir::to_string(h.type)) + ".subject", why);
   }
@@ -86,7 +85,8 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
 
 }  // namespace
 
-FileSource::FileSource(fs::path root, std::size_t page_size) : roots_{std::move(root)}, page_size_(page_size) {}
+FileSource::FileSource(fs::path root, std::size_t page_size)
+    : roots_{std::move(root)}, page_size_(page_size) {}
 FileSource::FileSource(std::vector<fs::path> roots, std::size_t page_size)
     : roots_(std::move(roots)), page_size_(page_size) {}
 
@@ -100,10 +100,12 @@ std::string FileSource::describe() const {
   return s;
 }
 
-std::string FileSource::display(const fs::path& p) const { return p.lexically_normal().string(); }
+std::string FileSource::display(const fs::path& p) const {
+  return p.lexically_normal().string();
+}
 
-void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed,
-                                 Completeness& completeness) {
+void FileSource::mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues,
+                                 bool parsed, Completeness& completeness) {
   std::string type = sniff_string(raw, "resourceType");
   // Valid JSON that is not a resource of a type the tool reads (a bulk-export log line, say) loses nothing.
   if (parsed && fhir::resource_type_from(type) == fhir::ResourceType::other) return;
@@ -114,7 +116,8 @@ void FileSource::mark_incomplete(std::string_view raw, const std::string& locati
     patient = fhir::patient_id_from_reference(sniff_string(raw, "reference", "Patient/"));
   }
   const std::string t = fhir::resource_type_from(type) == fhir::ResourceType::other ? "*" : type;
-  if (!type.empty() && t == "*" && type != "Bundle") return;  // a type the tool does not read: nothing is lost
+  if (!type.empty() && t == "*" && type != "Bundle")
+    return;  // a type the tool does not read: nothing is lost
   if (!patient.empty()) {
     completeness.patient_types[patient].insert(t);
   } else {
@@ -132,7 +135,8 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
     if (!fs::exists(root, ec)) return make_error("no such file or directory", root.string());
     std::vector<fs::path> here;
     if (fs::is_directory(root, ec)) {
-      for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+      for (auto it =
+               fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file()) here.push_back(it->path());
       }
@@ -158,8 +162,9 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
   return Status::success();
 }
 
-// One unit of parallel work: the complete lines of a slice of an NDJSON file, parsed into resources with their own
-// issues, counts and completeness, merged by the reader in file order (so output never depends on thread count).
+// One unit of parallel work: the complete lines of a slice of an NDJSON file, parsed into resources with
+// their own issues, counts and completeness, merged by the reader in file order (so output never depends on
+// thread count).
 struct FileSource::Chunk {
   std::string text;
   std::size_t first_line = 1;
@@ -176,7 +181,8 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   std::string_view rest(c.text);
   while (!rest.empty()) {
     const void* nl = std::memchr(rest.data(), '\n', rest.size());
-    const std::size_t len = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) : rest.size();
+    const std::size_t len =
+        nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) : rest.size();
     std::string_view line = rest.substr(0, len);
     rest.remove_prefix(nl ? len + 1 : len);
     ++line_no;
@@ -245,7 +251,8 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     stats_.rejected += c->stats.rejected;
     stats_.prefiltered += c->stats.prefiltered;
     completeness_.run_types.insert(c->completeness.run_types.begin(), c->completeness.run_types.end());
-    for (auto& [p, types] : c->completeness.patient_types) completeness_.patient_types[p].insert(types.begin(), types.end());
+    for (auto& [p, types] : c->completeness.patient_types)
+      completeness_.patient_types[p].insert(types.begin(), types.end());
     issues.merge(std::move(c->issues));
     for (std::size_t i = 0; i < c->resources.size(); i += page_size_) {
       Page page;
@@ -307,7 +314,9 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     std::string complete = pending.substr(0, last_nl + 1);
     pending.erase(0, last_nl + 1);
     std::size_t lines = 0;
-    for (const char* p = complete.data(); (p = static_cast<const char*>(std::memchr(p, '\n', complete.data() + complete.size() - p))); ++p) ++lines;
+    for (const char* p = complete.data();
+         (p = static_cast<const char*>(std::memchr(p, '\n', complete.data() + complete.size() - p))); ++p)
+      ++lines;
     const std::size_t first = next_line;
     next_line += lines;
     submit(std::move(complete), first);
@@ -316,7 +325,8 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
     completeness_.run_types.insert("*");
   }
-  if (!pending.empty() && !skipping_long) submit(std::move(pending), next_line);  // last line without a newline
+  if (!pending.empty() && !skipping_long)
+    submit(std::move(pending), next_line);  // last line without a newline
   while (!inflight.empty()) {
     deliver(inflight.front().get());
     inflight.pop_front();
@@ -403,7 +413,9 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
   json::Document root;
   json::ParseError perr;
   json::StreamCallbacks cb;
-  cb.on_entry = [&](std::size_t i, json::Document& entry) { handle_entry(entry, "entry[" + std::to_string(i) + "]"); };
+  cb.on_entry = [&](std::size_t i, json::Document& entry) {
+    handle_entry(entry, "entry[" + std::to_string(i) + "]");
+  };
   cb.on_skipped = [&](std::size_t i, const std::string& why) {
     ++stats_.rejected;
     const std::string loc = name + " entry[" + std::to_string(i) + "]";
@@ -421,7 +433,8 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     completeness_.run_types.insert("*");
   } else if (root_type.empty()) {
     ++stats_.rejected;
-    issues.add(Severity::error, "missing-resource-type", name, "", "resourceType", "file root has no resourceType");
+    issues.add(Severity::error, "missing-resource-type", name, "", "resourceType",
+               "file root has no resourceType");
   } else if (root_type != "Bundle") {
     auto ex = fhir::extract_resource(root, fhir::Origin{name, describe()}, issues);
     if (ex.rejected) {
@@ -435,11 +448,12 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     }
   } else {
     std::string type(json::string(json::member(root, "type")).value_or(""));
-    static const char* kKnown[] = {"collection", "searchset", "transaction", "batch", "document",
-                                   "history",    "message",   "transaction-response", "batch-response"};
+    static const char* kKnown[] = {"collection",    "searchset", "transaction", "batch",
+                                   "document",      "history",   "message",     "transaction-response",
+                                   "batch-response"};
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return type == k; }))
-      issues.add(Severity::warning, "bundle-type", name, "", "Bundle.type", "unexpected Bundle.type '" +
-                                                                             sanitize_for_log(type, 40) + "'");
+      issues.add(Severity::warning, "bundle-type", name, "", "Bundle.type",
+                 "unexpected Bundle.type '" + sanitize_for_log(type, 40) + "'");
   }
   for (auto& r : page.resources) resolve_subject(r, &scope, issues);
   if (!page.resources.empty()) sink(std::move(page));

@@ -26,11 +26,11 @@ class FileSource : public Source {
   explicit FileSource(std::filesystem::path root, std::size_t page_size = 1000);
   // Several folders or files, read one after the other (each in name order).
   explicit FileSource(std::vector<std::filesystem::path> roots, std::size_t page_size = 1000);
-  // Skip NDJSON lines that cannot matter before parsing them (see line_filter.hpp). Without a filter every line is
-  // parsed; the candidates are the same either way (tests/source checks it).
+  // Skip NDJSON lines that cannot matter before parsing them (see line_filter.hpp). Without a filter every
+  // line is parsed; the candidates are the same either way (tests/source checks it).
   void set_line_filter(std::shared_ptr<const LineFilter> f) { filter_ = std::move(f); }
-  // Threads that parse NDJSON in parallel (0: one per core). Results are merged in file order, so the output is the
-  // same for any number.
+  // Threads that parse NDJSON in parallel (0: one per core). Results are merged in file order, so the output
+  // is the same for any number.
   void set_threads(std::size_t n);
   std::string describe() const override;
   Status read(const Sink& sink, IssueLog& issues) override;
@@ -43,8 +43,8 @@ class FileSource : public Source {
   struct Chunk;
   FilePtr open_input(const std::string& name, const std::filesystem::path& file, IssueLog& issues);
   void parse_chunk(Chunk& c, const std::string& name) const;
-  static void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues, bool parsed,
-                              Completeness& completeness);
+  static void mark_incomplete(std::string_view raw, const std::string& location, IssueLog& issues,
+                              bool parsed, Completeness& completeness);
   std::string display(const std::filesystem::path& p) const;
 
   std::vector<std::filesystem::path> roots_;

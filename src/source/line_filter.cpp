@@ -12,8 +12,8 @@ std::size_t find(std::string_view hay, std::string_view needle, std::size_t from
   return p ? static_cast<std::size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
 }
 
-// The string value after `"key"` `:` starting at `pos` (just past the key), or npos when it is not a plain string
-// (an escape inside makes the caller parse the line).
+// The string value after `"key"` `:` starting at `pos` (just past the key), or npos when it is not a plain
+// string (an escape inside makes the caller parse the line).
 bool string_value_after(std::string_view s, std::size_t pos, std::string_view& out) {
   while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
   if (pos >= s.size() || s[pos] != ':') return false;
@@ -32,8 +32,9 @@ bool string_value_after(std::string_view s, std::size_t pos, std::string_view& o
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) const {
   static constexpr std::string_view kType = "\"resourceType\"";
   const std::size_t at = find(line, kType);
-  if (at == std::string_view::npos) return Verdict::parse;                          // let the parser report it
-  if (find(line, kType, at + kType.size()) != std::string_view::npos) return Verdict::parse;  // contained resources
+  if (at == std::string_view::npos) return Verdict::parse;  // let the parser report it
+  if (find(line, kType, at + kType.size()) != std::string_view::npos)
+    return Verdict::parse;  // contained resources
   std::string_view t;
   if (!string_value_after(line, at + kType.size(), t)) return Verdict::parse;
   if (!c_.read_types.count(std::string(t))) {
@@ -41,7 +42,8 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
     return Verdict::other_type;
   }
   if (t != "Observation" || !c_.filter_observations) return Verdict::parse;
-  if (find(line, "\\u") != std::string_view::npos) return Verdict::parse;  // escaped text could hide a pattern
+  if (find(line, "\\u") != std::string_view::npos)
+    return Verdict::parse;  // escaped text could hide a pattern
   static constexpr std::string_view kCode = "\"code\"";
   std::string key;
   for (std::size_t pos = find(line, kCode); pos != std::string_view::npos; pos = find(line, kCode, pos + 1)) {
@@ -51,8 +53,8 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
     if (c_.observation_codes.count(key)) return Verdict::parse;
   }
   if (c_.observation_texts.empty()) return Verdict::irrelevant_observation;
-  // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so only
-  // the string values of "text" and "display" keys need looking at: far less than the whole line.
+  // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so
+  // only the string values of "text" and "display" keys need looking at: far less than the whole line.
   std::string lowered;
   for (std::string_view k : {std::string_view("\"display\""), std::string_view("\"text\"")}) {
     for (std::size_t pos = find(line, k); pos != std::string_view::npos; pos = find(line, k, pos + 1)) {

@@ -1,7 +1,8 @@
 #pragma once
-// Decides from the raw bytes of an NDJSON line whether it is worth parsing (Sparser, VLDB 2018): most lines of a
-// hospital export are resource types or laboratory tests no criterion reads. The test is conservative: whenever the
-// bytes leave any doubt (escapes, several resourceType keys, a code or text the mappings know), the line is parsed.
+// Decides from the raw bytes of an NDJSON line whether it is worth parsing (Sparser, VLDB 2018): most lines
+// of a hospital export are resource types or laboratory tests no criterion reads. The test is conservative:
+// whenever the bytes leave any doubt (escapes, several resourceType keys, a code or text the mappings know),
+// the line is parsed.
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -12,8 +13,8 @@ namespace cf::source {
 struct LineFilterConfig {
   std::unordered_set<std::string> read_types;         // resource types the pipeline reads
   std::unordered_set<std::string> observation_codes;  // any code of an observation concept (any system)
-  std::vector<std::string> observation_texts;         // lower-case ASCII/UTF-8 substrings of mapped text patterns
-  bool filter_observations = true;                    // false: every Observation line is parsed
+  std::vector<std::string> observation_texts;  // lower-case ASCII/UTF-8 substrings of mapped text patterns
+  bool filter_observations = true;             // false: every Observation line is parsed
 };
 
 class LineFilter {

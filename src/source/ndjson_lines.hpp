@@ -1,8 +1,8 @@
 #pragma once
-// Splits NDJSON text into lines as it arrives in chunks (a file read in blocks, an HTTP body), so that every NDJSON
-// reader counts lines the same way: LF ends a line, a CR before it is dropped, the last line needs no newline, and a
-// line longer than the limit is reported once (too_long, empty text) instead of being held in memory. Blank lines are
-// passed on too (with their number); callers skip them.
+// Splits NDJSON text into lines as it arrives in chunks (a file read in blocks, an HTTP body), so that every
+// NDJSON reader counts lines the same way: LF ends a line, a CR before it is dropped, the last line needs no
+// newline, and a line longer than the limit is reported once (too_long, empty text) instead of being held in
+// memory. Blank lines are passed on too (with their number); callers skip them.
 #include <cstddef>
 #include <functional>
 #include <string>

@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,8 +23,8 @@ namespace {
 using transport::Url;
 
 struct Query {
-  std::string label;                 // "Observation (patients 1-40)" for logs: no ids, no PHI
-  std::string relative;              // "Observation?patient=...&_count=1000"
+  std::string label;                  // "Observation (patients 1-40)" for logs: no ids, no PHI
+  std::string relative;               // "Observation?patient=...&_count=1000"
   std::vector<std::string> patients;  // whose data it delivers (empty: every patient)
   std::vector<std::string> types;     // resource types it delivers
   bool seed = false;
@@ -61,7 +61,7 @@ std::string encode(std::string_view v) {
 struct RestSource::Impl {
   RestSource& self;
   Url base;
-  std::mutex mu;  // guards the sink, stats, completeness, counters and the seen set
+  std::mutex mu;                         // guards the sink, stats, completeness, counters and the seen set
   std::unordered_set<std::string> seen;  // "Type/id/_history/version" already delivered
 
   explicit Impl(RestSource& s) : self(s) {}
@@ -98,9 +98,9 @@ struct RestSource::Impl {
       if (!resp) return resp.error();
     }
     if (resp->status != 200)
-      return make_error("HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) +
-                            " attempt(s)",
-                        "GET " + url.redacted());
+      return make_error(
+          "HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) + " attempt(s)",
+          "GET " + url.redacted());
     return resp;
   }
 
@@ -109,7 +109,8 @@ struct RestSource::Impl {
     if (!url) return url.error();
     auto resp = fetch(*url);
     if (!resp) return resp.error();
-    // The server's clock before any data is read: the next incremental pull starts from here (never our clock).
+    // The server's clock before any data is read: the next incremental pull starts from here (never our
+    // clock).
     if (auto t = transport::parse_http_date(resp->header("date"), std::chrono::system_clock::now())) {
       std::time_t tt = std::chrono::system_clock::to_time_t(*t);
       std::tm tm{};
@@ -124,7 +125,8 @@ struct RestSource::Impl {
       return make_error("CapabilityStatement is not valid JSON: " + err.message, "GET " + url->redacted());
     std::vector<std::string> problems;
     std::string version(json::string(json::member(doc, "fhirVersion")).value_or(""));
-    if (version.rfind("4.0", 0) != 0) problems.push_back("server reports FHIR version '" + sanitize_for_log(version, 20) + "', not 4.0.x");
+    if (version.rfind("4.0", 0) != 0)
+      problems.push_back("server reports FHIR version '" + sanitize_for_log(version, 20) + "', not 4.0.x");
     // Which search parameters each resource type supports.
     std::map<std::string, std::set<std::string>> params;
     json::for_each(json::member(doc, "rest"), [&](std::size_t, const json::Value& rest) {
@@ -136,19 +138,21 @@ struct RestSource::Impl {
       });
     });
     const std::vector<std::pair<std::string, std::string>> needed = {
-        {"Condition", "code"},       {"Condition", "patient"},         {"Observation", "code"},
-        {"Observation", "patient"},  {"MedicationRequest", "patient"},  {"Procedure", "patient"},
+        {"Condition", "code"},      {"Condition", "patient"},         {"Observation", "code"},
+        {"Observation", "patient"}, {"MedicationRequest", "patient"}, {"Procedure", "patient"},
         {"Patient", "_id"}};
     for (const auto& [type, p] : needed) {
       if (p == "_id") continue;  // a standard parameter that servers often leave out of the statement
       if (!params[type].count(p)) problems.push_back(type + " does not list search parameter '" + p + "'");
     }
     for (const auto& p : problems) {
-      issues.add(Severity::warning, "server-capability", "GET " + url->redacted(), "", "CapabilityStatement", p);
+      issues.add(Severity::warning, "server-capability", "GET " + url->redacted(), "", "CapabilityStatement",
+                 p);
       log("warning: " + p);
     }
     if (!problems.empty() && self.opts_.strict_metadata)
-      return make_error("the server does not fit the query plan: " + problems.front(), "GET " + url->redacted());
+      return make_error("the server does not fit the query plan: " + problems.front(),
+                        "GET " + url->redacted());
     return Status::success();
   }
 
@@ -156,10 +160,10 @@ struct RestSource::Impl {
   struct ParsedPage {
     std::vector<fhir::Resource> resources;
     std::string next;
-    std::size_t entries = 0;              // entries with a resource, outcomes excluded
-    std::size_t matches = 0;              // of those, search.mode match (the default)
-    std::optional<std::uint64_t> total;   // Bundle.total when present
-    std::size_t fingerprint = 0;          // of the entries' type/id/version/lastUpdated, in order
+    std::size_t entries = 0;             // entries with a resource, outcomes excluded
+    std::size_t matches = 0;             // of those, search.mode match (the default)
+    std::optional<std::uint64_t> total;  // Bundle.total when present
+    std::size_t fingerprint = 0;         // of the entries' type/id/version/lastUpdated, in order
   };
 
   // Runs one search to its last page. `on_resource` receives every resource (search.mode match or include).
@@ -174,8 +178,9 @@ struct RestSource::Impl {
     bool has_total = false;
     for (std::size_t page = 1;; ++page) {
       if (page > self.opts_.max_pages_per_query)
-        return make_error("more than " + std::to_string(self.opts_.max_pages_per_query) + " pages: runaway paging",
-                          "GET " + url.redacted());
+        return make_error(
+            "more than " + std::to_string(self.opts_.max_pages_per_query) + " pages: runaway paging",
+            "GET " + url.redacted());
       if (!visited.insert(url.str()).second)
         return make_error("paging loop: a next link repeats an earlier page", "GET " + url.redacted());
       auto resp = fetch(url);
@@ -194,8 +199,9 @@ struct RestSource::Impl {
                           where);
       empty_in_a_row = parsed.entries == 0 && !parsed.next.empty() ? empty_in_a_row + 1 : 0;
       if (self.opts_.max_empty_pages > 0 && empty_in_a_row >= self.opts_.max_empty_pages)
-        return make_error(std::to_string(empty_in_a_row) + " empty pages in a row still link to a next page: "
-                          "runaway paging",
+        return make_error(std::to_string(empty_in_a_row) +
+                              " empty pages in a row still link to a next page: "
+                              "runaway paging",
                           where);
       if (parsed.total) {
         if (!has_total) {
@@ -206,8 +212,8 @@ struct RestSource::Impl {
         has_total = true;
       }
       matches += parsed.matches;
-      // Duplicates across pages are normal when data changes during paging (P5), so only far more than announced
-      // counts as runaway: twice Bundle.total plus one page.
+      // Duplicates across pages are normal when data changes during paging (P5), so only far more than
+      // announced counts as runaway: twice Bundle.total plus one page.
       if (has_total && matches > 2 * total + static_cast<std::uint64_t>(std::max(self.opts_.page_size, 1)))
         return make_error("the search returned " + std::to_string(matches) + " matches but Bundle.total is " +
                               std::to_string(total) + ": runaway paging",
@@ -226,8 +232,9 @@ struct RestSource::Impl {
       auto n = transport::resolve(url, parsed.next);
       if (!n) return make_error("unusable next link: " + n.error().message, where);
       if (!transport::same_origin(*n, base))
-        return make_error("next link leaves the server (" + n->redacted() + "): not followed, so no credentials go "
-                          "elsewhere",
+        return make_error("next link leaves the server (" + n->redacted() +
+                              "): not followed, so no credentials go "
+                              "elsewhere",
                           where);
       // Same origin but outside the base path (another tenant or application on that host, P3).
       if (const std::string prefix = base.path() + "/"; n->path().rfind(prefix, 0) != 0)
@@ -263,23 +270,28 @@ struct RestSource::Impl {
     std::string prints;  // type/id/version/lastUpdated of every entry, for the repeated-page check
     cb.on_entry = [&](std::size_t i, json::Document& entry) {
       const json::Value* res = json::member(entry, "resource");
-      const std::string loc = "page " + std::to_string(page) + " of " + url.path() + " entry[" + std::to_string(i) + "]";
+      const std::string loc =
+          "page " + std::to_string(page) + " of " + url.path() + " entry[" + std::to_string(i) + "]";
       if (!res) {
-        issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.resource", "entry has no resource");
+        issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.resource",
+                   "entry has no resource");
         return;
       }
       std::string mode(json::string(json::member(json::member(entry, "search"), "mode")).value_or("match"));
-      if (json::string(json::member(*res, "resourceType")).value_or("") == "OperationOutcome" || mode == "outcome") {
+      if (json::string(json::member(*res, "resourceType")).value_or("") == "OperationOutcome" ||
+          mode == "outcome") {
         std::string diag;
         bool serious = false;
         json::for_each(json::member(*res, "issue"), [&](std::size_t, const json::Value& is) {
           const std::string severity(json::string(json::member(is, "severity")).value_or(""));
           serious = serious || severity == "error" || severity == "fatal";
-          diag += severity + ": " + std::string(json::string(json::member(is, "diagnostics")).value_or("")) + "; ";
+          diag += severity + ": " + std::string(json::string(json::member(is, "diagnostics")).value_or("")) +
+                  "; ";
         });
         if (serious) ++outcome_errors;
         issues.add(serious ? Severity::error : Severity::warning, "operation-outcome", loc, "",
-                   "Bundle.entry.resource", "server note in the search results: " + sanitize_for_log(diag, 300));
+                   "Bundle.entry.resource",
+                   "server note in the search results: " + sanitize_for_log(diag, 300));
         return;
       }
       ++out.entries;
@@ -302,25 +314,27 @@ struct RestSource::Impl {
     };
     cb.on_skipped = [&](std::size_t i, const std::string& why) {
       ++rejected;
-      issues.add(Severity::error, "bad-bundle-entry", "page " + std::to_string(page) + " entry[" + std::to_string(i) + "]",
-                 "", "Bundle.entry", why);
+      issues.add(Severity::error, "bad-bundle-entry",
+                 "page " + std::to_string(page) + " entry[" + std::to_string(i) + "]", "", "Bundle.entry",
+                 why);
     };
     const bool ok = json::stream_object_file(f, root, cb, err);
     std::fclose(f);
     if (!ok)
-      return make_error("page is not valid JSON (" + err.message + " at line " + std::to_string(err.line) + ")", where);
+      return make_error(
+          "page is not valid JSON (" + err.message + " at line " + std::to_string(err.line) + ")", where);
     if (json::string(json::member(root, "resourceType")).value_or("") != "Bundle")
       return make_error("response is not a Bundle", where);
     std::string type(json::string(json::member(root, "type")).value_or(""));
     if (type != "searchset")
-      issues.add(Severity::warning, "bundle-type", where, "", "Bundle.type", "search returned Bundle.type '" +
-                                                                             sanitize_for_log(type, 30) + "'");
+      issues.add(Severity::warning, "bundle-type", where, "", "Bundle.type",
+                 "search returned Bundle.type '" + sanitize_for_log(type, 30) + "'");
     json::for_each(json::member(root, "link"), [&](std::size_t, const json::Value& l) {
       if (json::string(json::member(l, "relation")).value_or("") == "next")
         out.next = std::string(json::string(json::member(l, "url")).value_or(""));
     });
-    if (auto t = json::number_text(json::member(root, "total")); t && !t->empty() && t->size() <= 15 &&
-                                                                  t->find_first_not_of("0123456789") == std::string_view::npos)
+    if (auto t = json::number_text(json::member(root, "total"));
+        t && !t->empty() && t->size() <= 15 && t->find_first_not_of("0123456789") == std::string_view::npos)
       out.total = std::stoull(std::string(*t));
     out.fingerprint = std::hash<std::string>{}(prints);
     if (rejected) {
@@ -329,7 +343,8 @@ struct RestSource::Impl {
     }
     if (outcome_errors) {
       // The server says something went wrong with this search: its results cannot be taken as complete (D10).
-      return make_error("the server reported an error or fatal OperationOutcome in the search results", where);
+      return make_error("the server reported an error or fatal OperationOutcome in the search results",
+                        where);
     }
     return Status::success();
   }
@@ -338,7 +353,9 @@ struct RestSource::Impl {
 RestSource::RestSource(RestOptions opts, RestPlan plan, std::shared_ptr<transport::HttpClient> client)
     : opts_(std::move(opts)), plan_(std::move(plan)), client_(std::move(client)) {}
 
-std::string RestSource::describe() const { return "fhir:" + opts_.base_url; }
+std::string RestSource::describe() const {
+  return "fhir:" + opts_.base_url;
+}
 
 Status RestSource::read(const Sink& sink, IssueLog& issues) {
   Impl impl(*this);
@@ -358,7 +375,8 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
     ++stats_.read_by_type[fhir::to_string(h.type)];
     if (h.patient_id.empty() && h.type != fhir::ResourceType::medication)
       issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
-                 std::string(fhir::to_string(h.type)) + ".subject", "subject is not a Patient of this server");
+                 std::string(fhir::to_string(h.type)) + ".subject",
+                 "subject is not a Patient of this server");
     Page p;
     p.label = h.origin.location;
     p.resources.push_back(std::move(r));
@@ -366,8 +384,8 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   };
 
   // Runs queries on `concurrency` threads; returns the first error of a seed query, records the others.
-  auto run_all = [&](const std::vector<Query>& qs, const std::function<void(const Query&, fhir::Resource&&)>& each)
-      -> Status {
+  auto run_all = [&](const std::vector<Query>& qs,
+                     const std::function<void(const Query&, fhir::Resource&&)>& each) -> Status {
     std::atomic<std::size_t> next{0};
     {
       std::lock_guard lock(impl.mu);
@@ -425,7 +443,8 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       {"Procedure", ""}};
   // Observations recognised only by their text (a local SLEDAI-2K score) are not found by code.
   if (!obs_codes.empty())
-    for (const auto& t : plan_.observation_texts) expand.push_back({"Observation", "&code:text=" + encode(t) + obs_since});
+    for (const auto& t : plan_.observation_texts)
+      expand.push_back({"Observation", "&code:text=" + encode(t) + obs_since});
 
   const std::string since = plan_.since.empty() ? "" : "&_lastUpdated=gt" + encode(plan_.since);
   // The Medications a MedicationRequest search includes come only from that search: they fail with it.
@@ -438,7 +457,10 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   if (plan_.population) {
     for (const auto& tq : expand)
       queries.push_back({std::string(tq.type) + " (all patients)",
-                         std::string(tq.type) + "?" + count + tq.extra + since, {}, types_of(tq.type), false});
+                         std::string(tq.type) + "?" + count + tq.extra + since,
+                         {},
+                         types_of(tq.type),
+                         false});
     return run_all(queries, [&](const Query&, fhir::Resource&& r) { deliver(std::move(r)); });
   }
 
@@ -446,43 +468,61 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   std::set<std::string> seeds;
   std::vector<Query> seed_queries;
   if (!plan_.seed_conditions.empty())
-    seed_queries.push_back({"Condition seeds", "Condition?code=" + encode(join(plan_.seed_conditions, 0, plan_.seed_conditions.size())) + "&" + count, {}, {}, true});
+    seed_queries.push_back(
+        {"Condition seeds",
+         "Condition?code=" + encode(join(plan_.seed_conditions, 0, plan_.seed_conditions.size())) + "&" +
+             count,
+         {},
+         {},
+         true});
   if (!plan_.seed_observations.empty())
-    seed_queries.push_back({"Observation seeds", "Observation?code=" + encode(join(plan_.seed_observations, 0, plan_.seed_observations.size())) + "&" + count, {}, {}, true});
+    seed_queries.push_back(
+        {"Observation seeds",
+         "Observation?code=" + encode(join(plan_.seed_observations, 0, plan_.seed_observations.size())) +
+             "&" + count,
+         {},
+         {},
+         true});
   auto st = run_all(seed_queries, [&](const Query&, fhir::Resource&& r) {
     const auto& h = fhir::header(r);
     std::lock_guard lock(impl.mu);
-    if (!h.patient_id.empty() && (!plan_.keep_patient || plan_.keep_patient(h.patient_id))) seeds.insert(h.patient_id);
+    if (!h.patient_id.empty() && (!plan_.keep_patient || plan_.keep_patient(h.patient_id)))
+      seeds.insert(h.patient_id);
   });
   if (!st) return st;
   // Known patients are read for changes only; new seed patients in full.
   std::vector<std::string> known, fresh;
-  for (const auto& id : seeds) (plan_.since.empty() || !plan_.known_patients.count(id) ? fresh : known).push_back(id);
+  for (const auto& id : seeds)
+    (plan_.since.empty() || !plan_.known_patients.count(id) ? fresh : known).push_back(id);
   impl.log("seed patients: " + std::to_string(seeds.size()) +
-           (plan_.since.empty() ? "" : " (" + std::to_string(fresh.size()) + " new, changes since " + plan_.since + ")"));
+           (plan_.since.empty()
+                ? ""
+                : " (" + std::to_string(fresh.size()) + " new, changes since " + plan_.since + ")"));
 
   for (int pass = 0; pass < 2; ++pass)
-  for (const auto& tq : expand) {
-    const std::vector<std::string>& ids = pass == 0 ? fresh : known;
-    if (ids.empty()) continue;
-    const std::string param = std::string(tq.type) == "Patient" ? "_id" : "patient";
-    const std::string head = std::string(tq.type) + "?" + param + "=";
-    const std::string tail = "&" + count + tq.extra + (pass == 1 ? since : "");
-    const std::size_t budget = opts_.max_url_bytes > impl.base.str().size() + head.size() + tail.size() + 64
-                                   ? opts_.max_url_bytes - impl.base.str().size() - head.size() - tail.size() - 64
-                                   : 256;
-    for (std::size_t i = 0; i < ids.size();) {
-      std::size_t j = i, len = 0;
-      while (j < ids.size() && (j == i || len + ids[j].size() + 1 <= budget)) len += ids[j++].size() + 1;
-      Query q;
-      q.label = std::string(tq.type) + " (patients " + std::to_string(i + 1) + "-" + std::to_string(j) + ")";
-      q.relative = head + encode(join(ids, i, j)) + tail;
-      q.patients.assign(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(j));
-      q.types = types_of(tq.type);
-      queries.push_back(std::move(q));
-      i = j;
+    for (const auto& tq : expand) {
+      const std::vector<std::string>& ids = pass == 0 ? fresh : known;
+      if (ids.empty()) continue;
+      const std::string param = std::string(tq.type) == "Patient" ? "_id" : "patient";
+      const std::string head = std::string(tq.type) + "?" + param + "=";
+      const std::string tail = "&" + count + tq.extra + (pass == 1 ? since : "");
+      const std::size_t budget =
+          opts_.max_url_bytes > impl.base.str().size() + head.size() + tail.size() + 64
+              ? opts_.max_url_bytes - impl.base.str().size() - head.size() - tail.size() - 64
+              : 256;
+      for (std::size_t i = 0; i < ids.size();) {
+        std::size_t j = i, len = 0;
+        while (j < ids.size() && (j == i || len + ids[j].size() + 1 <= budget)) len += ids[j++].size() + 1;
+        Query q;
+        q.label =
+            std::string(tq.type) + " (patients " + std::to_string(i + 1) + "-" + std::to_string(j) + ")";
+        q.relative = head + encode(join(ids, i, j)) + tail;
+        q.patients.assign(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(j));
+        q.types = types_of(tq.type);
+        queries.push_back(std::move(q));
+        i = j;
+      }
     }
-  }
   return run_all(queries, [&](const Query&, fhir::Resource&& r) { deliver(std::move(r)); });
 }
 

@@ -4,14 +4,15 @@
 //   2. seed: Condition?code=<SLE codes> and Observation?code=<serology codes> find the patients worth reading
 //      (or, in population mode, every Patient);
 //   3. expand: for chunks of seed patients, Patient?_id=..., Observation?patient=...&code=<mapped codes>,
-//      Condition, MedicationRequest (+ _include of Medication), MedicationStatement, MedicationAdministration and
-//      Procedure?patient=..., in parallel.
-// Paging follows Bundle.link[next] exactly as given and only on the base URL's origin and path (P1-P3). A loop or
-// runaway paging stops the query (P4): a repeated next URL, a page whose entries repeat an earlier page of the same
-// search, too many empty pages in a row that still link onwards, far more entries than Bundle.total announced, or the
-// page cap. An OperationOutcome entry of severity error or fatal in the results also fails the query (P6, D10).
-// A query that fails leaves its patients' data incomplete, so their decisions that depend on it are "unknown", never
-// "not met" (D10). A failing seed or metadata query fails the run.
+//      Condition, MedicationRequest (+ _include of Medication), MedicationStatement, MedicationAdministration
+//      and Procedure?patient=..., in parallel.
+// Paging follows Bundle.link[next] exactly as given and only on the base URL's origin and path (P1-P3). A
+// loop or runaway paging stops the query (P4): a repeated next URL, a page whose entries repeat an earlier
+// page of the same search, too many empty pages in a row that still link onwards, far more entries than
+// Bundle.total announced, or the page cap. An OperationOutcome entry of severity error or fatal in the
+// results also fails the query (P6, D10). A query that fails leaves its patients' data incomplete, so their
+// decisions that depend on it are "unknown", never "not met" (D10). A failing seed or metadata query fails
+// the run.
 #include <functional>
 #include <memory>
 #include <set>
@@ -25,14 +26,15 @@
 namespace cf::source {
 
 struct RestPlan {
-  bool population = false;                  // every Patient instead of seeds
+  bool population = false;                   // every Patient instead of seeds
   std::vector<std::string> seed_conditions;  // "system|code" tokens of the anchor diagnosis
   std::vector<std::string> seed_observations;
-  std::vector<std::string> observation_codes;  // "system|code" of every mapped observation concept (empty: all)
+  std::vector<std::string>
+      observation_codes;  // "system|code" of every mapped observation concept (empty: all)
   std::vector<std::string> observation_texts;  // text patterns: also searched with code:text (prefix match)
   std::string observation_since;               // "YYYY-MM-DD": only results dated on or after (empty: all)
-  // Incremental pull: only resources changed after this instant (_lastUpdated=gt), for the patients already known;
-  // seeds are always searched in full and new seed patients are read in full.
+  // Incremental pull: only resources changed after this instant (_lastUpdated=gt), for the patients already
+  // known; seeds are always searched in full and new seed patients are read in full.
   std::string since;
   std::set<std::string> known_patients;
   // A shard of the run reads only its own seed patients.

@@ -1,6 +1,6 @@
 #pragma once
-// Where resources come from. A source streams pages of extracted resources to a sink, so that the REST, Bulk and
-// file sources all feed the same pipeline and no source ever holds the whole input.
+// Where resources come from. A source streams pages of extracted resources to a sink, so that the REST, Bulk
+// and file sources all feed the same pipeline and no source ever holds the whole input.
 #include <functional>
 #include <map>
 #include <set>
@@ -18,11 +18,12 @@ struct Page {
   std::string label;  // file name, URL or query, for progress and issues
 };
 
-// Which data could not be read completely. A decision that depends on missing data must become "unknown", never
-// "not met" (RELIABILITY D10).
+// Which data could not be read completely. A decision that depends on missing data must become "unknown",
+// never "not met" (RELIABILITY D10).
 struct Completeness {
-  std::set<std::string> run_types;                              // types incomplete for every patient ("*" = all)
-  std::map<std::string, std::set<std::string>> patient_types;  // patient id -> types incomplete for that patient
+  std::set<std::string> run_types;  // types incomplete for every patient ("*" = all)
+  std::map<std::string, std::set<std::string>>
+      patient_types;  // patient id -> types incomplete for that patient
 
   bool complete() const { return run_types.empty() && patient_types.empty(); }
   bool incomplete(const std::string& patient, const std::string& type) const;
@@ -31,8 +32,8 @@ struct Completeness {
 struct Stats {
   std::map<std::string, std::size_t> read_by_type;     // extracted and handed on
   std::map<std::string, std::size_t> skipped_by_type;  // valid resources of types no criterion reads
-  std::size_t rejected = 0;                            // malformed lines/entries/resources (each a data issue)
-  std::size_t prefiltered = 0;                         // Observation lines skipped unparsed: no mapped code or text
+  std::size_t rejected = 0;     // malformed lines/entries/resources (each a data issue)
+  std::size_t prefiltered = 0;  // Observation lines skipped unparsed: no mapped code or text
   std::size_t files = 0;
 };
 

@@ -32,8 +32,10 @@ CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN
 CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN
   SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
-    // 2: the resources pulled from each source (the JSON of every resource, so a past decision can be shown and
-    // an incremental pull completed), and each source's watermark (the server's clock at its last complete pull).
+    // 2: the resources pulled from each source (the JSON of every resource, so a past decision can be shown
+    // and
+    // an incremental pull completed), and each source's watermark (the server's clock at its last complete
+    // pull).
     R"sql(
 CREATE TABLE resources (
   source TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, version_id TEXT NOT NULL, last_updated TEXT NOT NULL,
@@ -41,8 +43,10 @@ CREATE TABLE resources (
   PRIMARY KEY (source, type, id));
 CREATE TABLE sources (source TEXT PRIMARY KEY, watermark TEXT NOT NULL, last_full_pull TEXT NOT NULL);
 )sql",
-    // 3: the Bulk Data export job a source is waiting for (its status URL), saved right after the kick-off and
-    // before the first poll, so a run that was killed resumes the same job instead of starting another (RELIABILITY
+    // 3: the Bulk Data export job a source is waiting for (its status URL), saved right after the kick-off
+    // and
+    // before the first poll, so a run that was killed resumes the same job instead of starting another
+    // (RELIABILITY
     // B1); removed once the job's files are read and the job is deleted on the server.
     R"sql(
 CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicked_off TEXT NOT NULL);
@@ -51,7 +55,9 @@ CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicke
 
 }  // namespace
 
-int schema_version() { return static_cast<int>(kMigrations.size()); }
+int schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
 
 Status migrate(Db& db) {
   auto st = db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
@@ -63,8 +69,9 @@ Status migrate(Db& db) {
     if (!q.status()) return q.status();
   }
   if (current > schema_version())
-    return make_error("the state database has schema version " + std::to_string(current) + ", newer than this tool's " +
-                          std::to_string(schema_version()) + ": upgrade cohort-finder",
+    return make_error("the state database has schema version " + std::to_string(current) +
+                          ", newer than this tool's " + std::to_string(schema_version()) +
+                          ": upgrade cohort-finder",
                       db.path());
   for (int v = current; v < schema_version(); ++v) {
     Transaction tx(db);

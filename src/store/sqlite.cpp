@@ -14,7 +14,8 @@ namespace cf::store {
 Result<std::unique_ptr<Db>> Db::open(const std::string& path) {
   // Create the file 0600 ourselves: SQLite would use the umask (and its -wal/-shm files inherit our mode).
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(std::string("cannot create the state database: ") + std::strerror(errno), path);
+  if (fd < 0)
+    return make_error(std::string("cannot create the state database: ") + std::strerror(errno), path);
   ::close(fd);
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
@@ -25,16 +26,21 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<Db> out(new Db(db, path));
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     auto st = out->exec(pragma);
     if (!st) return st.error();
   }
   return out;
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+  sqlite3_close(db_);
+}
 
-std::string Db::error() const { return sqlite3_errmsg(db_); }
+std::string Db::error() const {
+  return sqlite3_errmsg(db_);
+}
 
 Status Db::exec(std::string_view sql) {
   char* err = nullptr;
@@ -48,13 +54,16 @@ Status Db::exec(std::string_view sql) {
 }
 
 Statement::Statement(Db& db, std::string_view sql) : db_(db), sql_(sql) {
-  if (sqlite3_prepare_v2(db.handle(), sql_.c_str(), static_cast<int>(sql_.size()), &stmt_, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.handle(), sql_.c_str(), static_cast<int>(sql_.size()), &stmt_, nullptr) !=
+      SQLITE_OK) {
     error_ = db.error();
     stmt_ = nullptr;
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int i, std::string_view text) {
   if (stmt_) sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -88,12 +97,19 @@ Status Statement::status() const {
 
 std::string Statement::text(int c) const {
   const unsigned char* t = sqlite3_column_text(stmt_, c);
-  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
+  return t ? std::string(reinterpret_cast<const char*>(t),
+                         static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
            : std::string();
 }
-std::int64_t Statement::integer(int c) const { return sqlite3_column_int64(stmt_, c); }
-double Statement::real(int c) const { return sqlite3_column_double(stmt_, c); }
-bool Statement::is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+std::int64_t Statement::integer(int c) const {
+  return sqlite3_column_int64(stmt_, c);
+}
+double Statement::real(int c) const {
+  return sqlite3_column_double(stmt_, c);
+}
+bool Statement::is_null(int c) const {
+  return sqlite3_column_type(stmt_, c) == SQLITE_NULL;
+}
 
 Status Statement::run() {
   while (step()) {

@@ -1,6 +1,6 @@
 #pragma once
-// A thin RAII layer over the SQLite C API: the only place that includes sqlite3.h. Errors are values that carry
-// SQLite's message and the statement's purpose.
+// A thin RAII layer over the SQLite C API: the only place that includes sqlite3.h. Errors are values that
+// carry SQLite's message and the statement's purpose.
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -47,7 +47,8 @@ std::map<std::string, std::string> decode_outcomes(const std::string& s) {
     auto semi = s.find(';', start);
     if (semi == std::string::npos) semi = s.size();
     auto eq = s.find('=', start);
-    if (eq != std::string::npos && eq < semi) m[s.substr(start, eq - start)] = s.substr(eq + 1, semi - eq - 1);
+    if (eq != std::string::npos && eq < semi)
+      m[s.substr(start, eq - start)] = s.substr(eq + 1, semi - eq - 1);
     start = semi + 1;
   }
   return m;
@@ -76,7 +77,8 @@ RunRecord read_run(const Statement& q) {
 }
 
 constexpr const char* kRunColumns =
-    "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, eligible, "
+    "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, "
+    "eligible, "
     "possible, ineligible, data_issues, out_dir, user";
 
 }  // namespace
@@ -99,7 +101,8 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& dir) {
 
 Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
   Statement q(*db_,
-              "INSERT INTO runs(started, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user) "
+              "INSERT INTO runs(started, as_of, source, trial_id, trial_version, trial_sha256, status, "
+              "out_dir, user) "
               "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)");
   q.bind(1, r.started).bind(2, r.as_of).bind(3, r.source).bind(4, r.trial_id).bind(5, r.trial_version);
   q.bind(6, r.trial_sha256).bind(7, r.out_dir).bind(8, r.user);
@@ -111,14 +114,16 @@ Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
 }
 
 Status StateStore::finish_run(const RunRecord& r, std::size_t count,
-                              const std::function<PatientResult(std::size_t)>& row, const ResourceUpdate* update) {
+                              const std::function<PatientResult(std::size_t)>& row,
+                              const ResourceUpdate* update) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   if (update) {
     if (update->full) {
       // Resources the source no longer has are deleted: mark every stored one, then unmark what was pulled.
-      Statement del(*db_, "DELETE FROM resources WHERE source=? AND (type || '/' || id) NOT IN "
-                          "(SELECT value FROM json_each(?))");
+      Statement del(*db_,
+                    "DELETE FROM resources WHERE source=? AND (type || '/' || id) NOT IN "
+                    "(SELECT value FROM json_each(?))");
       std::string keys = "[";
       for (std::size_t i = 0; i < update->pulled.size(); ++i) {
         const auto& p = update->pulled[i];
@@ -129,22 +134,28 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
       if (!st) return st;
     }
     for (const auto& p : update->pulled) {
-      Statement up(*db_,
-                   "INSERT INTO resources(source, type, id, version_id, last_updated, patient, location, sha256, json) "
-                   "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source, type, id) DO UPDATE SET version_id=excluded.version_id, "
-                   "last_updated=excluded.last_updated, patient=excluded.patient, location=excluded.location, "
-                   "sha256=excluded.sha256, json=excluded.json");
+      Statement up(
+          *db_,
+          "INSERT INTO resources(source, type, id, version_id, last_updated, patient, location, sha256, "
+          "json) "
+          "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source, type, id) DO UPDATE SET "
+          "version_id=excluded.version_id, "
+          "last_updated=excluded.last_updated, patient=excluded.patient, location=excluded.location, "
+          "sha256=excluded.sha256, json=excluded.json");
       up.bind(1, update->source).bind(2, p.type).bind(3, p.id).bind(4, p.version_id).bind(5, p.last_updated);
       up.bind(6, p.patient).bind(7, p.location).bind(8, sha256_hex(p.json)).bind(9, p.json);
       auto st = up.run();
       if (!st) return st;
     }
     if (!update->watermark.empty()) {
-      Statement wm(*db_,
-                   "INSERT INTO sources(source, watermark, last_full_pull) VALUES (?, ?, ?) ON CONFLICT(source) DO "
-                   "UPDATE SET watermark=excluded.watermark, last_full_pull=CASE WHEN ? THEN excluded.last_full_pull "
-                   "ELSE sources.last_full_pull END");
-      wm.bind(1, update->source).bind(2, update->watermark).bind(3, update->full ? update->watermark : std::string(""));
+      Statement wm(
+          *db_,
+          "INSERT INTO sources(source, watermark, last_full_pull) VALUES (?, ?, ?) ON CONFLICT(source) DO "
+          "UPDATE SET watermark=excluded.watermark, last_full_pull=CASE WHEN ? THEN excluded.last_full_pull "
+          "ELSE sources.last_full_pull END");
+      wm.bind(1, update->source)
+          .bind(2, update->watermark)
+          .bind(3, update->full ? update->watermark : std::string(""));
       wm.bind(4, static_cast<std::int64_t>(update->full ? 1 : 0));
       auto st = wm.run();
       if (!st) return st;
@@ -152,15 +163,18 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
   }
   for (std::size_t i = 0; i < count; ++i) {
     const PatientResult p = row(i);
-    Statement one(*db_, "INSERT INTO results(run_id, patient, tier, rank, score, outcomes, line) VALUES (?,?,?,?,?,?,?)");
+    Statement one(
+        *db_,
+        "INSERT INTO results(run_id, patient, tier, rank, score, outcomes, line) VALUES (?,?,?,?,?,?,?)");
     one.bind(1, r.id).bind(2, p.patient).bind(3, p.tier).bind(4, p.rank).bind(5, p.score);
     one.bind(6, encode_outcomes(p.outcomes)).bind(7, p.line);
     auto st = one.run();
     if (!st) return st;
   }
-  Statement up(*db_,
-               "UPDATE runs SET finished=?, status=?, patients=?, eligible=?, possible=?, ineligible=?, data_issues=? "
-               "WHERE id=?");
+  Statement up(
+      *db_,
+      "UPDATE runs SET finished=?, status=?, patients=?, eligible=?, possible=?, ineligible=?, data_issues=? "
+      "WHERE id=?");
   up.bind(1, r.finished).bind(2, r.complete ? std::string("complete") : std::string("incomplete"));
   up.bind(3, r.patients).bind(4, r.eligible).bind(5, r.possible).bind(6, r.ineligible).bind(7, r.data_issues);
   up.bind(8, r.id);
@@ -170,11 +184,14 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
 }
 
 Result<std::vector<StoredResource>> StateStore::resources(const std::string& source) {
-  Statement q(*db_, "SELECT type, id, version_id, last_updated, patient, location, json FROM resources WHERE source=? "
-                    "ORDER BY type, id");
+  Statement q(
+      *db_,
+      "SELECT type, id, version_id, last_updated, patient, location, json FROM resources WHERE source=? "
+      "ORDER BY type, id");
   q.bind(1, source);
   std::vector<StoredResource> out;
-  while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6)});
+  while (q.step())
+    out.push_back({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6)});
   if (!q.status()) return q.status().error();
   return out;
 }
@@ -194,8 +211,9 @@ Status StateStore::abandon_stale_runs() {
 }
 
 Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t except) {
-  Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                        " FROM runs WHERE status IN ('complete','incomplete') AND id != ? ORDER BY id DESC LIMIT 1");
+  Statement q(
+      *db_, std::string("SELECT ") + kRunColumns +
+                " FROM runs WHERE status IN ('complete','incomplete') AND id != ? ORDER BY id DESC LIMIT 1");
   q.bind(1, except);
   std::optional<RunRecord> out;
   if (q.step()) out = read_run(q);
@@ -221,7 +239,8 @@ Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t ru
 }
 
 Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, const std::string& patient) {
-  Statement q(*db_, "SELECT patient, tier, rank, score, outcomes, line FROM results WHERE run_id=? AND patient=?");
+  Statement q(*db_,
+              "SELECT patient, tier, rank, score, outcomes, line FROM results WHERE run_id=? AND patient=?");
   q.bind(1, run_id).bind(2, patient);
   std::optional<PatientResult> out;
   if (q.step()) {
@@ -247,7 +266,8 @@ Result<std::vector<RunRecord>> StateStore::history() {
 }
 
 Status StateStore::add_feedback(const Feedback& f) {
-  Statement q(*db_, "INSERT INTO feedback(patient, status, note, recorded_at, recorded_by) VALUES (?,?,?,?,?)");
+  Statement q(*db_,
+              "INSERT INTO feedback(patient, status, note, recorded_at, recorded_by) VALUES (?,?,?,?,?)");
   q.bind(1, f.patient).bind(2, f.status).bind(3, f.note).bind(4, f.recorded_at).bind(5, f.recorded_by);
   return q.run();
 }
@@ -283,8 +303,10 @@ Result<std::string> StateStore::integrity_check() {
 }
 
 Status StateStore::save_bulk_job(const BulkJob& job) {
-  Statement q(*db_, "INSERT INTO bulk_jobs(source, status_url, kicked_off) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE "
-                    "SET status_url=excluded.status_url, kicked_off=excluded.kicked_off");
+  Statement q(
+      *db_,
+      "INSERT INTO bulk_jobs(source, status_url, kicked_off) VALUES (?,?,?) ON CONFLICT(source) DO UPDATE "
+      "SET status_url=excluded.status_url, kicked_off=excluded.kicked_off");
   q.bind(1, job.source).bind(2, job.status_url).bind(3, job.kicked_off);
   return q.run();
 }
@@ -312,7 +334,10 @@ Status StateStore::delete_resources(const std::string& source, const std::vector
     const auto slash = key.find('/');
     if (slash == std::string::npos) continue;
     Statement del(*db_, "DELETE FROM resources WHERE source=? AND type=? AND id=?");
-    auto st = del.bind(1, source).bind(2, std::string_view(key).substr(0, slash)).bind(3, std::string_view(key).substr(slash + 1)).run();
+    auto st = del.bind(1, source)
+                  .bind(2, std::string_view(key).substr(0, slash))
+                  .bind(3, std::string_view(key).substr(slash + 1))
+                  .run();
     if (!st) return st;
   }
   return tx.commit();
@@ -327,12 +352,15 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const fs::path& dir) {
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
     ::close(fd);
-    if (e == EWOULDBLOCK) return make_error("another cohort-finder run is using this state folder", dir.string());
+    if (e == EWOULDBLOCK)
+      return make_error("another cohort-finder run is using this state folder", dir.string());
     return make_error(std::string("cannot lock: ") + std::strerror(e), path);
   }
   return std::unique_ptr<RunLock>(new RunLock(fd));
 }
 
-RunLock::~RunLock() { ::close(fd_); }
+RunLock::~RunLock() {
+  ::close(fd_);
+}
 
 }  // namespace cf::store

@@ -1,7 +1,7 @@
 #pragma once
-// The nightly state: one SQLite database in a private folder (--state DIR, mode 0700; files 0600). It keeps every
-// run and its per-patient results (to say what changed since last night and to explain a past decision), the
-// coordinators' screening feedback, and an append-only audit log without clinical values.
+// The nightly state: one SQLite database in a private folder (--state DIR, mode 0700; files 0600). It keeps
+// every run and its per-patient results (to say what changed since last night and to explain a past
+// decision), the coordinators' screening feedback, and an append-only audit log without clinical values.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -66,7 +66,8 @@ class StateStore {
   // In one transaction: every patient's result and the run's summary, status 'complete' (or 'incomplete' when
   // some input could not be read). Before this commits, the run does not count as a night's result.
   // `row(i)` for i < count produces each patient's result (one at a time: lines are not all held in memory).
-  Status finish_run(const RunRecord& r, std::size_t count, const std::function<PatientResult(std::size_t)>& row,
+  Status finish_run(const RunRecord& r, std::size_t count,
+                    const std::function<PatientResult(std::size_t)>& row,
                     const ResourceUpdate* resources = nullptr);
   Result<std::vector<StoredResource>> resources(const std::string& source);
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
@@ -90,13 +91,13 @@ class StateStore {
 
   Result<std::string> integrity_check();
 
-  // Bulk Data export bookkeeping (source/bulk_source.hpp). Each call commits at once, so the status URL is durable
-  // before the first poll.
+  // Bulk Data export bookkeeping (source/bulk_source.hpp). Each call commits at once, so the status URL is
+  // durable before the first poll.
   Status save_bulk_job(const BulkJob& job);  // replaces the source's previous job
   Result<std::optional<BulkJob>> bulk_job(const std::string& source);
   Status clear_bulk_job(const std::string& source);
-  // Removes resources ("Type/id") that the server reported deleted (a Bulk export's `deleted` entries), in one
-  // transaction. Idempotent: applying it again, or before the run's results commit, is harmless.
+  // Removes resources ("Type/id") that the server reported deleted (a Bulk export's `deleted` entries), in
+  // one transaction. Idempotent: applying it again, or before the run's results commit, is harmless.
   Status delete_resources(const std::string& source, const std::vector<std::string>& keys);
 
  private:
@@ -104,8 +105,8 @@ class StateStore {
   std::unique_ptr<Db> db_;
 };
 
-// One run at a time per state folder: an exclusive flock on DIR/run.lock, released when the process ends (kill -9
-// included).
+// One run at a time per state folder: an exclusive flock on DIR/run.lock, released when the process ends
+// (kill -9 included).
 class RunLock {
  public:
   static Result<std::unique_ptr<RunLock>> acquire(const std::filesystem::path& dir);

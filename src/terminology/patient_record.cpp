@@ -22,7 +22,8 @@ bool kind_fits(ConceptKind k, fhir::ResourceType t) {
   return false;
 }
 
-std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept& cc, fhir::ResourceType type) {
+std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept& cc,
+                               fhir::ResourceType type) {
   auto all = t.match(cc);
   std::vector<Match> out;
   for (auto& m : all)
@@ -47,8 +48,8 @@ long long version_number(const std::string& v) {
   return n;
 }
 
-// A quantity whose unit the analyte's rules cannot convert is reported once, where it was read; criteria that need
-// the value then say "unknown" (never a silent comparison).
+// A quantity whose unit the analyte's rules cannot convert is reported once, where it was read; criteria that
+// need the value then say "unknown" (never a silent comparison).
 void report_unit_problem(const Terminology& t, const fhir::Observation& o, const Match& m, IssueLog& issues) {
   using K = fhir::ObservationValue::Kind;
   if (o.value.kind != K::quantity || o.status == "entered-in-error" || o.status == "cancelled") return;
@@ -56,7 +57,8 @@ void report_unit_problem(const Terminology& t, const fhir::Observation& o, const
   if (!a || a->canonical.empty()) return;  // read by interpretation, not by unit
   std::string why;
   if (normalise(t, *a, o.value.quantity, why)) return;
-  issues.add(Severity::warning, "unit-unconvertible", o.h.origin.location, o.h.key(), "Observation.valueQuantity.unit",
+  issues.add(Severity::warning, "unit-unconvertible", o.h.origin.location, o.h.key(),
+             "Observation.valueQuantity.unit",
              m.con->id + ": " + why + "; criteria that need this value are unknown");
 }
 
@@ -65,8 +67,9 @@ void report_unit_problem(const Terminology& t, const fhir::Observation& o, const
 bool Collector::newer(const fhir::Header& a, const fhir::Header& b) const {
   long long va = version_number(a.version_id), vb = version_number(b.version_id);
   if (va >= 0 && vb >= 0 && va != vb) return va > vb;
-  if (a.last_updated != b.last_updated) return a.last_updated > b.last_updated;  // ISO instants in one zone sort
-  return false;  // same version: the first one seen stays
+  if (a.last_updated != b.last_updated)
+    return a.last_updated > b.last_updated;  // ISO instants in one zone sort
+  return false;                              // same version: the first one seen stays
 }
 
 void Collector::add(fhir::Resource&& r, IssueLog& issues) {
@@ -145,7 +148,8 @@ std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
       }
       auto mm = t_->match_medication(mu->medication);
       if (!mm) continue;
-      rec.medications.push_back({std::make_shared<const fhir::MedicationUse>(std::move(*mu)), std::move(*mm)});
+      rec.medications.push_back(
+          {std::make_shared<const fhir::MedicationUse>(std::move(*mu)), std::move(*mm)});
     }
   }
   kept_.clear();

@@ -1,7 +1,7 @@
 #pragma once
-// Everything the criteria may look at for one patient: the Patient resource and the clinical resources that matched
-// a concept or a drug, each with how it matched. Resources that match nothing are counted and dropped, so memory
-// grows with the facts kept, not with the input.
+// Everything the criteria may look at for one patient: the Patient resource and the clinical resources that
+// matched a concept or a drug, each with how it matched. Resources that match nothing are counted and
+// dropped, so memory grows with the facts kept, not with the input.
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,10 +43,10 @@ struct PatientRecord {
 
 struct CollectStats {
   std::size_t kept = 0;
-  std::size_t unmatched = 0;        // read but relevant to no criterion
-  std::size_t duplicates = 0;       // same type/id seen again (the newest version is kept)
-  std::size_t unattributed = 0;     // no patient
-  std::size_t other_shard = 0;      // belongs to a patient of another shard
+  std::size_t unmatched = 0;     // read but relevant to no criterion
+  std::size_t duplicates = 0;    // same type/id seen again (the newest version is kept)
+  std::size_t unattributed = 0;  // no patient
+  std::size_t other_shard = 0;   // belongs to a patient of another shard
 };
 
 // Receives resources from any source, keeps the newest version of each, and groups them per patient.

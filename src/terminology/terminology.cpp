@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "core/sha256.hpp"
@@ -35,10 +35,10 @@ struct MedEntry {
 };
 
 struct Index {
-  std::unordered_map<std::string, std::vector<Terminology::Rule>> exact;  // "url|code"
+  std::unordered_map<std::string, std::vector<Terminology::Rule>> exact;     // "url|code"
   std::unordered_map<std::string, std::vector<Terminology::Rule>> patterns;  // url -> prefix/range rules
-  std::vector<std::pair<std::string, std::string>> texts;  // lower-case substring -> concept
-  std::unordered_map<std::string, MedEntry> meds;           // "url|code"
+  std::vector<std::pair<std::string, std::string>> texts;      // lower-case substring -> concept
+  std::unordered_map<std::string, MedEntry> meds;              // "url|code"
   std::vector<std::pair<std::string, std::string>> med_names;  // lower-case substring -> ingredient
   std::set<std::string> icd_urls;
 };
@@ -94,7 +94,8 @@ class Loader {
     json::ParseError err;
     file_ = p.string();
     if (!json::parse(*text, doc, err))
-      return make_error(err.message, file_ + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
+      return make_error(err.message,
+                        file_ + ":" + std::to_string(err.line) + ":" + std::to_string(err.column));
     std::string format(json::string(member(doc, "format")).value_or(""));
     if (format == "cohort-finder/systems@1") return systems(doc);
     if (format == "cohort-finder/concepts@1") return concepts(doc);
@@ -104,7 +105,9 @@ class Loader {
     return fail("format", "unknown format '" + format + "'");
   }
 
-  Status fail(const std::string& where, const std::string& what) { return make_error(what, file_ + " " + where); }
+  Status fail(const std::string& where, const std::string& what) {
+    return make_error(what, file_ + " " + where);
+  }
 
   std::string str(const json::Value& obj, const char* field) {
     return std::string(json::string(member(obj, field)).value_or(""));
@@ -138,7 +141,8 @@ class Loader {
     return make_error("unknown code system '" + system + "' (add it to systems.json)", file_ + " " + where);
   }
 
-  Status add_rule(const json::Value& spec, const std::string& concept_id, bool exclude, const std::string& where) {
+  Status add_rule(const json::Value& spec, const std::string& concept_id, bool exclude,
+                  const std::string& where) {
     std::string system = str(spec, "system");
     auto u = urls(system, where + ".system");
     if (!u) return u.error();
@@ -159,7 +163,8 @@ class Loader {
       r.kind = Terminology::Rule::Kind::range;
       r.lo = std::string(json::string(&(*rg)[0]).value_or(""));
       r.hi = std::string(json::string(&(*rg)[1]).value_or(""));
-      if (r.lo.empty() || r.lo.size() != r.hi.size()) return fail(where + ".range", "needs two codes of equal length");
+      if (r.lo.empty() || r.lo.size() != r.hi.size())
+        return fail(where + ".range", "needs two codes of equal length");
       desc = system + " " + r.lo + "-" + r.hi;
     } else {
       return fail(where, "needs code, prefix or range");
@@ -215,12 +220,14 @@ class Loader {
     return Status::success();
   }
 
-  Result<Decimal> decimal(const json::Value& obj, const char* field, const std::string& where, const char* dflt) {
+  Result<Decimal> decimal(const json::Value& obj, const char* field, const std::string& where,
+                          const char* dflt) {
     auto s = json::string(member(obj, field));
     if (!s) s = json::number_text(member(obj, field));
     if (!s) s = dflt;
     auto d = Decimal::parse(*s);
-    if (!d) return make_error("'" + std::string(*s) + "' is not a decimal", file_ + " " + where + "." + field);
+    if (!d)
+      return make_error("'" + std::string(*s) + "' is not a decimal", file_ + " " + where + "." + field);
     return *d;
   }
 
@@ -272,8 +279,8 @@ class Loader {
     }
     for (const auto& [id, c] : t_.concepts_)
       if (c.kind == ConceptKind::observation && !t_.analytes_.count(c.analyte))
-        return make_error("concept '" + id + "' names analyte '" + c.analyte + "' that units.json does not define",
-                          file_);
+        return make_error(
+            "concept '" + id + "' names analyte '" + c.analyte + "' that units.json does not define", file_);
     return Status::success();
   }
 
@@ -286,7 +293,8 @@ class Loader {
     if (!u) return u.error();
     for (const auto& url : **u)
       idx_->meds[key(url, code)] =
-          MedEntry{ingredient, strength, fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code};
+          MedEntry{ingredient, strength,
+                   fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code};
     return Status::success();
   }
 
@@ -457,8 +465,9 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
         excluded.insert(r->concept_id);
         continue;
       }
-      bool excluded_here = std::any_of(hits.begin(), hits.end(),
-                                  [&](const Rule* x) { return x->exclude && x->concept_id == r->concept_id; });
+      bool excluded_here = std::any_of(hits.begin(), hits.end(), [&](const Rule* x) {
+        return x->exclude && x->concept_id == r->concept_id;
+      });
       if (excluded_here) continue;
       add(Match{find_concept(r->concept_id), r->low_confidence, cd.system, cd.code, cd.display, r->rule});
     }
@@ -508,7 +517,8 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
   return std::nullopt;
 }
 
-std::vector<std::string> Terminology::search_tokens(std::string_view concept_id, std::size_t* unsearchable) const {
+std::vector<std::string> Terminology::search_tokens(std::string_view concept_id,
+                                                    std::size_t* unsearchable) const {
   std::set<std::string> out;
   std::size_t skipped = 0;
   for (const auto& [key, rules] : index_->exact)
@@ -528,7 +538,8 @@ std::vector<std::string> Terminology::search_tokens(std::string_view concept_id,
   return {out.begin(), out.end()};
 }
 
-bool Terminology::observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const {
+bool Terminology::observation_filter_terms(std::vector<std::string>& codes,
+                                           std::vector<std::string>& texts) const {
   auto is_obs = [&](const std::string& id) {
     const Concept* c = find_concept(id);
     return c && c->kind == ConceptKind::observation;

@@ -1,6 +1,7 @@
 #pragma once
-// Code and unit knowledge, loaded from mappings/ (STYLE.md practice 7): which codes mean which concept, how each
-// analyte's units convert, which drugs belong to which therapy class. Nothing clinical is hard-coded here.
+// Code and unit knowledge, loaded from mappings/ (STYLE.md practice 7): which codes mean which concept, how
+// each analyte's units convert, which drugs belong to which therapy class. Nothing clinical is hard-coded
+// here.
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -31,9 +32,9 @@ struct Conversion {
 
 struct Analyte {
   std::string id;
-  std::string canonical;                     // canonical unit ("" for analytes read by interpretation only)
-  std::map<std::string, Conversion> units;   // accepted units
-  std::string interpretation;                // "", "titre" or "positivity"
+  std::string canonical;                    // canonical unit ("" for analytes read by interpretation only)
+  std::map<std::string, Conversion> units;  // accepted units
+  std::string interpretation;               // "", "titre" or "positivity"
   std::optional<Decimal> default_low, default_high;
   std::string default_range_note;
 };
@@ -78,15 +79,16 @@ class Terminology {
   std::string unit_of(const fhir::Quantity& q) const;
   std::string canonical_unit_name(std::string_view unit) const;
 
-  // What a raw-line prefilter must look for so that no Observation a concept could match is skipped: every exact
-  // code of an observation concept (in any system) and every lower-case text pattern.
-  // Returns false when an observation concept uses prefix or range rules: a code set cannot then stand for it.
+  // What a raw-line prefilter must look for so that no Observation a concept could match is skipped: every
+  // exact code of an observation concept (in any system) and every lower-case text pattern. Returns false
+  // when an observation concept uses prefix or range rules: a code set cannot then stand for it.
   bool observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const;
 
-  // FHIR token search values ("system|code") for a concept, for server-side searches: every exact code in every URL
-  // of its system, and prefixes expanded one level ("M32.1" -> M32.1, M32.10 ... M32.19). Range rules cannot be
-  // searched and are left out (the caller is told how many through `unsearchable`).
-  std::vector<std::string> search_tokens(std::string_view concept_id, std::size_t* unsearchable = nullptr) const;
+  // FHIR token search values ("system|code") for a concept, for server-side searches: every exact code in
+  // every URL of its system, and prefixes expanded one level ("M32.1" -> M32.1, M32.10 ... M32.19). Range
+  // rules cannot be searched and are left out (the caller is told how many through `unsearchable`).
+  std::vector<std::string> search_tokens(std::string_view concept_id,
+                                         std::size_t* unsearchable = nullptr) const;
 
   // (file, sha256) of every mapping file read, for the manifest.
   const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }

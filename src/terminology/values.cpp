@@ -41,7 +41,8 @@ const char* to_string(CompareOp op) {
   return "?";
 }
 
-std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, const Decimal& t, const Conversion& tc) {
+std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, const Decimal& t,
+                                       const Conversion& tc) {
   // (v + a_v) * m_v / d_v  <=>  (t + a_t) * m_t / d_t, with positive divisors: cross-multiply.
   auto lhs = v.plus(vc.add);
   auto rhs = t.plus(tc.add);
@@ -54,11 +55,13 @@ std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, c
                         vc.divide.to_long_double();
   const long double b = (t.to_long_double() + tc.add.to_long_double()) * tc.multiply.to_long_double() /
                         tc.divide.to_long_double();
-  return a < b ? std::strong_ordering::less : a > b ? std::strong_ordering::greater : std::strong_ordering::equal;
+  return a < b   ? std::strong_ordering::less
+         : a > b ? std::strong_ordering::greater
+                 : std::strong_ordering::equal;
 }
 
 Tri test_with_comparator(std::strong_ordering c, std::string_view comparator, CompareOp op) {
-  const bool lt = c < 0, eq = c == 0, gt = c > 0;
+  const bool lt = c<0, eq = c == 0, gt = c> 0;
   auto yes_no = [](bool b) { return b ? Tri::met : Tri::not_met; };
   if (comparator.empty()) {
     switch (op) {
@@ -117,7 +120,8 @@ std::string Normalised::describe() const {
   return s + " = " + display() + " " + canonical;
 }
 
-std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, const fhir::Quantity& q, std::string& why) {
+std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, const fhir::Quantity& q,
+                                    std::string& why) {
   if (!q.value) {
     why = "no numeric value";
     return std::nullopt;
@@ -125,7 +129,8 @@ std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, cons
   std::string unit = t.unit_of(q);
   auto it = a.units.find(unit);
   if (it == a.units.end()) {
-    why = unit.empty() ? "no unit given" : "unit '" + sanitize_for_log(unit, 40) + "' cannot be converted to " + a.canonical;
+    why = unit.empty() ? "no unit given"
+                       : "unit '" + sanitize_for_log(unit, 40) + "' cannot be converted to " + a.canonical;
     return std::nullopt;
   }
   Normalised n;
@@ -144,8 +149,8 @@ std::optional<Titre> parse_titre(std::string_view text) {
     const char* text;
     const char* comparator;
   };
-  static const Prefix kPrefixes[] = {{"\xE2\x89\xA5", ">="}, {"\xE2\x89\xA4", "<="}, {">=", ">="},
-                                     {"<=", "<="},           {">", ">"},             {"<", "<"}};
+  static const Prefix kPrefixes[] = {
+      {"\xE2\x89\xA5", ">="}, {"\xE2\x89\xA4", "<="}, {">=", ">="}, {"<=", "<="}, {">", ">"}, {"<", "<"}};
   for (const auto& p : kPrefixes) {
     std::string_view pt(p.text);
     if (s.substr(0, pt.size()) == pt) {
@@ -172,7 +177,8 @@ std::optional<Titre> parse_titre(std::string_view text) {
     if (denom.empty()) return std::nullopt;
   }
   // What may follow is a pattern description ("speckled"), never another number or unit arithmetic.
-  if (!rest.empty() && ((rest[0] >= '0' && rest[0] <= '9') || rest[0] == '.' || rest[0] == ':' || rest[0] == '/'))
+  if (!rest.empty() &&
+      ((rest[0] >= '0' && rest[0] <= '9') || rest[0] == '.' || rest[0] == ':' || rest[0] == '/'))
     return std::nullopt;
   auto d = Decimal::parse(denom);
   if (!d || d->is_zero()) return std::nullopt;
@@ -187,8 +193,8 @@ std::optional<Titre> titre_of(const fhir::ObservationValue& v, std::string& basi
       basis = "valueString '" + sanitize_for_log(v.text, 40) + "'";
       return parse_titre(v.text);
     case K::ratio:
-      if (v.ratio.numerator && v.ratio.denominator && v.ratio.numerator->value && v.ratio.denominator->value &&
-          *v.ratio.numerator->value == Decimal::from_int(1)) {
+      if (v.ratio.numerator && v.ratio.denominator && v.ratio.numerator->value &&
+          v.ratio.denominator->value && *v.ratio.numerator->value == Decimal::from_int(1)) {
         basis = "valueRatio 1:" + v.ratio.denominator->value->to_string();
         return Titre{*v.ratio.denominator->value, v.ratio.denominator->comparator};
       }
@@ -287,8 +293,9 @@ Reading positivity(const Terminology& t, const Analyte& a, const fhir::Observati
     if (a.interpretation == "titre") {
       if (auto tt = parse_titre(v.text)) {
         basis = "titre " + tt->comparator + "1:" + tt->denominator.to_string();
-        Tri at_least_80 = test_with_comparator(tt->denominator <=> Decimal::from_int(80), tt->comparator, CompareOp::ge);
-        return at_least_80 == Tri::met ? Reading::positive
+        Tri at_least_80 =
+            test_with_comparator(tt->denominator <=> Decimal::from_int(80), tt->comparator, CompareOp::ge);
+        return at_least_80 == Tri::met       ? Reading::positive
                : at_least_80 == Tri::not_met ? Reading::negative
                                              : Reading::undetermined;
       }
@@ -308,8 +315,8 @@ Reading positivity(const Terminology& t, const Analyte& a, const fhir::Observati
       if (!c) continue;
       Tri above = test_with_comparator(*c, v.quantity.comparator, CompareOp::gt);
       if (above == Tri::unknown) continue;
-      basis = "value " + v.quantity.comparator + v.quantity.value->to_string() + (above == Tri::met ? " > " : " <= ") +
-              "referenceRange.high " + rr.high->value->to_string();
+      basis = "value " + v.quantity.comparator + v.quantity.value->to_string() +
+              (above == Tri::met ? " > " : " <= ") + "referenceRange.high " + rr.high->value->to_string();
       return above == Tri::met ? Reading::positive : Reading::negative;
     }
   }
@@ -371,13 +378,15 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
     if (a.default_low &&
         test_with_comparator(compare_converted(n->value, n->conversion, *a.default_low, canon), n->comparator,
                              CompareOp::lt) == Tri::met) {
-      basis = "below the default range " + a.default_low->to_string() + " " + a.canonical + " (no referenceRange)";
+      basis = "below the default range " + a.default_low->to_string() + " " + a.canonical +
+              " (no referenceRange)";
       return Level::low;
     }
     if (a.default_high &&
-        test_with_comparator(compare_converted(n->value, n->conversion, *a.default_high, canon), n->comparator,
-                             CompareOp::gt) == Tri::met) {
-      basis = "above the default range " + a.default_high->to_string() + " " + a.canonical + " (no referenceRange)";
+        test_with_comparator(compare_converted(n->value, n->conversion, *a.default_high, canon),
+                             n->comparator, CompareOp::gt) == Tri::met) {
+      basis = "above the default range " + a.default_high->to_string() + " " + a.canonical +
+              " (no referenceRange)";
       return Level::high;
     }
     basis = "within the default range (no referenceRange)";

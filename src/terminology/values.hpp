@@ -18,10 +18,12 @@ std::optional<CompareOp> parse_op(std::string_view s);
 const char* to_string(CompareOp op);
 
 // Exactly compares canonical(v in unit with `vc`) with canonical(t in unit with `tc`).
-std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, const Decimal& t, const Conversion& tc);
+std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, const Decimal& t,
+                                       const Conversion& tc);
 
-// Does a value written with `comparator` ("", "<", "<=", ">", ">=") satisfy `op threshold`? A comparator widens the
-// value to an interval: met if every value in it satisfies the test, not met if none does, else unknown.
+// Does a value written with `comparator` ("", "<", "<=", ">", ">=") satisfy `op threshold`? A comparator
+// widens the value to an interval: met if every value in it satisfies the test, not met if none does, else
+// unknown.
 Tri test_with_comparator(std::strong_ordering value_vs_threshold, std::string_view comparator, CompareOp op);
 
 // A quantity in an analyte's canonical unit.
@@ -31,12 +33,13 @@ struct Normalised {
   std::string unit;        // after aliases
   Conversion conversion;   // unit -> canonical
   std::string canonical;
-  std::string display() const;     // converted value, rounded, with comparator: ">221.05"
-  std::string describe() const;    // "221 umol/L / 88.42 -> 2.4994 mg/dL" or "" when no conversion
+  std::string display() const;   // converted value, rounded, with comparator: ">221.05"
+  std::string describe() const;  // "221 umol/L / 88.42 -> 2.4994 mg/dL" or "" when no conversion
 };
 
 // Converts a Quantity for an analyte. On failure `why` names the problem (missing value, unknown unit).
-std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, const fhir::Quantity& q, std::string& why);
+std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, const fhir::Quantity& q,
+                                    std::string& why);
 
 struct Titre {
   Decimal denominator;
@@ -48,7 +51,8 @@ std::optional<Titre> parse_titre(std::string_view text);
 std::optional<Titre> titre_of(const fhir::ObservationValue& v, std::string& basis);
 
 enum class Reading { positive, negative, undetermined };
-// Positivity: coded/string/boolean results first, then interpretation, then the Observation's own referenceRange.high.
+// Positivity: coded/string/boolean results first, then interpretation, then the Observation's own
+// referenceRange.high.
 Reading positivity(const Terminology& t, const Analyte& a, const fhir::Observation& o, std::string& basis);
 
 enum class Level { low, normal, high, undetermined };

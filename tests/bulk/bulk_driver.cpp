@@ -1,11 +1,11 @@
-// Test driver for source::BulkSource: one app::run (the same pipeline as `cohort-finder run`) over a Bulk Data export,
-// or over the demo files (--files) for comparison, until the CLI has --bulk. Writes a JSON summary for the test
-// script to check.
+// Test driver for source::BulkSource: one app::run (the same pipeline as `cohort-finder run`) over a Bulk
+// Data export, or over the demo files (--files) for comparison, until the CLI has --bulk. Writes a JSON
+// summary for the test script to check.
 //
 //   bulk_driver --repo DIR --out DIR --summary FILE (--files | --base URL) [--level system|patient|group:ID]
 //               [--as-of YYYY-MM-DD] [--state DIR] [--since INSTANT] [--type-filter on|off] [--ca-file FILE]
-//               [--trust ORIGIN] [--resume-url URL] [--status-url-file FILE: the status URL, as a state store would
-//               keep it] [--crash-after-kickoff: exit 9 once the status URL is known]
+//               [--trust ORIGIN] [--resume-url URL] [--status-url-file FILE: the status URL, as a state store
+//               would keep it] [--crash-after-kickoff: exit 9 once the status URL is known]
 //               [--attempts N] [--poll-ms N] [--min-poll-ms N] [--max-poll-ms N] [--max-error-wait-ms N]
 //               [--max-export-wait-ms N] [--concurrency N]
 // BULK_TOKEN in the environment: sent as "Authorization: Bearer <token>" (where BulkSource allows).
@@ -123,13 +123,15 @@ int main(int argc, char** argv) {
     bo.line_filter = app::line_filter_for(**prepared);
     bo.kickoff_client = std::shared_ptr<transport::HttpClient>(std::move(*kclient));
     bo.log = log;
-    auto b = std::make_unique<source::BulkSource>(std::move(bo), std::shared_ptr<transport::HttpClient>(std::move(*client)));
+    auto b = std::make_unique<source::BulkSource>(std::move(bo),
+                                                  std::shared_ptr<transport::HttpClient>(std::move(*client)));
     bulk = b.get();
     if (f.count("since")) b->pull_changes_since(f["since"], {});
     if (f.count("resume-url")) b->set_resume_url(f["resume-url"]);
     const std::string url_file = f.count("status-url-file") ? f["status-url-file"] : "";
     const bool crash = f.count("crash-after-kickoff") > 0;
-    // Like the state store would: only when a resume is planned (so a deadline keeps the job instead of deleting it).
+    // Like the state store would: only when a resume is planned (so a deadline keeps the job instead of
+    // deleting it).
     if (!url_file.empty() || crash)
       b->on_status_url([url_file, crash](const std::string& url) {
         if (!url_file.empty()) std::ofstream(url_file, std::ios::trunc) << url;
@@ -167,15 +169,30 @@ int main(int argc, char** argv) {
     w.end_array();
     const auto c = bulk->counters();
     w.key("counters").begin_object();
-    w.key("kickoffs").integer(static_cast<long long>(c.kickoffs)).key("polls").integer(static_cast<long long>(c.polls));
-    w.key("files").integer(static_cast<long long>(c.files)).key("failed_files").integer(static_cast<long long>(c.failed_files));
-    w.key("lines").integer(static_cast<long long>(c.lines)).key("bytes").integer(static_cast<long long>(c.bytes));
+    w.key("kickoffs")
+        .integer(static_cast<long long>(c.kickoffs))
+        .key("polls")
+        .integer(static_cast<long long>(c.polls));
+    w.key("files")
+        .integer(static_cast<long long>(c.files))
+        .key("failed_files")
+        .integer(static_cast<long long>(c.failed_files));
+    w.key("lines")
+        .integer(static_cast<long long>(c.lines))
+        .key("bytes")
+        .integer(static_cast<long long>(c.bytes));
     w.key("waited_ms").integer(static_cast<long long>(c.waited.count()));
     w.key("medication_searches").integer(static_cast<long long>(c.medication_searches));
     w.key("resumed").boolean(c.resumed).key("job_deleted").boolean(c.job_deleted);
     w.end_object();
   }
-  if (sum) w.key("patients").integer(static_cast<long long>(sum->patients)).key("eligible").integer(static_cast<long long>(sum->eligible)).key("possible").integer(static_cast<long long>(sum->possible));
+  if (sum)
+    w.key("patients")
+        .integer(static_cast<long long>(sum->patients))
+        .key("eligible")
+        .integer(static_cast<long long>(sum->eligible))
+        .key("possible")
+        .integer(static_cast<long long>(sum->possible));
   w.end_object();
   std::ofstream(f["summary"], std::ios::trunc) << w.view() << "\n";
   if (!sum) std::cerr << "bulk_driver: " << sum.error().what() << "\n";

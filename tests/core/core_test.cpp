@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_CASE(decimals_compare_exactly) {
 }
 
 BOOST_DATA_TEST_CASE(decimals_reject_garbage,
-                     boost::unit_test::data::make({"", "-", "1.", ".5", "1e", "NaN", "Infinity", "1e401", "0x10",
-                                                   "1 ", "+1", "1.2.3"}),
+                     boost::unit_test::data::make({"", "-", "1.", ".5", "1e", "NaN", "Infinity", "1e401",
+                                                   "0x10", "1 ", "+1", "1.2.3"}),
                      text) {
   BOOST_TEST(!Decimal::parse(text).has_value());
 }
@@ -36,7 +36,8 @@ BOOST_AUTO_TEST_CASE(fhir_dates_and_precision) {
   auto m = parse_fhir_date("2024-02", DateKind::date_time);
   BOOST_TEST(format_day(m->last) == "2024-02-29");
   BOOST_TEST(parse_fhir_date("2025-03-01T23:30:00+08:00", DateKind::date_time).has_value());
-  BOOST_TEST(format_day(parse_fhir_date("2025-03-01T23:30:00+08:00", DateKind::date_time)->first) == "2025-03-01");
+  BOOST_TEST(format_day(parse_fhir_date("2025-03-01T23:30:00+08:00", DateKind::date_time)->first) ==
+             "2025-03-01");
   std::string why;
   BOOST_TEST(!parse_fhir_date("2023-02-30", DateKind::date, &why).has_value());
   BOOST_TEST(why == "impossible calendar date");

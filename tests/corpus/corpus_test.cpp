@@ -1,5 +1,6 @@
-// Every file of ../shared/fhir-corpus (public FHIR R4 data written by others) is read with zero crashes, and every
-// resource is either read or reported: the counts equal an independent count (SOURCES.md, made with python3).
+// Every file of ../shared/fhir-corpus (public FHIR R4 data written by others) is read with zero crashes, and
+// every resource is either read or reported: the counts equal an independent count (SOURCES.md, made with
+// python3).
 #define BOOST_TEST_MODULE corpus
 #include <boost/test/unit_test.hpp>
 
@@ -14,9 +15,11 @@ struct Count {
 Count read_all(const std::filesystem::path& dir, IssueLog& issues) {
   source::FileSource src(dir);
   terminology::Collector col(test::terms());
-  auto st = src.read([&](source::Page&& p) {
-    for (auto& r : p.resources) col.add(std::move(r), issues);
-  }, issues);
+  auto st = src.read(
+      [&](source::Page&& p) {
+        for (auto& r : p.resources) col.add(std::move(r), issues);
+      },
+      issues);
   BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().what()));
   col.finish(issues);
   Count c;
@@ -36,8 +39,9 @@ BOOST_AUTO_TEST_CASE(every_corpus_resource_is_accounted_for) {
   }
   // folder -> resources per SOURCES.md (synthea-bulk-ndjson: 5,945 resources + 4 bulk-export log lines).
   const std::vector<std::pair<std::string, std::size_t>> expected = {
-      {"synthea", 5503}, {"synthea-bulk-ndjson", 5949}, {"pathling", 1936},
-      {"hl7-examples", 1038}, {"inferno", 960}, {"mii-kds", 726}};
+      {"synthea", 5503},  {"synthea-bulk-ndjson", 5949},
+      {"pathling", 1936}, {"hl7-examples", 1038},
+      {"inferno", 960},   {"mii-kds", 726}};
   std::size_t all = 0;
   for (const auto& [folder, n] : expected) {
     IssueLog issues;

@@ -12,26 +12,30 @@ using test::patient;
 namespace {
 const std::string kSle = R"("http://snomed.info/sct")";
 Result<criteria::Trial> trial_from(const std::string& criteria_json) {
-  return criteria::Trial::parse(R"({"format":"cohort-finder/trial@1","id":"T","version":"1","criteria":[)" +
-                                    criteria_json + "]}",
-                                "test.json", *test::terms());
+  return criteria::Trial::parse(
+      R"({"format":"cohort-finder/trial@1","id":"T","version":"1","criteria":[)" + criteria_json + "]}",
+      "test.json", *test::terms());
 }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(definition_errors_name_criterion_and_field) {
-  auto t = trial_from(R"({"id":"X1","kind":"inclusion","label":"x","expr":{"observation":{"concept":"nope","test":"positive"}}})");
+  auto t = trial_from(
+      R"({"id":"X1","kind":"inclusion","label":"x","expr":{"observation":{"concept":"nope","test":"positive"}}})");
   BOOST_REQUIRE(!t);
   BOOST_TEST(t.error().what().find("criteria[0] (X1).expr.observation.concept") != std::string::npos);
   BOOST_TEST(t.error().what().find("unknown concept 'nope'") != std::string::npos);
-  t = trial_from(R"({"id":"X2","kind":"inclusion","label":"x","expr":{"observation":{"concept":"creatinine","test":{"op":">","value":"2","unit":"furlong"}}}})");
+  t = trial_from(
+      R"({"id":"X2","kind":"inclusion","label":"x","expr":{"observation":{"concept":"creatinine","test":{"op":">","value":"2","unit":"furlong"}}}})");
   BOOST_REQUIRE(!t);
   BOOST_TEST(t.error().what().find("not a unit of analyte 'creatinine'") != std::string::npos);
   t = trial_from(R"({"id":"X3","kind":"maybe","label":"x","manual":"m"})");
   BOOST_REQUIRE(!t);
   BOOST_TEST(t.error().what().find("kind") != std::string::npos);
-  t = trial_from(R"({"id":"X4","kind":"inclusion","label":"x","expr":{"age":{"min":18,"max":65}},"manual":"m"})");
+  t = trial_from(
+      R"({"id":"X4","kind":"inclusion","label":"x","expr":{"age":{"min":18,"max":65}},"manual":"m"})");
   BOOST_TEST(!t);
-  t = trial_from(R"({"id":"X5","kind":"inclusion","label":"x","expr":{"condition":{"concept":"sle","window":{"fortnights":2}}}})");
+  t = trial_from(
+      R"({"id":"X5","kind":"inclusion","label":"x","expr":{"condition":{"concept":"sle","window":{"fortnights":2}}}})");
   BOOST_REQUIRE(!t);
   BOOST_TEST(t.error().what().find("window") != std::string::npos);
   BOOST_TEST(test::nct().criteria.size() == 22u);
@@ -50,12 +54,12 @@ BOOST_AUTO_TEST_CASE(age_boundaries_on_the_as_of_date) {
 
 BOOST_AUTO_TEST_CASE(creatinine_window_units_and_three_values) {
   auto r = test::evaluate(
-      {patient("in"), lab("o1", "in", "14682-9", "222", "umol/L", "2026-10-01"),
-       patient("edge"), lab("o2", "edge", "14682-9", "221", "umol/L", "2026-10-01"),
-       patient("old"), lab("o3", "old", "2160-0", "3.1", "mg/dL", "2026-09-30"),  // 57 days: outside 8 weeks
-       patient("day56"), lab("o4", "day56", "2160-0", "3.1", "mg/dL", "2026-10-01"),
-       patient("odd"), lab("o5", "odd", "2160-0", "3.1", "mg%", "2026-11-01"),
-       patient("future"), lab("o6", "future", "2160-0", "3.1", "mg/dL", "2026-11-27")},
+      {patient("in"), lab("o1", "in", "14682-9", "222", "umol/L", "2026-10-01"), patient("edge"),
+       lab("o2", "edge", "14682-9", "221", "umol/L", "2026-10-01"), patient("old"),
+       lab("o3", "old", "2160-0", "3.1", "mg/dL", "2026-09-30"),  // 57 days: outside 8 weeks
+       patient("day56"), lab("o4", "day56", "2160-0", "3.1", "mg/dL", "2026-10-01"), patient("odd"),
+       lab("o5", "odd", "2160-0", "3.1", "mg%", "2026-11-01"), patient("future"),
+       lab("o6", "future", "2160-0", "3.1", "mg/dL", "2026-11-27")},
       "2026-11-26");
   auto sln_creat = [&](const std::string& p) {
     for (const auto& c : r[p].results)
@@ -77,17 +81,17 @@ BOOST_AUTO_TEST_CASE(creatinine_window_units_and_three_values) {
 BOOST_AUTO_TEST_CASE(statuses_are_honoured) {
   const std::string sle = "http://snomed.info/sct";
   auto r = test::evaluate(
-      {patient("ok"), condition("c1", "ok", sle, "55464009", "2020-01-01"),
-       patient("refuted"),
+      {patient("ok"), condition("c1", "ok", sle, "55464009", "2020-01-01"), patient("refuted"),
        condition("c2", "refuted", sle, "55464009", "2020-01-01",
                  R"(,"verificationStatus":{"coding":[{"code":"refuted"}]})"),
        patient("eie"),
        condition("c3", "eie", sle, "55464009", "2020-01-01",
                  R"(,"verificationStatus":{"coding":[{"code":"entered-in-error"}]})"),
        patient("modext"),
-       condition("c4", "modext", sle, "55464009", "2020-01-01", R"(,"modifierExtension":[{"url":"http://x/y"}])"),
-       patient("generic"), condition("c5", "generic", sle, "200936003", "2020-01-01"),
-       patient("druglupus"), condition("c6", "druglupus", "http://hl7.org/fhir/sid/icd-10-cm", "M32.0", "2020-01-01"),
+       condition("c4", "modext", sle, "55464009", "2020-01-01",
+                 R"(,"modifierExtension":[{"url":"http://x/y"}])"),
+       patient("generic"), condition("c5", "generic", sle, "200936003", "2020-01-01"), patient("druglupus"),
+       condition("c6", "druglupus", "http://hl7.org/fhir/sid/icd-10-cm", "M32.0", "2020-01-01"),
        patient("dead", "1990-01-01\",\"deceasedBoolean\":true,\"x\":\"")},
       "2026-11-26");
   BOOST_TEST(outcome_of(r["ok"], "I3") == "met");
@@ -101,12 +105,14 @@ BOOST_AUTO_TEST_CASE(statuses_are_honoured) {
 }
 
 BOOST_AUTO_TEST_CASE(entered_in_error_lab_is_ignored_and_latest_wins) {
-  auto r = test::evaluate({patient("p"), lab("a", "p", "2458-8", "0.05", "g/L", "2026-01-01"),
-                           lab("b", "p", "2458-8", "150", "mg/dL", "2026-06-01"),
-                           R"({"resourceType":"Observation","id":"c","status":"entered-in-error","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://loinc.org","code":"2458-8"}]},"effectiveDateTime":"2026-07-01","valueQuantity":{"value":5,"unit":"mg/dL"}})"},
-                          "2026-11-26");
+  auto r = test::evaluate(
+      {patient("p"), lab("a", "p", "2458-8", "0.05", "g/L", "2026-01-01"),
+       lab("b", "p", "2458-8", "150", "mg/dL", "2026-06-01"),
+       R"({"resourceType":"Observation","id":"c","status":"entered-in-error","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://loinc.org","code":"2458-8"}]},"effectiveDateTime":"2026-07-01","valueQuantity":{"value":5,"unit":"mg/dL"}})"},
+      "2026-11-26");
   BOOST_TEST(outcome_of(r["p"], "E-IGA") == "not_met");
-  auto r2 = test::evaluate({patient("q"), lab("a", "q", "2458-8", "0.09", "g/L", "2026-06-01")}, "2026-11-26");
+  auto r2 =
+      test::evaluate({patient("q"), lab("a", "q", "2458-8", "0.09", "g/L", "2026-06-01")}, "2026-11-26");
   BOOST_TEST(outcome_of(r2["q"], "E-IGA") == "met");  // 9 mg/dL < 10
   auto r3 = test::evaluate({patient("n")}, "2026-11-26");
   BOOST_TEST(outcome_of(r3["n"], "E-IGA") == "unknown");  // no IgA: unknown, never "no"

@@ -1,4 +1,5 @@
-// libFuzzer target: one FHIR JSON text through the bounded parser, the Bundle streamer and resource extraction.
+// libFuzzer target: one FHIR JSON text through the bounded parser, the Bundle streamer and resource
+// extraction.
 #include <cstdio>
 #include <string_view>
 
@@ -11,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   cf::IssueLog issues;
   cf::json::Document doc;
   cf::json::ParseError err;
-  if (cf::json::parse(text, doc, err)) cf::fhir::extract_resource(doc, cf::fhir::Origin{"fuzz", "fuzz"}, issues);
+  if (cf::json::parse(text, doc, err))
+    cf::fhir::extract_resource(doc, cf::fhir::Origin{"fuzz", "fuzz"}, issues);
   // The same bytes as a Bundle file, streamed entry by entry.
   if (std::FILE* f = fmemopen(const_cast<unsigned char*>(data), size, "rb")) {
     cf::json::Document root;

@@ -14,7 +14,8 @@ std::shared_ptr<const cf::terminology::Terminology> terms() {
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
   auto t = terms();
   if (!t) return 0;
-  auto trial = cf::criteria::Trial::parse(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz", *t);
+  auto trial =
+      cf::criteria::Trial::parse(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz", *t);
   (void)trial;
   return 0;
 }

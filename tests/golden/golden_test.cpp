@@ -1,7 +1,8 @@
-// Golden scenarios: the demo population in fhir-samples/ was adjudicated by hand from docs/trial-definition.md
-// (fhir-samples/expected*.json says, per patient, what the case proves, its tier and criterion outcomes). The engine
-// must agree on every patient and every listed criterion. The malformed inputs must produce exactly the data issues
-// and read counts that fhir-samples/malformed/expected.json lists.
+// Golden scenarios: the demo population in fhir-samples/ was adjudicated by hand from
+// docs/trial-definition.md (fhir-samples/expected*.json says, per patient, what the case proves, its tier and
+// criterion outcomes). The engine must agree on every patient and every listed criterion. The malformed
+// inputs must produce exactly the data issues and read counts that fhir-samples/malformed/expected.json
+// lists.
 #define BOOST_TEST_MODULE golden
 #include <boost/test/unit_test.hpp>
 
@@ -25,28 +26,34 @@ json::Document load(const std::filesystem::path& p) {
   return d;
 }
 
-std::string str(const json::Value* v) { return std::string(json::string(v).value_or("")); }
+std::string str(const json::Value* v) {
+  return std::string(json::string(v).value_or(""));
+}
 
 std::map<std::string, ranking::PatientOutcome> run_demo(const std::string& as_of) {
   source::FileSource src(std::vector<std::filesystem::path>{test::repo() / "fhir-samples/ndjson",
-                                                             test::repo() / "fhir-samples/bundles"});
+                                                            test::repo() / "fhir-samples/bundles"});
   IssueLog issues;
   terminology::Collector col(test::terms());
-  auto st = src.read([&](source::Page&& p) {
-    for (auto& r : p.resources) col.add(std::move(r), issues);
-  }, issues);
+  auto st = src.read(
+      [&](source::Page&& p) {
+        for (auto& r : p.resources) col.add(std::move(r), issues);
+      },
+      issues);
   if (!st) throw std::runtime_error(st.error().what());
   BOOST_TEST(src.completeness().complete());
   std::map<std::string, ranking::PatientOutcome> out;
   for (const auto& [id, rec] : col.finish(issues)) {
-    criteria::Context ctx{rec, *test::terms(), *parse_iso_day(as_of), nullptr, test::nct().sledai_window, std::nullopt};
+    criteria::Context ctx{
+        rec, *test::terms(), *parse_iso_day(as_of), nullptr, test::nct().sledai_window, std::nullopt};
     out[id] = ranking::assess(test::nct(), ctx);
   }
   return out;
 }
 
 // Compares one expected patient entry; returns the number of mismatches.
-int check(const json::Value& c, std::map<std::string, ranking::PatientOutcome>& got, std::size_t& criteria_checked) {
+int check(const json::Value& c, std::map<std::string, ranking::PatientOutcome>& got,
+          std::size_t& criteria_checked) {
   const std::string id = str(json::member(c, "patient"));
   auto it = got.find(id);
   BOOST_TEST_CONTEXT("patient " << id << ": " << str(json::member(c, "proves"))) {
@@ -82,8 +89,8 @@ BOOST_AUTO_TEST_CASE(demo_population_matches_adjudication) {
   });
   BOOST_TEST(patients == got.size(), "every evaluated patient is adjudicated");
   BOOST_TEST(patients >= 40u);
-  BOOST_TEST_MESSAGE("golden " << str(json::member(expected, "as_of")) << ": " << patients << " patients, " << checked
-                               << " criterion outcomes checked, " << mismatches << " mismatches");
+  BOOST_TEST_MESSAGE("golden " << str(json::member(expected, "as_of")) << ": " << patients << " patients, "
+                               << checked << " criterion outcomes checked, " << mismatches << " mismatches");
 }
 
 BOOST_AUTO_TEST_CASE(one_day_later_moves_the_boundary_cases) {
@@ -112,17 +119,20 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_are_reported_not_crashed) {
   std::size_t files = 0;
   json::for_each(json::member(expected, "files"), [&](std::size_t, const json::Value& f) {
     const std::string name = str(json::member(f, "file"));
-    if (!std::filesystem::exists(dir / name)) return;  // generated on demand (generate.py --huge), not committed
+    if (!std::filesystem::exists(dir / name))
+      return;  // generated on demand (generate.py --huge), not committed
     ++files;
     BOOST_TEST_CONTEXT("malformed/" << name << ": " << str(json::member(f, "defect"))) {
       source::FileSource src(dir / name);
       IssueLog issues;
       std::size_t read = 0;
       terminology::Collector col(test::terms());
-      auto st = src.read([&](source::Page&& p) {
-        read += p.resources.size();
-        for (auto& r : p.resources) col.add(std::move(r), issues);
-      }, issues);
+      auto st = src.read(
+          [&](source::Page&& p) {
+            read += p.resources.size();
+            for (auto& r : p.resources) col.add(std::move(r), issues);
+          },
+          issues);
       col.finish(issues);
       if (!st) {
         // A file with nothing usable at all (empty) fails the source as a whole: that is its report.
@@ -144,7 +154,8 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_are_reported_not_crashed) {
       json::for_each(json::member(f, "issues"), [&](std::size_t, const json::Value& i) {
         std::vector<std::string> any;
         if (auto k = json::string(json::member(&i, "kind"))) any.emplace_back(*k);
-        json::for_each(json::member(&i, "kind_any_of"), [&](std::size_t, const json::Value& k) { any.push_back(str(&k)); });
+        json::for_each(json::member(&i, "kind_any_of"),
+                       [&](std::size_t, const json::Value& k) { any.push_back(str(&k)); });
         bool found = false;
         for (const auto& k : any) found = found || kinds.count(k) > 0;
         BOOST_TEST(found, "a data issue of kind " << (any.empty() ? "?" : any.front()));

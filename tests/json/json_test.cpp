@@ -38,10 +38,10 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_are_rejected_cleanly) {
   BOOST_TEST(why.find("duplicate") != std::string::npos);
   BOOST_TEST(!parses(R"({"v": NaN})"));
   BOOST_TEST(!parses(R"({"v": Infinity})"));
-  BOOST_TEST(!parses("{\"s\": \"\xff\xfe\"}"));       // invalid UTF-8
+  BOOST_TEST(!parses("{\"s\": \"\xff\xfe\"}"));           // invalid UTF-8
   BOOST_TEST(!parses(std::string("{\"a\":1}\0{}", 10)));  // NUL
   BOOST_TEST(!parses(R"({"a":1} trailing)"));
-  BOOST_TEST(!parses(R"({"s":"\ud800"})"));  // lone surrogate
+  BOOST_TEST(!parses(R"({"s":"\ud800"})"));            // lone surrogate
   BOOST_TEST(!parses("\xEF\xBB\xBF{\"a\":1}", &why));  // RFC 8259: no byte-order mark
   BOOST_TEST(why.find("byte-order mark") != std::string::npos);
 }
@@ -61,7 +61,9 @@ BOOST_AUTO_TEST_CASE(bundle_entries_stream_one_by_one) {
   cb.on_entry = [&](std::size_t, json::Document& e) {
     ids.emplace_back(*json::string(json::member(json::member(e, "resource"), "id")));
   };
-  cb.on_skipped = [&](std::size_t i, const std::string& why) { skipped.push_back(std::to_string(i) + " " + why); };
+  cb.on_skipped = [&](std::size_t i, const std::string& why) {
+    skipped.push_back(std::to_string(i) + " " + why);
+  };
   BOOST_REQUIRE(json::stream_object_file(f, root, cb, err));
   std::fclose(f);
   BOOST_TEST(ids == (std::vector<std::string>{"a", "c"}));
@@ -73,7 +75,10 @@ BOOST_AUTO_TEST_CASE(bundle_entries_stream_one_by_one) {
 
 BOOST_AUTO_TEST_CASE(truncated_bundle_reports_line) {
   std::FILE* f = std::tmpfile();
-  std::fputs("{\"resourceType\":\"Bundle\",\n\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\"}},\n{\"res", f);
+  std::fputs(
+      "{\"resourceType\":\"Bundle\",\n\"entry\":[{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\"}},"
+      "\n{\"res",
+      f);
   std::rewind(f);
   json::Document root;
   json::ParseError err;

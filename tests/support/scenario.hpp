@@ -14,7 +14,9 @@
 
 namespace cf::test {
 
-inline std::filesystem::path repo() { return COHORT_SOURCE_DIR; }
+inline std::filesystem::path repo() {
+  return COHORT_SOURCE_DIR;
+}
 
 inline std::shared_ptr<const terminology::Terminology> terms() {
   static auto t = terminology::Terminology::load(repo() / "mappings");
@@ -46,18 +48,21 @@ struct TempDir {
 inline std::string patient(const std::string& id, const std::string& birth = "1990-01-01") {
   return R"({"resourceType":"Patient","id":")" + id + R"(","birthDate":")" + birth + R"("})";
 }
-inline std::string lab(const std::string& id, const std::string& pid, const std::string& loinc, const std::string& value,
-                       const std::string& unit, const std::string& date, const std::string& extra = "") {
-  return R"({"resourceType":"Observation","id":")" + id + R"(","status":"final","subject":{"reference":"Patient/)" + pid +
+inline std::string lab(const std::string& id, const std::string& pid, const std::string& loinc,
+                       const std::string& value, const std::string& unit, const std::string& date,
+                       const std::string& extra = "") {
+  return R"({"resourceType":"Observation","id":")" + id +
+         R"(","status":"final","subject":{"reference":"Patient/)" + pid +
          R"("},"code":{"coding":[{"system":"http://loinc.org","code":")" + loinc +
-         R"("}]},"effectiveDateTime":")" + date + R"(","valueQuantity":{"value":)" + value + R"(,"unit":")" + unit +
-         R"(","system":"http://unitsofmeasure.org","code":")" + unit + "\"}" + extra + "}";
+         R"("}]},"effectiveDateTime":")" + date + R"(","valueQuantity":{"value":)" + value + R"(,"unit":")" +
+         unit + R"(","system":"http://unitsofmeasure.org","code":")" + unit + "\"}" + extra + "}";
 }
 inline std::string condition(const std::string& id, const std::string& pid, const std::string& system,
-                             const std::string& code, const std::string& onset, const std::string& extra = "") {
+                             const std::string& code, const std::string& onset,
+                             const std::string& extra = "") {
   return R"({"resourceType":"Condition","id":")" + id + R"(","subject":{"reference":"Patient/)" + pid +
-         R"("},"code":{"coding":[{"system":")" + system + R"(","code":")" + code + R"("}]},"onsetDateTime":")" + onset +
-         "\"" + extra + "}";
+         R"("},"code":{"coding":[{"system":")" + system + R"(","code":")" + code +
+         R"("}]},"onsetDateTime":")" + onset + "\"" + extra + "}";
 }
 
 // Evaluates every criterion of `trial` for every patient in `lines` (NDJSON) on `as_of`.
@@ -71,16 +76,22 @@ inline std::map<std::string, ranking::PatientOutcome> evaluate(const std::vector
   source::FileSource src(dir.path);
   IssueLog issues;
   terminology::Collector col(terms());
-  auto st = src.read([&](source::Page&& p) {
-    for (auto& r : p.resources) col.add(std::move(r), issues);
-  }, issues);
+  auto st = src.read(
+      [&](source::Page&& p) {
+        for (auto& r : p.resources) col.add(std::move(r), issues);
+      },
+      issues);
   if (!st) throw std::runtime_error(st.error().what());
   auto records = col.finish(issues);
   std::map<std::string, ranking::PatientOutcome> out;
   for (const auto& [id, rec] : records) {
-    criteria::Context ctx{rec, *terms(), *parse_iso_day(as_of),
-                          [&](const std::string& p, const std::string& t) { return src.completeness().incomplete(p, t); },
-                          trial.sledai_window, std::nullopt};
+    criteria::Context ctx{
+        rec,
+        *terms(),
+        *parse_iso_day(as_of),
+        [&](const std::string& p, const std::string& t) { return src.completeness().incomplete(p, t); },
+        trial.sledai_window,
+        std::nullopt};
     out[id] = ranking::assess(trial, ctx);
   }
   return out;

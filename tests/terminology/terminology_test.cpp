@@ -14,17 +14,23 @@ BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
   BOOST_REQUIRE(m.size() >= 1u);
   BOOST_TEST(m[0].con->id == "sle");
   BOOST_TEST(!m[0].low_confidence);
-  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M32.0", ""}}, ""}).empty());
-  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M329", ""}}, ""})[0].con->id == "sle");
+  BOOST_TEST(
+      t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M32.0", ""}}, ""}).empty());
+  BOOST_TEST(
+      t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M329", ""}}, ""})[0].con->id ==
+      "sle");
   auto generic = t->match(fhir::CodeableConcept{{{"http://snomed.info/sct", "200936003", ""}}, ""});
   BOOST_TEST(generic[0].low_confidence);
   // Right display, wrong system: never matched on display (RELIABILITY D6).
-  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://example.org/other", "2160-0", "Creatinine"}}, ""}).empty());
+  BOOST_TEST(
+      t->match(fhir::CodeableConcept{{{"http://example.org/other", "2160-0", "Creatinine"}}, ""}).empty());
   auto mal = t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "C44.9", ""}}, ""});
   BOOST_TEST(mal.empty());  // excluded from malignancy
-  BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "C50.9", ""}}, ""})[0].con->id ==
-             "malignancy");
-  auto local = t->match(fhir::CodeableConcept{{{"http://hospital.example.org/fhir/CodeSystem/lab-test", "CREA", ""}}, ""});
+  BOOST_TEST(
+      t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "C50.9", ""}}, ""})[0].con->id ==
+      "malignancy");
+  auto local = t->match(
+      fhir::CodeableConcept{{{"http://hospital.example.org/fhir/CodeSystem/lab-test", "CREA", ""}}, ""});
   BOOST_TEST(local[0].con->id == "creatinine");
 }
 
@@ -33,16 +39,20 @@ struct TitreCase {
   const char* denominator;
   const char* comparator;
 };
-std::ostream& operator<<(std::ostream& o, const TitreCase& c) { return o << c.text; }
+std::ostream& operator<<(std::ostream& o, const TitreCase& c) {
+  return o << c.text;
+}
 
 BOOST_DATA_TEST_CASE(titres_parse,
                      boost::unit_test::data::make(std::vector<TitreCase>{{"1:160", "160", ""},
-                                                                          {"1/320", "320", ""},
-                                                                          {"80", "80", ""},
-                                                                          {">1:1280", "1280", ">"},
-                                                                          {"\xE2\x89\xA5" "1:160", "160", ">="},
-                                                                          {"1:80 speckled", "80", ""},
-                                                                          {" <1:40 ", "40", "<"}}),
+                                                                         {"1/320", "320", ""},
+                                                                         {"80", "80", ""},
+                                                                         {">1:1280", "1280", ">"},
+                                                                         {"\xE2\x89\xA5"
+                                                                          "1:160",
+                                                                          "160", ">="},
+                                                                         {"1:80 speckled", "80", ""},
+                                                                         {" <1:40 ", "40", "<"}}),
                      c) {
   auto t = parse_titre(c.text);
   BOOST_REQUIRE(t);
@@ -51,18 +61,25 @@ BOOST_DATA_TEST_CASE(titres_parse,
 }
 
 BOOST_AUTO_TEST_CASE(non_titres_are_refused) {
-  for (const char* s : {"", "positive", "2:160", "1:", "1:80:2", "1.5", "abc"}) BOOST_TEST(!parse_titre(s), s);
+  for (const char* s : {"", "positive", "2:160", "1:", "1:80:2", "1.5", "abc"})
+    BOOST_TEST(!parse_titre(s), s);
 }
 
 BOOST_AUTO_TEST_CASE(comparators_widen_values) {
   using std::strong_ordering;
   // ">300" vs "> 6": every admitted value passes; vs "> 500": cannot tell.
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::greater, ">", CompareOp::gt)) == std::string("met"));
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, ">", CompareOp::gt)) == std::string("unknown"));
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, "<", CompareOp::gt)) == std::string("not_met"));
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<", CompareOp::ge)) == std::string("not_met"));
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<=", CompareOp::ge)) == std::string("unknown"));
-  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "", CompareOp::ge)) == std::string("met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::greater, ">", CompareOp::gt)) ==
+             std::string("met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, ">", CompareOp::gt)) ==
+             std::string("unknown"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::less, "<", CompareOp::gt)) ==
+             std::string("not_met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<", CompareOp::ge)) ==
+             std::string("not_met"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "<=", CompareOp::ge)) ==
+             std::string("unknown"));
+  BOOST_TEST(to_string(test_with_comparator(strong_ordering::equal, "", CompareOp::ge)) ==
+             std::string("met"));
 }
 
 BOOST_AUTO_TEST_CASE(units_convert_exactly) {
@@ -79,7 +96,8 @@ BOOST_AUTO_TEST_CASE(units_convert_exactly) {
     return *n;
   };
   auto n221 = value("221", "µmol/L");
-  BOOST_TEST((compare_converted(n221.value, n221.conversion, *Decimal::parse("2.5"), mgdl) < 0));  // 221 < 221.05
+  BOOST_TEST(
+      (compare_converted(n221.value, n221.conversion, *Decimal::parse("2.5"), mgdl) < 0));  // 221 < 221.05
   auto n222 = value("222", "umol/l");
   BOOST_TEST((compare_converted(n222.value, n222.conversion, *Decimal::parse("2.5"), mgdl) > 0));
   BOOST_TEST(n221.describe() == "221 umol/L / 88.42 = 2.4994 mg/dL");
