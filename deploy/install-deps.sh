@@ -18,7 +18,7 @@ fi
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libboost-dev libboost-test-dev rapidjson-dev libssl-dev libsqlite3-dev zlib1g-dev)
 if [ "$with_tests" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev openssl python3 python3-yaml curl chromium)
+  pkgs+=(clang libclang-rt-14-dev clang-format openssl python3 python3-yaml curl chromium)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()

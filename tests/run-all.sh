@@ -9,6 +9,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-30}
 status=0
+echo "== clang-format"
+if git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' | xargs clang-format --dry-run --Werror 2>/dev/null; then
+  echo "format: 1 passed, 0 failed"
+else
+  echo "format: 0 passed, 1 failed (run clang-format -i on the files above)"
+  git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' | xargs clang-format --dry-run --Werror 2>&1 | head -20
+  status=1
+fi
 for preset in release asan-ubsan; do
   echo "== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
