@@ -76,6 +76,17 @@ RunRecord read_run(const Statement& q) {
   return r;
 }
 
+// Columns patient, tier, rank, score, outcomes of a results row.
+PatientResult read_result(const Statement& q) {
+  PatientResult p;
+  p.patient = q.text(0);
+  p.tier = q.text(1);
+  p.rank = q.integer(2);
+  p.score = q.real(3);
+  p.outcomes = decode_outcomes(q.text(4));
+  return p;
+}
+
 constexpr const char* kRunColumns =
     "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, "
     "eligible, "
@@ -226,12 +237,7 @@ Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t ru
   q.bind(1, run_id);
   std::map<std::string, PatientResult> out;
   while (q.step()) {
-    PatientResult p;
-    p.patient = q.text(0);
-    p.tier = q.text(1);
-    p.rank = q.integer(2);
-    p.score = q.real(3);
-    p.outcomes = decode_outcomes(q.text(4));
+    PatientResult p = read_result(q);
     out[p.patient] = std::move(p);
   }
   if (!q.status()) return q.status().error();
@@ -244,14 +250,8 @@ Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, con
   q.bind(1, run_id).bind(2, patient);
   std::optional<PatientResult> out;
   if (q.step()) {
-    PatientResult p;
-    p.patient = q.text(0);
-    p.tier = q.text(1);
-    p.rank = q.integer(2);
-    p.score = q.real(3);
-    p.outcomes = decode_outcomes(q.text(4));
-    p.line = q.text(5);
-    out = std::move(p);
+    out = read_result(q);
+    out->line = q.text(5);
   }
   if (!q.status()) return q.status().error();
   return out;
