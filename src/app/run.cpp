@@ -1,13 +1,17 @@
 #include "app/run.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
 #include <set>
+#include <thread>
+#include <unordered_map>
 
 #include "core/crash_point.hpp"
 #include "core/files.hpp"
+#include "core/temp_file.hpp"
 #include "criteria/trial.hpp"
 #include "fhir/extract.hpp"
 #include "json/json.hpp"
@@ -31,6 +35,26 @@ std::string version() {
 namespace {
 
 using store::now_utc;
+
+constexpr std::size_t kSpillBuckets = 128;
+
+// Runs f(0..n-1) on `threads` threads; each index once.
+template <class F>
+void parallel_for(std::size_t n, std::size_t threads, F&& f) {
+  threads = std::min(threads, n / 64 + 1);  // small partitions are not worth a thread
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
 
 // An ISO instant (YYYY-MM-DDThh:mm:ssZ) minus some seconds, for the incremental pull's safety margin.
 std::string minus_seconds(const std::string& instant, int seconds) {
@@ -218,6 +242,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   terminology::Collector collector(terms);
   if (!opts.shard.whole())
     collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
+  collector.set_spill(opts.out, opts.memory_budget_bytes, kSpillBuckets);
+  src.set_keep_raw(true);  // spilled resources are written as their JSON
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
   std::size_t pages = 0;
@@ -230,7 +256,6 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
             pulled.push_back({fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id,
                               h.origin.location, h.raw});
             pulled_keys.insert(h.key());
-            fhir::header(r).raw.clear();  // saved above; the evaluation does not need it
           }
           collector.add(std::move(r), issues);
         }
@@ -249,7 +274,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   std::size_t from_store = 0;
   if (src.delivered_changes_only()) {
     // The unchanged rest comes from the store, exactly as it was pulled.
-    for (const auto& s : stored) {
+    for (auto& s : stored) {
       if (pulled_keys.count(s.type + "/" + s.id) || deleted.count(s.type + "/" + s.id)) continue;
       json::Document doc;
       json::ParseError perr;
@@ -260,27 +285,63 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       auto ex = fhir::extract_resource(doc, fhir::Origin{s.location, src.describe()}, issues);
       if (!ex.resource) continue;
       fhir::header(*ex.resource).patient_id = s.patient;
+      fhir::header(*ex.resource).raw = std::move(s.json);
       collector.add(std::move(*ex.resource), issues);
       ++from_store;
     }
   }
-  auto records = collector.finish(issues);
+  if (!collector.status().ok()) return collector.status().error();
 
   const auto& completeness = src.completeness();
   criteria::IncompleteFn incomplete = [&](const std::string& patient, const std::string& type) {
     return completeness.incomplete(patient, type);
   };
+  std::map<std::string, store::Feedback> feedback;
+  if (state) {
+    auto fb = state->feedback();
+    if (!fb) return fb.error();
+    feedback = std::move(*fb);
+  }
+  // Most of a hospital is ineligible: their results lines are written as they are decided, to a scratch file,
+  // and only their decisions stay in memory (evidence is kept for the candidates, who are ranked).
+  auto scratch = TempLines::create(opts.out);
+  if (!scratch) return scratch.error();
+  struct Lines {
+    TempLines::Ref shown, stored;
+  };
+  std::unordered_map<std::string, Lines> ineligible_lines;
+  const bool two_lines = state && opts.export_mode != report::ExportMode::identified;
+  auto shown_line = [&](const ranking::PatientOutcome& o) {
+    return opts.export_mode == report::ExportMode::identified
+               ? report::result_line(*trial, o)
+               : report::result_line(*trial, report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
+  };
+  struct Evaluated {
+    ranking::PatientOutcome outcome;
+    bool missing_patient = false;
+    std::string shown, stored;  // results lines of an ineligible patient
+  };
+  const std::size_t threads =
+      std::max<std::size_t>(1, opts.threads ? opts.threads : std::thread::hardware_concurrency());
   std::vector<ranking::PatientOutcome> outcomes;
-  outcomes.reserve(records.size());
-  for (const auto& [id, rec] : records) {
-    if (!rec.patient)
-      issues.add(Severity::warning, "missing-patient", "", "Patient/" + id, "",
-                 "clinical resources reference a Patient that the source did not provide");
-    criteria::Context ctx{rec, *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
-    outcomes.push_back(ranking::assess(*trial, ctx));
-    auto& o = outcomes.back();
-    if (o.tier == ranking::Tier::ineligible) {
-      // Most of a hospital is ineligible: keep their decisions, drop their evidence until it is written.
+  for (std::size_t part = 0; part < collector.partitions(); ++part) {
+    auto records = collector.finish_partition(part, issues);
+    if (!records) return records.error();
+    std::vector<const terminology::PatientRecord*> recs;
+    recs.reserve(records->size());
+    for (const auto& [id, rec] : *records) recs.push_back(&rec);
+    std::vector<Evaluated> done(recs.size());
+    auto evaluate = [&](std::size_t i) {
+      const auto& rec = *recs[i];
+      Evaluated& e = done[i];
+      e.missing_patient = !rec.patient;
+      criteria::Context ctx{rec, *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
+      e.outcome = ranking::assess(*trial, ctx);
+      auto& o = e.outcome;
+      if (auto it = feedback.find(o.patient_id); it != feedback.end()) o.screening_status = it->second.status;
+      if (o.tier != ranking::Tier::ineligible) return;
+      e.shown = shown_line(o);
+      if (two_lines) e.stored = report::result_line(*trial, o);
       for (auto& r : o.results) {
         std::vector<criteria::Evidence>().swap(r.evidence);
         std::string().swap(r.reason);
@@ -290,18 +351,34 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       std::vector<criteria::Evidence>().swap(o.bounds.evidence);
       std::vector<ranking::LabPoint>().swap(o.series);
       o.evidence_stripped = true;
+    };
+    parallel_for(recs.size(), threads, evaluate);
+    records->clear();
+    for (auto& e : done) {
+      if (e.missing_patient)
+        issues.add(Severity::warning, "missing-patient", "", "Patient/" + e.outcome.patient_id, "",
+                   "clinical resources reference a Patient that the source did not provide");
+      if (e.outcome.evidence_stripped) {
+        Lines l;
+        auto a = (*scratch)->append(e.shown);
+        if (!a) return a.error();
+        l.shown = l.stored = *a;
+        if (two_lines) {
+          auto b = (*scratch)->append(e.stored);
+          if (!b) return b.error();
+          l.stored = *b;
+        }
+        ineligible_lines.emplace(e.outcome.patient_id, l);
+      }
+      outcomes.push_back(std::move(e.outcome));
     }
-    if (outcomes.size() == records.size() / 2) crash_point("mid-evaluation");
+    if (part == 0) crash_point("mid-evaluation");
   }
   ranking::rank_all(outcomes);
 
   std::vector<report::Change> changes;
   std::string change_summary;
   if (state) {
-    auto fb = state->feedback();
-    if (!fb) return fb.error();
-    for (auto& o : outcomes)
-      if (auto it = fb->find(o.patient_id); it != fb->end()) o.screening_status = it->second.status;
     auto prev = state->last_finished_run(record.id);
     if (!prev) return prev.error();
     std::map<std::string, store::PatientResult> before;
@@ -352,37 +429,27 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       info.incomplete.push_back((t == "*" ? "all types" : t) + " (patient " + p + ")");
   info.issues_by_kind = issues.counts_by_kind();
 
-  // One patient's results.ndjson line, with its evidence (re-evaluated when it was dropped).
-  auto full_outcome = [&](const ranking::PatientOutcome& o) {
-    criteria::Context ctx{records.at(o.patient_id), *terms,      opts.as_of, incomplete,
-                          trial->sledai_window,     std::nullopt};
-    ranking::PatientOutcome full = ranking::assess(*trial, ctx);
-    full.rank = o.rank;
-    full.screening_status = o.screening_status;
-    return full;
-  };
-  auto line_for = [&](const ranking::PatientOutcome& o) {
-    return report::result_line(*trial, o.evidence_stripped ? full_outcome(o) : o);
-  };
   // What the outputs show: the export mode applied once, to every writer (report/privacy.hpp).
   const auto shown = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
+  auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
+    const auto& o = outcomes[i];
+    if (!o.evidence_stripped) {
+      out = for_store || opts.export_mode == report::ExportMode::identified ? report::result_line(*trial, o)
+                                                                            : report::result_line(*trial, shown[i]);
+      return Status::success();
+    }
+    const Lines& l = ineligible_lines.at(o.patient_id);
+    return (*scratch)->read(for_store ? l.stored : l.shown, out);
+  };
   {
     auto file = AtomicFile::create(opts.out / "results.ndjson");
     if (!file) return file.error();
+    std::string text;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      const auto& o = outcomes[i];
-      std::string text =
-          opts.export_mode == report::ExportMode::identified
-              ? line_for(o)
-              : report::result_line(
-                    *trial,
-                    o.evidence_stripped
-                        ? report::apply_privacy({full_outcome(o)}, opts.export_mode, pkey, trial).front()
-                        : shown[i]);
-      auto w1 = (*file)->write(text);
-      if (!w1) return w1.error();
-      auto w2 = (*file)->write("\n");
-      if (!w2) return w2.error();
+      if (auto r = line_of(i, false, text); !r) return r.error();
+      text += '\n';
+      auto w = (*file)->write(text);
+      if (!w) return w.error();
     }
     if (auto c = (*file)->commit(); !c) return c.error();
   }
@@ -444,7 +511,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.score = o.score;
       for (std::size_t c = 0; c < trial->criteria.size(); ++c)
         r.outcomes[trial->criteria[c].id] = criteria::to_string(o.results[c].outcome);
-      r.line = line_for(o);
+      (void)line_of(i, true, r.line);  // a scratch file that cannot be read back fails the results file above
       return r;
     };
     store::ResourceUpdate update;

@@ -67,8 +67,12 @@ const char* kRunHelp =
     "(_lastUpdated)\n"
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
-    "  --threads N     parse NDJSON files with N threads (default: one per core); results do not depend on "
-    "N\n"
+    "  --threads N     parse NDJSON files and evaluate patients with N threads (default: one per core); "
+    "results\n"
+    "                  do not depend on N\n"
+    "  --memory-budget MB  kept resources beyond this go to unlinked scratch files in the output folder and "
+    "patients\n"
+    "                  are evaluated a partition at a time (default 256); results do not depend on it\n"
     "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
     "output\n"
     "                  folders with `cohort-finder merge`\n"
@@ -226,6 +230,7 @@ int run_command(const std::vector<std::string>& args) {
                     "smart-scopes",
                     "smart-token-endpoint",
                     "threads",
+                    "memory-budget",
                     "bulk",
                     "bulk-level",
                     "export-mode",
@@ -303,7 +308,7 @@ int run_command(const std::vector<std::string>& args) {
     return kUsage;
   }
   if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) ||
-      !set_int("threads", s.threads))
+      !set_int("threads", s.threads) || !set_int("memory-budget", s.memory_budget_mb))
     return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
     std::cerr << "cohort-finder run: --prefilter is on or off\n";
@@ -325,6 +330,8 @@ int run_command(const std::vector<std::string>& args) {
   o.trial = !s.trial.empty() ? fs::path(s.trial) : o.mappings / "trials" / "nct07177911.json";
   o.out = s.out;
   o.tool_version = app::version();
+  o.threads = static_cast<std::size_t>(s.threads);
+  o.memory_budget_bytes = static_cast<std::size_t>(s.memory_budget_mb) << 20;
   {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);

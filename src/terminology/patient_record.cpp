@@ -72,7 +72,36 @@ bool Collector::newer(const fhir::Header& a, const fhir::Header& b) const {
   return false;                              // same version: the first one seen stays
 }
 
+Collector::~Collector() = default;
+
+void Collector::set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets) {
+  spill_dir_ = std::move(dir);
+  budget_ = budget_bytes;
+  buckets_ = std::max<std::size_t>(buckets, 1);
+  spill_enabled_ = true;
+}
+
+std::uint64_t Collector::spilled_bytes() const {
+  return spill_ ? spill_->bytes_written() : 0;
+}
+
+// The resources kept so far stay in memory, regrouped by bucket; the ones still to come go to the files.
+void Collector::start_spilling() {
+  auto s = SpillBuckets::create(spill_dir_, buckets_);
+  if (!s) {
+    status_ = s.error();
+    spill_enabled_ = false;  // keep going in memory; the run reports the error
+    return;
+  }
+  spill_ = std::move(*s);
+  std::vector<Partition> parts(buckets_);
+  for (auto& r : parts_[0].in_memory)
+    parts[bucket_of(fhir::header(r).patient_id, buckets_)].in_memory.push_back(std::move(r));
+  parts_ = std::move(parts);
+}
+
 void Collector::add(fhir::Resource&& r, IssueLog& issues) {
+  (void)issues;
   fhir::Header& h = fhir::header(r);
   if (auto* m = std::get_if<fhir::Medication>(&r)) {
     medications_[h.key()] = m->code;
@@ -94,9 +123,30 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
     ++stats_.unmatched;
     return;
   }
-  std::string key = h.key();
-  auto it = kept_.find(key);
-  if (it != kept_.end()) {
+  const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
+  if (spill_ && !h.raw.empty()) {
+    if (auto w = spill_->write(b, r); !w && status_.ok()) status_ = w;
+    return;
+  }
+  // A rough size (the structs plus their text, which is about as long as the JSON) to decide when to spill.
+  in_memory_bytes_ += sizeof(fhir::Resource) + h.raw.size() + h.origin.location.size();
+  std::string().swap(h.raw);
+  parts_[b].in_memory.push_back(std::move(r));
+  if (spill_enabled_ && !spill_ && in_memory_bytes_ > budget_) start_spilling();
+}
+
+Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::size_t p, IssueLog& issues) {
+  // The newest version of each resource, in order of arrival: first those kept in memory, then the file's.
+  std::unordered_map<std::string, fhir::Resource> kept;
+  auto keep = [&](fhir::Resource&& r) {
+    const fhir::Header& h = fhir::header(r);
+    std::string key = h.key();
+    auto it = kept.find(key);
+    if (it == kept.end()) {
+      ++stats_.kept;
+      kept.emplace(std::move(key), std::move(r));
+      return;
+    }
     ++stats_.duplicates;
     const fhir::Header& old = fhir::header(it->second);
     const bool replace = newer(h, old);
@@ -104,25 +154,26 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
                "also read at " + old.origin.location + "; keeping " + (replace ? "this" : "that") +
                    " version (versionId " + (replace ? h.version_id : old.version_id) + ")");
     if (replace) it->second = std::move(r);
-    return;
-  }
-  ++stats_.kept;
-  kept_.emplace(std::move(key), std::move(r));
-}
+  };
+  for (auto& r : parts_.at(p).in_memory) keep(std::move(r));
+  std::vector<fhir::Resource>().swap(parts_[p].in_memory);
+  if (spill_)
+    if (auto st = spill_->read(p, keep); !st) return st.error();
 
-std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
   std::map<std::string, PatientRecord> out;
   std::vector<std::string> keys;
-  keys.reserve(kept_.size());
-  for (const auto& [k, _] : kept_) keys.push_back(k);
+  keys.reserve(kept.size());
+  for (const auto& [k, _] : kept) keys.push_back(k);
   std::sort(keys.begin(), keys.end());
   for (const auto& k : keys) {
-    fhir::Resource& r = kept_.at(k);
+    auto node = kept.extract(k);  // each resource is freed as soon as its record holds it
+    fhir::Resource& r = node.mapped();
     fhir::Header& h = fhir::header(r);
+    h.raw.clear();
     PatientRecord& rec = out[h.patient_id];
     rec.id = h.patient_id;
-    if (auto* p = std::get_if<fhir::Patient>(&r)) {
-      rec.patient = std::make_shared<const fhir::Patient>(std::move(*p));
+    if (auto* pt = std::get_if<fhir::Patient>(&r)) {
+      rec.patient = std::make_shared<const fhir::Patient>(std::move(*pt));
     } else if (auto* o = std::get_if<fhir::Observation>(&r)) {
       auto shared = std::make_shared<const fhir::Observation>(std::move(*o));
       for (auto& m : matches_for(*t_, shared->code, h.type)) {
@@ -152,8 +203,20 @@ std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
           {std::make_shared<const fhir::MedicationUse>(std::move(*mu)), std::move(*mm)});
     }
   }
-  kept_.clear();
   return out;
+}
+
+std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {
+  std::map<std::string, PatientRecord> all;
+  for (std::size_t p = 0; p < partitions(); ++p) {
+    auto part = finish_partition(p, issues);
+    if (!part) {
+      issues.add(Severity::error, "spill-failed", "", "", "", part.error().what());
+      continue;
+    }
+    all.merge(*part);
+  }
+  return all;
 }
 
 }  // namespace cf::terminology

@@ -2,6 +2,7 @@
 // Everything the criteria may look at for one patient: the Patient resource and the clinical resources that
 // matched a concept or a drug, each with how it matched. Resources that match nothing are counted and
 // dropped, so memory grows with the facts kept, not with the input.
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "core/data_issue.hpp"
 #include "fhir/model.hpp"
+#include "terminology/spill.hpp"
 #include "terminology/terminology.hpp"
 
 namespace cf::terminology {
@@ -50,24 +52,50 @@ struct CollectStats {
 };
 
 // Receives resources from any source, keeps the newest version of each, and groups them per patient.
+//
+// Kept resources stay in memory up to a budget; beyond it (set_spill) they go to temporary bucket files by
+// patient, and the records are then built and evaluated one partition (bucket) at a time, so memory is
+// bounded by a partition's share, not by the size of the hospital. Without spilling there is one partition.
 class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
+  ~Collector();
+  // Resources arriving after `budget_bytes` of kept resources go to `buckets` files in the new folder `dir`.
+  // Spilling needs each resource's JSON (Source::set_keep_raw); one without it stays in memory.
+  void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets);
   void add(fhir::Resource&& r, IssueLog& issues);
   // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.
   void set_patient_filter(std::function<bool(const std::string&)> f) { filter_ = std::move(f); }
-  // Resolves medicationReference through Medication resources and returns the records by patient id.
+  // A spill file that could not be written: the run must fail rather than lose the resource.
+  const Status& status() const { return status_; }
+
+  std::size_t partitions() const { return parts_.size(); }
+  // The records of one partition by patient id (every patient is in exactly one), with medicationReference
+  // resolved through the Medication resources. Call once per partition, after the last add().
+  Result<std::map<std::string, PatientRecord>> finish_partition(std::size_t p, IssueLog& issues);
+  // All partitions at once (small inputs and tests).
   std::map<std::string, PatientRecord> finish(IssueLog& issues);
+  // Counts; kept and duplicates are final once every partition is finished.
   const CollectStats& stats() const { return stats_; }
+  std::uint64_t spilled_bytes() const;
 
  private:
   bool newer(const fhir::Header& a, const fhir::Header& b) const;  // is a newer than b?
+  void start_spilling();
 
+  struct Partition {
+    std::vector<fhir::Resource> in_memory;  // in arrival order, before those in the bucket file
+  };
   std::shared_ptr<const Terminology> t_;
-  std::unordered_map<std::string, fhir::Resource> kept_;  // "Type/id" -> resource
+  std::vector<Partition> parts_{1};
   std::unordered_map<std::string, fhir::CodeableConcept> medications_;
   CollectStats stats_;
   std::function<bool(const std::string&)> filter_;
+  std::filesystem::path spill_dir_;
+  std::size_t budget_ = 0, buckets_ = 0, in_memory_bytes_ = 0;
+  bool spill_enabled_ = false;
+  std::unique_ptr<SpillBuckets> spill_;
+  Status status_ = Status::success();
 };
 
 }  // namespace cf::terminology

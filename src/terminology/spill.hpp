@@ -1,0 +1,50 @@
+#pragma once
+// Temporary bucket files for the resources a run keeps when they outgrow memory: each resource goes to the
+// bucket of its patient, so a bucket can later be read back and evaluated alone. A record is the resource's
+// JSON as read plus what the source resolved while reading (patient, references, origin), which the JSON
+// alone cannot give back.
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/data_issue.hpp"
+#include "core/result.hpp"
+#include "fhir/model.hpp"
+
+namespace cf::terminology {
+
+class SpillBuckets {
+ public:
+  // Creates `n` empty bucket files in `dir`, unlinked at once: they vanish when closed, even after a crash.
+  static Result<std::unique_ptr<SpillBuckets>> create(const std::filesystem::path& dir, std::size_t n);
+  ~SpillBuckets() = default;
+  SpillBuckets(const SpillBuckets&) = delete;
+  SpillBuckets& operator=(const SpillBuckets&) = delete;
+
+  std::size_t size() const { return files_.size(); }
+  // Appends `r` (whose Header::raw holds its JSON) to bucket `b`.
+  Status write(std::size_t b, const fhir::Resource& r);
+  // Reads bucket `b` back in the order written, re-extracting each resource. Extraction problems were
+  // reported when the resource was first read, so they are not reported again.
+  Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each);
+  std::uint64_t bytes_written() const { return bytes_; }
+
+ private:
+  SpillBuckets(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::filesystem::path dir_;
+  std::vector<std::unique_ptr<std::FILE, Closer>> files_;
+  std::vector<std::unique_ptr<char[]>> buffers_;
+  std::uint64_t bytes_ = 0;
+};
+
+// Which of `n` buckets a patient's resources go to; independent of the shard hash, so that the patients
+// of one shard still spread over all buckets.
+std::size_t bucket_of(std::string_view patient_id, std::size_t n);
+
+}  // namespace cf::terminology
