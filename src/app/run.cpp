@@ -491,6 +491,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     if (o.tier == ranking::Tier::ineligible) ++s.ineligible;
   }
   s.data_issues = issues.size();
+  s.partitions = collector.partitions();
+  s.spilled_bytes = collector.spilled_bytes();
   s.complete = completeness.complete();
   s.candidates_csv = opts.out / "candidates.csv";
   if (state) {

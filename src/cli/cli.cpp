@@ -558,6 +558,10 @@ int run_command(const std::vector<std::string>& args) {
                             " retries, " + std::to_string(c.failed_queries) + " failed queries in " +
                             std::to_string(secs) + " s");
   }
+  if (sum->partitions > 1)
+    log("evaluate", "memory budget reached: " + std::to_string(sum->spilled_bytes >> 20) +
+                        " MB of kept resources went to scratch files; patients were evaluated in " +
+                        std::to_string(sum->partitions) + " partitions");
   std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients
             << " patients evaluated: " << sum->eligible << " eligible, " << sum->possible << " possible, "
             << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";

@@ -53,6 +53,22 @@ for src in "$repo/fhir-samples/ndjson" "$corpus"; do
   "$bin" run --source "$src" --as-of 2026-11-26 --out pf-off --prefilter off >/dev/null
   check "prefilter on/off give identical results for $src" cmp -s pf-on/results.ndjson pf-off/results.ndjson
 done
+# Neither the memory budget (spilling to scratch files, partitions) nor the thread count changes an output.
+for src in "$repo/fhir-samples" "$corpus"; do
+  [ -d "$src" ] || continue
+  "$bin" run --source "$src" --as-of 2026-11-26 --out mem-a --threads 1 >/dev/null 2>&1
+  log=$("$bin" run --source "$src" --as-of 2026-11-26 --out mem-b --threads 3 --memory-budget 1 2>&1 >/dev/null)
+  check "a 1 MB memory budget spills for $src" grep -q "went to scratch files" <<<"$log"
+  for f in results.ndjson candidates.csv attrition.csv group.json; do
+    check "$f identical with spilling and 3 threads for $src" cmp -s mem-a/$f mem-b/$f
+  done
+  # report.html shows when the run started; nothing else may differ.
+  check "report.html identical apart from the start time for $src" \
+    cmp -s <(sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/TIME/g' mem-a/report.html) \
+    <(sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/TIME/g' mem-b/report.html)
+  check "data issues equal as a set with spilling for $src" cmp -s <(sort mem-a/data_issues.ndjson) <(sort mem-b/data_issues.ndjson)
+  check "no scratch files left for $src" test -z "$(ls -A mem-b | grep -v -e '\.csv$' -e '\.ndjson$' -e '\.json$' -e '\.html$')"
+done
 check "the prefilter skipped corpus Observations" bash -c "[ ! -d '$corpus' ] || ! grep -q '\"observations_prefiltered\":0,' pf-on/manifest.json"
 "$bin" --help | grep -q "Exit codes"
 check "help lists exit codes" test $? -eq 0
