@@ -314,7 +314,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   auto shown_line = [&](const ranking::PatientOutcome& o) {
     return opts.export_mode == report::ExportMode::identified
                ? report::result_line(*trial, o)
-               : report::result_line(*trial, report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
+               : report::result_line(*trial,
+                                     report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
   };
   struct Evaluated {
     ranking::PatientOutcome outcome;
@@ -434,8 +435,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
     const auto& o = outcomes[i];
     if (!o.evidence_stripped) {
-      out = for_store || opts.export_mode == report::ExportMode::identified ? report::result_line(*trial, o)
-                                                                            : report::result_line(*trial, shown[i]);
+      out = for_store || opts.export_mode == report::ExportMode::identified
+                ? report::result_line(*trial, o)
+                : report::result_line(*trial, shown[i]);
       return Status::success();
     }
     const Lines& l = ineligible_lines.at(o.patient_id);

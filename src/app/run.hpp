@@ -42,7 +42,7 @@ struct RunSummary {
   std::filesystem::path candidates_csv;
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
   std::int64_t run_id = 0;
-  std::size_t partitions = 1;       // evaluated one after another (more than 1: the memory budget was reached)
+  std::size_t partitions = 1;  // evaluated one after another (more than 1: the memory budget was reached)
   std::uint64_t spilled_bytes = 0;  // written to scratch files
 };
 

@@ -12,7 +12,8 @@ namespace cf {
 Result<std::FILE*> open_temp_file(const std::filesystem::path& dir) {
   std::string name = (dir / ".cohort-finder-scratch-XXXXXX").string();
   const int fd = ::mkostemp(name.data(), O_CLOEXEC);  // mode 0600
-  if (fd < 0) return make_error(std::string("cannot create a scratch file: ") + std::strerror(errno), dir.string());
+  if (fd < 0)
+    return make_error(std::string("cannot create a scratch file: ") + std::strerror(errno), dir.string());
   ::unlink(name.c_str());
   std::FILE* f = ::fdopen(fd, "w+b");
   if (!f) {
@@ -45,14 +46,15 @@ Result<TempLines::Ref> TempLines::append(std::string_view text) {
 
 Status TempLines::read(Ref ref, std::string& out) {
   if (dirty_) {
-    if (std::fflush(f_) != 0) return make_error(std::string("cannot write a scratch file: ") + std::strerror(errno));
+    if (std::fflush(f_) != 0)
+      return make_error(std::string("cannot write a scratch file: ") + std::strerror(errno));
     dirty_ = false;
   }
   out.resize(ref.size);
   std::size_t done = 0;
   while (done < ref.size) {
-    const ssize_t n = ::pread(::fileno(f_), out.data() + done, ref.size - done,
-                              static_cast<off_t>(ref.offset + done));
+    const ssize_t n =
+        ::pread(::fileno(f_), out.data() + done, ref.size - done, static_cast<off_t>(ref.offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return make_error("cannot read back a scratch file");
     done += static_cast<std::size_t>(n);

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace cf::source {
 
 namespace {
@@ -29,7 +33,80 @@ bool string_value_after(std::string_view s, std::size_t pos, std::string_view& o
 
 }  // namespace
 
+bool LineFilter::text_matches(std::string_view v) const {
+  char buf[256];
+  std::string lowered;
+  char* low = buf;
+  if (v.size() > sizeof buf) {
+    lowered.resize(v.size());
+    low = lowered.data();
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char ch = v[i];
+    low[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+  }
+  const std::string_view l(low, v.size());
+  for (const auto& text : c_.observation_texts)
+    if (l.find(text) != std::string_view::npos) return true;
+  return false;
+}
+
+// Bulk NDJSON nearly always starts with the resourceType and has no backslash at all. Then every '"' opens or
+// closes a string, a '"' followed by a letter opens one, and a single pass can visit just the strings that
+// start with 'c', 'd' or 't' (the keys "code", "display" and "text") instead of searching the line for each
+// key in turn. Anything else takes check_escaped().
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) const {
+  static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
+  if (line.substr(0, kPrefix.size()) != kPrefix || std::memchr(line.data(), '\\', line.size()))
+    return check_escaped(line, type);
+  const std::size_t type_end = line.find('"', kPrefix.size());
+  if (type_end == std::string_view::npos) return Verdict::parse;
+  const std::string_view t = line.substr(kPrefix.size(), type_end - kPrefix.size());
+  if (!c_.read_types.count(t)) {
+    type.assign(t);
+    return Verdict::other_type;
+  }
+  if (t != "Observation" || !c_.filter_observations) return Verdict::parse;
+
+  const char* const begin = line.data();
+  const std::size_t n = line.size();
+  // Looks at the string opening at `at` (a '"'): a key we care about, and its value.
+  auto relevant_at = [&](std::size_t at) {
+    std::string_view v;
+    if (line.compare(at, 6, "\"code\"") == 0) {
+      return string_value_after(line, at + 6, v) && c_.observation_codes.count(v) > 0;
+    }
+    std::size_t key_len = line.compare(at, 9, "\"display\"") == 0 ? 9
+                          : line.compare(at, 6, "\"text\"") == 0  ? 6
+                                                                  : 0;
+    if (key_len == 0 || c_.observation_texts.empty()) return false;
+    return string_value_after(line, at + key_len, v) && text_matches(v);
+  };
+  std::size_t i = type_end + 1;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), c = _mm_set1_epi8('c'), d = _mm_set1_epi8('d'),
+                t_ = _mm_set1_epi8('t');
+  for (; i + 17 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(begin + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(begin + i + 1));
+    const __m128i next =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, c), _mm_cmpeq_epi8(b, d)), _mm_cmpeq_epi8(b, t_));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, quote), next)));
+    while (mask) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (relevant_at(i + bit)) return Verdict::parse;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i + 1 < n; ++i)
+    if (begin[i] == '"' && (begin[i + 1] == 'c' || begin[i + 1] == 'd' || begin[i + 1] == 't') &&
+        relevant_at(i))
+      return Verdict::parse;
+  return Verdict::irrelevant_observation;
+}
+
+LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string& type) const {
   static constexpr std::string_view kType = "\"resourceType\"";
   const std::size_t at = find(line, kType);
   if (at == std::string_view::npos) return Verdict::parse;  // let the parser report it
@@ -37,7 +114,7 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
     return Verdict::parse;  // contained resources
   std::string_view t;
   if (!string_value_after(line, at + kType.size(), t)) return Verdict::parse;
-  if (!c_.read_types.count(std::string(t))) {
+  if (!c_.read_types.count(t)) {
     type.assign(t);
     return Verdict::other_type;
   }
@@ -45,12 +122,10 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
   if (find(line, "\\u") != std::string_view::npos)
     return Verdict::parse;  // escaped text could hide a pattern
   static constexpr std::string_view kCode = "\"code\"";
-  std::string key;
   for (std::size_t pos = find(line, kCode); pos != std::string_view::npos; pos = find(line, kCode, pos + 1)) {
     std::string_view v;
     if (!string_value_after(line, pos + kCode.size(), v)) continue;
-    key.assign(v);
-    if (c_.observation_codes.count(key)) return Verdict::parse;
+    if (c_.observation_codes.count(v)) return Verdict::parse;
   }
   if (c_.observation_texts.empty()) return Verdict::irrelevant_observation;
   // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so

@@ -10,9 +10,16 @@
 
 namespace cf::source {
 
+// Lets an unordered_set<std::string> be searched with a string_view, without making a string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
 struct LineFilterConfig {
-  std::unordered_set<std::string> read_types;         // resource types the pipeline reads
-  std::unordered_set<std::string> observation_codes;  // any code of an observation concept (any system)
+  StringSet read_types;                        // resource types the pipeline reads
+  StringSet observation_codes;                 // any code of an observation concept (any system)
   std::vector<std::string> observation_texts;  // lower-case ASCII/UTF-8 substrings of mapped text patterns
   bool filter_observations = true;             // false: every Observation line is parsed
 };
@@ -26,6 +33,9 @@ class LineFilter {
   Verdict check(std::string_view line, std::string& type) const;
 
  private:
+  // Lines with a backslash anywhere: escapes are honoured, at the price of several passes over the line.
+  Verdict check_escaped(std::string_view line, std::string& type) const;
+  bool text_matches(std::string_view value) const;
   LineFilterConfig c_;
 };
 

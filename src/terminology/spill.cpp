@@ -30,7 +30,8 @@ void put_field(std::string& rec, std::string_view s) {
 bool get_field(std::FILE* f, std::string& out) {
   unsigned char len[4];
   if (std::fread(len, 1, 4, f) != 4) return false;
-  const std::uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
+  const std::uint32_t n =
+      len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<std::uint32_t>(len[3]) << 24);
   if (n > kMaxField) return false;
   out.resize(n);
   return n == 0 || std::fread(out.data(), 1, n, f) == n;
@@ -40,7 +41,8 @@ bool get_field(std::FILE* f, std::string& out) {
 
 std::size_t bucket_of(std::string_view patient_id, std::size_t n) {
   if (n <= 1) return 0;
-  // FNV-1a, then a 64-bit finaliser (splitmix64) so that the bits the shard hash used do not decide the bucket.
+  // FNV-1a, then a 64-bit finaliser (splitmix64) so that the bits the shard hash used do not decide the
+  // bucket.
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : patient_id) {
     h ^= c;
@@ -110,7 +112,8 @@ Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource
     if (auto* mu = std::get_if<fhir::MedicationUse>(&*ex.resource)) mu->medication_reference = fields[2];
     each(std::move(*ex.resource));
   }
-  if (std::ferror(f)) return make_error(std::string("cannot read a spill file: ") + std::strerror(errno), name);
+  if (std::ferror(f))
+    return make_error(std::string("cannot read a spill file: ") + std::strerror(errno), name);
   // The bucket is not needed again: give its disk space back (a failure only keeps it until the end).
   [[maybe_unused]] const int truncated = ::ftruncate(::fileno(f), 0);
   return Status::success();

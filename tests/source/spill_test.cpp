@@ -1,0 +1,80 @@
+// Kept resources spilled to scratch files come back as the same patient records (terminology/spill.hpp).
+#include <boost/test/unit_test.hpp>
+
+#include "core/shard.hpp"
+#include "report/outputs.hpp"
+#include "source/file_source.hpp"
+#include "support/scenario.hpp"
+
+using namespace cf;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every patient's results line for the demo data (NDJSON and Bundles), read through a Collector that spills
+// after `budget` bytes to `buckets` files (budget < 0: never).
+std::map<std::string, std::string> lines_with(long budget, std::size_t buckets, std::size_t* partitions,
+                                              std::size_t* kept, std::uint64_t* spilled) {
+  test::TempDir scratch;
+  source::FileSource src(test::repo() / "fhir-samples");
+  src.set_keep_raw(true);
+  IssueLog issues;
+  terminology::Collector col(test::terms());
+  if (budget >= 0) col.set_spill(scratch.path, static_cast<std::size_t>(budget), buckets);
+  auto st = src.read(
+      [&](source::Page&& p) {
+        for (auto& r : p.resources) col.add(std::move(r), issues);
+      },
+      issues);
+  BOOST_TEST_REQUIRE(st.ok());
+  BOOST_TEST_REQUIRE(col.status().ok());
+  *partitions = col.partitions();
+  *spilled = col.spilled_bytes();
+  std::map<std::string, std::string> out;
+  for (std::size_t p = 0; p < col.partitions(); ++p) {
+    auto records = col.finish_partition(p, issues);
+    BOOST_TEST_REQUIRE(records.ok());
+    for (const auto& [id, rec] : *records) {
+      criteria::Context ctx{
+          rec, *test::terms(), *parse_iso_day("2026-11-26"), {}, test::nct().sledai_window, std::nullopt};
+      BOOST_TEST(!out.count(id), "patient " << id << " in two partitions");
+      out[id] = report::result_line(test::nct(), ranking::assess(test::nct(), ctx));
+    }
+  }
+  *kept = col.stats().kept;
+  // The scratch files are unlinked: nothing is visible in the folder, even while the Collector lives.
+  BOOST_TEST(fs::is_empty(scratch.path));
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(spilled_records_equal_in_memory_records) {
+  std::size_t p0 = 0, p1 = 0, p2 = 0, k0 = 0, k1 = 0, k2 = 0;
+  std::uint64_t s0 = 0, s1 = 0, s2 = 0;
+  const auto memory = lines_with(-1, 0, &p0, &k0, &s0);
+  const auto all_spilled = lines_with(0, 7, &p1, &k1, &s1);
+  const auto half = lines_with(200000, 3, &p2, &k2, &s2);
+  BOOST_TEST(memory.size() >= 65u);  // the demo patients and the malformed examples' patient
+  BOOST_TEST(p0 == 1u);
+  BOOST_TEST(s0 == 0u);
+  BOOST_TEST(p1 == 7u);
+  BOOST_TEST(s1 > 100000u);
+  BOOST_TEST(p2 == 3u);
+  BOOST_TEST((s2 > 0u && s2 < s1));  // some kept in memory, the rest spilled
+  BOOST_TEST(k0 == k1);
+  BOOST_TEST(k0 == k2);
+  BOOST_TEST((memory == all_spilled));
+  BOOST_TEST((memory == half));
+}
+
+BOOST_AUTO_TEST_CASE(bucket_of_spreads_one_shards_patients) {
+  // Patients of shard 1/2 (FNV-1a even) still reach every one of 8 buckets.
+  std::set<std::size_t> seen;
+  const Shard shard{1, 2};
+  for (int i = 0; i < 2000; ++i) {
+    const std::string id = "p-" + std::to_string(i);
+    if (shard.contains(id)) seen.insert(terminology::bucket_of(id, 8));
+  }
+  BOOST_TEST(seen.size() == 8u);
+}
