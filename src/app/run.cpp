@@ -89,7 +89,7 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
       for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
         auto prev = it->second.outcomes.find(trial.criteria[i].id);
         const std::string was = prev == it->second.outcomes.end() ? "?" : prev->second;
-        const std::string is = criteria::to_string(o.results[i].outcome);
+        const std::string is = criteria::to_string(ranking::outcome_at(o, i));
         if (was != is)
           c.criteria_changed +=
               (c.criteria_changed.empty() ? "" : " | ") + trial.criteria[i].id + ": " + was + " -> " + is;
@@ -343,15 +343,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       if (o.tier != ranking::Tier::ineligible) return;
       e.shown = shown_line(o);
       if (two_lines) e.stored = report::result_line(*trial, o);
-      for (auto& r : o.results) {
-        std::vector<criteria::Evidence>().swap(r.evidence);
-        std::string().swap(r.reason);
-      }
-      std::vector<std::string>().swap(o.check_next);
-      std::vector<ranking::KeyValue>().swap(o.key_values);
-      std::vector<criteria::Evidence>().swap(o.bounds.evidence);
-      std::vector<ranking::LabPoint>().swap(o.series);
-      o.evidence_stripped = true;
+      ranking::strip_evidence(o);
     };
     parallel_for(recs.size(), threads, evaluate);
     records->clear();
@@ -431,7 +423,11 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.issues_by_kind = issues.counts_by_kind();
 
   // What the outputs show: the export mode applied once, to every writer (report/privacy.hpp).
-  const auto shown = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
+  // (Identified exports show the outcomes as they are: no copy of a hospital's worth of them.)
+  std::vector<ranking::PatientOutcome> shown_copy;
+  if (opts.export_mode != report::ExportMode::identified)
+    shown_copy = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
+  const auto& shown = opts.export_mode == report::ExportMode::identified ? outcomes : shown_copy;
   auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
     const auto& o = outcomes[i];
     if (!o.evidence_stripped) {
@@ -514,7 +510,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.rank = o.rank;
       r.score = o.score;
       for (std::size_t c = 0; c < trial->criteria.size(); ++c)
-        r.outcomes[trial->criteria[c].id] = criteria::to_string(o.results[c].outcome);
+        r.outcomes[trial->criteria[c].id] = criteria::to_string(ranking::outcome_at(o, c));
       (void)line_of(i, true, r.line);  // a scratch file that cannot be read back fails the results file above
       return r;
     };

@@ -149,6 +149,23 @@ PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
   return out;
 }
 
+void strip_evidence(PatientOutcome& o) {
+  o.decided.clear();
+  o.decided.reserve(o.results.size());
+  for (const auto& r : o.results) o.decided.push_back(r.outcome);
+  std::vector<criteria::CriterionResult>().swap(o.results);
+  std::vector<std::string>().swap(o.check_next);
+  std::vector<KeyValue>().swap(o.key_values);
+  std::vector<LabPoint>().swap(o.series);
+  criteria::ScoreBounds bounds;
+  bounds.sledai2k = o.bounds.sledai2k;
+  bounds.eular_acr = o.bounds.eular_acr;
+  bounds.eular_entry = o.bounds.eular_entry;
+  bounds.eular_clinical = o.bounds.eular_clinical;
+  o.bounds = std::move(bounds);
+  o.evidence_stripped = true;
+}
+
 void rank_all(std::vector<PatientOutcome>& v) {
   auto order = [](Tier t) { return t == Tier::eligible ? 0 : t == Tier::possible ? 1 : 2; };
   std::sort(v.begin(), v.end(), [&](const PatientOutcome& a, const PatientOutcome& b) {

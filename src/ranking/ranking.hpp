@@ -47,12 +47,25 @@ struct PatientOutcome {
   std::vector<KeyValue> key_values;
   std::vector<LabPoint> series;
   std::string screening_status;  // coordinator feedback (screened, enrolled, declined, not-eligible), if any
-  // Evidence dropped to keep memory in proportion to the candidates: the reports re-evaluate this patient to
-  // write it (evaluation is deterministic, so the result is the same).
-  bool evidence_stripped =
-      false;  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
+  // Most patients of a hospital are ineligible: once their results line is written, the run drops their
+  // criterion results (reasons, evidence) and keeps only each criterion's outcome in `decided`, so that
+  // memory grows with the candidates, not the hospital. Read outcomes through outcome_at().
+  bool evidence_stripped = false;
+  std::vector<criteria::Outcome> decided;
+  // anti_dsdna, c3, c4, creatinine, urine_protein_24h, iga, up to the as-of date
   std::optional<Days> newest_key_result;
 };
+
+// Criterion i's outcome, whether or not the results were dropped.
+inline criteria::Outcome outcome_at(const PatientOutcome& o, std::size_t i) {
+  return o.evidence_stripped ? o.decided.at(i) : o.results.at(i).outcome;
+}
+inline std::size_t criteria_count(const PatientOutcome& o) {
+  return o.evidence_stripped ? o.decided.size() : o.results.size();
+}
+
+// Drops what a written results line holds beyond the per-criterion outcomes (see evidence_stripped).
+void strip_evidence(PatientOutcome& o);
 
 // Evaluates one patient (tier, counts, check-next, score bounds, key values); rank is set by rank_all().
 PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx);

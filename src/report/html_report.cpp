@@ -755,8 +755,8 @@ std::vector<svg::FunnelStep> funnel_steps(const criteria::Trial& trial,
     const auto& c = trial.criteria[i];
     svg::FunnelStep s{c.id, c.label, c.inclusion ? "inclusion" : "exclusion", c.analogue, remaining, 0, 0, 0};
     for (std::size_t p = 0; p < outcomes.size(); ++p) {
-      if (!alive[p] || i >= outcomes[p].results.size()) continue;
-      const auto oc = outcomes[p].results[i].outcome;
+      if (!alive[p] || i >= ranking::criteria_count(outcomes[p])) continue;
+      const auto oc = ranking::outcome_at(outcomes[p], i);
       if (oc == Outcome::unknown) ++s.undecided;
       if (oc == Outcome::manual) ++s.manual;
       if (c.inclusion ? oc == Outcome::not_met : oc == Outcome::met) {

@@ -163,7 +163,7 @@ std::string attrition_csv(const criteria::Trial& trial,
     const auto& c = trial.criteria[i];
     std::size_t n[4] = {0, 0, 0, 0}, removed = 0;
     for (std::size_t p = 0; p < outcomes.size(); ++p) {
-      auto oc = outcomes[p].results[i].outcome;
+      auto oc = ranking::outcome_at(outcomes[p], i);
       ++n[static_cast<int>(oc)];
       const bool bad = c.inclusion ? oc == criteria::Outcome::not_met : oc == criteria::Outcome::met;
       if (alive[p] && bad) {

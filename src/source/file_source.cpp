@@ -166,7 +166,8 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
 // their own issues, counts and completeness, merged by the reader in file order (so output never depends on
 // thread count).
 struct FileSource::Chunk {
-  std::string text;
+  std::unique_ptr<char[]> data;  // complete lines in [begin, end)
+  std::size_t begin = 0, end = 0;
   std::size_t first_line = 1;
   std::vector<fhir::Resource> resources;
   IssueLog issues;
@@ -178,7 +179,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   json::Document doc;
   json::ParseError perr;
   std::size_t line_no = c.first_line - 1;
-  std::string_view rest(c.text);
+  std::string_view rest(c.data.get() + c.begin, c.end - c.begin);
   while (!rest.empty()) {
     const void* nl = std::memchr(rest.data(), '\n', rest.size());
     const std::size_t len =
@@ -224,8 +225,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
     ++c.stats.read_by_type[ex.type_name];
     c.resources.push_back(std::move(*ex.resource));
   }
-  c.text.clear();
-  c.text.shrink_to_fit();
+  c.data.reset();
 }
 
 FilePtr FileSource::open_input(const std::string& name, const fs::path& file, IssueLog& issues) {
@@ -263,9 +263,12 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       sink(std::move(page));
     }
   };
-  auto submit = [&](std::string text, std::size_t first_line) {
+  auto submit = [&](std::unique_ptr<char[]> data, std::size_t begin, std::size_t end,
+                    std::size_t first_line) {
     auto c = std::make_unique<Chunk>();
-    c->text = std::move(text);
+    c->data = std::move(data);
+    c->begin = begin;
+    c->end = end;
     c->first_line = first_line;
     if (max_inflight == 1) {
       parse_chunk(*c, name);
@@ -282,51 +285,58 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     }));
   };
 
-  std::string pending;  // bytes after the last complete line read so far
+  // Each read lands in a new buffer after the partial line the last one ended with, so the input is copied
+  // once (the carried partial line aside) and the buffer goes to a worker whole.
+  std::string carry;
   std::size_t next_line = 1;
   bool skipping_long = false;  // inside a line longer than kMaxLine: dropped up to its newline
-  std::vector<char> buf(kChunkBytes);
   while (true) {
-    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
+    auto buf = std::make_unique_for_overwrite<char[]>(carry.size() + kChunkBytes);
+    std::memcpy(buf.get(), carry.data(), carry.size());
+    const std::size_t n = std::fread(buf.get() + carry.size(), 1, kChunkBytes, f.get());
     if (n == 0) break;
-    std::string_view in(buf.data(), n);
-    if (skipping_long) {
-      const void* nl = std::memchr(in.data(), '\n', in.size());
+    const std::size_t total = carry.size() + n;
+    std::size_t begin = 0;
+    if (skipping_long) {  // carry is empty
+      const void* nl = std::memchr(buf.get(), '\n', total);
       if (!nl) continue;
-      in.remove_prefix(static_cast<std::size_t>(static_cast<const char*>(nl) - in.data()) + 1);
+      begin = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.get()) + 1;
       skipping_long = false;
     }
-    pending.append(in);
-    const auto last_nl = pending.rfind('\n');
-    if (last_nl == std::string::npos) {
-      if (pending.size() > kMaxLine) {
+    const void* last = ::memrchr(buf.get() + begin, '\n', total - begin);
+    if (!last) {
+      carry.assign(buf.get() + begin, total - begin);
+      if (carry.size() > kMaxLine) {
         // The line is too long to be a resource: report it, skip to its end, and know data may be missing.
         issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(next_line), "", "",
                    "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
         ++stats_.rejected;
         completeness_.run_types.insert("*");
-        pending.clear();
+        std::string().swap(carry);
         ++next_line;
         skipping_long = true;
       }
       continue;
     }
-    std::string complete = pending.substr(0, last_nl + 1);
-    pending.erase(0, last_nl + 1);
+    const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(last) - buf.get()) + 1;
+    carry.assign(buf.get() + end, total - end);
     std::size_t lines = 0;
-    for (const char* p = complete.data();
-         (p = static_cast<const char*>(std::memchr(p, '\n', complete.data() + complete.size() - p))); ++p)
+    for (const char* p = buf.get() + begin;
+         (p = static_cast<const char*>(std::memchr(p, '\n', buf.get() + end - p))); ++p)
       ++lines;
     const std::size_t first = next_line;
     next_line += lines;
-    submit(std::move(complete), first);
+    submit(std::move(buf), begin, end, first);
   }
   if (std::ferror(f.get())) {
     issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
     completeness_.run_types.insert("*");
   }
-  if (!pending.empty() && !skipping_long)
-    submit(std::move(pending), next_line);  // last line without a newline
+  if (!carry.empty() && !skipping_long) {  // last line without a newline
+    auto buf = std::make_unique_for_overwrite<char[]>(carry.size());
+    std::memcpy(buf.get(), carry.data(), carry.size());
+    submit(std::move(buf), 0, carry.size(), next_line);
+  }
   while (!inflight.empty()) {
     deliver(inflight.front().get());
     inflight.pop_front();
