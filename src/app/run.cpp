@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -455,20 +456,23 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.shard = opts.shard.str();
   const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
   const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
+  // One output at a time, so that only one of them is in memory at once.
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
                                     "group.json"};
-  std::vector<std::string> contents = {
-      report::candidates_csv(shown), report::attrition_csv(*trial, shown),
-      report::issues_ndjson(shown_issues), report::html_report(*trial, shown_info, shown, opts.export_mode),
-      report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey)};
+  std::vector<std::function<std::string()>> writers = {
+      [&] { return report::candidates_csv(shown); },
+      [&] { return report::attrition_csv(*trial, shown); },
+      [&] { return report::issues_ndjson(shown_issues); },
+      [&] { return report::html_report(*trial, shown_info, shown, opts.export_mode); },
+      [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
   if (state) {
     if (pkey)
       for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
     names.push_back("changes.csv");
-    contents.push_back(report::changes_csv(changes));
+    writers.push_back([&] { return report::changes_csv(changes); });
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
-    auto w = write_file_atomic(opts.out / names[i], contents[i]);
+    auto w = write_file_atomic(opts.out / names[i], writers[i]());
     if (!w) return w.error();
     if (i == 0) crash_point("mid-export");
   }

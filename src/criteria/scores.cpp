@@ -1,5 +1,9 @@
 // Lab-only lower bounds of SLEDAI-2K and the 2019 EULAR/ACR classification score (CRITERIA.md section 5).
 // Each item counts only when the data show it; an unknown item adds nothing, so the result is a lower bound.
+#include <map>
+#include <mutex>
+#include <tuple>
+
 #include "criteria/nodes.hpp"
 
 namespace cf::criteria {
@@ -52,15 +56,19 @@ bool scores(Context& ctx, const NodePtr& n, ScoreBounds& b, std::vector<std::str
   return true;
 }
 
-}  // namespace
+// The item trees depend only on the mappings and the SLEDAI window, so they are built once per run (not once
+// per patient, which cost more than evaluating them) and shared, read-only, by the evaluation threads.
+struct ScoreNodes {
+  std::vector<Item> sledai;
+  NodePtr eular_entry;
+  std::vector<std::pair<std::vector<Item>, bool>> eular_domains;  // items highest weight first; clinical?
+};
 
-ScoreBounds compute_score_bounds(Context& ctx) {
-  const auto& t = ctx.terms;
-  ScoreBounds b;
-  const Window s = ctx.sledai_window;
+std::shared_ptr<const ScoreNodes> build_score_nodes(const terminology::Terminology& t, Window s) {
+  auto n = std::make_shared<ScoreNodes>();
   const Window ever;
   // SLEDAI-2K items in the activity window.
-  std::vector<Item> sledai = {
+  n->sledai = {
       {"proteinuria > 0.5 g/24h", 4,
        make_any({obs_any(t, "urine_protein_24h", s,
                          compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
@@ -78,48 +86,66 @@ ScoreBounds compute_score_bounds(Context& ctx) {
        obs_any(t, "platelets", s, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
       {"leukocytes < 3", 1, obs_any(t, "wbc", s, compare(t, "wbc", CompareOp::lt, "3", "10*9/L"))},
   };
-  for (const auto& it : sledai)
-    if (scores(ctx, it.node, b, b.sledai2k_items, it.name, it.weight)) b.sledai2k += it.weight;
-
   // EULAR/ACR: entry criterion, then the highest item per domain, ever.
+  n->eular_entry =
+      make_any({make_observation("ana_titre", ever, false, TitreTest{Decimal::from_int(80)}, Tri::not_met),
+                reading("ana_presence", ever, true)});
+  n->eular_domains.push_back(
+      {{{"fever > 38.3 C", 2,
+         obs_any(t, "body_temperature", ever, compare(t, "body_temperature", CompareOp::gt, "38.3", "Cel"))}},
+       true});
+  n->eular_domains.push_back(
+      {{{"thrombocytopenia < 100", 4,
+         obs_any(t, "platelets", ever, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
+        {"leukopenia < 4", 3, obs_any(t, "wbc", ever, compare(t, "wbc", CompareOp::lt, "4", "10*9/L"))}},
+       true});
+  n->eular_domains.push_back(
+      {{{"lupus nephritis class III/IV", 10,
+         make_record(RecordTypes::condition, "lupus_nephritis_class_iii_iv", ever, false, Tri::not_met)},
+        {"lupus nephritis class II/V", 8,
+         make_record(RecordTypes::condition, "lupus_nephritis_class_ii_v", ever, false, Tri::not_met)},
+        {"proteinuria > 0.5 g/24h", 4,
+         make_any({obs_any(t, "urine_protein_24h", ever,
+                           compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
+                   obs_any(t, "upcr", ever, compare(t, "upcr", CompareOp::gt, "0.5", "g/g"))})}},
+       true});
+  n->eular_domains.push_back({{{"low C3 and low C4", 4, make_all({low("c3", ever), low("c4", ever)})},
+                               {"low C3 or low C4", 3, make_any({low("c3", ever), low("c4", ever)})}},
+                              false});
+  n->eular_domains.push_back(
+      {{{"anti-dsDNA or anti-Sm", 6,
+         make_any({reading("anti_dsdna", ever, true), reading("anti_sm", ever, true)})}},
+       false});
+  return n;
+}
+
+const ScoreNodes& score_nodes(const terminology::Terminology& t, Window s) {
+  static std::mutex mu;
+  static std::map<std::tuple<const terminology::Terminology*, int, int>, std::shared_ptr<const ScoreNodes>>
+      cache;
+  std::lock_guard lock(mu);
+  auto& slot = cache[{&t, static_cast<int>(s.unit), s.n}];
+  if (!slot) slot = build_score_nodes(t, s);
+  return *slot;
+}
+
+}  // namespace
+
+ScoreBounds compute_score_bounds(Context& ctx) {
+  const ScoreNodes& n = score_nodes(ctx.terms, ctx.sledai_window);
+  ScoreBounds b;
+  for (const auto& it : n.sledai)
+    if (scores(ctx, it.node, b, b.sledai2k_items, it.name, it.weight)) b.sledai2k += it.weight;
   std::vector<std::string> dummy;
   ScoreBounds scratch;
-  b.eular_entry = scores(
-      ctx,
-      make_any({make_observation("ana_titre", ever, false, TitreTest{Decimal::from_int(80)}, Tri::not_met),
-                reading("ana_presence", ever, true)}),
-      scratch, dummy, "ANA >= 1:80", 0);
-  auto domain = [&](std::vector<Item> items, bool clinical) {
+  b.eular_entry = scores(ctx, n.eular_entry, scratch, dummy, "ANA >= 1:80", 0);
+  for (const auto& [items, clinical] : n.eular_domains)
     for (const auto& it : items)  // highest weight first
       if (scores(ctx, it.node, b, b.eular_items, it.name, it.weight)) {
         b.eular_acr += it.weight;
         if (clinical) b.eular_clinical = true;
-        return;
+        break;
       }
-  };
-  domain(
-      {{"fever > 38.3 C", 2,
-        obs_any(t, "body_temperature", ever, compare(t, "body_temperature", CompareOp::gt, "38.3", "Cel"))}},
-      true);
-  domain({{"thrombocytopenia < 100", 4,
-           obs_any(t, "platelets", ever, compare(t, "platelets", CompareOp::lt, "100", "10*9/L"))},
-          {"leukopenia < 4", 3, obs_any(t, "wbc", ever, compare(t, "wbc", CompareOp::lt, "4", "10*9/L"))}},
-         true);
-  domain({{"lupus nephritis class III/IV", 10,
-           make_record(RecordTypes::condition, "lupus_nephritis_class_iii_iv", ever, false, Tri::not_met)},
-          {"lupus nephritis class II/V", 8,
-           make_record(RecordTypes::condition, "lupus_nephritis_class_ii_v", ever, false, Tri::not_met)},
-          {"proteinuria > 0.5 g/24h", 4,
-           make_any({obs_any(t, "urine_protein_24h", ever,
-                             compare(t, "urine_protein_24h", CompareOp::gt, "0.5", "g/(24.h)")),
-                     obs_any(t, "upcr", ever, compare(t, "upcr", CompareOp::gt, "0.5", "g/g"))})}},
-         true);
-  domain({{"low C3 and low C4", 4, make_all({low("c3", ever), low("c4", ever)})},
-          {"low C3 or low C4", 3, make_any({low("c3", ever), low("c4", ever)})}},
-         false);
-  domain({{"anti-dsDNA or anti-Sm", 6,
-           make_any({reading("anti_dsdna", ever, true), reading("anti_sm", ever, true)})}},
-         false);
   return b;
 }
 

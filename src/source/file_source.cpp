@@ -241,7 +241,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   const std::string name = display(file);
   FilePtr f = open_input(name, file, issues);
   if (!f) return;
-  constexpr std::size_t kChunkBytes = 8u << 20;
+  constexpr std::size_t kChunkBytes = 2u << 20;  // small enough that chunks in flight stay a few MB
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
   std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
 
