@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -325,17 +327,28 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   };
   const std::size_t threads =
       std::max<std::size_t>(1, opts.threads ? opts.threads : std::thread::hardware_concurrency());
-  std::vector<ranking::PatientOutcome> outcomes;
-  for (std::size_t part = 0; part < collector.partitions(); ++part) {
-    auto records = collector.finish_partition(part, issues);
-    if (!records) return records.error();
+  // A partition's records are built and evaluated together. With one partition (everything fitted in
+  // memory) its patients are spread over the threads; with several, the threads take whole partitions, a
+  // bounded number ahead of the one being collected, which is always the next in order (so issues and
+  // outputs do not depend on timing).
+  struct Part {
+    std::vector<Evaluated> done;
+    IssueLog issues;
+    Status status = Status::success();
+  };
+  auto process = [&](std::size_t part, Part& out, std::size_t inner_threads) {
+    auto records = collector.finish_partition(part, out.issues);
+    if (!records) {
+      out.status = records.error();
+      return;
+    }
     std::vector<const terminology::PatientRecord*> recs;
     recs.reserve(records->size());
     for (const auto& [id, rec] : *records) recs.push_back(&rec);
-    std::vector<Evaluated> done(recs.size());
-    auto evaluate = [&](std::size_t i) {
+    out.done.resize(recs.size());
+    parallel_for(recs.size(), inner_threads, [&](std::size_t i) {
       const auto& rec = *recs[i];
-      Evaluated& e = done[i];
+      Evaluated& e = out.done[i];
       e.missing_patient = !rec.patient;
       criteria::Context ctx{rec, *terms, opts.as_of, incomplete, trial->sledai_window, std::nullopt};
       e.outcome = ranking::assess(*trial, ctx);
@@ -345,10 +358,13 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       e.shown = shown_line(o);
       if (two_lines) e.stored = report::result_line(*trial, o);
       ranking::strip_evidence(o);
-    };
-    parallel_for(recs.size(), threads, evaluate);
-    records->clear();
-    for (auto& e : done) {
+    });
+  };
+  std::vector<ranking::PatientOutcome> outcomes;
+  auto collect = [&](Part& p) -> Status {
+    if (!p.status.ok()) return p.status;
+    issues.merge(std::move(p.issues));
+    for (auto& e : p.done) {
       if (e.missing_patient)
         issues.add(Severity::warning, "missing-patient", "", "Patient/" + e.outcome.patient_id, "",
                    "clinical resources reference a Patient that the source did not provide");
@@ -366,7 +382,61 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       }
       outcomes.push_back(std::move(e.outcome));
     }
-    if (part == 0) crash_point("mid-evaluation");
+    std::vector<Evaluated>().swap(p.done);
+    return Status::success();
+  };
+  const std::size_t n_parts = collector.partitions();
+  if (n_parts == 1 || threads == 1) {
+    for (std::size_t part = 0; part < n_parts; ++part) {
+      Part p;
+      process(part, p, n_parts == 1 ? threads : 1);
+      if (auto c = collect(p); !c) return c.error();
+      if (part == 0) crash_point("mid-evaluation");
+    }
+  } else {
+    std::vector<Part> parts(n_parts);
+    std::vector<char> ready(n_parts, 0);
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t next = 0, collected = 0;
+    bool stop = false;
+    const std::size_t ahead = 2 * threads;  // partitions evaluated but not yet collected, at most
+    auto worker = [&] {
+      while (true) {
+        std::size_t part;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return stop || next >= n_parts || next < collected + ahead; });
+          if (stop || next >= n_parts) return;
+          part = next++;
+        }
+        process(part, parts[part], 1);
+        {
+          std::lock_guard lock(mu);
+          ready[part] = 1;
+        }
+        cv.notify_all();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    Status failed = Status::success();
+    for (std::size_t part = 0; part < n_parts && failed.ok(); ++part) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return ready[part] != 0; });
+      }
+      failed = collect(parts[part]);
+      {
+        std::lock_guard lock(mu);
+        collected = part + 1;
+        if (!failed.ok()) stop = true;
+      }
+      cv.notify_all();
+      if (part == 0) crash_point("mid-evaluation");
+    }
+    for (auto& t : pool) t.join();
+    if (!failed.ok()) return failed.error();
   }
   ranking::rank_all(outcomes);
 
@@ -460,8 +530,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
                                     "group.json"};
   std::vector<std::function<std::string()>> writers = {
-      [&] { return report::candidates_csv(shown); },
-      [&] { return report::attrition_csv(*trial, shown); },
+      [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
       [&] { return report::issues_ndjson(shown_issues); },
       [&] { return report::html_report(*trial, shown_info, shown, opts.export_mode); },
       [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};

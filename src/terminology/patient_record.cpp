@@ -3,6 +3,7 @@
 #include "terminology/values.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace cf::terminology {
 
@@ -138,16 +139,17 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
 Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::size_t p, IssueLog& issues) {
   // The newest version of each resource, in order of arrival: first those kept in memory, then the file's.
   std::unordered_map<std::string, fhir::Resource> kept;
+  std::size_t n_kept = 0, n_duplicates = 0;
   auto keep = [&](fhir::Resource&& r) {
     const fhir::Header& h = fhir::header(r);
     std::string key = h.key();
     auto it = kept.find(key);
     if (it == kept.end()) {
-      ++stats_.kept;
+      ++n_kept;
       kept.emplace(std::move(key), std::move(r));
       return;
     }
-    ++stats_.duplicates;
+    ++n_duplicates;
     const fhir::Header& old = fhir::header(it->second);
     const bool replace = newer(h, old);
     issues.add(Severity::info, "duplicate-resource", h.origin.location, key, "",
@@ -159,6 +161,11 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
   std::vector<fhir::Resource>().swap(parts_[p].in_memory);
   if (spill_)
     if (auto st = spill_->read(p, keep); !st) return st.error();
+  {
+    std::lock_guard lock(stats_mu_);
+    stats_.kept += n_kept;
+    stats_.duplicates += n_duplicates;
+  }
 
   std::map<std::string, PatientRecord> out;
   std::vector<std::string> keys;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -71,7 +72,8 @@ class Collector {
 
   std::size_t partitions() const { return parts_.size(); }
   // The records of one partition by patient id (every patient is in exactly one), with medicationReference
-  // resolved through the Medication resources. Call once per partition, after the last add().
+  // resolved through the Medication resources. Call once per partition, after the last add(); different
+  // partitions may be finished on different threads at once.
   Result<std::map<std::string, PatientRecord>> finish_partition(std::size_t p, IssueLog& issues);
   // All partitions at once (small inputs and tests).
   std::map<std::string, PatientRecord> finish(IssueLog& issues);
@@ -90,6 +92,7 @@ class Collector {
   std::vector<Partition> parts_{1};
   std::unordered_map<std::string, fhir::CodeableConcept> medications_;
   CollectStats stats_;
+  std::mutex stats_mu_;  // finish_partition() runs on several threads
   std::function<bool(const std::string&)> filter_;
   std::filesystem::path spill_dir_;
   std::size_t budget_ = 0, buckets_ = 0, in_memory_bytes_ = 0;
