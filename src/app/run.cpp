@@ -532,7 +532,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   std::vector<std::function<std::string()>> writers = {
       [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
       [&] { return report::issues_ndjson(shown_issues); },
-      [&] { return report::html_report(*trial, shown_info, shown, opts.export_mode); },
+      [] { return std::string(); },  // report.html: streamed below
       [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
   if (state) {
     if (pkey)
@@ -541,6 +541,17 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     writers.push_back([&] { return report::changes_csv(changes); });
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "report.html") {  // tens of MB for a hospital: streamed
+      auto file = AtomicFile::create(opts.out / names[i]);
+      if (!file) return file.error();
+      Status w = Status::success();
+      report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
+        if (w.ok()) w = (*file)->write(piece);
+      });
+      if (!w) return w.error();
+      if (auto c = (*file)->commit(); !c) return c.error();
+      continue;
+    }
     auto w = write_file_atomic(opts.out / names[i], writers[i]());
     if (!w) return w.error();
     if (i == 0) crash_point("mid-export");

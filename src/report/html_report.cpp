@@ -295,8 +295,15 @@ std::string analogue_chip() {
 
 class Page {
  public:
-  Page(const criteria::Trial& t, const RunInfo& i, const std::vector<PatientOutcome>& o, ExportMode m)
-      : trial_(t), info_(i), outcomes_(o), mode_(m), as_of_(parse_iso_day(i.as_of)) {}
+  Page(const criteria::Trial& t, const RunInfo& i, const std::vector<PatientOutcome>& o, ExportMode m,
+       const HtmlSink* sink = nullptr)
+      : trial_(t), info_(i), outcomes_(o), mode_(m), as_of_(parse_iso_day(i.as_of)), sink_(sink) {}
+
+  // With a sink, the page leaves in pieces of about a megabyte (a hospital's report is tens of megabytes).
+  void stream() {
+    std::string rest = render();
+    (*sink_)(rest);
+  }
 
   std::string render() {
     head();
@@ -319,7 +326,14 @@ class Page {
   const std::vector<PatientOutcome>& outcomes_;
   ExportMode mode_;
   std::optional<Days> as_of_;
+  const HtmlSink* sink_;
   std::string out_;
+
+  void flush_if_big() {
+    if (!sink_ || out_.size() < (std::size_t{1} << 20)) return;
+    (*sink_)(out_);
+    out_.clear();
+  }
 
   std::size_t count(Tier t) const {
     return static_cast<std::size_t>(
@@ -552,7 +566,10 @@ class Page {
           "decisions were made on the true dates.";
     out_ += "</p>";
     for (const auto& o : outcomes_)
-      if (o.tier != Tier::ineligible) patient(o);
+      if (o.tier != Tier::ineligible) {
+        patient(o);
+        flush_if_big();
+      }
     out_ += "</section>";
   }
 
@@ -715,6 +732,7 @@ class Page {
       out_ += "<tr data-patient=\"" + esc(o.patient_id) + "\"><td>" + esc(o.patient_id) +
               (o.name.empty() ? "" : "<br><span class=\"muted\">" + esc(o.name) + "</span>") + "</td><td>" +
               d + "</td></tr>";
+      flush_if_big();
     }
     out_ += "</tbody></table></details></section>";
   }
@@ -770,17 +788,37 @@ std::vector<svg::FunnelStep> funnel_steps(const criteria::Trial& trial,
   return steps;
 }
 
+namespace {
+
+// A de-identified page must not go out with names or raw ids: a short page says why instead.
+bool refuse(const std::vector<PatientOutcome>& outcomes, ExportMode mode) {
+  if (mode != ExportMode::deidentified) return false;
+  for (const auto& o : outcomes)
+    if (!o.name.empty() || !looks_like_pseudonym(o.patient_id)) return true;
+  return false;
+}
+
+constexpr std::string_view kRefused =
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Report "
+    "refused</title></head>"
+    "<body><p>The de-identified report was not written: the outcomes still carry names or patient ids "
+    "(apply_privacy was not applied).</p></body></html>\n";
+
+}  // namespace
+
 std::string html_report(const criteria::Trial& trial, const RunInfo& info,
                         const std::vector<PatientOutcome>& outcomes, ExportMode mode) {
-  if (mode == ExportMode::deidentified)
-    for (const auto& o : outcomes)
-      if (!o.name.empty() || !looks_like_pseudonym(o.patient_id))
-        return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Report "
-               "refused</title></head>"
-               "<body><p>The de-identified report was not written: the outcomes still carry names or patient "
-               "ids "
-               "(apply_privacy was not applied).</p></body></html>\n";
+  if (refuse(outcomes, mode)) return std::string(kRefused);
   return Page(trial, info, outcomes, mode).render();
+}
+
+void html_report(const criteria::Trial& trial, const RunInfo& info,
+                 const std::vector<PatientOutcome>& outcomes, ExportMode mode, const HtmlSink& sink) {
+  if (refuse(outcomes, mode)) {
+    sink(kRefused);
+    return;
+  }
+  Page(trial, info, outcomes, mode, &sink).stream();
 }
 
 }  // namespace cf::report

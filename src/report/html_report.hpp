@@ -4,7 +4,9 @@
 // default-src 'none' (with hashes for the one inline style and script) makes that a property the browser
 // enforces, not a promise. The page stays complete with JavaScript off; the script only adds sorting, filters
 // and search.
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "criteria/trial.hpp"
@@ -39,5 +41,9 @@ std::vector<svg::FunnelStep> funnel_steps(const criteria::Trial& trial,
 // that still carries names or raw ids is refused (the function returns a short page saying so).
 std::string html_report(const criteria::Trial& trial, const RunInfo& info,
                         const std::vector<ranking::PatientOutcome>& outcomes, ExportMode mode);
+// The same page handed to `sink` in pieces, so that it is never whole in memory.
+using HtmlSink = std::function<void(std::string_view)>;
+void html_report(const criteria::Trial& trial, const RunInfo& info,
+                 const std::vector<ranking::PatientOutcome>& outcomes, ExportMode mode, const HtmlSink& sink);
 
 }  // namespace cf::report
