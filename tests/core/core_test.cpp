@@ -2,9 +2,13 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "core/date.hpp"
 #include "core/decimal.hpp"
 #include "core/sha256.hpp"
+#include "core/temp_file.hpp"
 #include "core/text.hpp"
 
 using namespace cf;
@@ -63,4 +67,32 @@ BOOST_AUTO_TEST_CASE(sha256_known_vectors) {
 BOOST_AUTO_TEST_CASE(log_text_is_neutralised) {
   BOOST_TEST(sanitize_for_log("a\nb\x1b[31m", 100) == "a?b?[31m");
   BOOST_TEST(sanitize_for_log(std::string(500, 'x'), 10).size() == 13u);
+}
+
+BOOST_AUTO_TEST_CASE(scratch_lines_read_back_and_leave_nothing) {
+  char tmpl[] = "/tmp/cf-core-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  {
+    auto lines = TempLines::create(dir);
+    BOOST_TEST_REQUIRE(lines.ok());
+    std::vector<TempLines::Ref> refs;
+    for (int i = 0; i < 3000; ++i) {
+      auto r =
+          (*lines)->append("line " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'x'));
+      BOOST_TEST_REQUIRE(r.ok());
+      refs.push_back(*r);
+    }
+    BOOST_TEST(std::filesystem::is_empty(dir));  // unlinked at once
+    std::string out;
+    for (int i : {2999, 0, 1500, 7}) {
+      BOOST_TEST_REQUIRE((*lines)->read(refs[static_cast<std::size_t>(i)], out).ok());
+      BOOST_TEST(out == "line " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'x'));
+    }
+    auto more = (*lines)->append("after a read");  // appending after reading still appends at the end
+    BOOST_TEST_REQUIRE(more.ok());
+    BOOST_TEST_REQUIRE((*lines)->read(*more, out).ok());
+    BOOST_TEST(out == "after a read");
+  }
+  BOOST_TEST(!TempLines::create(dir / "missing").ok());  // a folder that is not there: an error, not a crash
+  std::filesystem::remove_all(dir);
 }
