@@ -361,6 +361,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     });
   };
   std::vector<ranking::PatientOutcome> outcomes;
+  if (auto it = src.stats().read_by_type.find("Patient"); it != src.stats().read_by_type.end())
+    outcomes.reserve(it->second + 16);  // one growth less of a hospital-sized vector (about one per patient)
   auto collect = [&](Part& p) -> Status {
     if (!p.status.ok()) return p.status;
     issues.merge(std::move(p.issues));

@@ -79,7 +79,11 @@ std::string group_id(const criteria::Trial& trial, ExportMode mode) {
 std::string fhir_group_json(const criteria::Trial& trial, const RunInfo& info,
                             const std::vector<ranking::PatientOutcome>& outcomes, ExportMode mode,
                             const PrivacyKey* key) {
-  const auto members = apply_privacy(outcomes, mode, key, &trial);
+  // Only candidates are members: the ineligible (most of a hospital) are not copied.
+  std::vector<ranking::PatientOutcome> candidates;
+  for (const auto& o : outcomes)
+    if (o.tier != ranking::Tier::ineligible) candidates.push_back(o);
+  const auto members = apply_privacy(std::move(candidates), mode, key, &trial);
   std::size_t n = 0;
   for (const auto& o : members)
     if (o.tier != ranking::Tier::ineligible && fhir::valid_id(o.patient_id) && o.rank > 0) ++n;
