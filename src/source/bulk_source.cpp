@@ -306,8 +306,15 @@ struct BulkSource::Impl {
   }
 
   // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one
-  // repeat.
-  Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth) {
+  // repeat. With a `sink`, a 200 body is streamed to it (HttpClient::send_streaming) instead of collected.
+  Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth,
+                                   const transport::HttpClient::BodySink* body_sink = nullptr) {
+    const transport::HttpClient::StreamIf only_200 = [](const transport::Response& r) {
+      return r.status == 200;
+    };
+    auto exchange = [&] {
+      return body_sink ? client.send_streaming(req, *body_sink, only_200) : client.send(req);
+    };
     std::string used;
     if (with_auth) {
       if (o.smart) {
@@ -319,14 +326,14 @@ struct BulkSource::Impl {
         req.headers.emplace_back("Authorization", o.authorization);
       }
     }
-    auto resp = client.send(req);
+    auto resp = exchange();
     if (!resp) return resp.error();
     if (resp->status == 401 && with_auth && o.smart) {
       auto a = o.smart->reauthorize(used);
       if (!a) return a.error();
       for (auto& h : req.headers)
         if (h.first == "Authorization") h.second = *a;
-      resp = client.send(req);
+      resp = exchange();
     }
     return resp;
   }
@@ -687,8 +694,11 @@ struct BulkSource::Impl {
 
   // ---- files
   // ---------------------------------------------------------------------------------------------------
-  // Downloads one file, or explains why it was refused or failed (the caller marks what is incomplete).
-  Result<std::string> download(const FileRef& f, bool requires_token, const char* what) {
+  // Streams one file into `lines` as it arrives (HttpClient::send_streaming), so that memory holds a piece of
+  // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
+  // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
+  // far have been handed on, but the file is not complete (the caller marks what is incomplete).
+  Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines) {
     auto u = Url::parse(f.url);
     if (!u)
       return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
@@ -714,7 +724,17 @@ struct BulkSource::Impl {
       std::lock_guard lock(mu);
       ++self.counters_.files;
     }
-    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token);
+    std::uint64_t bytes = 0;
+    const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
+      bytes += piece.size();
+      lines.feed(piece);
+      return Status::success();
+    };
+    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token, &to_lines);
+    {
+      std::lock_guard lock(mu);
+      self.counters_.bytes += bytes;
+    }
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {
       const BodyOutcome oo = body_outcome(resp->body);
@@ -725,11 +745,8 @@ struct BulkSource::Impl {
     if (!ct.empty() && ct.find("ndjson") == std::string::npos && ct.find("text/plain") == std::string::npos)
       issues.add(Severity::warning, "bulk-content-type", where, "", "",
                  "file served as '" + clean_text(ct, 60) + "', not application/fhir+ndjson: read as NDJSON");
-    {
-      std::lock_guard lock(mu);
-      self.counters_.bytes += resp->body.size();
-    }
-    return std::move(resp->body);
+    lines.finish();
+    return Status::success();
   }
 
   // Local patient id of a subject reference: relative, or absolute on this server's base.
@@ -776,20 +793,10 @@ struct BulkSource::Impl {
     page.label = std::move(label);
   }
 
+  // Each line is parsed as it arrives and pages go to the sink as they fill, while the file is still
+  // downloading: memory per download is one line, one piece of the body and one page.
   void read_output(const FileRef& f, std::size_t index, bool requires_token) {
     const std::string label = "bulk " + f.type + " file " + std::to_string(index + 1);
-    auto body = download(f, requires_token, "an output file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 f.type + " file: " + body.error().message + "; " + f.type + " is incomplete for this run");
-      log(label + " failed: " + body.error().what());
-      {
-        std::lock_guard lock(mu);
-        ++self.counters_.failed_files;
-      }
-      incomplete(f.type);
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : label;
     Page page;
     page.label = label;
@@ -883,13 +890,18 @@ struct BulkSource::Impl {
       page.resources.push_back(std::move(*ex.resource));
       if (page.resources.size() >= o.page_size) deliver(page);
     });
-    splitter.feed(*body);
-    splitter.finish();
-    body->clear();
-    body->shrink_to_fit();
+    const Status streamed = stream_file(f, requires_token, "an output file", splitter);
+    // What arrived before a failure is real data and goes on like the rest; the type is incomplete either
+    // way.
     deliver(page);
     bool bad = false;
-    if (f.count && *f.count != lines) {
+    if (!streamed) {
+      bad = true;
+      issues.add(
+          Severity::error, "bulk-file-failed", streamed.error().context, "", "",
+          f.type + " file: " + streamed.error().message + "; " + f.type + " is incomplete for this run");
+      log(label + " failed: " + streamed.error().what());
+    } else if (f.count && *f.count != lines) {
       bad = true;
       issues.add(Severity::error, "bulk-count-mismatch", where, "", "",
                  "the manifest announces " + std::to_string(*f.count) + " " + f.type +
@@ -913,26 +925,17 @@ struct BulkSource::Impl {
     self.stats_.rejected += local.rejected;
     self.stats_.prefiltered += local.prefiltered;
     for (const auto& [t, n] : local.skipped_by_type) self.stats_.skipped_by_type[t] += n;
-    ++self.stats_.files;
+    if (streamed) ++self.stats_.files;
     if (bad) {
       ++self.counters_.failed_files;
       self.completeness_.run_types.insert(f.type);
-      log(label + ": incomplete (see data_issues.ndjson)");
+      if (streamed) log(label + ": incomplete (see data_issues.ndjson)");
     }
     for (const auto& p : lost_patients) self.completeness_.patient_types[p].insert(f.type);
   }
 
   // `deleted`: NDJSON of transaction Bundles whose entries are DELETE requests ("Observation/123").
   void read_deleted(const FileRef& f, bool requires_token) {
-    auto body = download(f, requires_token, "a deleted-resources file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 "deleted-resources file: " + body.error().message +
-                     "; every type is incomplete for this run "
-                     "(resources deleted on the server may still be used)");
-      incomplete("*");
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : "deleted file";
     json::Document doc;
     json::ParseError perr;
@@ -959,8 +962,13 @@ struct BulkSource::Impl {
         deleted.insert(key);
       });
     });
-    splitter.feed(*body);
-    splitter.finish();
+    if (auto st = stream_file(f, requires_token, "a deleted-resources file", splitter); !st) {
+      issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
+                 "deleted-resources file: " + st.error().message +
+                     "; every type is incomplete for this run "
+                     "(resources deleted on the server may still be used)");
+      bad = true;
+    }
     if (bad) incomplete("*");
   }
 
@@ -968,13 +976,6 @@ struct BulkSource::Impl {
   // when they name none); their text goes to the data issues only, never to the log (it may name patients,
   // B8).
   void read_errors(const FileRef& f, bool requires_token) {
-    auto body = download(f, requires_token, "an error file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 "error file: " + body.error().message + "; every type is incomplete for this run");
-      incomplete("*");
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : "error file";
     json::Document doc;
     json::ParseError perr;
@@ -1020,8 +1021,12 @@ struct BulkSource::Impl {
                             : std::string()));
       }
     });
-    splitter.feed(*body);
-    splitter.finish();
+    if (auto st = stream_file(f, requires_token, "an error file", splitter); !st) {
+      issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
+                 "error file: " + st.error().message + "; every type is incomplete for this run");
+      incomplete("*");
+      return;
+    }
     log("error file: " + std::to_string(serious) + " fatal/error and " + std::to_string(other) +
         " other issue(s) (text in data_issues.ndjson)");
   }

@@ -18,9 +18,11 @@
 //      (or STU4 outcome[]), deleted[], and link[next] (v3 partial manifests, loops refused);
 //   4. `deleted` files are read first (transaction Bundles of DELETE entries: deleted()), then the output
 //   files are
-//      downloaded `concurrency` at a time and each line goes through the same parse and extract path as the
-//      file source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read
-//      last;
+//      streamed `concurrency` at a time (HttpClient::send_streaming: split into lines as the bytes arrive,
+//      pages handed to the sink as they fill, so memory per download is one line, one body piece and one
+//      page, whatever the file's size) and each line goes through the same parse and extract path as the file
+//      source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read last.
+//      A file that breaks off mid-way is not retried (its first part has been used): its type is incomplete;
 //   5. Medications that MedicationRequest/Statement/Administration resources reference but the export did not
 //      contain (Patient and Group exports hold only the Patient compartment) are read with
 //      Medication?_id=...;
@@ -90,8 +92,9 @@ struct BulkOptions {
   // The kick-off is not idempotent (it creates a job): pass a client whose retry policy allows at most one
   // repeat (max_attempts 2, RELIABILITY B2). Null: the main client.
   std::shared_ptr<transport::HttpClient> kickoff_client;
-  // File downloads: a client with a longer total timeout and larger body limits suits big exports (each file
-  // is held in memory while it is read, `concurrency` at a time). Null: the main client.
+  // File downloads: a client with a longer total timeout suits big exports. Files are streamed (read line by
+  // line as they arrive, never held whole), but its max_body_bytes / max_decoded_bytes still cap the size of
+  // one file and its total_timeout the time of one download. Null: the main client.
   std::shared_ptr<transport::HttpClient> file_client;
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
   // Test hook: how to wait (default std::this_thread::sleep_for).

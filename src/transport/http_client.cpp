@@ -55,8 +55,9 @@ class HttpClient::Impl {
   // One streamed request, across its attempts (send_streaming).
   struct Stream {
     const BodySink* sink = nullptr;
-    std::size_t delivered = 0;         // decoded body bytes handed to the sink
-    std::optional<cf::Error> refused;  // the sink's own error, returned as it is
+    const StreamIf* stream_if = nullptr;  // null or empty: every 2xx body is streamed
+    std::size_t delivered = 0;            // decoded body bytes handed to the sink
+    std::optional<cf::Error> refused;     // the sink's own error, returned as it is
   };
 
   cf::Result<Response> send(const Request& request, Stream* stream);
@@ -119,6 +120,12 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
   detail::BodyHandler handler;
   handler.start = [&](int status, const HeaderList& headers) -> std::optional<Failure> {
     if (status < 200 || status >= 300 || !has_body(request, status)) return std::nullopt;
+    if (stream->stream_if && *stream->stream_if) {
+      Response head;
+      head.status = status;
+      head.headers = headers;
+      if (!(*stream->stream_if)(head)) return std::nullopt;
+    }
     auto d = detail::StreamDecoder::create(join(values_of(headers, "content-encoding")),
                                            options_.max_decoded_bytes, true);
     if (!d) return Failure{d.error().message, false, false};
@@ -271,9 +278,11 @@ cf::Result<Response> HttpClient::send(const Request& request) {
   return impl_->send(request, nullptr);
 }
 
-cf::Result<Response> HttpClient::send_streaming(const Request& request, const BodySink& sink) {
+cf::Result<Response> HttpClient::send_streaming(const Request& request, const BodySink& sink,
+                                                const StreamIf& stream_if) {
   Impl::Stream stream;
   stream.sink = &sink;
+  stream.stream_if = &stream_if;
   return impl_->send(request, &stream);
 }
 

@@ -229,6 +229,20 @@ BOOST_AUTO_TEST_CASE(other_statuses_are_returned_with_their_body) {
   BOOST_TEST(redirect.status == 302);
   BOOST_TEST(redirect.body == "moved");
   BOOST_TEST(p.sizes.empty());
+  // A 2xx body the caller declines to stream (here by its Content-Type) is collected as send() does.
+  Request request;
+  request.url = url(server.url("/ok"));
+  int asked = 0;
+  const Response declined =
+      expect_response(client->send_streaming(request, p.sink(), [&](const Response& head) {
+        ++asked;
+        BOOST_TEST(head.status == 200);
+        BOOST_TEST(head.body.empty());
+        return head.header("content-type") != "text/plain";
+      }));
+  BOOST_TEST(asked == 1);
+  BOOST_TEST(declined.body == "ok");
+  BOOST_TEST(p.sizes.empty());
 }
 
 BOOST_AUTO_TEST_CASE(sink_error_aborts_the_transfer) {
