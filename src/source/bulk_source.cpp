@@ -204,6 +204,7 @@ struct FileRef {
   std::string type;
   std::string url;
   std::optional<std::uint64_t> count;
+  std::size_t ordinal = 0;  // among the files of its type in its list (output, error or deleted)
 };
 
 struct Manifest {
@@ -213,6 +214,11 @@ struct Manifest {
   std::vector<FileRef> output, errors, deleted;
   std::string next;
 };
+
+void number_files(std::vector<FileRef>& files) {
+  std::map<std::string, std::size_t> seen;
+  for (auto& f : files) f.ordinal = seen[f.type]++;
+}
 
 milliseconds grow(milliseconds d, milliseconds cap) {
   return std::min(cap, milliseconds(d.count() + d.count() / 2 + 1));
@@ -277,6 +283,13 @@ struct BulkSource::Impl {
   std::set<std::string> referenced_medications;  // Medication ids referenced by delivered resources
   std::set<std::string> requested;               // _type
   milliseconds error_waited{0};
+  // Expired file links (signed URLs): the manifest is read once more from the status URL.
+  Url status_url;
+  Clock::time_point manifest_at{};
+  std::string manifest_time;  // transactionTime of the manifest in use
+  std::mutex reread_mu;
+  bool reread_tried = false;
+  std::optional<Manifest> reread;  // the manifest read again, when it was usable
 
   Impl(BulkSource& s, IssueLog& i) : self(s), o(s.opts_), issues(i) {}
 
@@ -567,7 +580,8 @@ struct BulkSource::Impl {
 
   // ---- manifest
   // ------------------------------------------------------------------------------------------------
-  Result<Manifest> parse_manifest(const std::string& body, const std::string& where) {
+  // `quiet`: for a manifest read again (expired links): its problems were reported the first time.
+  Result<Manifest> parse_manifest(const std::string& body, const std::string& where, bool quiet = false) {
     json::Document doc;
     json::ParseError err;
     if (!json::parse(body, doc, err))
@@ -575,6 +589,7 @@ struct BulkSource::Impl {
     if (!doc.IsObject()) return make_error("the export manifest is not a JSON object", where);
     Manifest m;
     auto problem = [&](Severity s, const std::string& path, const std::string& msg) {
+      if (quiet) return;
       issues.add(s, "bulk-manifest", where, "", path, msg);
       log(std::string(s == Severity::error ? "error" : "warning") + ": manifest: " + msg);
     };
@@ -611,7 +626,9 @@ struct BulkSource::Impl {
         r.url = std::string(json::string(json::member(f, "url")).value_or(""));
         if (r.url.empty()) {
           problem(Severity::error, path + ".url", "a file entry has no url");
-          if (std::string(field) != "output" || !requested.count(r.type))
+          if (quiet)
+            return;
+          else if (std::string(field) != "output" || !requested.count(r.type))
             incomplete("*");
           else
             incomplete(r.type);
@@ -645,8 +662,8 @@ struct BulkSource::Impl {
   }
 
   // Reads the manifest and any further parts it links to (Bulk Data v3), refusing loops.
-  Result<Manifest> read_manifest(const std::string& first_body, const Url& status) {
-    auto m = parse_manifest(first_body, "manifest " + status.redacted());
+  Result<Manifest> read_manifest(const std::string& first_body, const Url& status, bool quiet = false) {
+    auto m = parse_manifest(first_body, "manifest " + status.redacted(), quiet);
     if (!m) return m;
     {
       std::lock_guard lock(mu);
@@ -670,7 +687,7 @@ struct BulkSource::Impl {
       if (resp->status != 200)
         return make_error("manifest part answered HTTP " + std::to_string(resp->status),
                           "GET " + u->redacted());
-      auto part = parse_manifest(resp->body, "manifest " + u->redacted());
+      auto part = parse_manifest(resp->body, "manifest " + u->redacted(), quiet);
       if (!part) return part;
       {
         std::lock_guard lock(mu);
@@ -680,16 +697,74 @@ struct BulkSource::Impl {
         for (auto& f : (*part).*v) {
           const bool dup = std::any_of(((*m).*v).begin(), ((*m).*v).end(),
                                        [&](const FileRef& x) { return x.url == f.url; });
-          if (dup)
+          if (!dup)
+            ((*m).*v).push_back(std::move(f));
+          else if (!quiet)
             issues.add(Severity::warning, "bulk-manifest", "manifest " + u->redacted(), "", "",
                        "a file listed by an earlier part of the manifest is listed again: read once");
-          else
-            ((*m).*v).push_back(std::move(f));
         }
       at = *u;
       next = part->next;
     }
+    for (auto v : {&Manifest::output, &Manifest::errors, &Manifest::deleted}) number_files((*m).*v);
     return m;
+  }
+
+  // The manifest read once more from the status URL, when the first one was read at least
+  // manifest_reread_after ago (its file links may have expired); nullopt when it is too young, was already
+  // re-read, could not be read or is of another export (transactionTime).
+  const Manifest* reread_manifest() {
+    std::lock_guard lock(reread_mu);  // one re-read for every download thread
+    if (reread_tried) return reread ? &*reread : nullptr;
+    if (Clock::now() - manifest_at < o.manifest_reread_after) return nullptr;
+    reread_tried = true;
+    transport::Request req;
+    req.url = status_url;
+    req.headers = {{"Accept", "application/json"}};
+    auto resp = send(*self.client_, req, transport::same_origin(status_url, base));
+    if (!resp || resp->status != 200) {
+      log("warning: reading the manifest again failed (" +
+          (resp ? "HTTP " + std::to_string(resp->status) : resp.error().message) + ")");
+      return nullptr;
+    }
+    auto m = read_manifest(resp->body, status_url, true);
+    if (!m || m->transaction_time != manifest_time) {
+      log("warning: the manifest read again is unusable or of another export: not used");
+      return nullptr;
+    }
+    {
+      std::lock_guard count(mu);
+      ++self.counters_.manifest_rereads;
+    }
+    log("read the manifest again (file links may have expired)");
+    reread = std::move(*m);
+    return &*reread;
+  }
+
+  // The re-read manifest's entry for `f`: the same list, type and path (signed links differ in their query),
+  // else the same list and type at the same position. nullopt when there is none or its link is unchanged.
+  std::optional<FileRef> renewed(const FileRef& f, std::vector<FileRef> Manifest::*list,
+                                 bool& requires_token) {
+    const Manifest* m = reread_manifest();
+    if (!m) return std::nullopt;
+    const auto old_url = Url::parse(f.url);
+    const FileRef* found = nullptr;
+    for (const auto& g : (*m).*list) {
+      const auto u = Url::parse(g.url);
+      if (g.type == f.type && u && old_url && u->origin() == old_url->origin() &&
+          u->path() == old_url->path()) {
+        found = &g;
+        break;
+      }
+    }
+    if (!found)
+      for (const auto& g : (*m).*list)
+        if (g.type == f.type && g.ordinal == f.ordinal) found = &g;
+    if (!found || found->url == f.url) return std::nullopt;
+    requires_token = m->requires_token;
+    FileRef out = *found;
+    out.count = f.count;  // the count checked is the one announced with the data
+    return out;
   }
 
   // ---- files
@@ -698,7 +773,8 @@ struct BulkSource::Impl {
   // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
   // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
   // far have been handed on, but the file is not complete (the caller marks what is incomplete).
-  Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines) {
+  Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
+                     int* http_status = nullptr) {
     auto u = Url::parse(f.url);
     if (!u)
       return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
@@ -737,6 +813,7 @@ struct BulkSource::Impl {
     }
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {
+      if (http_status) *http_status = resp->status;
       const BodyOutcome oo = body_outcome(resp->body);
       return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text),
                         where);
@@ -747,6 +824,23 @@ struct BulkSource::Impl {
                  "file served as '" + clean_text(ct, 60) + "', not application/fhir+ndjson: read as NDJSON");
     lines.finish();
     return Status::success();
+  }
+
+  // stream_file(), and when the file answers 401/403/404/410 (before any byte: only a 200 is streamed) while
+  // the manifest is older than manifest_reread_after, once more from the link of a manifest read again.
+  Status fetch_file(const FileRef& f, std::vector<FileRef> Manifest::*list, bool requires_token,
+                    const char* what, NdjsonLines& lines) {
+    int http_status = 0;
+    Status st = stream_file(f, requires_token, what, lines, &http_status);
+    if (st || (http_status != 401 && http_status != 403 && http_status != 404 && http_status != 410) ||
+        lines.lines() != 0 || !lines.ended_with_newline())
+      return st;
+    bool token = requires_token;
+    const auto again = renewed(f, list, token);
+    if (!again) return st;
+    log(std::string(what) + " answered HTTP " + std::to_string(http_status) +
+        ": trying it again from its link in the manifest read again");
+    return stream_file(*again, token, what, lines);
   }
 
   // Local patient id of a subject reference: relative, or absolute on this server's base.
@@ -890,7 +984,7 @@ struct BulkSource::Impl {
       page.resources.push_back(std::move(*ex.resource));
       if (page.resources.size() >= o.page_size) deliver(page);
     });
-    const Status streamed = stream_file(f, requires_token, "an output file", splitter);
+    const Status streamed = fetch_file(f, &Manifest::output, requires_token, "an output file", splitter);
     // What arrived before a failure is real data and goes on like the rest; the type is incomplete either
     // way.
     deliver(page);
@@ -962,7 +1056,8 @@ struct BulkSource::Impl {
         deleted.insert(key);
       });
     });
-    if (auto st = stream_file(f, requires_token, "a deleted-resources file", splitter); !st) {
+    if (auto st = fetch_file(f, &Manifest::deleted, requires_token, "a deleted-resources file", splitter);
+        !st) {
       issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
                  "deleted-resources file: " + st.error().message +
                      "; every type is incomplete for this run "
@@ -1021,7 +1116,7 @@ struct BulkSource::Impl {
                             : std::string()));
       }
     });
-    if (auto st = stream_file(f, requires_token, "an error file", splitter); !st) {
+    if (auto st = fetch_file(f, &Manifest::errors, requires_token, "an error file", splitter); !st) {
       issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
                  "error file: " + st.error().message + "; every type is incomplete for this run");
       incomplete("*");
@@ -1144,6 +1239,9 @@ struct BulkSource::Impl {
       return manifest.error();
     }
     self.watermark_ = manifest->transaction_time;
+    status_url = *status;
+    manifest_at = Clock::now();
+    manifest_time = manifest->transaction_time;
     if (!manifest->request.empty()) {
       auto q = manifest->request.find('?');
       self.changes_only_ =

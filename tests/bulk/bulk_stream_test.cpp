@@ -1,7 +1,7 @@
 // source::BulkSource reads export files while they download: pages reach the sink before a file has finished
 // arriving, a file that breaks off keeps what arrived and marks its type incomplete, and (item 3 of issue 7)
-// expired file links are re-read from a fresh manifest. Against a small in-process Bulk Data server on
-// 127.0.0.1 whose file responses the test can hold back.
+// expired file links are followed again from the manifest read once more. Against a small in-process Bulk
+// Data server on 127.0.0.1 whose file responses the test can hold back.
 #define BOOST_TEST_MODULE bulk_stream
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -305,4 +305,103 @@ BOOST_AUTO_TEST_CASE(a_file_cut_off_midway_keeps_what_arrived_and_marks_the_type
         i.message.find("Patient is incomplete for this run") != std::string::npos)
       reported = true;
   BOOST_TEST(reported);
+}
+
+namespace {
+
+// An export whose file links "expire": the first manifest links /files/Patient.ndjson?sig=1, which answers
+// `expired_status`; every later manifest links ?sig=2, which serves the file. `second_time` is the
+// transactionTime of the later manifests.
+struct ExpiringExport {
+  int expired_status = 403;
+  std::string second_time = "2026-11-26T01:00:00Z";
+  std::size_t lines = 1000;
+  std::string base;
+  std::atomic<int> manifests{0};
+  TinyServer server{export_server(
+      &base,
+      [this] {
+        const int n = ++manifests;
+        return n == 1 ? manifest(base, "/files/Patient.ndjson?sig=1", lines)
+                      : manifest(base, "/files/Patient.ndjson?sig=2", lines, second_time);
+      },
+      [this](int fd, const TinyServer::Request& r) {
+        if (r.target.find("sig=2") == std::string::npos)
+          TinyServer::respond(
+              fd, expired_status,
+              R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"expired"}]})");
+        else
+          send_lines_chunked(fd, lines, 250, [](std::size_t) {});
+      })};
+  ExpiringExport() { base = server.base(); }
+
+  struct Outcome {
+    cf::Status status;
+    std::size_t resources = 0;
+    bool complete = false;
+    std::size_t rereads = 0;
+  };
+  Outcome read(std::chrono::milliseconds reread_after) {
+    auto o = options(base);
+    o.manifest_reread_after = reread_after;
+    BulkSource src(o, client());
+    cf::IssueLog issues;
+    Outcome out;
+    out.status = src.read([&](Page&& p) { out.resources += p.resources.size(); }, issues);
+    out.complete = src.completeness().complete();
+    out.rereads = src.counters().manifest_rereads;
+    return out;
+  }
+};
+
+}  // namespace
+
+// Item 3 of issue 7: an expired link (401/403/404/410 before any byte) is followed again from a manifest read
+// once more from the status URL, when the first manifest is old enough.
+BOOST_AUTO_TEST_CASE(expired_file_links_are_renewed_from_the_manifest_once) {
+  for (int status : {401, 403, 404, 410}) {
+    BOOST_TEST_CONTEXT("HTTP " << status) {
+      ExpiringExport e;
+      e.expired_status = status;
+      const auto r = e.read(0ms);
+      BOOST_REQUIRE(r.status.ok());
+      BOOST_TEST(r.complete);
+      BOOST_TEST(r.resources == e.lines);
+      BOOST_TEST(r.rereads == 1u);
+      BOOST_TEST(e.manifests == 2);  // the poll, and the one re-read
+      BOOST_TEST(e.server.count("GET", "/files/Patient.ndjson?sig=1") == 1u);
+      BOOST_TEST(e.server.count("GET", "/files/Patient.ndjson?sig=2") == 1u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_young_manifest_or_another_export_is_not_reread_or_not_used) {
+  {
+    ExpiringExport e;  // the manifest is seconds old: a 403 is taken as it is
+    const auto r = e.read(std::chrono::minutes(5));
+    BOOST_REQUIRE(r.status.ok());
+    BOOST_TEST(!r.complete);
+    BOOST_TEST(r.resources == 0u);
+    BOOST_TEST(r.rereads == 0u);
+    BOOST_TEST(e.manifests == 1);
+    BOOST_TEST(e.server.count("GET", "/files/Patient.ndjson?sig=2") == 0u);
+  }
+  {
+    ExpiringExport e;
+    e.second_time = "2026-11-26T02:00:00Z";  // the status URL now describes another export
+    const auto r = e.read(0ms);
+    BOOST_REQUIRE(r.status.ok());
+    BOOST_TEST(!r.complete);
+    BOOST_TEST(r.rereads == 0u);
+    BOOST_TEST(e.manifests == 2);
+    BOOST_TEST(e.server.count("GET", "/files/Patient.ndjson?sig=2") == 0u);
+  }
+  {
+    ExpiringExport e;
+    e.expired_status = 500;  // not an expired link
+    const auto r = e.read(0ms);
+    BOOST_REQUIRE(r.status.ok());
+    BOOST_TEST(!r.complete);
+    BOOST_TEST(e.manifests == 1);
+  }
 }
