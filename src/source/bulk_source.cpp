@@ -26,23 +26,6 @@ using std::chrono::milliseconds;
 using transport::Url;
 using Clock = std::chrono::steady_clock;
 
-// Percent-encodes a query value: everything but RFC 3986 unreserved characters.
-std::string encode(std::string_view v) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Server-supplied text for a log line or a data issue (D7): ANSI escape sequences and control characters
 // removed, at most `max` bytes (cut on a UTF-8 boundary).
 std::string clean_text(std::string_view s, std::size_t max) {
@@ -393,7 +376,7 @@ struct BulkSource::Impl {
       case BulkLevel::patient:
         return base.path() + "/Patient/$export";
       case BulkLevel::group:
-        return base.path() + "/Group/" + encode(o.group_id) + "/$export";
+        return base.path() + "/Group/" + transport::percent_encode(o.group_id) + "/$export";
       case BulkLevel::system:
         break;
     }
@@ -404,9 +387,11 @@ struct BulkSource::Impl {
     std::vector<std::string> out;
     if (!o.type_filter || o.observation_codes.empty() || !requested.count("Observation")) return out;
     std::string codes;
-    for (const auto& c : o.observation_codes) codes += (codes.empty() ? "" : ",") + encode(c);
+    for (const auto& c : o.observation_codes)
+      codes += (codes.empty() ? "" : ",") + transport::percent_encode(c);
     out.push_back("Observation?code=" + codes);
-    for (const auto& t : o.observation_texts) out.push_back("Observation?code:text=" + encode(t));
+    for (const auto& t : o.observation_texts)
+      out.push_back("Observation?code:text=" + transport::percent_encode(t));
     return out;
   }
 
@@ -416,10 +401,11 @@ struct BulkSource::Impl {
     transport::HttpClient& client = o.kickoff_client ? *o.kickoff_client : *self.client_;
     for (;;) {
       std::string q = "_type=";
-      for (std::size_t i = 0; i < o.types.size(); ++i) q += (i ? "," : "") + encode(o.types[i]);
+      for (std::size_t i = 0; i < o.types.size(); ++i)
+        q += (i ? "," : "") + transport::percent_encode(o.types[i]);
       if (with_filter)
-        for (const auto& f : type_filters()) q += "&_typeFilter=" + encode(f);
-      if (!self.since_.empty()) q += "&_since=" + encode(self.since_);
+        for (const auto& f : type_filters()) q += "&_typeFilter=" + transport::percent_encode(f);
+      if (!self.since_.empty()) q += "&_since=" + transport::percent_encode(self.since_);
       auto url = transport::resolve(base, kickoff_path() + "?" + q);
       if (!url || url->str().size() > 8000) {
         if (with_filter) {
@@ -1138,7 +1124,8 @@ struct BulkSource::Impl {
       std::string ids;
       for (std::size_t j = i; j < std::min(missing.size(), i + 50); ++j)
         ids += (ids.empty() ? "" : ",") + missing[j];
-      auto url = transport::resolve(base, base.path() + "/Medication?_id=" + encode(ids) + "&_count=100");
+      auto url = transport::resolve(
+          base, base.path() + "/Medication?_id=" + transport::percent_encode(ids) + "&_count=100");
       if (!url) {
         incomplete("Medication");
         return;
