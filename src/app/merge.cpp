@@ -3,13 +3,20 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "core/files.hpp"
 #include "core/shard.hpp"
+#include "criteria/trial.hpp"
 #include "json/json.hpp"
+#include "report/fhir_group.hpp"
+#include "report/html_report.hpp"
 #include "report/outputs.hpp"
+#include "report/privacy.hpp"
+#include "report/result_reader.hpp"
+#include "terminology/terminology.hpp"
 
 namespace cf::app {
 
@@ -58,9 +65,62 @@ int tier_order(const std::string& t) {
 
 struct Row {
   int order = 2;
-  double score = 0;
-  std::string patient, line;
+  ranking::PatientOutcome outcome;  // for report.html and group.json
+  std::string line;
 };
+
+std::string str(const json::Value* v) {
+  return std::string(json::string(v).value_or(""));
+}
+
+// The trial definition and mappings a shard's manifest names, loaded again and checked against its SHA-256s:
+// report.html and group.json need the definition's criteria, labels and notes.
+Result<criteria::Trial> trial_of(const json::Value& manifest, const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> files;
+  fs::path mappings;
+  json::for_each(json::member(manifest, "mappings"), [&](std::size_t, const json::Value& m) {
+    files.emplace_back(str(json::member(m, "file")), str(json::member(m, "sha256")));
+    if (fs::path(files.back().first).filename() == "systems.json")
+      mappings = fs::path(files.back().first).parent_path();
+  });
+  if (files.empty()) return make_error("manifest names no mapping files", dir.string());
+  auto terms = terminology::Terminology::load(mappings.empty() ? fs::path(".") : mappings);
+  if (!terms)
+    return make_error("cannot load the shards' mappings again: " + terms.error().what(), dir.string());
+  if ((*terms)->files() != files)
+    return make_error("the mapping files in " + mappings.string() +
+                          " are no longer those the shards were run with (SHA-256 differs)",
+                      dir.string());
+  const json::Value* t = json::member(manifest, "trial");
+  auto trial = criteria::Trial::load(str(json::member(t, "file")), **terms);
+  if (!trial)
+    return make_error("cannot load the shards' trial definition again: " + trial.error().what(),
+                      dir.string());
+  if (trial->sha256 != str(json::member(t, "sha256")))
+    return make_error("the trial definition " + trial->file +
+                          " is no longer the one the shards were run with (SHA-256 differs)",
+                      dir.string());
+  return trial;
+}
+
+// "Observation (all patients)" first, as found; then "Condition (patient 12)" by patient and type, as
+// app/run.cpp lists them.
+std::vector<std::string> merge_incomplete(const std::vector<std::string>& all) {
+  std::vector<std::string> run_wide, per_patient;
+  std::set<std::string> seen;
+  for (const auto& s : all) {
+    if (!seen.insert(s).second) continue;
+    (s.find(" (patient ") == std::string::npos ? run_wide : per_patient).push_back(s);
+  }
+  auto split = [](const std::string& s) {
+    const auto p = s.find(" (patient ");
+    return std::make_pair(s.substr(p + 10), s.substr(0, p));
+  };
+  std::sort(per_patient.begin(), per_patient.end(),
+            [&](const std::string& a, const std::string& b) { return split(a) < split(b); });
+  run_wide.insert(run_wide.end(), per_patient.begin(), per_patient.end());
+  return run_wide;
+}
 
 }  // namespace
 
@@ -76,7 +136,11 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::vector<std::vector<std::string>> attrition;  // summed rows
   std::vector<std::string> issues;
   std::set<std::string> seen_issues;
-  std::size_t deceased_removed = 0;
+  std::optional<criteria::Trial> trial;
+  report::RunInfo info;  // for report.html and group.json, rebuilt from the shards' manifests
+  std::set<std::string> versions;
+  std::map<int, std::string> sources;  // shard k -> source
+  std::vector<std::string> incomplete;
   for (const auto& d : dirs) {
     auto m = slurp(d / "manifest.json");
     if (!m) return m.error();
@@ -100,19 +164,56 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       return make_error("shard of a split into " + std::to_string(shard->n) + ", not " + std::to_string(n),
                         d.string());
     if (!ks.insert(shard->k).second) return make_error("shard " + shard->str() + " given twice", d.string());
+    if (!trial) {
+      info.export_mode = str(json::member(doc, "export_mode"));
+      if (info.export_mode == "deidentified")
+        return make_error(
+            "de-identified shards cannot be merged: their scores are withheld and their ids pseudonymised, "
+            "so "
+            "the order of one unsharded run cannot be rebuilt from them (run the shards identified or "
+            "limited, "
+            "or run unsharded)",
+            d.string());
+      if (!report::parse_export_mode(info.export_mode))
+        return make_error("unknown export mode '" + info.export_mode + "'", d.string());
+      auto t = trial_of(doc, d);
+      if (!t) return t.error();
+      trial = std::move(*t);
+      info.as_of = str(json::member(doc, "as_of"));
+    }
+    versions.insert(str(json::member(json::member(doc, "tool"), "version")));
+    sources[shard->k] = str(json::member(doc, "source"));
+    const std::string started = str(json::member(doc, "started")),
+                      finished = str(json::member(doc, "finished"));
+    if (info.started.empty() || started < info.started) info.started = started;
+    if (finished > info.finished) info.finished = finished;
+    info.complete = info.complete && json::boolean(json::member(doc, "complete")).value_or(false);
+    json::for_each(json::member(doc, "incomplete"),
+                   [&](std::size_t, const json::Value& v) { incomplete.push_back(str(&v)); });
     if (auto p = json::number_text(json::member(doc, "patients")))
       sum.patients += std::stoul(std::string(*p));
 
     auto res = slurp(d / "results.ndjson");
     if (!res) return res.error();
+    std::size_t line_no = 0;
     for (auto& line : lines_of(*res)) {
+      ++line_no;
       if (line.empty()) continue;
-      json::Document r;
-      if (!json::parse(line, r, err)) return make_error(err.message, (d / "results.ndjson").string());
+      auto o = report::read_result_line(*trial, line);
+      if (!o)
+        return make_error(o.error().what(), (d / "results.ndjson").string() + ":" + std::to_string(line_no));
       Row row;
-      row.patient = std::string(json::string(json::member(r, "patient")).value_or(""));
-      row.order = tier_order(std::string(json::string(json::member(r, "tier")).value_or("")));
-      row.score = std::stod(std::string(json::number_text(json::member(r, "score")).value_or("0")));
+      row.outcome = std::move(*o);
+      row.order = tier_order(ranking::to_string(row.outcome.tier));
+      if (row.order == 2) {
+        // The reports list ineligible patients with the criteria that decided only: keep memory in proportion
+        // to the candidates, as app/run.cpp does.
+        for (auto& r : row.outcome.results) {
+          std::vector<criteria::Evidence>().swap(r.evidence);
+          std::string().swap(r.reason);
+        }
+        std::vector<std::string>().swap(row.outcome.check_next);
+      }
       row.line = std::move(line);
       rows.push_back(std::move(row));
     }
@@ -162,13 +263,14 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   // The order and ranks of an unsharded run (ranking::rank_all): tier, score descending, patient id.
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     if (a.order != b.order) return a.order < b.order;
-    if (a.score != b.score) return a.score > b.score;
-    return a.patient < b.patient;
+    if (a.outcome.score != b.outcome.score) return a.outcome.score > b.outcome.score;
+    return a.outcome.patient_id < b.outcome.patient_id;
   });
   std::string results, candidates = candidates_header + "\n";
   int rank = 0;
   for (auto& r : rows) {
     const int new_rank = r.order == 2 ? 0 : ++rank;
+    r.outcome.rank = new_rank;
     const auto at = r.line.find("\"rank\":");
     if (at != std::string::npos) {
       const auto end = r.line.find(',', at);
@@ -178,7 +280,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (r.order == 0) ++sum.eligible;
     if (r.order == 1) ++sum.possible;
     if (r.order == 2) ++sum.ineligible;
-    if (new_rank) candidates += std::to_string(new_rank) + candidate_rows[r.patient] + "\n";
+    if (new_rank) candidates += std::to_string(new_rank) + candidate_rows[r.outcome.patient_id] + "\n";
   }
   // Attrition: counts add up over shards; what remains after each criterion follows from them.
   std::string attr = attrition_header + "\n";
@@ -192,9 +294,34 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     for (std::size_t c = 0; c < a.size(); ++c) l += (c ? "," : "") + a[c];
     attr += l + "\r\n";
   }
-  (void)deceased_removed;
   std::string all_issues;
-  for (const auto& l : issues) all_issues += l + "\n";
+  for (const auto& l : issues) {
+    all_issues += l + "\n";
+    json::Document doc;
+    json::ParseError err;
+    if (json::parse(l, doc, err)) ++info.issues_by_kind[str(json::member(doc, "kind"))];
+  }
+
+  // report.html and group.json from the lines read back, with the run described by the shards' manifests:
+  // the earliest start, the latest finish, complete only if every shard was.
+  for (const auto& v : versions) info.tool_version += (info.tool_version.empty() ? "" : ", ") + v;
+  const bool one_source = std::all_of(sources.begin(), sources.end(),
+                                      [&](const auto& s) { return s.second == sources.begin()->second; });
+  if (one_source) {
+    info.source = sources.begin()->second + " (merged from " + std::to_string(n) + " shards)";
+  } else {
+    for (const auto& [k, src] : sources)
+      info.source += (info.source.empty() ? "" : "; ") +
+                     ("shard " + std::to_string(k) + "/" + std::to_string(n) + ": " + src);
+  }
+  info.incomplete = merge_incomplete(incomplete);
+  info.shard = "merged from " + std::to_string(n) + " shards";
+  const auto mode = *report::parse_export_mode(info.export_mode);
+  std::vector<ranking::PatientOutcome> outcomes;
+  outcomes.reserve(rows.size());
+  for (auto& r : rows) outcomes.push_back(std::move(r.outcome));
+  const std::string html = report::html_report(*trial, info, outcomes, mode);
+  const std::string group = report::fhir_group_json(*trial, info, outcomes, mode, nullptr);
 
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -203,7 +330,9 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
        std::vector<std::pair<std::string, std::string>>{{"candidates.csv", candidates},
                                                         {"results.ndjson", results},
                                                         {"attrition.csv", attr},
-                                                        {"data_issues.ndjson", all_issues}}) {
+                                                        {"data_issues.ndjson", all_issues},
+                                                        {"report.html", html},
+                                                        {"group.json", group}}) {
     auto st = write_file_atomic(out / name, text);
     if (!st) return st.error();
   }
@@ -219,7 +348,9 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       .str("candidates.csv")
       .str("results.ndjson")
       .str("attrition.csv")
-      .str("data_issues.ndjson");
+      .str("data_issues.ndjson")
+      .str("report.html")
+      .str("group.json");
   w.end_array().end_object();
   auto st = write_file_atomic(out / "manifest.json", std::string(w.view()) + "\n");
   if (!st) return st.error();

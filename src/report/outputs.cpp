@@ -1,9 +1,13 @@
 #include "report/outputs.hpp"
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
+#include "core/date.hpp"
 #include "json/json.hpp"
+#include "report/privacy.hpp"
 
 namespace cf::report {
 
@@ -13,6 +17,14 @@ std::string fmt_score(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", s);
   return buf;
+}
+
+// The shortest text that reads back as the same double (std::to_chars); display values only.
+std::string fmt_number(double v) {
+  if (!std::isfinite(v)) return "0";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 void write_evidence(json::Writer& w, const criteria::Evidence& e) {
@@ -104,6 +116,13 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
     w.key("rank").integer(o.rank);
     w.key("score").raw_number(fmt_score(o.score));
     if (o.deceased) w.key("deceased").boolean(true);
+    // What report.html shows of the patient and their labs, so that `merge` can write the report from the
+    // lines alone (report/result_reader.hpp). Pseudonymised (de-identified) lines stay without it: they
+    // cannot be merged, as their withheld scores no longer give the order (app/merge.hpp).
+    const bool display = !looks_like_pseudonym(o.patient_id);
+    const bool candidate = display && o.tier != ranking::Tier::ineligible;
+    if (display) w.field("name", o.name);  // empty unless identified (report/privacy.hpp)
+    if (candidate) w.field("gender", o.gender).field("birth_date", o.birth_date);
     w.key("deciding").begin_array();
     for (const auto& d : o.deciding) w.str(d);
     w.end_array();
@@ -120,6 +139,12 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
     w.key("eular_acr_items").begin_array();
     for (const auto& i : o.bounds.eular_items) w.str(i);
     w.end_array();
+    if (candidate && !o.bounds.evidence.empty()) {  // referenced by group.json
+      w.key("evidence").begin_array();
+      for (const auto& e : o.bounds.evidence)
+        w.begin_object().field("resource", e.resource).field("versionId", e.version_id).end_object();
+      w.end_array();
+    }
     w.end_object();
     w.key("criteria").begin_array();
     for (std::size_t i = 0; i < o.results.size(); ++i) {
@@ -138,6 +163,26 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
       w.end_object();
     }
     w.end_array();
+    if (candidate && !o.key_values.empty()) {
+      w.key("key_values").begin_array();
+      for (const auto& kv : o.key_values)
+        w.begin_object()
+            .field("concept", kv.concept_id)
+            .field("value", kv.value)
+            .field("date", kv.date)
+            .field("resource", kv.resource)
+            .end_object();
+      w.end_array();
+    }
+    if (candidate && !o.series.empty()) {  // the trend charts, in the analyte's canonical unit
+      w.key("series").begin_array();
+      for (const auto& p : o.series) {
+        w.begin_object().field("concept", p.concept_id).field("date", format_day(p.day));
+        w.key("value").raw_number(fmt_number(p.value));
+        w.field("comparator", p.comparator).field("unit", p.unit).field("resource", p.resource).end_object();
+      }
+      w.end_array();
+    }
     if (!o.screening_status.empty())
       w.key("screening").begin_object().key("status").str(o.screening_status).end_object();
     w.end_object();

@@ -34,8 +34,12 @@ std::string csv_field(std::string_view s);
 std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes);
 std::string results_ndjson(const criteria::Trial& trial,
                            const std::vector<ranking::PatientOutcome>& outcomes);
-std::string result_line(const criteria::Trial& trial,
-                        const ranking::PatientOutcome& o);  // no trailing newline
+// One line of results.ndjson, no trailing newline. Besides the decisions and their evidence, a candidate's
+// line carries what report.html and group.json show of it (gender, birth date, key values, trend series, the
+// score bounds' evidence) and any patient's line its name (identified exports only), so that `merge` can
+// write both from the lines; a pseudonymised line carries none of these. read_result_line()
+// (report/result_reader.hpp) is the inverse.
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);
 
 // What changed since the previous night (one row per change).
 struct Change {

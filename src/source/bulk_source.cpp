@@ -26,23 +26,6 @@ using std::chrono::milliseconds;
 using transport::Url;
 using Clock = std::chrono::steady_clock;
 
-// Percent-encodes a query value: everything but RFC 3986 unreserved characters.
-std::string encode(std::string_view v) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Server-supplied text for a log line or a data issue (D7): ANSI escape sequences and control characters
 // removed, at most `max` bytes (cut on a UTF-8 boundary).
 std::string clean_text(std::string_view s, std::size_t max) {
@@ -204,6 +187,7 @@ struct FileRef {
   std::string type;
   std::string url;
   std::optional<std::uint64_t> count;
+  std::size_t ordinal = 0;  // among the files of its type in its list (output, error or deleted)
 };
 
 struct Manifest {
@@ -213,6 +197,11 @@ struct Manifest {
   std::vector<FileRef> output, errors, deleted;
   std::string next;
 };
+
+void number_files(std::vector<FileRef>& files) {
+  std::map<std::string, std::size_t> seen;
+  for (auto& f : files) f.ordinal = seen[f.type]++;
+}
 
 milliseconds grow(milliseconds d, milliseconds cap) {
   return std::min(cap, milliseconds(d.count() + d.count() / 2 + 1));
@@ -277,6 +266,13 @@ struct BulkSource::Impl {
   std::set<std::string> referenced_medications;  // Medication ids referenced by delivered resources
   std::set<std::string> requested;               // _type
   milliseconds error_waited{0};
+  // Expired file links (signed URLs): the manifest is read once more from the status URL.
+  Url status_url;
+  Clock::time_point manifest_at{};
+  std::string manifest_time;  // transactionTime of the manifest in use
+  std::mutex reread_mu;
+  bool reread_tried = false;
+  std::optional<Manifest> reread;  // the manifest read again, when it was usable
 
   Impl(BulkSource& s, IssueLog& i) : self(s), o(s.opts_), issues(i) {}
 
@@ -306,8 +302,15 @@ struct BulkSource::Impl {
   }
 
   // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one
-  // repeat.
-  Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth) {
+  // repeat. With a `sink`, a 200 body is streamed to it (HttpClient::send_streaming) instead of collected.
+  Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth,
+                                   const transport::HttpClient::BodySink* body_sink = nullptr) {
+    const transport::HttpClient::StreamIf only_200 = [](const transport::Response& r) {
+      return r.status == 200;
+    };
+    auto exchange = [&] {
+      return body_sink ? client.send_streaming(req, *body_sink, only_200) : client.send(req);
+    };
     std::string used;
     if (with_auth) {
       if (o.smart) {
@@ -319,14 +322,14 @@ struct BulkSource::Impl {
         req.headers.emplace_back("Authorization", o.authorization);
       }
     }
-    auto resp = client.send(req);
+    auto resp = exchange();
     if (!resp) return resp.error();
     if (resp->status == 401 && with_auth && o.smart) {
       auto a = o.smart->reauthorize(used);
       if (!a) return a.error();
       for (auto& h : req.headers)
         if (h.first == "Authorization") h.second = *a;
-      resp = client.send(req);
+      resp = exchange();
     }
     return resp;
   }
@@ -373,7 +376,7 @@ struct BulkSource::Impl {
       case BulkLevel::patient:
         return base.path() + "/Patient/$export";
       case BulkLevel::group:
-        return base.path() + "/Group/" + encode(o.group_id) + "/$export";
+        return base.path() + "/Group/" + transport::percent_encode(o.group_id) + "/$export";
       case BulkLevel::system:
         break;
     }
@@ -384,9 +387,11 @@ struct BulkSource::Impl {
     std::vector<std::string> out;
     if (!o.type_filter || o.observation_codes.empty() || !requested.count("Observation")) return out;
     std::string codes;
-    for (const auto& c : o.observation_codes) codes += (codes.empty() ? "" : ",") + encode(c);
+    for (const auto& c : o.observation_codes)
+      codes += (codes.empty() ? "" : ",") + transport::percent_encode(c);
     out.push_back("Observation?code=" + codes);
-    for (const auto& t : o.observation_texts) out.push_back("Observation?code:text=" + encode(t));
+    for (const auto& t : o.observation_texts)
+      out.push_back("Observation?code:text=" + transport::percent_encode(t));
     return out;
   }
 
@@ -396,10 +401,11 @@ struct BulkSource::Impl {
     transport::HttpClient& client = o.kickoff_client ? *o.kickoff_client : *self.client_;
     for (;;) {
       std::string q = "_type=";
-      for (std::size_t i = 0; i < o.types.size(); ++i) q += (i ? "," : "") + encode(o.types[i]);
+      for (std::size_t i = 0; i < o.types.size(); ++i)
+        q += (i ? "," : "") + transport::percent_encode(o.types[i]);
       if (with_filter)
-        for (const auto& f : type_filters()) q += "&_typeFilter=" + encode(f);
-      if (!self.since_.empty()) q += "&_since=" + encode(self.since_);
+        for (const auto& f : type_filters()) q += "&_typeFilter=" + transport::percent_encode(f);
+      if (!self.since_.empty()) q += "&_since=" + transport::percent_encode(self.since_);
       auto url = transport::resolve(base, kickoff_path() + "?" + q);
       if (!url || url->str().size() > 8000) {
         if (with_filter) {
@@ -560,7 +566,8 @@ struct BulkSource::Impl {
 
   // ---- manifest
   // ------------------------------------------------------------------------------------------------
-  Result<Manifest> parse_manifest(const std::string& body, const std::string& where) {
+  // `quiet`: for a manifest read again (expired links): its problems were reported the first time.
+  Result<Manifest> parse_manifest(const std::string& body, const std::string& where, bool quiet = false) {
     json::Document doc;
     json::ParseError err;
     if (!json::parse(body, doc, err))
@@ -568,6 +575,7 @@ struct BulkSource::Impl {
     if (!doc.IsObject()) return make_error("the export manifest is not a JSON object", where);
     Manifest m;
     auto problem = [&](Severity s, const std::string& path, const std::string& msg) {
+      if (quiet) return;
       issues.add(s, "bulk-manifest", where, "", path, msg);
       log(std::string(s == Severity::error ? "error" : "warning") + ": manifest: " + msg);
     };
@@ -604,7 +612,9 @@ struct BulkSource::Impl {
         r.url = std::string(json::string(json::member(f, "url")).value_or(""));
         if (r.url.empty()) {
           problem(Severity::error, path + ".url", "a file entry has no url");
-          if (std::string(field) != "output" || !requested.count(r.type))
+          if (quiet)
+            return;
+          else if (std::string(field) != "output" || !requested.count(r.type))
             incomplete("*");
           else
             incomplete(r.type);
@@ -638,8 +648,8 @@ struct BulkSource::Impl {
   }
 
   // Reads the manifest and any further parts it links to (Bulk Data v3), refusing loops.
-  Result<Manifest> read_manifest(const std::string& first_body, const Url& status) {
-    auto m = parse_manifest(first_body, "manifest " + status.redacted());
+  Result<Manifest> read_manifest(const std::string& first_body, const Url& status, bool quiet = false) {
+    auto m = parse_manifest(first_body, "manifest " + status.redacted(), quiet);
     if (!m) return m;
     {
       std::lock_guard lock(mu);
@@ -663,7 +673,7 @@ struct BulkSource::Impl {
       if (resp->status != 200)
         return make_error("manifest part answered HTTP " + std::to_string(resp->status),
                           "GET " + u->redacted());
-      auto part = parse_manifest(resp->body, "manifest " + u->redacted());
+      auto part = parse_manifest(resp->body, "manifest " + u->redacted(), quiet);
       if (!part) return part;
       {
         std::lock_guard lock(mu);
@@ -673,22 +683,84 @@ struct BulkSource::Impl {
         for (auto& f : (*part).*v) {
           const bool dup = std::any_of(((*m).*v).begin(), ((*m).*v).end(),
                                        [&](const FileRef& x) { return x.url == f.url; });
-          if (dup)
+          if (!dup)
+            ((*m).*v).push_back(std::move(f));
+          else if (!quiet)
             issues.add(Severity::warning, "bulk-manifest", "manifest " + u->redacted(), "", "",
                        "a file listed by an earlier part of the manifest is listed again: read once");
-          else
-            ((*m).*v).push_back(std::move(f));
         }
       at = *u;
       next = part->next;
     }
+    for (auto v : {&Manifest::output, &Manifest::errors, &Manifest::deleted}) number_files((*m).*v);
     return m;
+  }
+
+  // The manifest read once more from the status URL, when the first one was read at least
+  // manifest_reread_after ago (its file links may have expired); nullopt when it is too young, was already
+  // re-read, could not be read or is of another export (transactionTime).
+  const Manifest* reread_manifest() {
+    std::lock_guard lock(reread_mu);  // one re-read for every download thread
+    if (reread_tried) return reread ? &*reread : nullptr;
+    if (Clock::now() - manifest_at < o.manifest_reread_after) return nullptr;
+    reread_tried = true;
+    transport::Request req;
+    req.url = status_url;
+    req.headers = {{"Accept", "application/json"}};
+    auto resp = send(*self.client_, req, transport::same_origin(status_url, base));
+    if (!resp || resp->status != 200) {
+      log("warning: reading the manifest again failed (" +
+          (resp ? "HTTP " + std::to_string(resp->status) : resp.error().message) + ")");
+      return nullptr;
+    }
+    auto m = read_manifest(resp->body, status_url, true);
+    if (!m || m->transaction_time != manifest_time) {
+      log("warning: the manifest read again is unusable or of another export: not used");
+      return nullptr;
+    }
+    {
+      std::lock_guard count(mu);
+      ++self.counters_.manifest_rereads;
+    }
+    log("read the manifest again (file links may have expired)");
+    reread = std::move(*m);
+    return &*reread;
+  }
+
+  // The re-read manifest's entry for `f`: the same list, type and path (signed links differ in their query),
+  // else the same list and type at the same position. nullopt when there is none or its link is unchanged.
+  std::optional<FileRef> renewed(const FileRef& f, std::vector<FileRef> Manifest::*list,
+                                 bool& requires_token) {
+    const Manifest* m = reread_manifest();
+    if (!m) return std::nullopt;
+    const auto old_url = Url::parse(f.url);
+    const FileRef* found = nullptr;
+    for (const auto& g : (*m).*list) {
+      const auto u = Url::parse(g.url);
+      if (g.type == f.type && u && old_url && u->origin() == old_url->origin() &&
+          u->path() == old_url->path()) {
+        found = &g;
+        break;
+      }
+    }
+    if (!found)
+      for (const auto& g : (*m).*list)
+        if (g.type == f.type && g.ordinal == f.ordinal) found = &g;
+    if (!found || found->url == f.url) return std::nullopt;
+    requires_token = m->requires_token;
+    FileRef out = *found;
+    out.count = f.count;  // the count checked is the one announced with the data
+    return out;
   }
 
   // ---- files
   // ---------------------------------------------------------------------------------------------------
-  // Downloads one file, or explains why it was refused or failed (the caller marks what is incomplete).
-  Result<std::string> download(const FileRef& f, bool requires_token, const char* what) {
+  // Streams one file into `lines` as it arrives (HttpClient::send_streaming), so that memory holds a piece of
+  // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
+  // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
+  // far have been handed on, but the file is not complete (the caller marks what is incomplete).
+  Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
+                     int* http_status = nullptr) {
     auto u = Url::parse(f.url);
     if (!u)
       return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
@@ -714,9 +786,20 @@ struct BulkSource::Impl {
       std::lock_guard lock(mu);
       ++self.counters_.files;
     }
-    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token);
+    std::uint64_t bytes = 0;
+    const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
+      bytes += piece.size();
+      lines.feed(piece);
+      return Status::success();
+    };
+    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token, &to_lines);
+    {
+      std::lock_guard lock(mu);
+      self.counters_.bytes += bytes;
+    }
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {
+      if (http_status) *http_status = resp->status;
       const BodyOutcome oo = body_outcome(resp->body);
       return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text),
                         where);
@@ -725,11 +808,25 @@ struct BulkSource::Impl {
     if (!ct.empty() && ct.find("ndjson") == std::string::npos && ct.find("text/plain") == std::string::npos)
       issues.add(Severity::warning, "bulk-content-type", where, "", "",
                  "file served as '" + clean_text(ct, 60) + "', not application/fhir+ndjson: read as NDJSON");
-    {
-      std::lock_guard lock(mu);
-      self.counters_.bytes += resp->body.size();
-    }
-    return std::move(resp->body);
+    lines.finish();
+    return Status::success();
+  }
+
+  // stream_file(), and when the file answers 401/403/404/410 (before any byte: only a 200 is streamed) while
+  // the manifest is older than manifest_reread_after, once more from the link of a manifest read again.
+  Status fetch_file(const FileRef& f, std::vector<FileRef> Manifest::*list, bool requires_token,
+                    const char* what, NdjsonLines& lines) {
+    int http_status = 0;
+    Status st = stream_file(f, requires_token, what, lines, &http_status);
+    if (st || (http_status != 401 && http_status != 403 && http_status != 404 && http_status != 410) ||
+        lines.lines() != 0 || !lines.ended_with_newline())
+      return st;
+    bool token = requires_token;
+    const auto again = renewed(f, list, token);
+    if (!again) return st;
+    log(std::string(what) + " answered HTTP " + std::to_string(http_status) +
+        ": trying it again from its link in the manifest read again");
+    return stream_file(*again, token, what, lines);
   }
 
   // Local patient id of a subject reference: relative, or absolute on this server's base.
@@ -776,20 +873,10 @@ struct BulkSource::Impl {
     page.label = std::move(label);
   }
 
+  // Each line is parsed as it arrives and pages go to the sink as they fill, while the file is still
+  // downloading: memory per download is one line, one piece of the body and one page.
   void read_output(const FileRef& f, std::size_t index, bool requires_token) {
     const std::string label = "bulk " + f.type + " file " + std::to_string(index + 1);
-    auto body = download(f, requires_token, "an output file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 f.type + " file: " + body.error().message + "; " + f.type + " is incomplete for this run");
-      log(label + " failed: " + body.error().what());
-      {
-        std::lock_guard lock(mu);
-        ++self.counters_.failed_files;
-      }
-      incomplete(f.type);
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : label;
     Page page;
     page.label = label;
@@ -883,13 +970,18 @@ struct BulkSource::Impl {
       page.resources.push_back(std::move(*ex.resource));
       if (page.resources.size() >= o.page_size) deliver(page);
     });
-    splitter.feed(*body);
-    splitter.finish();
-    body->clear();
-    body->shrink_to_fit();
+    const Status streamed = fetch_file(f, &Manifest::output, requires_token, "an output file", splitter);
+    // What arrived before a failure is real data and goes on like the rest; the type is incomplete either
+    // way.
     deliver(page);
     bool bad = false;
-    if (f.count && *f.count != lines) {
+    if (!streamed) {
+      bad = true;
+      issues.add(
+          Severity::error, "bulk-file-failed", streamed.error().context, "", "",
+          f.type + " file: " + streamed.error().message + "; " + f.type + " is incomplete for this run");
+      log(label + " failed: " + streamed.error().what());
+    } else if (f.count && *f.count != lines) {
       bad = true;
       issues.add(Severity::error, "bulk-count-mismatch", where, "", "",
                  "the manifest announces " + std::to_string(*f.count) + " " + f.type +
@@ -913,26 +1005,17 @@ struct BulkSource::Impl {
     self.stats_.rejected += local.rejected;
     self.stats_.prefiltered += local.prefiltered;
     for (const auto& [t, n] : local.skipped_by_type) self.stats_.skipped_by_type[t] += n;
-    ++self.stats_.files;
+    if (streamed) ++self.stats_.files;
     if (bad) {
       ++self.counters_.failed_files;
       self.completeness_.run_types.insert(f.type);
-      log(label + ": incomplete (see data_issues.ndjson)");
+      if (streamed) log(label + ": incomplete (see data_issues.ndjson)");
     }
     for (const auto& p : lost_patients) self.completeness_.patient_types[p].insert(f.type);
   }
 
   // `deleted`: NDJSON of transaction Bundles whose entries are DELETE requests ("Observation/123").
   void read_deleted(const FileRef& f, bool requires_token) {
-    auto body = download(f, requires_token, "a deleted-resources file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 "deleted-resources file: " + body.error().message +
-                     "; every type is incomplete for this run "
-                     "(resources deleted on the server may still be used)");
-      incomplete("*");
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : "deleted file";
     json::Document doc;
     json::ParseError perr;
@@ -959,8 +1042,14 @@ struct BulkSource::Impl {
         deleted.insert(key);
       });
     });
-    splitter.feed(*body);
-    splitter.finish();
+    if (auto st = fetch_file(f, &Manifest::deleted, requires_token, "a deleted-resources file", splitter);
+        !st) {
+      issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
+                 "deleted-resources file: " + st.error().message +
+                     "; every type is incomplete for this run "
+                     "(resources deleted on the server may still be used)");
+      bad = true;
+    }
     if (bad) incomplete("*");
   }
 
@@ -968,13 +1057,6 @@ struct BulkSource::Impl {
   // when they name none); their text goes to the data issues only, never to the log (it may name patients,
   // B8).
   void read_errors(const FileRef& f, bool requires_token) {
-    auto body = download(f, requires_token, "an error file");
-    if (!body) {
-      issues.add(Severity::error, "bulk-file-failed", body.error().context, "", "",
-                 "error file: " + body.error().message + "; every type is incomplete for this run");
-      incomplete("*");
-      return;
-    }
     const std::string where = Url::parse(f.url) ? Url::parse(f.url)->redacted() : "error file";
     json::Document doc;
     json::ParseError perr;
@@ -1020,8 +1102,12 @@ struct BulkSource::Impl {
                             : std::string()));
       }
     });
-    splitter.feed(*body);
-    splitter.finish();
+    if (auto st = fetch_file(f, &Manifest::errors, requires_token, "an error file", splitter); !st) {
+      issues.add(Severity::error, "bulk-file-failed", st.error().context, "", "",
+                 "error file: " + st.error().message + "; every type is incomplete for this run");
+      incomplete("*");
+      return;
+    }
     log("error file: " + std::to_string(serious) + " fatal/error and " + std::to_string(other) +
         " other issue(s) (text in data_issues.ndjson)");
   }
@@ -1038,7 +1124,8 @@ struct BulkSource::Impl {
       std::string ids;
       for (std::size_t j = i; j < std::min(missing.size(), i + 50); ++j)
         ids += (ids.empty() ? "" : ",") + missing[j];
-      auto url = transport::resolve(base, base.path() + "/Medication?_id=" + encode(ids) + "&_count=100");
+      auto url = transport::resolve(
+          base, base.path() + "/Medication?_id=" + transport::percent_encode(ids) + "&_count=100");
       if (!url) {
         incomplete("Medication");
         return;
@@ -1139,6 +1226,9 @@ struct BulkSource::Impl {
       return manifest.error();
     }
     self.watermark_ = manifest->transaction_time;
+    status_url = *status;
+    manifest_at = Clock::now();
+    manifest_time = manifest->transaction_time;
     if (!manifest->request.empty()) {
       auto q = manifest->request.find('?');
       self.changes_only_ =

@@ -18,9 +18,13 @@
 //      (or STU4 outcome[]), deleted[], and link[next] (v3 partial manifests, loops refused);
 //   4. `deleted` files are read first (transaction Bundles of DELETE entries: deleted()), then the output
 //   files are
-//      downloaded `concurrency` at a time and each line goes through the same parse and extract path as the
-//      file source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read
-//      last;
+//      streamed `concurrency` at a time (HttpClient::send_streaming: split into lines as the bytes arrive,
+//      pages handed to the sink as they fill, so memory per download is one line, one body piece and one
+//      page, whatever the file's size) and each line goes through the same parse and extract path as the file
+//      source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read last.
+//      A file that breaks off mid-way is not retried (its first part has been used): its type is incomplete.
+//      A file that answers 401/403/404/410 once the manifest is older than manifest_reread_after is tried
+//      once more from the link of the manifest read again from the status URL (expired signed links);
 //   5. Medications that MedicationRequest/Statement/Administration resources reference but the export did not
 //      contain (Patient and Group exports hold only the Patient compartment) are read with
 //      Medication?_id=...;
@@ -78,6 +82,10 @@ struct BulkOptions {
   std::chrono::milliseconds max_poll_interval{300000};
   std::chrono::milliseconds max_export_wait{std::chrono::hours(6)};    // kick-off to manifest (B4)
   std::chrono::milliseconds max_error_wait{std::chrono::minutes(30)};  // total wait on 429/5xx answers
+  // A file that answers 401/403/404/410 when the manifest was read at least this long ago: its links may have
+  // expired (signed URLs), so the manifest is read once more from the status URL (once per run, and used only
+  // when its transactionTime is the same) and the file is tried again from its new link.
+  std::chrono::milliseconds manifest_reread_after{std::chrono::minutes(5)};
   std::string authorization;                    // full Authorization value, or empty (never logged)
   std::shared_ptr<transport::SmartAuth> smart;  // SMART Backend Services: supplies Authorization when set
   // Origins ("https://files.example.org:8443") other than the base's that may serve export files even though
@@ -90,8 +98,9 @@ struct BulkOptions {
   // The kick-off is not idempotent (it creates a job): pass a client whose retry policy allows at most one
   // repeat (max_attempts 2, RELIABILITY B2). Null: the main client.
   std::shared_ptr<transport::HttpClient> kickoff_client;
-  // File downloads: a client with a longer total timeout and larger body limits suits big exports (each file
-  // is held in memory while it is read, `concurrency` at a time). Null: the main client.
+  // File downloads: a client with a longer total timeout suits big exports. Files are streamed (read line by
+  // line as they arrive, never held whole), but its max_body_bytes / max_decoded_bytes still cap the size of
+  // one file and its total_timeout the time of one download. Null: the main client.
   std::shared_ptr<transport::HttpClient> file_client;
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
   // Test hook: how to wait (default std::this_thread::sleep_for).
@@ -129,7 +138,7 @@ class BulkSource : public Source {
 
   struct Counters {
     std::size_t kickoffs = 0, polls = 0, manifests = 0, files = 0, failed_files = 0, lines = 0, deleted = 0,
-                medication_searches = 0;
+                medication_searches = 0, manifest_rereads = 0;
     std::uint64_t bytes = 0;
     std::chrono::milliseconds waited{0};  // time spent waiting between status requests
     bool resumed = false, job_deleted = false;

@@ -15,6 +15,7 @@
 #include "fhir/reference.hpp"
 #include "json/json.hpp"
 #include "transport/retry_after.hpp"
+#include "transport/url.hpp"
 
 namespace cf::source {
 
@@ -41,19 +42,7 @@ std::string join(const std::vector<std::string>& v, std::size_t from, std::size_
 
 // Percent-encodes a query value (system URLs contain ':' and '/', which are allowed, and '|', which is not).
 std::string encode(std::string_view v) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~' || c == ':' || c == '/' || c == ',')
-      out += static_cast<char>(c);
-    else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return transport::percent_encode(v, ":/,");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <variant>
@@ -51,7 +52,15 @@ class HttpClient::Impl {
         rng_(std::random_device{}()),
         budget_left_(options_.retry.run_budget) {}
 
-  cf::Result<Response> send(const Request& request);
+  // One streamed request, across its attempts (send_streaming).
+  struct Stream {
+    const BodySink* sink = nullptr;
+    const StreamIf* stream_if = nullptr;  // null or empty: every 2xx body is streamed
+    std::size_t delivered = 0;            // decoded body bytes handed to the sink
+    std::optional<cf::Error> refused;     // the sink's own error, returned as it is
+  };
+
+  cf::Result<Response> send(const Request& request, Stream* stream);
   Counters counters() const {
     return {requests_.load(), retries_.load(), connections_opened_.load(), bytes_received_.load()};
   }
@@ -59,9 +68,9 @@ class HttpClient::Impl {
  private:
   using Outcome = std::variant<Response, Failure>;
 
-  Outcome attempt(const Request& request, const detail::WireRequest& wire);
+  Outcome attempt(const Request& request, const detail::WireRequest& wire, Stream* stream);
   Outcome exchange_once(const Request& request, const detail::WireRequest& wire, const Deadline& deadline,
-                        bool fresh, bool& reused);
+                        bool fresh, bool& reused, Stream* stream);
   bool take_retry_budget();
   std::uint64_t random_bits();
 
@@ -77,8 +86,8 @@ class HttpClient::Impl {
 
 HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request,
                                                           const detail::WireRequest& wire,
-                                                          const Deadline& deadline, bool fresh,
-                                                          bool& reused) {
+                                                          const Deadline& deadline, bool fresh, bool& reused,
+                                                          Stream* stream) {
   const std::string origin = request.url.origin();
   auto lease = pool_.acquire(origin, deadline, fresh);
   if (!lease)
@@ -99,15 +108,59 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
     ++connections_opened_;
   }
 
+  // Streaming: a 2xx body is decoded and handed to the sink as it arrives; other bodies are collected.
+  std::unique_ptr<detail::StreamDecoder> decoder;
+  std::string collected;
+  const detail::StreamDecoder::Out to_sink = [stream](std::string_view piece) -> cf::Status {
+    stream->delivered += piece.size();  // counted first: from here on the attempt may not be repeated
+    auto st = (*stream->sink)(piece);
+    if (!st) stream->refused = st.error();
+    return st;
+  };
+  detail::BodyHandler handler;
+  handler.start = [&](int status, const HeaderList& headers) -> std::optional<Failure> {
+    if (status < 200 || status >= 300 || !has_body(request, status)) return std::nullopt;
+    if (stream->stream_if && *stream->stream_if) {
+      Response head;
+      head.status = status;
+      head.headers = headers;
+      if (!(*stream->stream_if)(head)) return std::nullopt;
+    }
+    auto d = detail::StreamDecoder::create(join(values_of(headers, "content-encoding")),
+                                           options_.max_decoded_bytes, true);
+    if (!d) return Failure{d.error().message, false, false};
+    decoder = std::move(*d);
+    return std::nullopt;
+  };
+  handler.piece = [&](std::string_view piece) -> std::optional<Failure> {
+    if (!decoder) {
+      collected.append(piece);  // bounded by max_body_bytes (the parser's body limit)
+      return std::nullopt;
+    }
+    if (auto st = decoder->feed(piece, to_sink); !st) return Failure{st.error().message, false, false};
+    return std::nullopt;
+  };
+  // After body bytes reached the sink, an attempt cannot be repeated: the caller has used them.
+  auto after_delivery = [stream](Failure failure) {
+    if (stream && stream->delivered > 0) {
+      failure.retryable = false;
+      failure.before_response = false;
+      failure.message += " (after " + std::to_string(stream->delivered) +
+                         " bytes of the body had been delivered; not retried)";
+    }
+    return failure;
+  };
+
   ++requests_;
-  auto result = connection->exchange(wire, deadline);
+  auto result = connection->exchange(wire, deadline, stream ? &handler : nullptr);
   bytes_received_ += connection->take_bytes_read();
   if (auto* failure = std::get_if<Failure>(&result)) {
     connection.reset();  // close before the slot is given to someone else
     pool_.release(origin, nullptr);
-    return std::move(*failure);
+    return after_delivery(std::move(*failure));
   }
   auto raw = std::get<detail::RawResponse>(std::move(result));
+  if (stream && !decoder) raw.body = std::move(collected);
   if (raw.keep_alive) {
     pool_.release(origin, std::move(connection));
   } else {
@@ -119,7 +172,10 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
   Response response;
   response.status = raw.status;
   response.headers = std::move(raw.headers);
-  if (has_body(request, raw.status)) {
+  if (decoder) {
+    if (auto st = decoder->finish(to_sink); !st)
+      return after_delivery(Failure{st.error().message, false, false});
+  } else if (has_body(request, raw.status)) {
     auto decoded = detail::decode_content(join(values_of(response.headers, "content-encoding")),
                                           std::move(raw.body), options_.max_decoded_bytes);
     if (!decoded) return Failure{decoded.error().message, false, false};
@@ -128,15 +184,16 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
   return response;
 }
 
-HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, const detail::WireRequest& wire) {
+HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, const detail::WireRequest& wire,
+                                                    Stream* stream) {
   const Deadline deadline(options_.total_timeout);
   bool reused = false;
-  Outcome outcome = exchange_once(request, wire, deadline, false, reused);
+  Outcome outcome = exchange_once(request, wire, deadline, false, reused, stream);
   const auto* failure = std::get_if<Failure>(&outcome);
   if (failure && failure->before_response && reused && detail::is_idempotent(request.method)) {
     // The pooled connection was closed by the server while idle, so the request never reached it: resend once
     // on a fresh connection. Not a retry: no backoff, no budget.
-    outcome = exchange_once(request, wire, deadline, true, reused);
+    outcome = exchange_once(request, wire, deadline, true, reused, stream);
   }
   return outcome;
 }
@@ -153,7 +210,7 @@ std::uint64_t HttpClient::Impl::random_bits() {
   return rng_();
 }
 
-cf::Result<Response> HttpClient::Impl::send(const Request& request) {
+cf::Result<Response> HttpClient::Impl::send(const Request& request, Stream* stream) {
   // Errors name the method and the URL with query values masked; headers (Authorization) never appear.
   const std::string context = request.method + " " + request.url.redacted();
   if ((request.url.scheme != "http" && request.url.scheme != "https") || request.url.host.empty())
@@ -164,8 +221,9 @@ cf::Result<Response> HttpClient::Impl::send(const Request& request) {
   const bool retry_allowed = detail::may_retry(request.method);
   const int max_attempts = options_.retry.max_attempts;
   for (int attempt_number = 1;; ++attempt_number) {
-    Outcome outcome = attempt(request, *wire);
-    std::string what;  // for the log line
+    Outcome outcome = attempt(request, *wire, stream);
+    if (stream && stream->refused) return *stream->refused;  // the sink stopped the transfer
+    std::string what;                                        // for the log line
     std::vector<std::string> retry_after;
     if (auto* response = std::get_if<Response>(&outcome)) {
       response->attempts = attempt_number;
@@ -217,7 +275,15 @@ cf::Result<std::unique_ptr<HttpClient>> HttpClient::create(ClientOptions options
 }
 
 cf::Result<Response> HttpClient::send(const Request& request) {
-  return impl_->send(request);
+  return impl_->send(request, nullptr);
+}
+
+cf::Result<Response> HttpClient::send_streaming(const Request& request, const BodySink& sink,
+                                                const StreamIf& stream_if) {
+  Impl::Stream stream;
+  stream.sink = &sink;
+  stream.stream_if = &stream_if;
+  return impl_->send(request, &stream);
 }
 
 HttpClient::Counters HttpClient::counters() const {

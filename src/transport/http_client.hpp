@@ -3,7 +3,9 @@
 // gzip, bounded retries (RELIABILITY.md T1-T10). Redirects are returned, not followed: the caller decides
 // whether the new origin may see its credentials.
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "transport/client_options.hpp"
@@ -24,6 +26,26 @@ class HttpClient {
   // run out, the last response (e.g. a 503) or the last error is returned. Errors name the method and the URL
   // with query values masked; no header values. Thread-safe: several threads may send at once.
   cf::Result<Response> send(const Request& request);
+
+  // Receives a streamed body piece by piece (decoded, at most 64 KiB each; the view is valid during the call
+  // only). An error return aborts the transfer: the connection is closed and that error is returned by
+  // send_streaming() as it is.
+  using BodySink = std::function<cf::Status(std::string_view piece)>;
+
+  // Decides, from the final status and headers (Response::body still empty), whether a body is streamed.
+  using StreamIf = std::function<bool(const Response& head)>;
+
+  // Like send(), but the body of a 2xx response is not collected: it goes to `sink` in pieces as it arrives,
+  // after Content-Encoding decoding, so memory does not grow with the body (the returned Response has an
+  // empty body). Other responses (4xx, 5xx, 3xx), and 2xx ones that `stream_if` (when given) declines, are
+  // returned as send() returns them, body included. The size
+  // limits, timeouts and TLS rules are send()'s; total_timeout bounds the whole transfer, the sink's time
+  // included. Retries follow send()'s policy only while no body byte has reached the sink; once one has, any
+  // failure (a connection cut or reset, a body shorter than its Content-Length, a cut chunked stream, a
+  // timeout, a damaged compressed stream, a size limit) is returned as an error naming the bytes delivered,
+  // never retried, resumed or passed off as the end of the body.
+  cf::Result<Response> send_streaming(const Request& request, const BodySink& sink,
+                                      const StreamIf& stream_if = {});
 
   struct Counters {
     std::size_t requests = 0;  // requests written to a connection (attempts, stale-connection resends)

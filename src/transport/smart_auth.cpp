@@ -10,6 +10,7 @@
 #include "json/json.hpp"
 #include "transport/detail/jwt_signer.hpp"
 #include "transport/retry_after.hpp"
+#include "transport/url.hpp"
 
 namespace cf::transport {
 namespace {
@@ -24,23 +25,6 @@ constexpr std::size_t kMaxTokenChars = 16 * 1024;
 constexpr long long kMaxExpiresIn =
     24 * 3600;  // a longer claimed lifetime is capped (401 handling covers the rest)
 constexpr std::chrono::seconds kSkewHint{60};
-
-// application/x-www-form-urlencoded value: everything but the RFC 3986 unreserved characters is %XX.
-std::string form_encode(std::string_view v) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> split_scopes(std::string_view s) {
   std::vector<std::string> out;
@@ -360,9 +344,9 @@ cf::Result<std::string> SmartAuth::Impl::fetch_token() {
     request.url = token_url_;
     request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
     request.headers.emplace_back("Accept", "application/json");
-    request.body = "grant_type=client_credentials&scope=" + form_encode(options_.scopes) +
-                   "&client_assertion_type=" + form_encode(kAssertionType) +
-                   "&client_assertion=" + form_encode(*assertion);
+    request.body = "grant_type=client_credentials&scope=" + percent_encode(options_.scopes) +
+                   "&client_assertion_type=" + percent_encode(kAssertionType) +
+                   "&client_assertion=" + percent_encode(*assertion);
     const auto sent_at = steady::now();
     ++counters_.token_requests;
     auto resp = client_->send(request);

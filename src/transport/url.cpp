@@ -292,4 +292,21 @@ cf::Result<Url> resolve(const Url& base, std::string_view reference) {
   return Url::parse(base.origin() + target);
 }
 
+std::string percent_encode(std::string_view value, std::string_view keep) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size());
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_unreserved(ch) || (c < 0x80 && keep.find(ch) != std::string_view::npos)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace cf::transport

@@ -42,4 +42,8 @@ bool same_origin(const Url& a, const Url& b);
 // as in RFC 3986 section 5.2, then validates the result like parse().
 cf::Result<Url> resolve(const Url& base, std::string_view reference);
 
+// Percent-encodes a query or form value: every byte but the RFC 3986 unreserved characters (A-Z a-z 0-9 - . _
+// ~) and those listed in `keep` becomes %XX with upper-case hex digits.
+std::string percent_encode(std::string_view value, std::string_view keep = {});
+
 }  // namespace cf::transport

@@ -7,7 +7,8 @@
 //               [--trust ORIGIN] [--resume-url URL] [--status-url-file FILE: the status URL, as a state store
 //               would keep it] [--crash-after-kickoff: exit 9 once the status URL is known]
 //               [--attempts N] [--poll-ms N] [--min-poll-ms N] [--max-poll-ms N] [--max-error-wait-ms N]
-//               [--max-export-wait-ms N] [--concurrency N]
+//               [--max-export-wait-ms N] [--concurrency N] [--max-body-mb N: body size caps of the client,
+//               compressed and decoded] [--total-timeout-s N]
 // BULK_TOKEN in the environment: sent as "Authorization: Bearer <token>" (where BulkSource allows).
 // Exit codes as the CLI's: 0 complete, 5 incomplete, 4 the source failed, 3 bad trial/mappings, 2 usage.
 #include <cstdlib>
@@ -88,7 +89,9 @@ int main(int argc, char** argv) {
     co.connect_timeout = std::chrono::seconds(5);
     co.handshake_timeout = std::chrono::seconds(5);
     co.read_timeout = std::chrono::seconds(10);
-    co.total_timeout = std::chrono::seconds(30);
+    co.total_timeout = std::chrono::seconds(num("total-timeout-s", 30));
+    if (f.count("max-body-mb"))
+      co.max_body_bytes = co.max_decoded_bytes = static_cast<std::size_t>(num("max-body-mb", 0)) << 20;
     co.ca_file = f.count("ca-file") ? f["ca-file"] : "";
     co.retry.max_attempts = static_cast<int>(num("attempts", 3));
     co.retry.base_delay = std::chrono::milliseconds(100);

@@ -162,7 +162,7 @@ else
   echo "skipped: foreign-https (no openssl)"
 fi
 bg scenario file-404 file-404 "" --expect incomplete --incomplete-types Condition --issue-kind bulk-file-failed
-bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-types Observation --file-requests Observation=3 \
+bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-types Observation --file-requests Observation=1 \
   --issue-kind bulk-file-failed
 bg scenario cut-line cut-line "" --expect incomplete --incomplete-types Observation --issue-kind json-syntax
 bg scenario count-mismatch count-mismatch "" --expect incomplete --incomplete-types MedicationRequest \

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# run --shard K/N for N = 1..4 plus `merge` equals one unsharded run: candidates.csv, results.ndjson and attrition.csv
-# byte for byte, data issues as a set; shards of different as-of dates, a missing shard or a duplicate are refused.
+# run --shard K/N for N = 1..4 plus `merge` equals one unsharded run: candidates.csv, results.ndjson, attrition.csv and
+# group.json byte for byte, report.html byte for byte once its two run-metadata rows are normalised (norm_html below:
+# "Source", which the merge marks "(merged from N shards)", and "Run", the wall-clock start/finish), data issues as a
+# set; the same in a limited export for N = 2; shards of different as-of dates, a missing shard, a duplicate,
+# de-identified shards and shards whose trial definition is no longer readable are refused.
 set -u
 bin=$(readlink -f "$1")
 repo=$(readlink -f "$2")
@@ -14,6 +17,20 @@ check() {
   shift
   if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $name"; fi
 }
+# report.html with the values of its "Source" and "Run" rows (<dt>Source</dt><dd>...</dd>) replaced by a constant; fails
+# unless each row is found exactly once, so the normalisation cannot hide other differences.
+norm_html() {
+  local n
+  n=$(grep -o '<dt>Source</dt><dd>[^<]*</dd>' "$1" | wc -l)
+  [ "$n" -eq 1 ] || { echo "norm_html: $n Source rows in $1"; return 1; }
+  n=$(grep -o '<dt>Run</dt><dd>[^<]*</dd>' "$1" | wc -l)
+  [ "$n" -eq 1 ] || { echo "norm_html: $n Run rows in $1"; return 1; }
+  sed -E 's#<dt>Source</dt><dd>[^<]*</dd>#<dt>Source</dt><dd>SOURCE</dd>#; s#<dt>Run</dt><dd>[^<]*</dd>#<dt>Run</dt><dd>RUN</dd>#' "$1" >"$2"
+}
+same_report() {  # single-run folder, merged folder
+  norm_html "$1/report.html" "$1/report.norm.html" && norm_html "$2/report.html" "$2/report.norm.html" &&
+    cmp -s "$1/report.norm.html" "$2/report.norm.html"
+}
 args=(--as-of 2026-11-26 --quiet true)
 [ -n "$src" ] && args+=(--source "$src")
 "$bin" run "${args[@]}" --out "$tmp/single" >/dev/null
@@ -25,9 +42,12 @@ for n in 1 2 3 4; do
   done
   "$bin" merge --out "$tmp/m$n" "${dirs[@]}" >/dev/null
   check "N=$n: merge exits 0" test $? -eq 0
-  for f in candidates.csv results.ndjson attrition.csv; do
+  for f in candidates.csv results.ndjson attrition.csv group.json; do
     check "N=$n: $f equals the single run" cmp -s "$tmp/single/$f" "$tmp/m$n/$f"
   done
+  check "N=$n: report.html equals the single run's apart from the Source and Run rows" same_report "$tmp/single" "$tmp/m$n"
+  check "N=$n: the merged report says it was merged" grep -q "<dt>Source</dt><dd>[^<]* (merged from $n shards)</dd>" "$tmp/m$n/report.html"
+  check "N=$n: the merged manifest lists report.html and group.json" python3 -c "import json,sys; o=json.load(open(sys.argv[1]))['outputs']; sys.exit(not ('report.html' in o and 'group.json' in o))" "$tmp/m$n/manifest.json"
   check "N=$n: data issues equal as a set" bash -c "diff <(sort -u '$tmp/single/data_issues.ndjson') <(sort -u '$tmp/m$n/data_issues.ndjson') >/dev/null"
   if [ "$n" -gt 1 ]; then
     total=0
@@ -38,6 +58,28 @@ for n in 1 2 3 4; do
     check "N=$n: every patient is in exactly one shard" test "$total" -eq "$(wc -l <"$tmp/single/results.ndjson")"
   fi
 done
+# A limited export: no names anywhere, the same equalities.
+"$bin" run "${args[@]}" --export-mode limited --out "$tmp/lim-single" >/dev/null
+for k in 1 2; do "$bin" run "${args[@]}" --export-mode limited --shard "$k/2" --out "$tmp/lim-$k" >/dev/null; done
+"$bin" merge --out "$tmp/lim-m" "$tmp/lim-1" "$tmp/lim-2" >/dev/null
+check "limited N=2: merge exits 0" test $? -eq 0
+for f in candidates.csv results.ndjson attrition.csv group.json; do
+  check "limited N=2: $f equals the single run" cmp -s "$tmp/lim-single/$f" "$tmp/lim-m/$f"
+done
+check "limited N=2: report.html equals the single run's apart from the Source and Run rows" same_report "$tmp/lim-single" "$tmp/lim-m"
+check "limited and identified reports differ (names)" bash -c "! cmp -s '$tmp/lim-m/report.html' '$tmp/m2/report.html'"
+# De-identified shards withhold the score and pseudonymise ids: the unsharded order cannot be rebuilt.
+head -c 48 /dev/urandom | base64 >"$tmp/key"
+for k in 1 2; do
+  "$bin" run "${args[@]}" --export-mode deidentified --pseudonym-key "$tmp/key" --shard "$k/2" --out "$tmp/de-$k" >/dev/null
+done
+check "de-identified shards are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/de-1' '$tmp/de-2' 2>/dev/null"
+# The trial definition is read again for the report: a manifest naming one that is gone is refused.
+cp -r "$tmp/s2-1" "$tmp/gone-1" && cp -r "$tmp/s2-2" "$tmp/gone-2"
+for k in 1 2; do
+  python3 -c "import json,sys; m=json.load(open(sys.argv[1])); m['trial']['file']='/nonexistent/trial.json'; json.dump(m,open(sys.argv[1],'w'))" "$tmp/gone-$k/manifest.json"
+done
+check "a trial definition that can no longer be read is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/gone-1' '$tmp/gone-2' 2>/dev/null"
 "$bin" run "${args[@]/2026-11-26/2026-11-27}" --shard 2/2 --out "$tmp/other-day" >/dev/null
 check "shards of different as-of dates are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s2-1' '$tmp/other-day' 2>/dev/null"
 check "a missing shard is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s3-1' '$tmp/s3-2' 2>/dev/null"

@@ -263,4 +263,15 @@ BOOST_AUTO_TEST_CASE(host_header_omits_default_port) {
   BOOST_TEST(Url::parse("http://[::1]:8080/")->host_header() == "[::1]:8080");
 }
 
+BOOST_AUTO_TEST_CASE(percent_encode_keeps_unreserved_and_the_listed_characters) {
+  using cf::transport::percent_encode;
+  BOOST_TEST(percent_encode("AZaz09-._~") == "AZaz09-._~");
+  BOOST_TEST(percent_encode("http://loinc.org|718-7, x") == "http%3A%2F%2Floinc.org%7C718-7%2C%20x");
+  BOOST_TEST(percent_encode("http://loinc.org|718-7,x", ":/,") == "http://loinc.org%7C718-7,x");
+  BOOST_TEST(percent_encode("a+b=c&d") == "a%2Bb%3Dc%26d");
+  BOOST_TEST(percent_encode("\xc3\xa9\x01") == "%C3%A9%01");   // bytes, upper-case hex
+  BOOST_TEST(percent_encode("\xc3\xa9", "\xc3") == "%C3%A9");  // only ASCII can be kept
+  BOOST_TEST(percent_encode("") == "");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

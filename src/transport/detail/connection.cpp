@@ -7,11 +7,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <climits>
+#include <memory>
 
 #include "core/text.hpp"
 
@@ -221,12 +223,13 @@ std::optional<Failure> Connection::read_some(Parser& parser, const Deadline& dea
   });
   drive(deadline);
   bytes_read_ += n;
+  if (ec == http::error::need_buffer) ec = {};  // buffer_body: the piece buffer is full, not an error
   if (ec || deadline_hit_) return io_failure(ec, what, parser.got_some(), step_start, deadline);
   return std::nullopt;
 }
 
-std::variant<RawResponse, Failure> Connection::exchange(const WireRequest& request,
-                                                        const Deadline& deadline) {
+std::variant<RawResponse, Failure> Connection::exchange(const WireRequest& request, const Deadline& deadline,
+                                                        const BodyHandler* handler) {
   beast::error_code ec;
   const auto write_start = clock::now();
   lowest().expires_after(deadline.step(options_.read_timeout));
@@ -236,7 +239,9 @@ std::variant<RawResponse, Failure> Connection::exchange(const WireRequest& reque
   drive(deadline);
   if (ec || deadline_hit_) return io_failure(ec, "sending the request", false, write_start, deadline);
 
-  using Parser = http::response_parser<http::string_body>;
+  // buffer_body: the parser copies body bytes into a buffer we supply, piece by piece (Beast's "incremental
+  // read"), so the body is never held by the parser.
+  using Parser = http::response_parser<http::buffer_body>;
   std::optional<Parser> parser;
   int status = 0;
   do {  // 1xx interim responses (100 Continue, 103 Early Hints) precede the real one
@@ -257,16 +262,31 @@ std::variant<RawResponse, Failure> Connection::exchange(const WireRequest& reque
         "response has neither Content-Length nor chunked encoding; a body that ends when the connection "
         "closes cannot be told apart from a truncated one",
         false, false};
-  while (!parser->is_done())
-    if (auto f = read_some(*parser, deadline, "reading the response body")) return *std::move(f);
 
-  auto message = parser->release();
   RawResponse out;
   out.status = status;
-  for (const auto& field : message)
+  for (const auto& field : parser->get())
     out.headers.emplace_back(cf::to_lower_ascii(field.name_string()), field.value());
-  out.body = std::move(message.body());
-  out.keep_alive = message.keep_alive() && !message.need_eof();
+  if (handler && handler->start)
+    if (auto f = handler->start(status, out.headers)) return *std::move(f);
+  if (!handler && parser->content_length())
+    out.body.reserve(
+        static_cast<std::size_t>(std::min<std::uint64_t>(*parser->content_length(), kPieceBytes * 64)));
+
+  const auto piece = std::make_unique<char[]>(kPieceBytes);
+  while (!parser->is_done()) {
+    parser->get().body().data = piece.get();
+    parser->get().body().size = kPieceBytes;
+    auto failure = read_some(*parser, deadline, "reading the response body");
+    if (failure) return *std::move(failure);
+    const std::size_t n = kPieceBytes - parser->get().body().size;
+    if (n == 0) continue;
+    if (!handler)
+      out.body.append(piece.get(), n);
+    else if (auto f = handler->piece(std::string_view(piece.get(), n)))
+      return *std::move(f);
+  }
+  out.keep_alive = parser->get().keep_alive() && !parser->get().need_eof();
   return out;
 }
 

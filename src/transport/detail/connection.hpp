@@ -7,8 +7,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "transport/client_options.hpp"
@@ -23,8 +25,16 @@ namespace cf::transport::detail {
 struct RawResponse {
   int status = 0;
   HeaderList headers;  // names lower-cased
-  std::string body;    // as received, still content-encoded
+  std::string body;    // as received, still content-encoded; empty when a BodyHandler took it
   bool keep_alive = false;
+};
+
+// Receives a response body in pieces as it arrives (still content-encoded). `start` sees the final status and
+// headers before the first piece (also for an empty body); a Failure from either ends the exchange (the
+// connection must then be closed).
+struct BodyHandler {
+  std::function<std::optional<Failure>(int status, const HeaderList& headers)> start;
+  std::function<std::optional<Failure>(std::string_view piece)> piece;
 };
 
 class Connection {
@@ -38,8 +48,12 @@ class Connection {
   // Resolves and connects (connect_timeout), then for https performs the TLS handshake with SNI, chain and
   // host-name verification (handshake_timeout).
   std::optional<Failure> open(const Deadline& deadline);
-  // Writes the request and reads exactly one complete response; read_timeout bounds every silence.
-  std::variant<RawResponse, Failure> exchange(const WireRequest& request, const Deadline& deadline);
+  // Writes the request and reads exactly one complete response; read_timeout bounds every silence. Without a
+  // handler the body is collected in RawResponse::body; with one it goes to the handler in pieces of at most
+  // kPieceBytes as it arrives, so memory does not grow with the body.
+  std::variant<RawResponse, Failure> exchange(const WireRequest& request, const Deadline& deadline,
+                                              const BodyHandler* handler = nullptr);
+  static constexpr std::size_t kPieceBytes = 64 * 1024;
   // Orderly close after a response that ends the connection.
   void shutdown(const Deadline& deadline);
   // Checked before reuse: false when the server closed the idle connection or sent bytes nobody asked for.
