@@ -168,11 +168,9 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       info.export_mode = str(json::member(doc, "export_mode"));
       if (info.export_mode == "deidentified")
         return make_error(
-            "de-identified shards cannot be merged: their scores are withheld and their ids pseudonymised, "
-            "so "
-            "the order of one unsharded run cannot be rebuilt from them (run the shards identified or "
-            "limited, "
-            "or run unsharded)",
+            "de-identified shards cannot be merged: their scores are withheld and their ids "
+            "pseudonymised, so the order of one unsharded run cannot be rebuilt from them (run the "
+            "shards identified or limited, or run unsharded)",
             d.string());
       if (!report::parse_export_mode(info.export_mode))
         return make_error("unknown export mode '" + info.export_mode + "'", d.string());
