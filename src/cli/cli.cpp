@@ -489,13 +489,16 @@ int run_command(const std::vector<std::string>& args) {
       ro.smart = *sa;
     }
     if (s.bulk) {
-      // Bulk Data $export (RELIABILITY B): the kick-off creates a job, so it is repeated at most once (B2);
-      // files may be large, so they get a longer total timeout than search pages.
+      // Bulk Data $export (RELIABILITY B): the kick-off creates a job, so it is repeated at most once (B2).
+      // Files are streamed into the pipeline as they arrive (memory does not grow with them), so a hospital's
+      // multi-gigabyte Observation file is allowed its size and hours; a stalled one still fails after the
+      // read timeout of silence.
       transport::ClientOptions ko = co;
       ko.retry.max_attempts = 2;
       transport::ClientOptions fo = co;
-      fo.total_timeout = std::max(co.total_timeout, std::chrono::milliseconds(std::chrono::hours(1)));
-      fo.max_decoded_bytes = std::size_t{1024} << 20;
+      fo.total_timeout = std::max(co.total_timeout, std::chrono::milliseconds(std::chrono::hours(12)));
+      fo.max_body_bytes = std::size_t{256} << 30;
+      fo.max_decoded_bytes = std::size_t{256} << 30;
       auto kc = transport::HttpClient::create(ko);
       auto fc = transport::HttpClient::create(fo);
       if (!kc || !fc) {
