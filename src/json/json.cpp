@@ -273,6 +273,8 @@ bool find_duplicate_key(const Value& v, std::string& which) {
 
 }  // namespace
 
+LineDocument::LineDocument() : buffer_(new char[kBytes]), pool_(buffer_.get(), kBytes), doc_(&pool_) {}
+
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
   // A Document reused line after line must not keep every earlier line's values: its pool allocator only
   // frees on Clear(), so without this the memory of a whole NDJSON file would pile up.
@@ -291,7 +293,8 @@ bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& 
     return false;
   }
   rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::Reader reader;
+  // One reader per thread: its stack (where strings are decoded) keeps its capacity from line to line.
+  thread_local rapidjson::Reader reader;
   Router router(doc, limits, nullptr);
   if (!reader.Parse<kFlags>(ms, router)) {
     locate(text, reader.GetErrorOffset(), err);

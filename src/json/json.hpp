@@ -36,6 +36,23 @@ struct ParseError {
 // Parses one complete JSON text. On failure `doc` is left null.
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits = {});
 
+// A Document for parsing many texts one after another (NDJSON lines): the values of each text live in a
+// buffer the document keeps, instead of memory taken from and given back to the heap for every line.
+class LineDocument {
+ public:
+  LineDocument();
+  LineDocument(const LineDocument&) = delete;
+  LineDocument& operator=(const LineDocument&) = delete;
+  Document& doc() { return doc_; }
+  operator Document&() { return doc_; }
+
+ private:
+  static constexpr std::size_t kBytes = 64 * 1024;
+  std::unique_ptr<char[]> buffer_;
+  rapidjson::MemoryPoolAllocator<> pool_;
+  Document doc_;
+};
+
 // Streams a JSON file whose root is an object. Members of the root are collected into `root`, except the
 // elements of a root-level "entry" array: each element (a Bundle entry object) is parsed into its own
 // Document and handed to `on_entry` with its index, then discarded. Memory is bounded by the largest entry,

@@ -884,7 +884,8 @@ struct BulkSource::Impl {
     std::size_t lines = 0, wrong = 0;
     bool unattributed_loss = false;
     std::set<std::string> lost_patients;
-    json::Document doc;
+    json::LineDocument line_doc;
+    json::Document& doc = line_doc;
     json::ParseError perr;
     const std::string source = self.describe();
     NdjsonLines splitter([&](std::size_t no, std::string_view line, bool too_long) {

@@ -176,7 +176,8 @@ struct FileSource::Chunk {
 };
 
 void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
-  json::Document doc;
+  json::LineDocument line_doc;
+  json::Document& doc = line_doc;
   json::ParseError perr;
   std::size_t line_no = c.first_line - 1;
   std::string_view rest(c.data.get() + c.begin, c.end - c.begin);

@@ -93,7 +93,8 @@ Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource
   if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0)
     return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), name);
   std::string fields[kFields];
-  json::Document doc;
+  json::LineDocument line_doc;
+  json::Document& doc = line_doc;
   json::ParseError perr;
   IssueLog already_reported;
   while (true) {
