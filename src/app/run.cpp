@@ -1,5 +1,7 @@
 #include "app/run.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,7 +41,16 @@ namespace {
 
 using store::now_utc;
 
-constexpr std::size_t kSpillBuckets = 128;
+// Spill buckets: enough that a partition holds about 40 MB of input, so that evaluating a partition needs
+// tens of MB whatever the size of the hospital (each bucket costs an open file and a 64 KB buffer).
+std::size_t spill_buckets(std::uint64_t input_bytes) {
+  std::uint64_t n = std::clamp<std::uint64_t>(input_bytes / (std::uint64_t{40} << 20), 128, 1024);
+  // Leave file descriptors for the sources, outputs and connections (systemd's default soft limit is 1024).
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    n = std::min<std::uint64_t>(n, lim.rlim_cur > 256 ? (lim.rlim_cur - 128) / 2 : 64);
+  return static_cast<std::size_t>(n);
+}
 
 // Runs f(0..n-1) on `threads` threads; each index once.
 template <class F>
@@ -245,7 +256,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   terminology::Collector collector(terms);
   if (!opts.shard.whole())
     collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
-  collector.set_spill(opts.out, opts.memory_budget_bytes, kSpillBuckets);
+  collector.set_spill(opts.out, opts.memory_budget_bytes, spill_buckets(src.size_hint()));
   src.set_keep_raw(true);  // spilled resources are written as their JSON
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
@@ -402,7 +413,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     std::condition_variable cv;
     std::size_t next = 0, collected = 0;
     bool stop = false;
-    const std::size_t ahead = 2 * threads;  // partitions evaluated but not yet collected, at most
+    const std::size_t ahead = threads + 1;  // partitions evaluated but not yet collected, at most
     auto worker = [&] {
       while (true) {
         std::size_t part;

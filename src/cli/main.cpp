@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
@@ -5,9 +6,17 @@
 #include <malloc.h>
 #endif
 
+#include <sys/resource.h>
+
 #include "cli/cli.hpp"
 
 int main(int argc, char** argv) {
+  // Spilling a large input uses a scratch file per partition: take the file descriptors the system allows
+  // (the soft limit is often 1024 while the hard one is far higher).
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 65536);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
 #if defined(__GLIBC__)
   // glibc gives each new thread its own heap (up to 8 per core), and memory freed in one is not reused by the
   // others: with parsing threads that come and go, the resident size grew to several times what was live.

@@ -100,6 +100,21 @@ std::string FileSource::describe() const {
   return s;
 }
 
+std::uint64_t FileSource::size_hint() const {
+  std::uint64_t total = 0;
+  for (const auto& root : roots_) {
+    std::error_code ec;
+    if (fs::is_regular_file(root, ec)) {
+      total += fs::file_size(root, ec);
+      continue;
+    }
+    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
 std::string FileSource::display(const fs::path& p) const {
   return p.lexically_normal().string();
 }

@@ -33,6 +33,7 @@ class FileSource : public Source {
   // is the same for any number.
   void set_threads(std::size_t n);
   std::string describe() const override;
+  std::uint64_t size_hint() const override;  // the input files' total size
   Status read(const Sink& sink, IssueLog& issues) override;
   const Stats& stats() const override { return stats_; }
   const Completeness& completeness() const override { return completeness_; }

@@ -1,6 +1,7 @@
 #pragma once
 // Where resources come from. A source streams pages of extracted resources to a sink, so that the REST, Bulk
 // and file sources all feed the same pipeline and no source ever holds the whole input.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
@@ -58,6 +59,8 @@ class Source {
   virtual bool delivered_changes_only() const { return false; }
   // The server's clock when the pull began (ISO instant, UTC), to pull from next time; empty when unknown.
   virtual std::string watermark() const { return {}; }
+  // About how many bytes read() will go through, when known before reading (0: unknown).
+  virtual std::uint64_t size_hint() const { return 0; }
 
  protected:
   bool keep_raw_ = false;
