@@ -238,8 +238,9 @@ BulkSource::BulkSource(BulkOptions opts, std::shared_ptr<transport::HttpClient> 
   while (!opts_.base_url.empty() && opts_.base_url.back() == '/') opts_.base_url.pop_back();
 }
 
-void BulkSource::pull_changes_since(const std::string& since, std::set<std::string> /*known*/) {
+void BulkSource::pull_changes_since(const std::string& since, std::set<std::string> known) {
   since_ = since;
+  known_ = std::move(known);
 }
 
 std::string BulkSource::describe() const {
@@ -1163,6 +1164,38 @@ struct BulkSource::Impl {
     }
   }
 
+  // Is every member of the Group a patient the state store already holds? Reads the Group resource; when it
+  // cannot be read, or names a patient not seen before, the answer is no and the night exports in full (a
+  // _since export may leave out a new member's older data: Bulk Data IG, _since on Group-level requests).
+  bool group_unchanged() {
+    auto url = transport::resolve(base, base.path() + "/Group/" + transport::percent_encode(o.group_id));
+    if (!url) return false;
+    transport::Request req;
+    req.url = *url;
+    req.headers = {{"Accept", "application/fhir+json"}};
+    auto resp = send(*self.client_, req, true);
+    json::Document doc;
+    json::ParseError perr;
+    if (!resp || resp->status != 200 || !json::parse(resp->body, doc, perr) ||
+        json::string(json::member(doc, "resourceType")).value_or("") != "Group") {
+      log("warning: could not read Group/" + o.group_id + " (" +
+          (!resp ? resp.error().message : "HTTP " + std::to_string(resp->status)) +
+          ") to look for new members: exporting everything instead of the changes since " + self.since_);
+      return false;
+    }
+    std::size_t added = 0;
+    json::for_each(json::member(doc, "member"), [&](std::size_t, const json::Value& m) {
+      const std::string ref(json::string(json::member(json::member(&m, "entity"), "reference")).value_or(""));
+      const std::string id = fhir::patient_id_from_reference(ref);
+      if (id.empty() || !self.known_.count(id)) ++added;
+    });
+    if (added == 0) return true;
+    log(std::to_string(added) + " member(s) of Group/" + o.group_id +
+        " are new since the last night (or not plain Patient references): exporting everything, since a "
+        "_since export may leave out their older data");
+    return false;
+  }
+
   Status run(const Sink& s) {
     sink = &s;
     auto b = Url::parse(o.base_url);
@@ -1191,6 +1224,8 @@ struct BulkSource::Impl {
         log("warning: the saved status URL is unusable; starting a new export");
       }
     }
+    if (!resumed && o.level == BulkLevel::group && !self.since_.empty() && !group_unchanged())
+      self.since_.clear();
     PollResult polled;
     for (int round = 0;; ++round) {
       if (!status) {

@@ -115,7 +115,10 @@ class BulkSource : public Source {
   const Stats& stats() const override { return stats_; }
   const Completeness& completeness() const override { return completeness_; }
   bool supports_incremental() const override { return true; }
-  // `_since` for the next kick-off; the known patients are not needed (an export covers every patient in
+  // `_since` for the next kick-off. For a Group export the known patients matter: a member added since the
+  // last night would get only its changed resources from a _since export (the Bulk Data IG lets servers
+  // leave out its older data), so when the Group has members not in `known` the night exports in full.
+  // (Otherwise the known patients are not needed: an export covers every patient in
   // scope).
   void pull_changes_since(const std::string& since, std::set<std::string> known) override;
   // True when the job that delivered the data was an incremental one (its manifest's request had _since; for
@@ -153,6 +156,7 @@ class BulkSource : public Source {
   Completeness completeness_;
   Counters counters_;
   std::string since_;
+  std::set<std::string> known_;  // patients the state store holds (for a Group export's new members)
   std::string resume_url_;
   std::function<void(const std::string&)> on_status_url_;
   std::vector<std::string> deleted_;

@@ -12,7 +12,8 @@
 #   - _since: after a change on the server, the next night (state folder) exports only the change, and its results
 #     equal a full export's;
 #   - once app/run.cpp keeps Bulk jobs in the state store (it calls bulk_job; BULK_STORE_WIRING=1|0 forces it): a run
-#     killed mid-download is resumed by the next run (one kick-off), and `deleted` entries leave the store.
+#     killed mid-download is resumed by the next run (one kick-off), and `deleted` entries leave the store;
+#   - Group _since: a member added between two nights makes the next night export in full (its older data too).
 # Usage: bulk_test.sh BULK_DRIVER REPO [NAME...]   (names: only those checks; BULK_KEEP=DIR keeps every run folder)
 set -u
 drv=$(readlink -f "$1")
@@ -31,6 +32,9 @@ ids = [r["id"] for p in sys.argv[2:] for r in map(json.loads, open(p)) if r["res
 g = {"resourceType": "Group", "id": "cohort", "meta": {"versionId": "1", "lastUpdated": "2026-01-01T00:00:00Z"},
      "type": "person", "actual": True, "member": [{"entity": {"reference": "Patient/" + i}} for i in ids]}
 open(sys.argv[1], "w").write(json.dumps(g) + "\n")
+# The same without cc-001, for the Group that gains a member between two nights.
+g = dict(g, id="grows", member=[m for m in g["member"] if m["entity"]["reference"] != "Patient/cc-001"])
+open(sys.argv[1], "a").write(json.dumps(g) + "\n")
 PY
   loads=()
   for f in "$repo"/fhir-samples/ndjson/*.ndjson "$tmp/bundles.ndjson" "$tmp/group.ndjson"; do loads+=(--load "$f"); done
@@ -290,6 +294,36 @@ PY
   python3 "$compare" "$work/since-full/out/results.ndjson" "$work/since-night2/out/results.ndjson" >"$work/since-night2/compare.log" || {
     echo "  night 2 (changes + state store) differs from a full export:"; tail -5 "$work/since-night2/compare.log"; st=1; }
   result since $st
+fi
+
+# ---- Group _since: a member added since the last night gets all its data, not only its changes -------------------
+# (the Bulk Data IG lets a server leave a new member's older resources out of a _since export)
+if wanted group-since; then
+  st=0
+  drive group-night1 "$FHIR_BASE_URL" --level group:grows --state "$work/group-state"
+  [ "$rc" -eq 0 ] || { echo "  night 1 rc $rc"; st=1; }
+  python3 - "$FHIR_BASE_URL" <<'PY' || st=1
+import json, sys, urllib.request
+base = sys.argv[1]
+g = json.load(urllib.request.urlopen(base + "/Group/grows"))
+g["member"].append({"entity": {"reference": "Patient/cc-001"}})
+req = urllib.request.Request(base + "/Group/grows", data=json.dumps(g).encode(), method="PUT",
+                             headers={"Content-Type": "application/fhir+json"})
+assert urllib.request.urlopen(req).status in (200, 201)
+PY
+  drive group-night2 "$FHIR_BASE_URL" --level group:grows --state "$work/group-state"
+  [ "$rc" -eq 0 ] || { echo "  night 2 rc $rc"; st=1; }
+  grep -q "new since the last night" "$work/group-night2/stderr" || { echo "  night 2 did not notice the new member"; st=1; }
+  python3 -c "import json,sys; sys.exit(1 if json.load(open('$work/group-night2/summary.json')).get('changes_only') else 0)" ||
+    { echo "  night 2 exported only changes despite a new member"; st=1; }
+  drive group-full "$FHIR_BASE_URL" --level group:cohort  # every patient, as the server has them now
+  python3 "$compare" "$work/group-full/out/results.ndjson" "$work/group-night2/out/results.ndjson" >"$work/group-night2/compare.log" || {
+    echo "  night 2 differs from a full export:"; tail -5 "$work/group-night2/compare.log"; st=1; }
+  # A third night with no new member is incremental again.
+  drive group-night3 "$FHIR_BASE_URL" --level group:grows --state "$work/group-state"
+  python3 -c "import json,sys; sys.exit(0 if json.load(open('$work/group-night3/summary.json')).get('changes_only') else 1)" ||
+    { echo "  night 3 (no new member) was not incremental"; st=1; }
+  result group-since $st
 fi
 
 for v in "$work"/*/verdict; do
