@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "fhir/extract.hpp"
 #include "fhir/reference.hpp"
@@ -787,16 +788,60 @@ struct BulkSource::Impl {
       std::lock_guard lock(mu);
       ++self.counters_.files;
     }
-    std::uint64_t bytes = 0;
-    const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
-      bytes += piece.size();
-      lines.feed(piece);
-      return Status::success();
-    };
-    auto resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token, &to_lines);
-    {
-      std::lock_guard lock(mu);
-      self.counters_.bytes += bytes;
+    // A download that breaks off after some of the body was read is downloaded again (RELIABILITY B7, at
+    // most kFileAttempts in all): the lines already read stay read, so the new response's first bytes are
+    // checked against what arrived before (SHA-256) and skipped, and reading goes on where it stopped. A
+    // file that changed in between is not pieced together: it fails.
+    constexpr int kFileAttempts = 3;
+    std::uint64_t delivered = 0;  // body bytes handed to `lines`, over all attempts
+    Sha256 delivered_hash;
+    Result<transport::Response> resp = make_error("not fetched");
+    for (int attempt = 1;; ++attempt) {
+      const std::uint64_t skip = delivered;
+      std::string expected;
+      if (skip) {
+        Sha256 copy = delivered_hash;
+        expected = copy.hex_digest();
+      }
+      Sha256 prefix;
+      std::uint64_t seen = 0;
+      bool changed = false;
+      const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
+        const std::uint64_t before = seen;
+        seen += piece.size();
+        if (before < skip) {
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), skip - before));
+          prefix.update(piece.substr(0, n));
+          piece.remove_prefix(n);
+          if (before + n == skip && prefix.hex_digest() != expected) {
+            changed = true;
+            return Status(make_error("the file changed between two downloads"));
+          }
+        }
+        if (piece.empty()) return Status::success();
+        delivered += piece.size();
+        delivered_hash.update(piece);
+        lines.feed(piece);
+        return Status::success();
+      };
+      resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token, &to_lines);
+      {
+        std::lock_guard lock(mu);
+        self.counters_.bytes += seen;
+      }
+      if (resp || changed || attempt >= kFileAttempts) {
+        if (seen < skip && !changed && (!resp || resp->status == 200))
+          return Error{resp ? "the file is shorter than the " + std::to_string(skip) +
+                                  " bytes read from it before: it changed between two downloads"
+                            : "the body broke off again before reaching the " + std::to_string(skip) +
+                                  " bytes read earlier: " + resp.error().message,
+                       where};
+        break;
+      }
+      log(std::string(what) + " broke off after " + std::to_string(delivered) + " bytes (" +
+          resp.error().message + "); downloading it again (attempt " + std::to_string(attempt + 1) + " of " +
+          std::to_string(kFileAttempts) + ")");
     }
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200) {

@@ -6,7 +6,8 @@
 #     requiresAccessToken is false; a killed run resumes the same job (one kick-off);
 #   - through tests/fault-server/bulk_faults.js: 429 and 503 on the status URL waited out, a failed job, a job that
 #     never finishes, X-Progress cleaned, files on another origin (http: refused; https: fetched without
-#     Authorization), a 404 file, a truncated file, a line cut in half, a count mismatch, a line of another type, an
+#     Authorization), a 404 file, a truncated file (downloaded again up to 3 times; the part read before checked and
+#     skipped; a file that changed in between fails), a line cut in half, a count mismatch, a line of another type, an
 #     error file, a deleted file, an invalid manifest, a manifest in two parts, a manifest link loop - each with its
 #     outcome (check_bulk.py), and nothing exported as complete when data is missing;
 #   - _since: after a change on the server, the next night (state folder) exports only the change, and its results
@@ -166,8 +167,14 @@ else
   echo "skipped: foreign-https (no openssl)"
 fi
 bg scenario file-404 file-404 "" --expect incomplete --incomplete-types Condition --issue-kind bulk-file-failed
-bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-types Observation --file-requests Observation=1 \
+bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-types Observation --file-requests Observation=3 \
   --issue-kind bulk-file-failed
+# Broken off once: downloaded again, the part read before checked and skipped, the rest read: as if nothing happened.
+bg scenario truncated-once truncated-once "" --expect complete --file-requests Observation=2 --compare "$compare" \
+  --baseline "$tmp/baseline.json"
+# Broken off, and different when downloaded again: never pieced together from two versions.
+bg scenario truncated-changed truncated-changed "" --expect incomplete --incomplete-types Observation \
+  --file-requests Observation=2 --issue-kind bulk-file-failed
 bg scenario cut-line cut-line "" --expect incomplete --incomplete-types Observation --issue-kind json-syntax
 bg scenario count-mismatch count-mismatch "" --expect incomplete --incomplete-types MedicationRequest \
   --issue-kind bulk-count-mismatch

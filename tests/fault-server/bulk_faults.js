@@ -27,6 +27,8 @@
 //   foreign-https     manifest: requiresAccessToken true, the Observation file moved to https://127.0.0.2:<port>
 //   file-404          manifest: the Condition file URL names a file the server does not have
 //   truncated-file    the Observation file: Content-Length of the whole body, half of it sent, then the socket closed
+//   truncated-once    the same, for the first request of the Observation file only
+//   truncated-changed the first request truncated, later ones with a blank line first (the file changed)
 //   cut-line          the Observation file: correct framing, but the body ends in the middle of a line
 //   count-mismatch    manifest: MedicationRequest count one higher than the file's lines
 //   wrong-type        the Procedure file gets an extra Condition line (count raised to match)
@@ -104,6 +106,19 @@ const S = {
   'foreign-https': { manifest: (m) => { m.requiresAccessToken = true; moveType(m, 'Observation', `https://127.0.0.2:${foreignHttpsPort}`); } },
   'file-404': { manifest: (m) => { for (const o of m.output) if (o.type === 'Condition') o.url = o.url.replace(/[^/]+$/, 'Missing.ndjson'); } },
   'truncated-file': { file: (type) => (type === 'Observation' ? { truncate: true } : null) },
+  'truncated-changed': (() => {
+    let n = 0;
+    return {
+      file: (type, body) => {
+        if (type !== 'Observation') return null;
+        return ++n === 1 ? { truncate: true } : { body: Buffer.concat([Buffer.from('\n'), body]) };
+      },
+    };
+  })(),
+  'truncated-once': (() => {
+    let n = 0;
+    return { file: (type) => (type === 'Observation' && ++n === 1 ? { truncate: true } : null) };
+  })(),
   'cut-line': { file: (type, body) => (type === 'Observation' ? { body: body.subarray(0, Math.floor(body.length / 2)) } : null) },
   'count-mismatch': { manifest: (m) => bump(m, 'MedicationRequest', 1) },
   'wrong-type': {
