@@ -257,7 +257,6 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   if (!opts.shard.whole())
     collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
   collector.set_spill(opts.out, opts.memory_budget_bytes, spill_buckets(src.size_hint()));
-  src.set_keep_raw(true);  // spilled resources are written as their JSON
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
   std::size_t pages = 0;

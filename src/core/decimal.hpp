@@ -36,6 +36,11 @@ class Decimal {
   // Rounded to at most `digits` decimals, trailing zeros removed (for display of converted values).
   static std::string format(long double v, int digits = 4);
 
+  // The exact representation, for writing a value to a scratch file and reading it back unchanged.
+  Int128 mantissa() const { return mantissa_; }
+  int scale() const { return scale_; }
+  static Decimal from_parts(Int128 mantissa, int scale) { return Decimal(mantissa, scale); }
+
  private:
   Decimal(Int128 m, int s) : mantissa_(m), scale_(s) {}
   static std::strong_ordering compare(const Decimal& a, const Decimal& b);

@@ -27,6 +27,7 @@ ResourceType resource_type_from(std::string_view name);
 
 struct Coding {
   std::string system, code, display;
+  bool operator==(const Coding&) const = default;
 };
 
 struct CodeableConcept {
@@ -35,6 +36,7 @@ struct CodeableConcept {
   bool empty() const { return codings.empty() && text.empty(); }
   // The first code of `system`, or empty.
   std::string code_in(std::string_view system) const;
+  bool operator==(const CodeableConcept&) const = default;
 };
 
 struct Quantity {
@@ -44,16 +46,19 @@ struct Quantity {
   std::string unit;        // human unit text
   std::string system;      // normally http://unitsofmeasure.org
   std::string code;        // UCUM code when system is UCUM
+  bool operator==(const Quantity&) const = default;
 };
 
 struct Ratio {
   std::optional<Quantity> numerator, denominator;
+  bool operator==(const Ratio&) const = default;
 };
 
 // Where a resource came from, for the evidence trail and data issues.
 struct Origin {
   std::string location;  // "fhir-samples/labs.ndjson:12", "bundle.json entry[3]", "GET page 4 entry[2]"
   std::string source;    // which source (directory or server base URL)
+  bool operator==(const Origin&) const = default;
 };
 
 struct Header {
@@ -68,6 +73,7 @@ struct Header {
   std::string raw;                // the resource's JSON, kept only when a state store will save it
 
   std::string key() const;  // "Observation/abc"
+  bool operator==(const Header&) const = default;
 };
 
 struct Patient {
@@ -79,6 +85,7 @@ struct Patient {
   std::string gender;
   std::string name;  // "Family, Given" of the first usable name; only identified exports show it
   bool active = true;
+  bool operator==(const Patient&) const = default;
 };
 
 struct Condition {
@@ -89,11 +96,13 @@ struct Condition {
       verification_status;  // unconfirmed, provisional, differential, confirmed, refuted, entered-in-error
   std::optional<PartialDate> onset, abatement, recorded;
   std::string onset_text, abatement_text, recorded_text;
+  bool operator==(const Condition&) const = default;
 };
 
 struct ReferenceRange {
   std::optional<Quantity> low, high;
   std::string text;
+  bool operator==(const ReferenceRange&) const = default;
 };
 
 struct ObservationValue {
@@ -105,11 +114,13 @@ struct ObservationValue {
   Ratio ratio;
   bool flag = false;
   std::string element;  // "valueQuantity" etc., for element paths
+  bool operator==(const ObservationValue&) const = default;
 };
 
 struct ObservationComponent {
   CodeableConcept code;
   ObservationValue value;
+  bool operator==(const ObservationComponent&) const = default;
 };
 
 struct Observation {
@@ -123,6 +134,7 @@ struct Observation {
   std::vector<Coding> interpretation;
   std::vector<ReferenceRange> reference_ranges;
   std::vector<ObservationComponent> components;
+  bool operator==(const Observation&) const = default;
 };
 
 struct Timing {
@@ -132,6 +144,7 @@ struct Timing {
   std::string code;         // timing.code (BID, TID, QD...)
   std::optional<PartialDate> bounds_start, bounds_end;
   std::optional<Quantity> bounds_duration;
+  bool operator==(const Timing&) const = default;
 };
 
 struct Dosage {
@@ -140,6 +153,7 @@ struct Dosage {
   std::optional<Quantity> dose;
   Timing timing;
   bool as_needed = false;
+  bool operator==(const Dosage&) const = default;
 };
 
 // MedicationRequest, MedicationStatement and MedicationAdministration share the parts the tool uses.
@@ -152,6 +166,7 @@ struct MedicationUse {
   std::optional<PartialDate> authored, start, end;  // authoredOn; effective or validity period
   std::string authored_text, start_text;
   std::vector<Dosage> dosages;
+  bool operator==(const MedicationUse&) const = default;
 };
 
 struct Procedure {
@@ -160,11 +175,13 @@ struct Procedure {
   CodeableConcept code;
   std::optional<PartialDate> start, end;
   std::string start_text;
+  bool operator==(const Procedure&) const = default;
 };
 
 struct Medication {
   Header h;
   CodeableConcept code;
+  bool operator==(const Medication&) const = default;
 };
 
 using Resource = std::variant<Patient, Condition, Observation, MedicationUse, Procedure, Medication>;

@@ -125,13 +125,14 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
     return;
   }
   const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
-  if (spill_ && !h.raw.empty()) {
+  std::string().swap(h.raw);  // not needed once extracted (the state store took its copy)
+  if (spill_) {
     if (auto w = spill_->write(b, r); !w && status_.ok()) status_ = w;
     return;
   }
-  // A rough size (the structs plus their text, which is about as long as the JSON) to decide when to spill.
-  in_memory_bytes_ += sizeof(fhir::Resource) + h.raw.size() + h.origin.location.size();
-  std::string().swap(h.raw);
+  // A rough size (the struct plus its text) to decide when to spill.
+  in_memory_bytes_ +=
+      sizeof(fhir::Resource) + 768 + h.origin.location.size() + h.id.size() + h.subject.size();
   parts_[b].in_memory.push_back(std::move(r));
   if (spill_enabled_ && !spill_ && in_memory_bytes_ > budget_) start_spilling();
 }

@@ -61,8 +61,7 @@ class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
   ~Collector();
-  // Resources arriving after `budget_bytes` of kept resources go to `buckets` files in the new folder `dir`.
-  // Spilling needs each resource's JSON (Source::set_keep_raw); one without it stays in memory.
+  // Resources arriving after `budget_bytes` of kept resources go to `buckets` scratch files in `dir`.
   void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets);
   void add(fhir::Resource&& r, IssueLog& issues);
   // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.

@@ -1,8 +1,8 @@
 #pragma once
 // Temporary bucket files for the resources a run keeps when they outgrow memory: each resource goes to the
-// bucket of its patient, so a bucket can later be read back and evaluated alone. A record is the resource's
-// JSON as read plus what the source resolved while reading (patient, references, origin), which the JSON
-// alone cannot give back.
+// bucket of its patient, so a bucket can later be read back and evaluated alone. A record is the extracted
+// resource in fhir/binary.hpp's form (with what the source resolved while reading: patient, references,
+// origin), so reading it back parses no JSON.
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -25,10 +25,9 @@ class SpillBuckets {
   SpillBuckets& operator=(const SpillBuckets&) = delete;
 
   std::size_t size() const { return files_.size(); }
-  // Appends `r` (whose Header::raw holds its JSON) to bucket `b`.
+  // Appends `r` to bucket `b`.
   Status write(std::size_t b, const fhir::Resource& r);
-  // Reads bucket `b` back in the order written, re-extracting each resource. Extraction problems were
-  // reported when the resource was first read, so they are not reported again.
+  // Reads bucket `b` back in the order written.
   Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each);
   std::uint64_t bytes_written() const { return bytes_; }
 

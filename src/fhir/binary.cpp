@@ -1,0 +1,250 @@
+#include "fhir/binary.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+namespace cf::fhir {
+
+namespace {
+
+// Each struct lists its fields once, in fields(); the writer and the reader walk the same list, so they
+// cannot disagree. A field added to model.hpp and not here is caught by tests/source (round trip of every
+// corpus resource compared with operator==).
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  template <class... T>
+  void operator()(T&... v) {
+    (put(v), ...);
+  }
+
+ private:
+  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void put(const std::string& s) {
+    put_size(s.size());
+    out_.append(s);
+  }
+  void put(bool b) { out_.push_back(b ? '\1' : '\0'); }
+  void put(std::int32_t v) { raw(&v, sizeof v); }
+  void put(const Decimal& d) {
+    const Int128 m = d.mantissa();
+    const std::int32_t s = d.scale();
+    raw(&m, sizeof m);
+    raw(&s, sizeof s);
+  }
+  template <class E>
+  requires std::is_enum_v<E>
+  void put(E e) { put(static_cast<std::int32_t>(e)); }
+  template <class T>
+  void put(const std::optional<T>& o) {
+    put(o.has_value());
+    if (o) put(*o);
+  }
+  template <class T>
+  void put(const std::vector<T>& v) {
+    put_size(v.size());
+    for (const auto& x : v) put(x);
+  }
+  template <class T>
+  requires std::is_class_v<T>
+  void put(const T& x) {
+    fields(*this, const_cast<T&>(x));  // fields() takes non-const references for the reader's sake
+  }
+  void put_size(std::size_t n) {
+    const auto v = static_cast<std::uint32_t>(n);
+    raw(&v, sizeof v);
+  }
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <class... T>
+  void operator()(T&... v) {
+    (get(v), ...);
+  }
+  bool ok() const { return ok_; }
+  std::string_view rest() const { return in_; }
+
+ private:
+  bool raw(void* p, std::size_t n) {
+    if (!ok_ || in_.size() < n) return ok_ = false;
+    std::memcpy(p, in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  void get(std::string& s) {
+    const std::size_t n = get_size();
+    if (!ok_ || in_.size() < n) {
+      ok_ = false;
+      return;
+    }
+    s.assign(in_.data(), n);
+    in_.remove_prefix(n);
+  }
+  void get(bool& b) {
+    char c = 0;
+    raw(&c, 1);
+    b = c != 0;
+  }
+  void get(std::int32_t& v) { raw(&v, sizeof v); }
+  void get(Decimal& d) {
+    Int128 m = 0;
+    std::int32_t s = 0;
+    raw(&m, sizeof m);
+    raw(&s, sizeof s);
+    d = Decimal::from_parts(m, s);
+  }
+  template <class E>
+  requires std::is_enum_v<E>
+  void get(E& e) {
+    std::int32_t v = 0;
+    get(v);
+    e = static_cast<E>(v);
+  }
+  template <class T>
+  void get(std::optional<T>& o) {
+    bool has = false;
+    get(has);
+    if (!has) {
+      o.reset();
+      return;
+    }
+    o.emplace();
+    get(*o);
+  }
+  template <class T>
+  void get(std::vector<T>& v) {
+    const std::size_t n = get_size();
+    if (!ok_ || n > in_.size()) {  // every element takes at least a byte
+      ok_ = false;
+      return;
+    }
+    v.assign(n, T{});
+    for (auto& x : v) get(x);
+  }
+  template <class T>
+  requires std::is_class_v<T>
+  void get(T& x) { fields(*this, x); }
+  std::size_t get_size() {
+    std::uint32_t v = 0;
+    raw(&v, sizeof v);
+    return v;
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+template <class A>
+void fields(A& a, PartialDate& d) {
+  a(d.first, d.last, d.precision, d.has_time);
+}
+template <class A>
+void fields(A& a, Coding& c) {
+  a(c.system, c.code, c.display);
+}
+template <class A>
+void fields(A& a, CodeableConcept& c) {
+  a(c.codings, c.text);
+}
+template <class A>
+void fields(A& a, Quantity& q) {
+  a(q.value, q.value_text, q.comparator, q.unit, q.system, q.code);
+}
+template <class A>
+void fields(A& a, Ratio& r) {
+  a(r.numerator, r.denominator);
+}
+template <class A>
+void fields(A& a, Origin& o) {
+  a(o.location, o.source);
+}
+template <class A>
+void fields(A& a, Header& h) {
+  // Header::raw is left out: a kept resource's JSON is not needed once it has been extracted.
+  a(h.type, h.id, h.version_id, h.last_updated, h.origin, h.subject, h.patient_id, h.unknown_modifier);
+}
+template <class A>
+void fields(A& a, Patient& p) {
+  a(p.h, p.birth_date, p.birth_date_text, p.deceased, p.deceased_date, p.gender, p.name, p.active);
+}
+template <class A>
+void fields(A& a, Condition& c) {
+  a(c.h, c.code, c.clinical_status, c.verification_status, c.onset, c.abatement, c.recorded, c.onset_text,
+    c.abatement_text, c.recorded_text);
+}
+template <class A>
+void fields(A& a, ReferenceRange& r) {
+  a(r.low, r.high, r.text);
+}
+template <class A>
+void fields(A& a, ObservationValue& v) {
+  a(v.kind, v.quantity, v.codeable, v.text, v.ratio, v.flag, v.element);
+}
+template <class A>
+void fields(A& a, ObservationComponent& c) {
+  a(c.code, c.value);
+}
+template <class A>
+void fields(A& a, Observation& o) {
+  a(o.h, o.status, o.code, o.value, o.data_absent_reason, o.effective, o.effective_text, o.interpretation,
+    o.reference_ranges, o.components);
+}
+template <class A>
+void fields(A& a, Timing& t) {
+  a(t.frequency, t.period, t.period_unit, t.code, t.bounds_start, t.bounds_end, t.bounds_duration);
+}
+template <class A>
+void fields(A& a, Dosage& d) {
+  a(d.text, d.route, d.dose, d.timing, d.as_needed);
+}
+template <class A>
+void fields(A& a, MedicationUse& m) {
+  a(m.h, m.status, m.intent, m.medication, m.medication_reference, m.authored, m.start, m.end,
+    m.authored_text, m.start_text, m.dosages);
+}
+template <class A>
+void fields(A& a, Procedure& p) {
+  a(p.h, p.status, p.code, p.start, p.end, p.start_text);
+}
+template <class A>
+void fields(A& a, Medication& m) {
+  a(m.h, m.code);
+}
+
+template <std::size_t I = 0>
+bool emplace_alternative(Resource& r, std::size_t index) {
+  if constexpr (I < std::variant_size_v<Resource>) {
+    if (index == I) {
+      r.emplace<I>();
+      return true;
+    }
+    return emplace_alternative<I + 1>(r, index);
+  } else {
+    return false;
+  }
+}
+
+}  // namespace
+
+void encode(const Resource& r, std::string& out) {
+  Writer w(out);
+  auto index = static_cast<std::int32_t>(r.index());
+  w(index);
+  std::visit([&](const auto& x) { w(x); }, r);
+}
+
+std::optional<Resource> decode(std::string_view& in) {
+  Reader rd(in);
+  std::int32_t index = -1;
+  rd(index);
+  Resource r;
+  if (!rd.ok() || index < 0 || !emplace_alternative(r, static_cast<std::size_t>(index))) return std::nullopt;
+  std::visit([&](auto& x) { rd(x); }, r);
+  if (!rd.ok()) return std::nullopt;
+  in = rd.rest();
+  return r;
+}
+
+}  // namespace cf::fhir

@@ -1,0 +1,65 @@
+// Every resource of the demo data and the shared corpus comes back from fhir/binary.hpp's form equal to what
+// extraction gave (all fields, operator== of the model), so spilled resources are evaluated exactly as kept
+// ones.
+#include <boost/test/unit_test.hpp>
+
+#include "fhir/binary.hpp"
+#include "source/file_source.hpp"
+#include "support/scenario.hpp"
+
+using namespace cf;
+namespace fs = std::filesystem;
+
+BOOST_AUTO_TEST_CASE(every_extracted_resource_round_trips) {
+  std::size_t n = 0, with_components = 0, with_dosages = 0, with_ranges = 0;
+  for (const fs::path& root : {test::repo() / "fhir-samples", fs::path(COHORT_SHARED_DIR) / "fhir-corpus"}) {
+    std::error_code ec;
+    if (!fs::exists(root, ec)) continue;
+    source::FileSource src(root);
+    IssueLog issues;
+    auto st = src.read(
+        [&](source::Page&& page) {
+          for (auto& r : page.resources) {
+            fhir::header(r).raw.clear();  // not part of the binary form
+            std::string bytes;
+            fhir::encode(r, bytes);
+            std::string_view in(bytes);
+            auto back = fhir::decode(in);
+            BOOST_TEST_REQUIRE(back.has_value());
+            BOOST_TEST(in.empty());
+            BOOST_TEST((*back == r), "differs after a round trip: " << fhir::header(r).key());
+            if (auto* o = std::get_if<fhir::Observation>(&r)) {
+              with_components += !o->components.empty();
+              with_ranges += !o->reference_ranges.empty();
+            }
+            if (auto* m = std::get_if<fhir::MedicationUse>(&r)) with_dosages += !m->dosages.empty();
+            ++n;
+          }
+        },
+        issues);
+    BOOST_TEST(st.ok());
+  }
+  BOOST_TEST(n > 1000u);
+  BOOST_TEST(with_components > 0u);  // the corpus exercises the nested parts too
+  BOOST_TEST(with_dosages > 0u);
+  BOOST_TEST(with_ranges > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_bytes_are_refused_not_misread) {
+  fhir::Observation o;
+  o.h.type = fhir::ResourceType::observation;
+  o.h.id = "o1";
+  o.code.codings.push_back({"http://loinc.org", "2160-0", "Creatinine"});
+  o.value.kind = fhir::ObservationValue::Kind::quantity;
+  o.value.quantity.value = Decimal::parse("1.20");
+  std::string bytes;
+  fhir::encode(fhir::Resource(o), bytes);
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::string_view in(bytes.data(), cut);
+    BOOST_TEST(!fhir::decode(in).has_value());  // every truncation is noticed
+  }
+  std::string bad = bytes;
+  bad[0] = '\x7f';  // no such resource type
+  std::string_view in(bad);
+  BOOST_TEST(!fhir::decode(in).has_value());
+}
