@@ -31,7 +31,7 @@ struct RunOptions {
   Shard shard;  // this process's share of the patients (run --shard K/N; `merge` combines the shards)
   // Kept resources beyond this many bytes go to scratch files in the output folder, and patients are then
   // evaluated one partition at a time (terminology::Collector); 0 spills from the first resource.
-  std::size_t memory_budget_bytes = std::size_t{64} << 20;
+  std::size_t memory_budget_bytes = std::size_t{32} << 20;
   std::size_t threads = 0;  // evaluation threads; 0 = one per core
 };
 

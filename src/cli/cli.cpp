@@ -72,7 +72,7 @@ const char* kRunHelp =
     "                  do not depend on N\n"
     "  --memory-budget MB  kept resources beyond this go to unlinked scratch files in the output folder and "
     "patients\n"
-    "                  are evaluated a partition at a time (default 64); results do not depend on it\n"
+    "                  are evaluated a partition at a time (default 32); results do not depend on it\n"
     "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
     "output\n"
     "                  folders with `cohort-finder merge`\n"
