@@ -204,13 +204,9 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       row.outcome = std::move(*o);
       row.order = tier_order(ranking::to_string(row.outcome.tier));
       if (row.order == 2) {
-        // The reports list ineligible patients with the criteria that decided only: keep memory in proportion
-        // to the candidates, as app/run.cpp does.
-        for (auto& r : row.outcome.results) {
-          std::vector<criteria::Evidence>().swap(r.evidence);
-          std::string().swap(r.reason);
-        }
-        std::vector<std::string>().swap(row.outcome.check_next);
+        // The reports list ineligible patients with the criteria that decided only (their line is kept as
+        // read): keep one byte per criterion, as app/run.cpp does.
+        ranking::strip_evidence(row.outcome);
       }
       row.line = std::move(line);
       rows.push_back(std::move(row));

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -52,7 +54,8 @@ std::size_t spill_buckets(std::uint64_t input_bytes) {
   return static_cast<std::size_t>(n);
 }
 
-// Runs f(0..n-1) on `threads` threads; each index once.
+// Runs f(0..n-1) on `threads` threads; each index once. An exception in any of them (bad_alloc) stops the
+// others and is rethrown here, on the caller's thread, where main() reports it.
 template <class F>
 void parallel_for(std::size_t n, std::size_t threads, F&& f) {
   threads = std::min(threads, n / 64 + 1);  // small partitions are not worth a thread
@@ -61,13 +64,22 @@ void parallel_for(std::size_t n, std::size_t threads, F&& f) {
     return;
   }
   std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr failure;
   auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < n;) f(i);
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!failure) failure = std::current_exception();
+      next = n;
+    }
   };
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 // An ISO instant (YYYY-MM-DDThh:mm:ssZ) minus some seconds, for the incremental pull's safety margin.
@@ -422,7 +434,11 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
           if (stop || next >= n_parts) return;
           part = next++;
         }
-        process(part, parts[part], 1);
+        try {
+          process(part, parts[part], 1);
+        } catch (const std::exception& e) {  // a thread must not end the process: the run fails with it
+          parts[part].status = make_error(std::string("internal error while evaluating: ") + e.what());
+        }
         {
           std::lock_guard lock(mu);
           ready[part] = 1;
@@ -431,6 +447,23 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       }
     };
     std::vector<std::thread> pool;
+    // However this scope is left (an error, or an exception while collecting), the workers stop and are
+    // joined.
+    struct Joiner {
+      std::vector<std::thread>& pool;
+      std::mutex& mu;
+      std::condition_variable& cv;
+      bool& stop;
+      ~Joiner() {
+        {
+          std::lock_guard lock(mu);
+          stop = true;
+        }
+        cv.notify_all();
+        for (auto& t : pool)
+          if (t.joinable()) t.join();
+      }
+    } joiner{pool, mu, cv, stop};
     for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
     Status failed = Status::success();
     for (std::size_t part = 0; part < n_parts && failed.ok(); ++part) {
@@ -447,7 +480,6 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       cv.notify_all();
       if (part == 0) crash_point("mid-evaluation");
     }
-    for (auto& t : pool) t.join();
     if (!failed.ok()) return failed.error();
   }
   ranking::rank_all(outcomes);
@@ -471,7 +503,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       n_tier += c.kind == "tier";
       n_rank += c.kind == "rank";
     }
-    if (!incremental_since.empty())
+    if (!incremental_since.empty() && src.delivered_changes_only())
       change_summary = "pulled " + std::to_string(pulled.size()) + " changed resources since " +
                        incremental_since + " (" + std::to_string(from_store) +
                        " unchanged from the state store); ";
@@ -607,7 +639,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.score = o.score;
       for (std::size_t c = 0; c < trial->criteria.size(); ++c)
         r.outcomes[trial->criteria[c].id] = criteria::to_string(ranking::outcome_at(o, c));
-      (void)line_of(i, true, r.line);  // a scratch file that cannot be read back fails the results file above
+      // A scratch file that cannot be read back must not leave an empty decision in the store: the exception
+      // rolls the run's transaction back and ends the run with an error.
+      if (auto l = line_of(i, true, r.line); !l)
+        throw std::runtime_error("cannot read back a finished results line: " + l.error().what());
       return r;
     };
     store::ResourceUpdate update;

@@ -121,10 +121,10 @@ std::shared_ptr<const ScoreNodes> build_score_nodes(const terminology::Terminolo
 
 const ScoreNodes& score_nodes(const terminology::Terminology& t, Window s) {
   static std::mutex mu;
-  static std::map<std::tuple<const terminology::Terminology*, int, int>, std::shared_ptr<const ScoreNodes>>
-      cache;
+  // Keyed by the Terminology's instance number, not its address (a freed one's address can come back).
+  static std::map<std::tuple<std::uint64_t, int, int>, std::shared_ptr<const ScoreNodes>> cache;
   std::lock_guard lock(mu);
-  auto& slot = cache[{&t, static_cast<int>(s.unit), s.n}];
+  auto& slot = cache[{t.instance(), static_cast<int>(s.unit), s.n}];
   if (!slot) slot = build_score_nodes(t, s);
   return *slot;
 }

@@ -761,6 +761,15 @@ struct BulkSource::Impl {
   // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
   // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
   // far have been handed on, but the file is not complete (the caller marks what is incomplete).
+  // A body cut off (connection closed or reset, a read that timed out) may come whole next time; one that
+  // broke a size cap, the whole-transfer deadline or the decoder will fail the same way again.
+  static bool worth_another_download(const std::string& why) {
+    for (const char* lasting :
+         {"total timeout", "exceeds", "limit", "zlib", "compressed", "Content-Encoding", "decod", "sink"})
+      if (why.find(lasting) != std::string::npos) return false;
+    return true;
+  }
+
   Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
                      int* http_status = nullptr) {
     auto u = Url::parse(f.url);
@@ -830,7 +839,7 @@ struct BulkSource::Impl {
         std::lock_guard lock(mu);
         self.counters_.bytes += seen;
       }
-      if (resp || changed || attempt >= kFileAttempts) {
+      if (resp || changed || attempt >= kFileAttempts || !worth_another_download(resp.error().message)) {
         if (seen < skip && !changed && (!resp || resp->status == 200))
           return Error{resp ? "the file is shorter than the " + std::to_string(skip) +
                                   " bytes read from it before: it changed between two downloads"

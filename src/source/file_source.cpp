@@ -105,12 +105,17 @@ std::uint64_t FileSource::size_hint() const {
   for (const auto& root : roots_) {
     std::error_code ec;
     if (fs::is_regular_file(root, ec)) {
-      total += fs::file_size(root, ec);
+      const auto n = fs::file_size(root, ec);
+      if (!ec) total += n;
       continue;
     }
     for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-      if (it->is_regular_file(ec)) total += it->file_size(ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code size_ec;
+      if (!it->is_regular_file(size_ec)) continue;
+      const auto n = it->file_size(size_ec);
+      if (!size_ec) total += n;  // file_size() gives (uintmax_t)-1 on error
+    }
   }
   return total;
 }

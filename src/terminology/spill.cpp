@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kBufferBytes = 64u << 10;
+constexpr std::size_t kBufferBytes = 32u << 10;  // times up to 1,024 buckets
 constexpr std::uint32_t kMaxRecord = 1u << 30;
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "terminology/terminology.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -387,6 +388,11 @@ class Loader {
   std::string file_;
   std::map<std::string, std::vector<std::string>> extra_urls_;
 };
+
+std::uint64_t Terminology::next_instance() {
+  static std::atomic<std::uint64_t> n{0};
+  return ++n;
+}
 
 Result<std::shared_ptr<const Terminology>> Terminology::load(const fs::path& dir) {
   auto t = std::make_shared<Terminology>();

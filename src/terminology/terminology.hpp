@@ -2,6 +2,7 @@
 // Code and unit knowledge, loaded from mappings/ (STYLE.md practice 7): which codes mean which concept, how
 // each analyte's units convert, which drugs belong to which therapy class. Nothing clinical is hard-coded
 // here.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -70,6 +71,8 @@ class Terminology {
   const Analyte* analyte(std::string_view id) const;
   const Ingredient* ingredient(std::string_view id) const;
   bool has_class(std::string_view cls) const { return classes_.count(std::string(cls)) > 0; }
+  // Different for every Terminology of the process, even one at the address of a freed one (cache keys).
+  std::uint64_t instance() const { return instance_; }
 
   // Every concept the CodeableConcept means (at most one Match per concept, the highest confidence first).
   std::vector<Match> match(const fhir::CodeableConcept& cc) const;
@@ -104,6 +107,8 @@ class Terminology {
   std::map<std::string, Ingredient> ingredients_;
   std::map<std::string, std::string> classes_;
   std::vector<std::pair<std::string, std::string>> files_;
+  std::uint64_t instance_ = next_instance();
+  static std::uint64_t next_instance();
   std::shared_ptr<struct Index> index_;
 };
 

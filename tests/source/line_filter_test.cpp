@@ -114,7 +114,8 @@ BOOST_AUTO_TEST_CASE(hand_written_lines) {
   BOOST_TEST((filter().check(R"({"resourceType":"Encounter","id":"e"})", type) == V::other_type));
   BOOST_TEST(type == "Encounter");
   BOOST_TEST((verdict(R"({"resourceType":"Patient","id":"p"})") == V::parse));
-  // Not starting with resourceType, or not JSON at all: left to the parser.
+  // Not starting with resourceType: the careful path (no mapped code in it: skipped); not JSON at all:
+  // parsed.
   BOOST_TEST((verdict(R"({"id":"x","resourceType":"Observation"})") == V::irrelevant_observation));
   BOOST_TEST((verdict("not json") == V::parse));
   BOOST_TEST((verdict(R"({"resourceType":"Observ)") == V::parse));
