@@ -57,6 +57,9 @@ struct CollectStats {
 // Kept resources stay in memory up to a budget; beyond it (set_spill) they go to temporary bucket files by
 // patient, and the records are then built and evaluated one partition (bucket) at a time, so memory is
 // bounded by a partition's share, not by the size of the hospital. Without spilling there is one partition.
+// Known limit: the newest version of a resource is chosen within a partition. Two versions of one resource
+// that name different patients (overlapping input files after a patient merge) can fall in different
+// partitions when spilling, and then both are kept; without spilling the older one is dropped.
 class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
