@@ -96,9 +96,70 @@ void Collector::start_spilling() {
   }
   spill_ = std::move(*s);
   std::vector<Partition> parts(buckets_);
-  for (auto& r : parts_[0].in_memory)
-    parts[bucket_of(fhir::header(r).patient_id, buckets_)].in_memory.push_back(std::move(r));
+  for (auto& r : parts_[0].in_memory) {
+    const std::size_t b = bucket_of(fhir::header(r).patient_id, buckets_);
+    note_key(fhir::header(r), b);
+    parts[b].in_memory.push_back(std::move(r));
+  }
   parts_ = std::move(parts);
+}
+
+void Collector::note_key(const fhir::Header& h, std::size_t bucket) {
+  keys_.emplace_back(std::hash<std::string>{}(h.key()), static_cast<std::uint32_t>(bucket));
+}
+
+// Finds the resources whose versions are in more than one partition, reads just those partitions' copies of
+// them, and marks every copy but the newest as superseded (finish_partition then drops it with the same
+// data issue a duplicate in one partition gets). Hash collisions only cost a look at the real keys.
+Status Collector::settle_cross_partition_versions(IssueLog& issues) {
+  (void)issues;
+  settled_ = true;
+  if (parts_.size() <= 1) return Status::success();
+  std::sort(keys_.begin(), keys_.end());
+  std::set<std::uint64_t> split;
+  std::set<std::size_t> touched;
+  for (std::size_t i = 0, j; i < keys_.size(); i = j) {
+    for (j = i + 1; j < keys_.size() && keys_[j].first == keys_[i].first; ++j) {
+    }
+    if (keys_[j - 1].second != keys_[i].second) {
+      split.insert(keys_[i].first);
+      for (std::size_t k = i; k < j; ++k) touched.insert(keys_[k].second);
+    }
+  }
+  std::vector<std::pair<std::uint64_t, std::uint32_t>>().swap(keys_);
+  if (split.empty()) return Status::success();
+  struct Copy {
+    std::size_t partition;
+    fhir::Header h;
+  };
+  std::map<std::string, std::vector<Copy>> copies;
+  for (const std::size_t p : touched) {
+    auto look = [&](const fhir::Resource& r) {
+      const fhir::Header& h = fhir::header(r);
+      std::string key = h.key();
+      if (!split.count(std::hash<std::string>{}(key))) return;
+      fhir::Header copy = h;
+      copy.raw.clear();
+      copies[key].push_back({p, std::move(copy)});
+    };
+    for (const auto& r : parts_[p].in_memory) look(r);
+    if (auto st = spill_->read(
+            p, [&](fhir::Resource&& r) { look(r); }, false);
+        !st)
+      return st;
+  }
+  for (const auto& [key, list] : copies) {
+    const Copy* best = &list.front();
+    for (const auto& c : list)
+      if (newer(c.h, best->h)) best = &c;
+    for (const auto& c : list)
+      if (c.partition != best->partition) {
+        superseded_.insert({key, c.partition});
+        superseded_by_[{key, c.partition}] =
+            best->h.origin.location + " (versionId " + best->h.version_id + ")";
+      }
+  }
+  return Status::success();
 }
 
 void Collector::add(fhir::Resource&& r, IssueLog& issues) {
@@ -127,6 +188,7 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
   const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
   std::string().swap(h.raw);  // not needed once extracted (the state store took its copy)
   if (spill_) {
+    note_key(h, b);
     if (auto w = spill_->write(b, r); !w && status_.ok()) status_ = w;
     return;
   }
@@ -138,12 +200,23 @@ void Collector::add(fhir::Resource&& r, IssueLog& issues) {
 }
 
 Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::size_t p, IssueLog& issues) {
+  {
+    std::lock_guard lock(stats_mu_);
+    if (!settled_)
+      if (auto st = settle_cross_partition_versions(issues); !st) return st.error();
+  }
   // The newest version of each resource, in order of arrival: first those kept in memory, then the file's.
   std::unordered_map<std::string, fhir::Resource> kept;
   std::size_t n_kept = 0, n_duplicates = 0;
   auto keep = [&](fhir::Resource&& r) {
     const fhir::Header& h = fhir::header(r);
     std::string key = h.key();
+    if (!superseded_.empty() && superseded_.count({key, p})) {
+      ++n_duplicates;
+      issues.add(Severity::info, "duplicate-resource", h.origin.location, key, "",
+                 "also read at " + superseded_by_.at({key, p}) + "; keeping that version");
+      return;
+    }
     auto it = kept.find(key);
     if (it == kept.end()) {
       ++n_kept;

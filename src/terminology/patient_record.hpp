@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,9 +58,9 @@ struct CollectStats {
 // Kept resources stay in memory up to a budget; beyond it (set_spill) they go to temporary bucket files by
 // patient, and the records are then built and evaluated one partition (bucket) at a time, so memory is
 // bounded by a partition's share, not by the size of the hospital. Without spilling there is one partition.
-// Known limit: the newest version of a resource is chosen within a partition. Two versions of one resource
-// that name different patients (overlapping input files after a patient merge) can fall in different
-// partitions when spilling, and then both are kept; without spilling the older one is dropped.
+// Versions of one resource that name different patients (overlapping input files after a patient merge) can
+// fall in different partitions: they are found from a record of every spilled resource's key and settled
+// before the first partition is finished, so the newest version wins whatever the partitioning.
 class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
@@ -86,6 +87,8 @@ class Collector {
  private:
   bool newer(const fhir::Header& a, const fhir::Header& b) const;  // is a newer than b?
   void start_spilling();
+  void note_key(const fhir::Header& h, std::size_t bucket);
+  Status settle_cross_partition_versions(IssueLog& issues);
 
   struct Partition {
     std::vector<fhir::Resource> in_memory;  // in arrival order, before those in the bucket file
@@ -101,6 +104,12 @@ class Collector {
   bool spill_enabled_ = false;
   std::unique_ptr<SpillBuckets> spill_;
   Status status_ = Status::success();
+  // While spilling: (hash of "Type/id", partition) of every kept resource, to find versions of one resource
+  // in two partitions; then the (key, partition) pairs whose versions lost to a newer one elsewhere.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keys_;
+  bool settled_ = false;
+  std::set<std::pair<std::string, std::size_t>> superseded_;
+  std::map<std::pair<std::string, std::size_t>, std::string> superseded_by_;  // -> where the winner was read
 };
 
 }  // namespace cf::terminology

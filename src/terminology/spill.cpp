@@ -61,7 +61,7 @@ Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
   return Status::success();
 }
 
-Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource&&)>& each) {
+Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource&&)>& each, bool consume) {
   const std::string name = dir_.string() + " (spill bucket " + std::to_string(b) + ")";
   std::FILE* f = files_.at(b).get();
   if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0)
@@ -81,6 +81,7 @@ Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource
   }
   if (std::ferror(f))
     return make_error(std::string("cannot read a spill file: ") + std::strerror(errno), name);
+  if (!consume) return Status::success();
   // The bucket is not needed again: give its disk space back (a failure only keeps it until the end).
   [[maybe_unused]] const int truncated = ::ftruncate(::fileno(f), 0);
   return Status::success();

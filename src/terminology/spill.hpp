@@ -27,8 +27,8 @@ class SpillBuckets {
   std::size_t size() const { return files_.size(); }
   // Appends `r` to bucket `b`.
   Status write(std::size_t b, const fhir::Resource& r);
-  // Reads bucket `b` back in the order written.
-  Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each);
+  // Reads bucket `b` back in the order written; `consume` gives its disk space back afterwards.
+  Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each, bool consume = true);
   std::uint64_t bytes_written() const { return bytes_; }
 
  private:

@@ -78,3 +78,69 @@ BOOST_AUTO_TEST_CASE(bucket_of_spreads_one_shards_patients) {
   }
   BOOST_TEST(seen.size() == 8u);
 }
+
+// Two versions of one Observation name different patients (an overlapping file after a patient merge). Kept
+// in memory, the newer wins; spilled, the two land in different partitions and must be settled the same way.
+BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest) {
+  constexpr std::size_t kBuckets = 7;
+  // Two patients in different buckets, and padding patients so that something is spilled.
+  std::string a, b;
+  for (int i = 0; b.empty(); ++i) {
+    const std::string id = "pm-" + std::to_string(i);
+    if (a.empty())
+      a = id;
+    else if (terminology::bucket_of(id, kBuckets) != terminology::bucket_of(a, kBuckets))
+      b = id;
+  }
+  std::vector<std::string> lines;
+  auto patient = [](const std::string& id) {
+    return R"({"resourceType":"Patient","id":")" + id + R"(","birthDate":"1990-01-01","gender":"female"})";
+  };
+  auto creatinine = [](const std::string& pid, const std::string& version, const std::string& updated,
+                       const std::string& value) {
+    return R"({"resourceType":"Observation","id":"moved","meta":{"versionId":")" + version +
+           R"(","lastUpdated":")" + updated +
+           R"("},"status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2160-0"}]},"subject":{"reference":"Patient/)" +
+           pid + R"("},"effectiveDateTime":"2026-10-01","valueQuantity":{"value":)" + value +
+           R"(,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}})";
+  };
+  lines.push_back(patient(a));
+  lines.push_back(patient(b));
+  for (int i = 0; i < 40; ++i) lines.push_back(patient("pad-" + std::to_string(i)));
+  // Version 2 (patient b) is read before version 1 (patient a): arrival order must not decide.
+  lines.push_back(creatinine(b, "2", "2026-10-02T00:00:00Z", "3.1"));
+  lines.push_back(creatinine(a, "1", "2026-10-01T00:00:00Z", "0.8"));
+  test::TempDir data, scratch;
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  data.write("data.ndjson", text);
+
+  auto evaluate = [&](bool spill) {
+    source::FileSource src(data.path);
+    IssueLog issues;
+    terminology::Collector col(test::terms());
+    if (spill) col.set_spill(scratch.path, 0, kBuckets);
+    auto st = src.read(
+        [&](source::Page&& p) {
+          for (auto& r : p.resources) col.add(std::move(r), issues);
+        },
+        issues);
+    BOOST_TEST_REQUIRE(st.ok());
+    std::map<std::string, std::size_t> observations;  // patient -> creatinine results kept
+    for (std::size_t p = 0; p < col.partitions(); ++p) {
+      auto records = col.finish_partition(p, issues);
+      BOOST_TEST_REQUIRE(records.ok());
+      for (const auto& [id, rec] : *records) observations[id] = rec.observations.size();
+    }
+    BOOST_TEST(col.stats().duplicates == 1u);
+    std::size_t reported = 0;
+    for (const auto& i : issues.issues()) reported += i.kind == "duplicate-resource";
+    BOOST_TEST(reported == 1u);
+    return observations;
+  };
+  const auto memory = evaluate(false);
+  const auto spilled = evaluate(true);
+  BOOST_TEST(memory.at(b) == 1u);  // the newer version, on patient b
+  BOOST_TEST(memory.at(a) == 0u);
+  BOOST_TEST((spilled == memory));
+}
