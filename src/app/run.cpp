@@ -282,7 +282,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
                               h.origin.location, h.raw});
             pulled_keys.insert(h.key());
           }
-          collector.add(std::move(r), issues);
+          collector.add(std::move(r));
         }
       },
       issues);
@@ -311,7 +311,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       if (!ex.resource) continue;
       fhir::header(*ex.resource).patient_id = s.patient;
       fhir::header(*ex.resource).raw = std::move(s.json);
-      collector.add(std::move(*ex.resource), issues);
+      collector.add(std::move(*ex.resource));
       ++from_store;
     }
   }

@@ -12,12 +12,6 @@ namespace cf::report {
 
 namespace {
 
-std::string fmt2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
-
 // "Observation/obs-1" (+ version) as a literal R4 reference, or "" when it is not one.
 std::string literal_reference(const std::string& resource, const std::string& version) {
   const auto slash = resource.find('/');
@@ -43,7 +37,7 @@ void member(json::Writer& w, const ranking::PatientOutcome& o, bool with_score) 
   w.key("valuePositiveInt").integer(o.rank).end_object();
   if (with_score) {  // withheld from de-identified exports, see apply_privacy()
     extension(w, "candidate-score");
-    w.key("valueDecimal").raw_number(fmt2(o.score)).end_object();
+    w.key("valueDecimal").raw_number(format_score(o.score)).end_object();
   }
   std::set<std::string> seen;
   auto add = [&](const criteria::Evidence& e) {

@@ -19,12 +19,6 @@ std::string esc(std::string_view s) {
   return escape_html(s);
 }
 
-std::string fmt2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
-
 std::string base64(std::string_view bytes) {
   static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -343,7 +337,7 @@ class Page {
   // De-identified exports withhold the score (apply_privacy zeroes it): its recency term would reveal the
   // shift.
   std::string score(const PatientOutcome& o) const {
-    return mode_ == ExportMode::deidentified ? "withheld" : fmt2(o.score);
+    return mode_ == ExportMode::deidentified ? "withheld" : format_score(o.score);
   }
 
   void head() {
@@ -516,7 +510,7 @@ class Page {
       std::string checks_attr;
       for (const auto& c : o.check_next) checks_attr += (checks_attr.empty() ? "" : "|") + criterion_of(c);
       out_ += "<tr data-rank=\"" + std::to_string(o.rank) + "\" data-patient=\"" + esc(o.patient_id) +
-              "\" data-tier=\"" + ranking::to_string(o.tier) + "\" data-score=\"" + fmt2(o.score) +
+              "\" data-tier=\"" + ranking::to_string(o.tier) + "\" data-score=\"" + format_score(o.score) +
               "\" data-favour=\"" + std::to_string(o.in_favour) + "\" data-unknown=\"" +
               std::to_string(o.unknown) + "\" data-manual=\"" + std::to_string(o.manual) +
               "\" data-check=\"" + esc(checks_attr) + "\">";

@@ -13,12 +13,6 @@ namespace cf::report {
 
 namespace {
 
-std::string fmt_score(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", s);
-  return buf;
-}
-
 // The shortest text that reads back as the same double (std::to_chars); display values only.
 std::string fmt_number(double v) {
   if (!std::isfinite(v)) return "0";
@@ -71,7 +65,7 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
     std::string check;
     for (const auto& c : o.check_next) check += (check.empty() ? "" : " | ") + c;
     out += std::to_string(o.rank) + "," + csv_field(o.patient_id) + "," + ranking::to_string(o.tier) + "," +
-           fmt_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) +
+           format_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) +
            "," + std::to_string(o.unknown) + "," + std::to_string(o.against) + "," +
            std::to_string(o.manual) + "," + csv_field(check) + "," + std::to_string(o.bounds.sledai2k) + "," +
            std::to_string(o.bounds.eular_acr);
@@ -107,6 +101,12 @@ std::string changes_csv(const std::vector<Change>& changes) {
   return out;
 }
 
+std::string format_score(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", s);
+  return buf;
+}
+
 std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o) {
   json::Writer w;
   {
@@ -114,7 +114,7 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
     w.key("patient").str(o.patient_id);
     w.key("tier").str(ranking::to_string(o.tier));
     w.key("rank").integer(o.rank);
-    w.key("score").raw_number(fmt_score(o.score));
+    w.key("score").raw_number(format_score(o.score));
     if (o.deceased) w.key("deceased").boolean(true);
     // What report.html shows of the patient and their labs, so that `merge` can write the report from the
     // lines alone (report/result_reader.hpp). Pseudonymised (de-identified) lines stay without it: they

@@ -39,6 +39,9 @@ std::string results_ndjson(const criteria::Trial& trial,
 // score bounds' evidence) and any patient's line its name (identified exports only), so that `merge` can
 // write both from the lines; a pseudonymised line carries none of these. read_result_line()
 // (report/result_reader.hpp) is the inverse.
+// A score as every output writes it (CSV, results lines, report, Group): two decimals.
+std::string format_score(double score);
+
 std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);
 
 // What changed since the previous night (one row per change).

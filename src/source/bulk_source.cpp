@@ -765,7 +765,7 @@ struct BulkSource::Impl {
   // broke a size cap, the whole-transfer deadline or the decoder will fail the same way again.
   static bool worth_another_download(const std::string& why) {
     for (const char* lasting :
-         {"total timeout", "exceeds", "limit", "zlib", "compressed", "Content-Encoding", "decod", "sink"})
+         {"total timeout", "exceeds", "limit", "zlib", "compressed", "Content-Encoding", "decod"})
       if (why.find(lasting) != std::string::npos) return false;
     return true;
   }

@@ -111,8 +111,7 @@ void Collector::note_key(const fhir::Header& h, std::size_t bucket) {
 // Finds the resources whose versions are in more than one partition, reads just those partitions' copies of
 // them, and marks every copy but the newest as superseded (finish_partition then drops it with the same
 // data issue a duplicate in one partition gets). Hash collisions only cost a look at the real keys.
-Status Collector::settle_cross_partition_versions(IssueLog& issues) {
-  (void)issues;
+Status Collector::settle_cross_partition_versions() {
   settled_ = true;
   if (parts_.size() <= 1) return Status::success();
   std::sort(keys_.begin(), keys_.end());
@@ -162,8 +161,7 @@ Status Collector::settle_cross_partition_versions(IssueLog& issues) {
   return Status::success();
 }
 
-void Collector::add(fhir::Resource&& r, IssueLog& issues) {
-  (void)issues;
+void Collector::add(fhir::Resource&& r) {
   fhir::Header& h = fhir::header(r);
   if (auto* m = std::get_if<fhir::Medication>(&r)) {
     medications_[h.key()] = m->code;
@@ -203,7 +201,7 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
   {
     std::lock_guard lock(stats_mu_);
     if (!settled_)
-      if (auto st = settle_cross_partition_versions(issues); !st) return st.error();
+      if (auto st = settle_cross_partition_versions(); !st) return st.error();
   }
   // The newest version of each resource, in order of arrival: first those kept in memory, then the file's.
   std::unordered_map<std::string, fhir::Resource> kept;

@@ -67,7 +67,7 @@ class Collector {
   ~Collector();
   // Resources arriving after `budget_bytes` of kept resources go to `buckets` scratch files in `dir`.
   void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets);
-  void add(fhir::Resource&& r, IssueLog& issues);
+  void add(fhir::Resource&& r);
   // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.
   void set_patient_filter(std::function<bool(const std::string&)> f) { filter_ = std::move(f); }
   // A spill file that could not be written: the run must fail rather than lose the resource.
@@ -88,7 +88,7 @@ class Collector {
   bool newer(const fhir::Header& a, const fhir::Header& b) const;  // is a newer than b?
   void start_spilling();
   void note_key(const fhir::Header& h, std::size_t bucket);
-  Status settle_cross_partition_versions(IssueLog& issues);
+  Status settle_cross_partition_versions();
 
   struct Partition {
     std::vector<fhir::Resource> in_memory;  // in arrival order, before those in the bucket file

@@ -17,7 +17,7 @@ Count read_all(const std::filesystem::path& dir, IssueLog& issues) {
   terminology::Collector col(test::terms());
   auto st = src.read(
       [&](source::Page&& p) {
-        for (auto& r : p.resources) col.add(std::move(r), issues);
+        for (auto& r : p.resources) col.add(std::move(r));
       },
       issues);
   BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error().what()));

@@ -37,7 +37,7 @@ std::map<std::string, ranking::PatientOutcome> run_demo(const std::string& as_of
   terminology::Collector col(test::terms());
   auto st = src.read(
       [&](source::Page&& p) {
-        for (auto& r : p.resources) col.add(std::move(r), issues);
+        for (auto& r : p.resources) col.add(std::move(r));
       },
       issues);
   if (!st) throw std::runtime_error(st.error().what());
@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_are_reported_not_crashed) {
       auto st = src.read(
           [&](source::Page&& p) {
             read += p.resources.size();
-            for (auto& r : p.resources) col.add(std::move(r), issues);
+            for (auto& r : p.resources) col.add(std::move(r));
           },
           issues);
       col.finish(issues);

@@ -24,7 +24,7 @@ inline Run run_records(source::FileSource& src, const std::string& as_of) {
   terminology::Collector col(terms());
   auto st = src.read(
       [&](source::Page&& p) {
-        for (auto& r : p.resources) col.add(std::move(r), issues);
+        for (auto& r : p.resources) col.add(std::move(r));
       },
       issues);
   if (!st) throw std::runtime_error(st.error().what());

@@ -23,7 +23,7 @@ std::map<std::string, std::string> lines_with(long budget, std::size_t buckets, 
   if (budget >= 0) col.set_spill(scratch.path, static_cast<std::size_t>(budget), buckets);
   auto st = src.read(
       [&](source::Page&& p) {
-        for (auto& r : p.resources) col.add(std::move(r), issues);
+        for (auto& r : p.resources) col.add(std::move(r));
       },
       issues);
   BOOST_TEST_REQUIRE(st.ok());
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest)
     if (spill) col.set_spill(scratch.path, 0, kBuckets);
     auto st = src.read(
         [&](source::Page&& p) {
-          for (auto& r : p.resources) col.add(std::move(r), issues);
+          for (auto& r : p.resources) col.add(std::move(r));
         },
         issues);
     BOOST_TEST_REQUIRE(st.ok());

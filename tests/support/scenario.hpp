@@ -78,7 +78,7 @@ inline std::map<std::string, ranking::PatientOutcome> evaluate(const std::vector
   terminology::Collector col(terms());
   auto st = src.read(
       [&](source::Page&& p) {
-        for (auto& r : p.resources) col.add(std::move(r), issues);
+        for (auto& r : p.resources) col.add(std::move(r));
       },
       issues);
   if (!st) throw std::runtime_error(st.error().what());
