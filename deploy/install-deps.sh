@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
-      libboost-dev libboost-test-dev rapidjson-dev libssl-dev libsqlite3-dev zlib1g-dev)
+      libboost-dev libboost-test-dev rapidjson-dev libssl-dev libsqlite3-dev zlib1g-dev libgoogle-perftools-dev)
 if [ "$with_tests" = 1 ]; then
   pkgs+=(clang libclang-rt-14-dev clang-format openssl python3 python3-yaml curl chromium)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
