@@ -170,10 +170,24 @@ std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepar
   c.read_types = {"Patient",           "Condition",           "Observation",
                   "MedicationRequest", "MedicationStatement", "MedicationAdministration",
                   "Procedure",         "Medication"};
-  std::vector<std::string> codes, texts;
-  c.filter_observations = prepared.terms->observation_filter_terms(codes, texts);
-  c.observation_codes.insert(codes.begin(), codes.end());
-  c.observation_texts = std::move(texts);
+  using T = fhir::ResourceType;
+  const std::pair<const char*, T> screened[] = {{"Observation", T::observation},
+                                                {"Condition", T::condition},
+                                                {"Procedure", T::procedure},
+                                                {"MedicationRequest", T::medication_request},
+                                                {"MedicationStatement", T::medication_statement},
+                                                {"MedicationAdministration", T::medication_administration}};
+  for (const auto& [name, type] : screened) {
+    auto terms = prepared.terms->line_screen(type);
+    source::CodeScreen& s = c.screens[name];
+    s.codes.insert(terms.codes.begin(), terms.codes.end());
+    s.ranges = std::move(terms.ranges);
+    s.texts = std::move(terms.texts);
+    // A medication given by reference is kept whatever its code (the Medication may come later or be
+    // contained), so such lines are always parsed.
+    if (type != T::observation && type != T::condition && type != T::procedure)
+      s.parse_if_key = {"\"medicationReference\""};
+  }
   return std::make_shared<const source::LineFilter>(std::move(c));
 }
 
@@ -523,7 +537,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.read_by_type = src.stats().read_by_type;
   info.skipped_by_type = src.stats().skipped_by_type;
   info.rejected = src.stats().rejected;
-  info.prefiltered = src.stats().prefiltered;
+  info.prefiltered_by_type = src.stats().prefiltered_by_type;
   info.files = src.stats().files;
   info.kept = collector.stats().kept;
   info.unmatched = collector.stats().unmatched;

@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   }
 #if defined(__GLIBC__)
   // glibc gives each new thread its own heap (up to 8 per core), and memory freed in one is not reused by the
-  // others: with parsing threads that come and go, the resident size grew to several times what was live. (For
-  // builds without tcmalloc, see src/cli/CMakeLists.txt; with it, mallopt does nothing.)
+  // others: with parsing threads that come and go, the resident size grew to several times what was live.
+  // (For builds without tcmalloc, see src/cli/CMakeLists.txt; with it, mallopt does nothing.)
   mallopt(M_ARENA_MAX, 2);
 #endif
   try {

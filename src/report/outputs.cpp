@@ -283,7 +283,7 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   counts("read", info.read_by_type);
   counts("other_types_skipped", info.skipped_by_type);
   w.key("rejected").integer(static_cast<long long>(info.rejected));
-  w.key("observations_prefiltered").integer(static_cast<long long>(info.prefiltered));
+  counts("prefiltered", info.prefiltered_by_type);  // read types, skipped unparsed: no mapped code or text
   w.key("kept_as_evidence").integer(static_cast<long long>(info.kept));
   w.key("not_relevant").integer(static_cast<long long>(info.unmatched));
   w.key("duplicates").integer(static_cast<long long>(info.duplicates));

@@ -18,9 +18,8 @@ struct RunInfo {
   std::string source;
   std::string started, finished;  // wall-clock times of the run (metadata only)
   std::vector<std::pair<std::string, std::string>> mapping_files;  // file, sha256
-  std::map<std::string, std::size_t> read_by_type, skipped_by_type;
-  std::size_t rejected = 0, prefiltered = 0, files = 0, kept = 0, unmatched = 0, duplicates = 0,
-              unattributed = 0;
+  std::map<std::string, std::size_t> read_by_type, skipped_by_type, prefiltered_by_type;
+  std::size_t rejected = 0, files = 0, kept = 0, unmatched = 0, duplicates = 0, unattributed = 0;
   bool complete = true;
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;

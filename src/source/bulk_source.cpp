@@ -955,7 +955,7 @@ struct BulkSource::Impl {
       if (trim(line).empty()) return;
       ++lines;
       if (o.line_filter) {
-        std::string t;
+        std::string_view t;
         switch (o.line_filter->check(line, t)) {
           case LineFilter::Verdict::other_type:
             if (t != f.type) {
@@ -963,16 +963,16 @@ struct BulkSource::Impl {
               issues.add(Severity::error, "bulk-wrong-type", loc, "", "resourceType",
                          "a " + clean_text(t, 40) + " in the " + f.type + " file");
             } else {
-              ++local.skipped_by_type[t];
+              ++local.skipped_by_type[std::string(t)];
             }
             return;
-          case LineFilter::Verdict::irrelevant_observation:
-            if (f.type != "Observation") {
+          case LineFilter::Verdict::irrelevant:
+            if (t != f.type) {
               ++wrong;
               issues.add(Severity::error, "bulk-wrong-type", loc, "", "resourceType",
-                         "an Observation in the " + f.type + " file");
+                         "a " + clean_text(t, 40) + " in the " + f.type + " file");
             } else {
-              ++local.prefiltered;
+              ++local.prefiltered_by_type[f.type];
             }
             return;
           case LineFilter::Verdict::parse:
@@ -1059,7 +1059,7 @@ struct BulkSource::Impl {
     std::lock_guard lock(mu);
     self.counters_.lines += lines;
     self.stats_.rejected += local.rejected;
-    self.stats_.prefiltered += local.prefiltered;
+    for (const auto& [t, n] : local.prefiltered_by_type) self.stats_.prefiltered_by_type[t] += n;
     for (const auto& [t, n] : local.skipped_by_type) self.stats_.skipped_by_type[t] += n;
     if (streamed) ++self.stats_.files;
     if (bad) {

@@ -211,13 +211,13 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
     if (line.size() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) continue;
     if (filter_) {
-      std::string type;
+      std::string_view type;
       switch (filter_->check(line, type)) {
         case LineFilter::Verdict::other_type:
-          ++c.stats.skipped_by_type[type];
+          ++c.stats.skipped_by_type[std::string(type)];
           continue;
-        case LineFilter::Verdict::irrelevant_observation:
-          ++c.stats.prefiltered;
+        case LineFilter::Verdict::irrelevant:
+          ++c.stats.prefiltered_by_type[std::string(type)];
           continue;
         case LineFilter::Verdict::parse:
           break;
@@ -270,7 +270,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     for (const auto& [t, n] : c->stats.read_by_type) stats_.read_by_type[t] += n;
     for (const auto& [t, n] : c->stats.skipped_by_type) stats_.skipped_by_type[t] += n;
     stats_.rejected += c->stats.rejected;
-    stats_.prefiltered += c->stats.prefiltered;
+    for (const auto& [t, n] : c->stats.prefiltered_by_type) stats_.prefiltered_by_type[t] += n;
     completeness_.run_types.insert(c->completeness.run_types.begin(), c->completeness.run_types.end());
     for (auto& [p, types] : c->completeness.patient_types)
       completeness_.patient_types[p].insert(types.begin(), types.end());

@@ -16,24 +16,49 @@ std::size_t find(std::string_view hay, std::string_view needle, std::size_t from
   return p ? static_cast<std::size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
 }
 
-// The string value after `"key"` `:` starting at `pos` (just past the key), or npos when it is not a plain
-// string (an escape inside makes the caller parse the line).
-bool string_value_after(std::string_view s, std::size_t pos, std::string_view& out) {
+enum class Value { not_string, plain, escaped };
+
+// The value after `"key"` `:` starting at `pos` (just past the key): a plain string (in `out`), a string with
+// an escape in it, or something else (an object, a number, broken JSON).
+Value string_value_after(std::string_view s, std::size_t pos, std::string_view& out) {
   while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
-  if (pos >= s.size() || s[pos] != ':') return false;
+  if (pos >= s.size() || s[pos] != ':') return Value::not_string;
   ++pos;
   while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t')) ++pos;
-  if (pos >= s.size() || s[pos] != '"') return false;
+  if (pos >= s.size() || s[pos] != '"') return Value::not_string;
   const std::size_t start = pos + 1;
   const std::size_t end = s.find('"', start);
-  if (end == std::string_view::npos) return false;
+  if (end == std::string_view::npos) return Value::escaped;  // unterminated: let the parser say so
   out = s.substr(start, end - start);
-  return out.find('\\') == std::string_view::npos;
+  return out.find('\\') == std::string_view::npos ? Value::plain : Value::escaped;
+}
+
+bool in_range(std::string_view code, const std::pair<std::string, std::string>& r) {
+  const auto& [lo, hi] = r;
+  return code.size() >= lo.size() && code.substr(0, lo.size()) >= lo && code.substr(0, hi.size()) <= hi;
 }
 
 }  // namespace
 
-bool LineFilter::text_matches(std::string_view v) const {
+// The terminology inserts the dot into ICD-10 codes sent without it ("M329" -> "M32.9") before matching;
+// the screen does not know the code's system, so it tries both forms for every code.
+bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
+  char buf[64];
+  std::string_view dotted;
+  if (code.size() > 3 && code.size() < sizeof buf && code.find('.') == std::string_view::npos) {
+    std::memcpy(buf, code.data(), 3);
+    buf[3] = '.';
+    std::memcpy(buf + 4, code.data() + 3, code.size() - 3);
+    dotted = std::string_view(buf, code.size() + 1);
+  }
+  if (s.codes.count(code) || (!dotted.empty() && s.codes.count(dotted))) return true;
+  for (const auto& r : s.ranges)
+    if (in_range(code, r) || (!dotted.empty() && in_range(dotted, r))) return true;
+  return false;
+}
+
+bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
+  if (s.texts.empty()) return false;
   char buf[256];
   std::string lowered;
   char* low = buf;
@@ -46,7 +71,7 @@ bool LineFilter::text_matches(std::string_view v) const {
     low[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
   }
   const std::string_view l(low, v.size());
-  for (const auto& text : c_.observation_texts)
+  for (const auto& text : s.texts)
     if (l.find(text) != std::string_view::npos) return true;
   return false;
 }
@@ -55,32 +80,32 @@ bool LineFilter::text_matches(std::string_view v) const {
 // closes a string, a '"' followed by a letter opens one, and a single pass can visit just the strings that
 // start with 'c', 'd' or 't' (the keys "code", "display" and "text") instead of searching the line for each
 // key in turn. Anything else takes check_escaped().
-LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) const {
+LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
   if (line.substr(0, kPrefix.size()) != kPrefix || std::memchr(line.data(), '\\', line.size()))
     return check_escaped(line, type);
   const std::size_t type_end = line.find('"', kPrefix.size());
   if (type_end == std::string_view::npos) return Verdict::parse;
-  const std::string_view t = line.substr(kPrefix.size(), type_end - kPrefix.size());
-  if (!c_.read_types.count(t)) {
-    type.assign(t);
-    return Verdict::other_type;
-  }
-  if (t != "Observation" || !c_.filter_observations) return Verdict::parse;
+  type = line.substr(kPrefix.size(), type_end - kPrefix.size());
+  if (!c_.read_types.count(type)) return Verdict::other_type;
+  const auto screen_it = c_.screens.find(type);
+  if (screen_it == c_.screens.end()) return Verdict::parse;
+  const CodeScreen& screen = screen_it->second;
+  for (const auto& k : screen.parse_if_key)
+    if (find(line, k) != std::string_view::npos) return Verdict::parse;
 
   const char* const begin = line.data();
   const std::size_t n = line.size();
   // Looks at the string opening at `at` (a '"'): a key we care about, and its value.
   auto relevant_at = [&](std::size_t at) {
     std::string_view v;
-    if (line.compare(at, 6, "\"code\"") == 0) {
-      return string_value_after(line, at + 6, v) && c_.observation_codes.count(v) > 0;
-    }
+    if (line.compare(at, 6, "\"code\"") == 0)
+      return string_value_after(line, at + 6, v) == Value::plain && code_matches(screen, v);
     std::size_t key_len = line.compare(at, 9, "\"display\"") == 0 ? 9
                           : line.compare(at, 6, "\"text\"") == 0  ? 6
                                                                   : 0;
-    if (key_len == 0 || c_.observation_texts.empty()) return false;
-    return string_value_after(line, at + key_len, v) && text_matches(v);
+    if (key_len == 0 || screen.texts.empty()) return false;
+    return string_value_after(line, at + key_len, v) == Value::plain && text_matches(screen, v);
   };
   std::size_t i = type_end + 1;
 #if defined(__SSE2__)
@@ -103,52 +128,44 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string& type) 
     if (begin[i] == '"' && (begin[i + 1] == 'c' || begin[i + 1] == 'd' || begin[i + 1] == 't') &&
         relevant_at(i))
       return Verdict::parse;
-  return Verdict::irrelevant_observation;
+  return Verdict::irrelevant;
 }
 
-LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string& type) const {
+LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kType = "\"resourceType\"";
   const std::size_t at = find(line, kType);
   if (at == std::string_view::npos) return Verdict::parse;  // let the parser report it
   if (find(line, kType, at + kType.size()) != std::string_view::npos)
     return Verdict::parse;  // contained resources
   std::string_view t;
-  if (!string_value_after(line, at + kType.size(), t)) return Verdict::parse;
-  if (!c_.read_types.count(t)) {
-    type.assign(t);
-    return Verdict::other_type;
-  }
-  if (t != "Observation" || !c_.filter_observations) return Verdict::parse;
+  if (string_value_after(line, at + kType.size(), t) != Value::plain) return Verdict::parse;
+  type = t;
+  if (!c_.read_types.count(t)) return Verdict::other_type;
+  const auto screen_it = c_.screens.find(t);
+  if (screen_it == c_.screens.end()) return Verdict::parse;
+  const CodeScreen& screen = screen_it->second;
   if (find(line, "\\u") != std::string_view::npos)
-    return Verdict::parse;  // escaped text could hide a pattern
+    return Verdict::parse;  // escaped text could hide a code, a pattern or a key
+  for (const auto& k : screen.parse_if_key)
+    if (find(line, k) != std::string_view::npos) return Verdict::parse;
   static constexpr std::string_view kCode = "\"code\"";
   for (std::size_t pos = find(line, kCode); pos != std::string_view::npos; pos = find(line, kCode, pos + 1)) {
     std::string_view v;
-    if (!string_value_after(line, pos + kCode.size(), v)) continue;
-    if (c_.observation_codes.count(v)) return Verdict::parse;
+    const Value kind = string_value_after(line, pos + kCode.size(), v);
+    if (kind == Value::escaped || (kind == Value::plain && code_matches(screen, v))) return Verdict::parse;
   }
-  if (c_.observation_texts.empty()) return Verdict::irrelevant_observation;
+  if (screen.texts.empty()) return Verdict::irrelevant;
   // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so
   // only the string values of "text" and "display" keys need looking at: far less than the whole line.
-  std::string lowered;
   for (std::string_view k : {std::string_view("\"display\""), std::string_view("\"text\"")}) {
     for (std::size_t pos = find(line, k); pos != std::string_view::npos; pos = find(line, k, pos + 1)) {
       std::string_view v;
-      if (!string_value_after(line, pos + k.size(), v)) {
-        // Not a plain string: an object (narrative text.div) is fine, an escaped string could hide a pattern.
-        std::size_t p = pos + k.size();
-        while (p < line.size() && (line[p] == ' ' || line[p] == ':' || line[p] == '\t')) ++p;
-        if (p < line.size() && line[p] == '"') return Verdict::parse;
-        continue;
-      }
-      lowered.assign(v);
-      for (auto& ch : lowered)
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-      for (const auto& text : c_.observation_texts)
-        if (lowered.find(text) != std::string::npos) return Verdict::parse;
+      // An object (narrative text.div) is no text to match; an escaped string could hide a pattern.
+      const Value kind = string_value_after(line, pos + k.size(), v);
+      if (kind == Value::escaped || (kind == Value::plain && text_matches(screen, v))) return Verdict::parse;
     }
   }
-  return Verdict::irrelevant_observation;
+  return Verdict::irrelevant;
 }
 
 }  // namespace cf::source

@@ -1,11 +1,13 @@
 #pragma once
 // Decides from the raw bytes of an NDJSON line whether it is worth parsing (Sparser, VLDB 2018): most lines
-// of a hospital export are resource types or laboratory tests no criterion reads. The test is conservative:
-// whenever the bytes leave any doubt (escapes, several resourceType keys, a code or text the mappings know),
-// the line is parsed.
+// of a hospital export are resource types, laboratory tests, diagnoses and drugs no criterion reads. The test
+// is conservative: whenever the bytes leave any doubt (escapes, a code or text the mappings know, a key that
+// needs the parsed resource), the line is parsed.
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace cf::source {
@@ -17,25 +19,38 @@ struct StringHash {
 };
 using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 
+// What makes a line of one resource type worth parsing: the value of any "code" key in it is one of `codes`
+// or falls in one of `ranges` (also in the dotted form ICD-10 codes are normalised to: "M329" -> "M32.9"),
+// the value of a "text" or "display" key contains one of `texts` (ASCII case folded), or one of the
+// `parse_if_key` keys occurs at all. Codes are compared without their system: a superset of what matches.
+struct CodeScreen {
+  StringSet codes;
+  std::vector<std::pair<std::string, std::string>> ranges;  // [lo, hi] on a code's first lo.size() chars
+  std::vector<std::string> texts;                           // lower case
+  std::vector<std::string> parse_if_key;                    // e.g. "medicationReference"
+};
+
 struct LineFilterConfig {
-  StringSet read_types;                        // resource types the pipeline reads
-  StringSet observation_codes;                 // any code of an observation concept (any system)
-  std::vector<std::string> observation_texts;  // lower-case ASCII/UTF-8 substrings of mapped text patterns
-  bool filter_observations = true;             // false: every Observation line is parsed
+  StringSet read_types;  // resource types the pipeline reads
+  // Resource type -> its screen. A type read without a screen is always parsed.
+  std::unordered_map<std::string, CodeScreen, StringHash, std::equal_to<>> screens;
 };
 
 class LineFilter {
  public:
   explicit LineFilter(LineFilterConfig c) : c_(std::move(c)) {}
 
-  enum class Verdict { parse, other_type, irrelevant_observation };
-  // `type` receives the sniffed resourceType when the verdict is other_type.
-  Verdict check(std::string_view line, std::string& type) const;
+  // other_type: a resource type the pipeline does not read; irrelevant: a type it reads, but its screen
+  // found nothing in the line.
+  enum class Verdict { parse, other_type, irrelevant };
+  // `type` receives the sniffed resourceType (a view into `line`) unless the verdict is parse.
+  Verdict check(std::string_view line, std::string_view& type) const;
 
  private:
   // Lines with a backslash anywhere: escapes are honoured, at the price of several passes over the line.
-  Verdict check_escaped(std::string_view line, std::string& type) const;
-  bool text_matches(std::string_view value) const;
+  Verdict check_escaped(std::string_view line, std::string_view& type) const;
+  static bool code_matches(const CodeScreen& s, std::string_view code);
+  static bool text_matches(const CodeScreen& s, std::string_view value);
   LineFilterConfig c_;
 };
 

@@ -33,8 +33,8 @@ struct Completeness {
 struct Stats {
   std::map<std::string, std::size_t> read_by_type;     // extracted and handed on
   std::map<std::string, std::size_t> skipped_by_type;  // valid resources of types no criterion reads
-  std::size_t rejected = 0;     // malformed lines/entries/resources (each a data issue)
-  std::size_t prefiltered = 0;  // Observation lines skipped unparsed: no mapped code or text
+  std::size_t rejected = 0;  // malformed lines/entries/resources (each a data issue)
+  std::map<std::string, std::size_t> prefiltered_by_type;  // lines skipped unparsed: no mapped code or text
   std::size_t files = 0;
 };
 

@@ -565,6 +565,53 @@ bool Terminology::observation_filter_terms(std::vector<std::string>& codes,
   return exact_only;
 }
 
+Terminology::LineScreen Terminology::line_screen(fhir::ResourceType type) const {
+  LineScreen out;
+  const bool medication_use = type == fhir::ResourceType::medication_request ||
+                              type == fhir::ResourceType::medication_statement ||
+                              type == fhir::ResourceType::medication_administration;
+  if (medication_use) {
+    for (const auto& [k, entry] : index_->meds) out.codes.push_back(k.substr(k.find('|') + 1));
+    for (const auto& [needle, ing] : index_->med_names) out.texts.push_back(needle);
+  } else {
+    auto fits = [&](const std::string& id) {
+      const Concept* c = find_concept(id);
+      if (!c) return false;
+      switch (c->kind) {
+        case ConceptKind::observation:
+          return type == fhir::ResourceType::observation;
+        case ConceptKind::condition:
+          return type == fhir::ResourceType::condition;
+        case ConceptKind::procedure:
+          return type == fhir::ResourceType::procedure;
+        case ConceptKind::any:
+          return type == fhir::ResourceType::condition || type == fhir::ResourceType::procedure;
+      }
+      return false;
+    };
+    // Exclusion rules only take matches away, so they are not looked for.
+    for (const auto& [k, rules] : index_->exact)
+      for (const auto& r : rules)
+        if (!r.exclude && fits(r.concept_id)) {
+          out.codes.push_back(k.substr(k.find('|') + 1));
+          break;
+        }
+    for (const auto& [url, rules] : index_->patterns)
+      for (const auto& r : rules)
+        if (!r.exclude && fits(r.concept_id))
+          out.ranges.emplace_back(r.lo, r.kind == Rule::Kind::range ? r.hi : r.lo);
+    for (const auto& [needle, cid] : index_->texts)
+      if (fits(cid)) out.texts.push_back(needle);
+  }
+  std::sort(out.codes.begin(), out.codes.end());
+  out.codes.erase(std::unique(out.codes.begin(), out.codes.end()), out.codes.end());
+  std::sort(out.ranges.begin(), out.ranges.end());
+  out.ranges.erase(std::unique(out.ranges.begin(), out.ranges.end()), out.ranges.end());
+  std::sort(out.texts.begin(), out.texts.end());
+  out.texts.erase(std::unique(out.texts.begin(), out.texts.end()), out.texts.end());
+  return out;
+}
+
 std::string Terminology::canonical_unit_name(std::string_view unit) const {
   std::string u(trim(unit));
   if (auto it = unit_aliases_.find(u); it != unit_aliases_.end()) return it->second;

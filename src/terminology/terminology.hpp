@@ -87,6 +87,16 @@ class Terminology {
   // when an observation concept uses prefix or range rules: a code set cannot then stand for it.
   bool observation_filter_terms(std::vector<std::string>& codes, std::vector<std::string>& texts) const;
 
+  // What a raw-line prefilter must look for so that no resource of `type` a concept could match (for
+  // MedicationRequest/Statement/Administration: an ingredient) is skipped. Codes are compared without their
+  // system, so the screen lets through a superset.
+  struct LineScreen {
+    std::vector<std::string> codes;                           // exact codes
+    std::vector<std::pair<std::string, std::string>> ranges;  // [lo, hi] on a code's first lo.size() chars
+    std::vector<std::string> texts;                           // lower-case substrings of text/display
+  };
+  LineScreen line_screen(fhir::ResourceType type) const;
+
   // FHIR token search values ("system|code") for a concept, for server-side searches: every exact code in
   // every URL of its system, and prefixes expanded one level ("M32.1" -> M32.1, M32.10 ... M32.19). Range
   // rules cannot be searched and are left out (the caller is told how many through `unsearchable`).

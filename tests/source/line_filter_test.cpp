@@ -30,7 +30,7 @@ const source::LineFilter& filter() {
 }
 
 V verdict(std::string_view line) {
-  std::string type;
+  std::string_view type;
   return filter().check(line, type);
 }
 
@@ -62,28 +62,48 @@ BOOST_AUTO_TEST_CASE(fast_and_careful_paths_agree_on_every_corpus_line) {
     const V a = verdict(l), b = verdict(" " + l);
     BOOST_TEST((a == b), "verdicts differ for " << l.substr(0, 120));
     fast += l.rfind("{\"resourceType\":\"", 0) == 0 && l.find('\\') == std::string::npos;
-    skipped += a == V::irrelevant_observation;
+    skipped += a == V::irrelevant;
   }
   BOOST_TEST(fast > 100u);     // the fast path was exercised
   BOOST_TEST(skipped > 100u);  // and it skipped something
 }
 
-BOOST_AUTO_TEST_CASE(skipped_lines_match_no_observation_concept) {
+// What the Collector keeps (terminology/patient_record.cpp): a coded resource whose code matches a concept of
+// a kind its type can carry, a medication use whose medication matches an ingredient or is a reference.
+BOOST_AUTO_TEST_CASE(skipped_lines_match_no_concept) {
   auto terms = test::terms();
-  std::size_t checked = 0;
+  std::map<std::string, std::size_t> checked;
   for (const auto& l : corpus_lines()) {
-    if (verdict(l) != V::irrelevant_observation) continue;
+    if (verdict(l) != V::irrelevant) continue;
     json::Document doc;
     json::ParseError err;
     IssueLog issues;
     if (!json::parse(l, doc, err)) continue;  // fhir-samples/malformed: a skipped line is not read at all
     auto ex = fhir::extract_resource(doc, fhir::Origin{"test", "test"}, issues);
-    const auto* o = ex.resource ? std::get_if<fhir::Observation>(&*ex.resource) : nullptr;
-    if (!o) continue;
-    BOOST_TEST(terms->match(o->code).empty(), "a skipped line matches a concept: " << l.substr(0, 160));
-    ++checked;
+    if (!ex.resource) continue;
+    const fhir::Resource& r = *ex.resource;
+    const fhir::CodeableConcept* code = nullptr;
+    if (auto* o = std::get_if<fhir::Observation>(&r)) code = &o->code;
+    if (auto* c = std::get_if<fhir::Condition>(&r)) code = &c->code;
+    if (auto* p = std::get_if<fhir::Procedure>(&r)) code = &p->code;
+    if (code) {
+      const auto type = fhir::header(r).type;
+      for (const auto& m : terms->match(*code)) {
+        const bool fits = m.con->kind == terminology::ConceptKind::any
+                              ? type != fhir::ResourceType::observation
+                              : (m.con->kind == terminology::ConceptKind::observation) ==
+                                    (type == fhir::ResourceType::observation);
+        BOOST_TEST(!fits, "a skipped line matches " << m.con->id << ": " << l.substr(0, 160));
+      }
+    }
+    if (auto* mu = std::get_if<fhir::MedicationUse>(&r)) {
+      BOOST_TEST(!terms->match_medication(mu->medication).has_value(), "a skipped drug matches: " << l);
+      BOOST_TEST(mu->medication_reference.empty(), "a skipped drug is a reference: " << l.substr(0, 160));
+    }
+    ++checked[ex.type_name];
   }
-  BOOST_TEST(checked > 100u);
+  for (const char* type : {"Observation", "Condition", "MedicationRequest", "Procedure"})
+    BOOST_TEST(checked[type] > 10u, type << " lines skipped and checked: " << checked[type]);
 }
 
 BOOST_AUTO_TEST_CASE(hand_written_lines) {
@@ -98,9 +118,9 @@ BOOST_AUTO_TEST_CASE(hand_written_lines) {
   const std::string sodium =
       head + R"("code":{"coding":[{"system":"http://loinc.org","code":"2947-0","display":"Sodium"}]},)" +
       subject;
-  BOOST_TEST((verdict(sodium) == V::irrelevant_observation));
+  BOOST_TEST((verdict(sodium) == V::irrelevant));
   // The same code as the value of another key is not a code.
-  BOOST_TEST((verdict(head + R"("note":[{"text":"2160-0"}],)" + subject) == V::irrelevant_observation));
+  BOOST_TEST((verdict(head + R"("note":[{"text":"2160-0"}],)" + subject) == V::irrelevant));
   // Whitespace around the colon still finds the code.
   BOOST_TEST((verdict(head + R"("code" : {"coding":[{"code" :  "2160-0"}]},)" + subject) == V::parse));
   // A mapped text pattern (concepts.json "SLEDAI") in code.text, in another case, is found.
@@ -110,13 +130,53 @@ BOOST_AUTO_TEST_CASE(hand_written_lines) {
   // An escaped character anywhere: parsed, since escapes could hide a code or a pattern.
   BOOST_TEST((verdict(head + R"("code":{"text":"\u0053LEDAI"},)" + subject) == V::parse));
   // A resource type the pipeline does not read; a type it reads but does not filter.
-  std::string type;
+  std::string_view type;
   BOOST_TEST((filter().check(R"({"resourceType":"Encounter","id":"e"})", type) == V::other_type));
   BOOST_TEST(type == "Encounter");
   BOOST_TEST((verdict(R"({"resourceType":"Patient","id":"p"})") == V::parse));
   // Not starting with resourceType: the careful path (no mapped code in it: skipped); not JSON at all:
   // parsed.
-  BOOST_TEST((verdict(R"({"id":"x","resourceType":"Observation"})") == V::irrelevant_observation));
+  BOOST_TEST((verdict(R"({"id":"x","resourceType":"Observation"})") == V::irrelevant));
   BOOST_TEST((verdict("not json") == V::parse));
   BOOST_TEST((verdict(R"({"resourceType":"Observ)") == V::parse));
+}
+
+BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
+  const std::string cond = R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},)";
+  auto coded = [&](std::string_view system, std::string_view code) {
+    return cond + R"("code":{"coding":[{"system":")" + std::string(system) + R"(","code":")" +
+           std::string(code) + R"("}]}})";
+  };
+  const std::string icd = "http://hl7.org/fhir/sid/icd-10-cm";
+  // SLE by ICD-10 prefix M32.1, with and without the dot the terminology inserts; by a range (F20-F29).
+  for (const char* c : {"M32.14", "M3214", "M32.8", "M328", "F25.0", "F250"}) {
+    BOOST_TEST((verdict(coded(icd, c)) == V::parse), c);
+    BOOST_TEST((verdict(" " + coded(icd, c)) == V::parse), c);
+  }
+  // An unmapped diagnosis (urinary tract infection) and a code just outside the range: skipped.
+  for (const char* c : {"N39.0", "N390", "F30.1", "K358"}) {
+    BOOST_TEST((verdict(coded(icd, c)) == V::irrelevant), c);
+    BOOST_TEST((verdict(" " + coded(icd, c)) == V::irrelevant), c);
+  }
+  // A mapped text ("systemic lupus") without a mapped code; an escaped code: parsed.
+  BOOST_TEST((verdict(cond + R"("code":{"text":"Systemic Lupus, flare"}})") == V::parse));
+  BOOST_TEST((verdict(cond + R"("code":{"coding":[{"code":"N39\/0"}]}})") == V::parse));
+
+  const std::string mr =
+      R"({"resourceType":"MedicationRequest","id":"m1","subject":{"reference":"Patient/p1"},)";
+  // Hydroxychloroquine by RxNorm code; prednisone by name only; a drug given by reference: parsed.
+  BOOST_TEST((verdict(mr + R"("medicationCodeableConcept":{"coding":[{"code":"5521"}]}})") == V::parse));
+  BOOST_TEST((verdict(mr + R"("medicationCodeableConcept":{"text":"Prednisone 5 mg"}})") == V::parse));
+  BOOST_TEST((verdict(mr + R"("medicationReference":{"reference":"#med"}})") == V::parse));
+  BOOST_TEST((verdict(" " + mr + R"("medicationReference":{"reference":"Medication/x"}})") == V::parse));
+  // Ibuprofen: skipped, as the same line would be dropped after parsing.
+  const std::string ibuprofen =
+      mr + R"("medicationCodeableConcept":{"coding":[{"code":"310965","display":"ibuprofen 200 MG"}]}})";
+  BOOST_TEST((verdict(ibuprofen) == V::irrelevant));
+  BOOST_TEST((verdict(" " + ibuprofen) == V::irrelevant));
+  std::string_view type;
+  BOOST_TEST((filter().check(ibuprofen, type) == V::irrelevant));
+  BOOST_TEST(type == "MedicationRequest");
+  // Medication resources and Patients are never screened.
+  BOOST_TEST((verdict(R"({"resourceType":"Medication","id":"x","code":{"text":"ibuprofen"}})") == V::parse));
 }
