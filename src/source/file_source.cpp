@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/task_pool.hpp"
 #include "core/text.hpp"
 #include "fhir/extract.hpp"
 #include "fhir/reference.hpp"
@@ -264,6 +265,9 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   if (!f) return;
   constexpr std::size_t kChunkBytes = 2u << 20;  // small enough that chunks in flight stay a few MB
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
+  // Declared before `inflight`: destroyed after it, and it runs whatever is queued before it goes.
+  std::unique_ptr<TaskPool> pool;
+  if (max_inflight > 1) pool = std::make_unique<TaskPool>(threads_);
   std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
 
   auto deliver = [&](std::unique_ptr<Chunk> c) {
@@ -300,7 +304,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       deliver(inflight.front().get());
       inflight.pop_front();
     }
-    inflight.push_back(std::async(std::launch::async, [this, &name, ch = std::move(c)]() mutable {
+    inflight.push_back(pool->submit([this, &name, ch = std::move(c)]() mutable {
       parse_chunk(*ch, name);
       return std::move(ch);
     }));

@@ -1,5 +1,6 @@
 #include "source/line_filter.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -38,14 +39,27 @@ bool in_range(std::string_view code, const std::pair<std::string, std::string>& 
   return code.size() >= lo.size() && code.substr(0, lo.size()) >= lo && code.substr(0, hi.size()) <= hi;
 }
 
+bool dotted(std::string_view code) {
+  return code.size() > 3 && code[3] == '.';
+}
+
 }  // namespace
+
+LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
+  for (auto& [type, s] : c_.screens) {
+    s.try_dotted = std::any_of(s.codes.begin(), s.codes.end(), dotted) ||
+                   std::any_of(s.ranges.begin(), s.ranges.end(),
+                               [](const auto& r) { return dotted(r.first) || dotted(r.second); });
+  }
+}
 
 // The terminology inserts the dot into ICD-10 codes sent without it ("M329" -> "M32.9") before matching;
 // the screen does not know the code's system, so it tries both forms for every code.
 bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
   char buf[64];
   std::string_view dotted;
-  if (code.size() > 3 && code.size() < sizeof buf && code.find('.') == std::string_view::npos) {
+  if (s.try_dotted && code.size() > 3 && code.size() < sizeof buf &&
+      code.find('.') == std::string_view::npos) {
     std::memcpy(buf, code.data(), 3);
     buf[3] = '.';
     std::memcpy(buf + 4, code.data() + 3, code.size() - 3);
@@ -97,13 +111,23 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
   const char* const begin = line.data();
   const std::size_t n = line.size();
   // Looks at the string opening at `at` (a '"'): a key we care about, and its value.
+  // (Fixed-size memcmp calls compile to plain loads: this runs for every "c/"d/"t string of every line.)
+  auto has = [&](std::size_t at, const char(&lit)[6]) {
+    return at + 5 <= n && std::memcmp(begin + at, lit, 5) == 0;
+  };
   auto relevant_at = [&](std::size_t at) {
     std::string_view v;
-    if (line.compare(at, 6, "\"code\"") == 0)
-      return string_value_after(line, at + 6, v) == Value::plain && code_matches(screen, v);
-    std::size_t key_len = line.compare(at, 9, "\"display\"") == 0 ? 9
-                          : line.compare(at, 6, "\"text\"") == 0  ? 6
-                                                                  : 0;
+    std::size_t key_len = 0;
+    switch (begin[at + 1]) {
+      case 'c':
+        if (!has(at + 1, "code\"")) return false;
+        return string_value_after(line, at + 6, v) == Value::plain && code_matches(screen, v);
+      case 'd':
+        key_len = at + 9 <= n && std::memcmp(begin + at + 1, "display\"", 8) == 0 ? 9 : 0;
+        break;
+      default:
+        key_len = has(at + 1, "text\"") ? 6 : 0;
+    }
     if (key_len == 0 || screen.texts.empty()) return false;
     return string_value_after(line, at + key_len, v) == Value::plain && text_matches(screen, v);
   };

@@ -28,6 +28,7 @@ struct CodeScreen {
   std::vector<std::pair<std::string, std::string>> ranges;  // [lo, hi] on a code's first lo.size() chars
   std::vector<std::string> texts;                           // lower case
   std::vector<std::string> parse_if_key;                    // e.g. "medicationReference"
+  bool try_dotted = true;  // set by LineFilter: whether any code or bound has a '.' after 3 characters
 };
 
 struct LineFilterConfig {
@@ -38,7 +39,7 @@ struct LineFilterConfig {
 
 class LineFilter {
  public:
-  explicit LineFilter(LineFilterConfig c) : c_(std::move(c)) {}
+  explicit LineFilter(LineFilterConfig c);
 
   // other_type: a resource type the pipeline does not read; irrelevant: a type it reads, but its screen
   // found nothing in the line.

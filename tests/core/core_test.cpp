@@ -2,12 +2,16 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
+#include <thread>
 
 #include "core/date.hpp"
 #include "core/decimal.hpp"
 #include "core/sha256.hpp"
+#include "core/task_pool.hpp"
 #include "core/temp_file.hpp"
 #include "core/text.hpp"
 
@@ -95,4 +99,31 @@ BOOST_AUTO_TEST_CASE(scratch_lines_read_back_and_leave_nothing) {
   }
   BOOST_TEST(!TempLines::create(dir / "missing").ok());  // a folder that is not there: an error, not a crash
   std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(task_pool_runs_everything_on_its_own_threads) {
+  std::atomic<int> ran{0};
+  std::vector<std::future<int>> results;
+  std::future<void> failing;
+  std::thread::id caller = std::this_thread::get_id(), worker;
+  {
+    TaskPool pool(2);
+    for (int i = 0; i < 100; ++i)
+      results.push_back(pool.submit([i, &ran] {
+        ++ran;
+        return i * i;
+      }));
+    // A move-only task (a chunk of input is handed over as a unique_ptr) and its result.
+    auto owned = std::make_unique<int>(7);
+    auto moved = pool.submit([p = std::move(owned)]() mutable { return std::move(p); });
+    BOOST_TEST(*moved.get() == 7);
+    failing = pool.submit([]() -> void { throw std::runtime_error("task failed"); });
+    worker = pool.submit([] { return std::this_thread::get_id(); }).get();
+    // Queued and not yet waited for: the destructor still runs them.
+    for (int i = 0; i < 50; ++i) pool.submit([&ran] { ++ran; });
+  }
+  BOOST_TEST(ran.load() == 150);
+  for (int i = 0; i < 100; ++i) BOOST_TEST(results[static_cast<std::size_t>(i)].get() == i * i);
+  BOOST_CHECK_THROW(failing.get(), std::runtime_error);
+  BOOST_TEST((worker != caller));
 }
