@@ -310,7 +310,6 @@ class ObservationLeaf : public Node {
       }
     }
     const bool incomplete = ctx.type_incomplete("Observation");
-    const std::string what = concept_ + " " + test_text(test_);
     if (cands.empty()) {
       if (!undated.empty())
         return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
@@ -367,7 +366,9 @@ class ObservationLeaf : public Node {
       return NodeResult::unknown(std::move(why), std::move(maybe));
     }
     if (incomplete)
-      return NodeResult::unknown("no " + what + " found, but the source data are incomplete", std::move(no));
+      return NodeResult::unknown(
+          "no " + concept_ + " " + test_text(test_) + " found, but the source data are incomplete",
+          std::move(no));
     std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " +
                       test_text(test_) + " (" + w_.describe() + ")";
     return NodeResult::not_met(std::move(why), std::move(no));
