@@ -213,6 +213,11 @@ source::RestPlan rest_plan_for(const Prepared& prepared, bool population) {
 
 Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {
   const std::string started = now_utc();
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
   std::optional<report::PrivacyKey> key;
   if (opts.export_mode == report::ExportMode::deidentified) {
     auto k = report::read_privacy_key(opts.pseudonym_key);
@@ -330,6 +335,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     }
   }
   if (!collector.status().ok()) return collector.status().error();
+  const double read_seconds = seconds_since(t_start);
+  const auto t_evaluate = Clock::now();
 
   const auto& completeness = src.completeness();
   criteria::IncompleteFn incomplete = [&](const std::string& patient, const std::string& type) {
@@ -497,6 +504,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     if (!failed.ok()) return failed.error();
   }
   ranking::rank_all(outcomes);
+  const double evaluate_seconds = seconds_since(t_evaluate);
+  const auto t_output = Clock::now();
 
   std::vector<report::Change> changes;
   std::string change_summary;
@@ -623,6 +632,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   if (!w) return w.error();
 
   RunSummary s;
+  s.read_seconds = read_seconds;
+  s.evaluate_seconds = evaluate_seconds;
+  s.output_seconds = seconds_since(t_output);
   s.changes = change_summary;
   s.patients = outcomes.size();
   for (const auto& o : outcomes) {

@@ -43,7 +43,8 @@ struct RunSummary {
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
   std::int64_t run_id = 0;
   std::size_t partitions = 1;  // evaluated one after another (more than 1: the memory budget was reached)
-  std::uint64_t spilled_bytes = 0;  // written to scratch files
+  std::uint64_t spilled_bytes = 0;                                    // written to scratch files
+  double read_seconds = 0, evaluate_seconds = 0, output_seconds = 0;  // wall time of each stage
 };
 
 // The trial definition and mappings, loaded and validated.

@@ -565,6 +565,12 @@ int run_command(const std::vector<std::string>& args) {
     log("evaluate", "memory budget reached: " + std::to_string(sum->spilled_bytes >> 20) +
                         " MB of kept resources went to scratch files; patients were evaluated in " +
                         std::to_string(sum->partitions) + " partitions");
+  {
+    char t[160];
+    std::snprintf(t, sizeof t, "read %.1f s, evaluated %.1f s, wrote outputs %.1f s", sum->read_seconds,
+                  sum->evaluate_seconds, sum->output_seconds);
+    log("run", t);
+  }
   std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients
             << " patients evaluated: " << sum->eligible << " eligible, " << sum->possible << " possible, "
             << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";
