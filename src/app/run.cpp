@@ -18,6 +18,7 @@
 
 #include "core/crash_point.hpp"
 #include "core/files.hpp"
+#include "core/task_pool.hpp"
 #include "core/temp_file.hpp"
 #include "criteria/trial.hpp"
 #include "fhir/extract.hpp"
@@ -577,6 +578,24 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     const Lines& l = ineligible_lines.at(o.patient_id);
     return (*scratch)->read(for_store ? l.stored : l.shown, out);
   };
+  info.export_mode = report::to_string(opts.export_mode);
+  info.shard = opts.shard.str();
+  const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
+  const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
+  // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
+  // copied from the scratch file: both only read what the run decided. The pool is declared after all they
+  // read, so that leaving early waits for the page before any of it goes.
+  TaskPool html_thread(1);
+  auto html_done = html_thread.submit([&]() -> Status {
+    auto file = AtomicFile::create(opts.out / "report.html");
+    if (!file) return file.error();
+    Status w = Status::success();
+    report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
+      if (w.ok()) w = (*file)->write(piece);
+    });
+    if (!w) return w;
+    return (*file)->commit();
+  });
   {
     auto file = AtomicFile::create(opts.out / "results.ndjson");
     if (!file) return file.error();
@@ -589,17 +608,14 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     }
     if (auto c = (*file)->commit(); !c) return c.error();
   }
-  info.export_mode = report::to_string(opts.export_mode);
-  info.shard = opts.shard.str();
-  const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
-  const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
+  if (auto h = html_done.get(); !h) return h.error();
   // One output at a time, so that only one of them is in memory at once.
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
                                     "group.json"};
   std::vector<std::function<std::string()>> writers = {
       [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
       [&] { return report::issues_ndjson(shown_issues); },
-      [] { return std::string(); },  // report.html: streamed below
+      [] { return std::string(); },  // report.html: written above
       [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
   if (state) {
     if (pkey)
@@ -608,17 +624,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     writers.push_back([&] { return report::changes_csv(changes); });
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "report.html") {  // tens of MB for a hospital: streamed
-      auto file = AtomicFile::create(opts.out / names[i]);
-      if (!file) return file.error();
-      Status w = Status::success();
-      report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
-        if (w.ok()) w = (*file)->write(piece);
-      });
-      if (!w) return w.error();
-      if (auto c = (*file)->commit(); !c) return c.error();
-      continue;
-    }
+    if (names[i] == "report.html") continue;  // written above
     auto w = write_file_atomic(opts.out / names[i], writers[i]());
     if (!w) return w.error();
     if (i == 0) crash_point("mid-export");
