@@ -14,7 +14,8 @@ cf::Status validate(const ClientOptions& o) {
   }
   if (o.idle_timeout < milliseconds{0})
     return cf::make_error("idle_timeout must not be negative", "http client options");
-  if (o.max_header_bytes == 0 || o.max_body_bytes == 0 || o.max_decoded_bytes == 0)
+  if (o.max_header_bytes == 0 || o.max_body_bytes == 0 || o.max_decoded_bytes == 0 ||
+      o.max_unstreamed_bytes == 0)
     return cf::make_error("size limits must be positive", "http client options");
   if (o.retry.max_attempts < 1)
     return cf::make_error("retry.max_attempts must be at least 1", "http client options");

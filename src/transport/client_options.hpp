@@ -28,6 +28,10 @@ struct ClientOptions {
   std::size_t max_header_bytes = 64 * 1024;
   std::size_t max_body_bytes = std::size_t{512} << 20;      // as received (compressed)
   std::size_t max_decoded_bytes = std::size_t{1024} << 20;  // after gzip/deflate decoding
+  // send_streaming(): a body that is not streamed (an error status, or one the caller declines) is held in
+  // memory, so it has its own, smaller cap, as received and after decoding. A Bulk file client allows
+  // hundreds of GB for the files it streams; an error page of that size is a hostile or broken server.
+  std::size_t max_unstreamed_bytes = std::size_t{16} << 20;
   // A body delimited only by the connection closing cannot be told apart from a truncated one (RELIABILITY.md
   // T8), so such responses are refused unless this is set.
   bool allow_close_delimited_body = false;

@@ -1,5 +1,6 @@
 #include "transport/http_client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -134,7 +135,11 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
   };
   handler.piece = [&](std::string_view piece) -> std::optional<Failure> {
     if (!decoder) {
-      collected.append(piece);  // bounded by max_body_bytes (the parser's body limit)
+      if (collected.size() + piece.size() > options_.max_unstreamed_bytes)
+        return Failure{"response body (not streamed) exceeds the limit of " +
+                           std::to_string(options_.max_unstreamed_bytes) + " bytes",
+                       false, false};
+      collected.append(piece);
       return std::nullopt;
     }
     if (auto st = decoder->feed(piece, to_sink); !st) return Failure{st.error().message, false, false};
@@ -176,8 +181,10 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
     if (auto st = decoder->finish(to_sink); !st)
       return after_delivery(Failure{st.error().message, false, false});
   } else if (has_body(request, raw.status)) {
-    auto decoded = detail::decode_content(join(values_of(response.headers, "content-encoding")),
-                                          std::move(raw.body), options_.max_decoded_bytes);
+    auto decoded =
+        detail::decode_content(join(values_of(response.headers, "content-encoding")), std::move(raw.body),
+                               stream ? std::min(options_.max_decoded_bytes, options_.max_unstreamed_bytes)
+                                      : options_.max_decoded_bytes);
     if (!decoded) return Failure{decoded.error().message, false, false};
     response.body = std::move(*decoded);
   }

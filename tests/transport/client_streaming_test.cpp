@@ -279,6 +279,30 @@ BOOST_AUTO_TEST_CASE(body_over_the_limit_is_refused_while_streaming) {
   BOOST_TEST(server.count("/big-chunked?bytes=2097152") == 1u);
 }
 
+// A body that is not streamed is held in memory: it has its own cap, however much the streamed files may take
+// (a Bulk file client allows 256 GiB).
+BOOST_AUTO_TEST_CASE(unstreamed_bodies_have_their_own_cap) {
+  auto o = options();
+  o.max_body_bytes = o.max_decoded_bytes = std::size_t{1} << 30;
+  o.max_unstreamed_bytes = 1 << 20;
+  auto client = make_client(o);
+  Pieces p;
+  for (const char* path : {"/big?bytes=2097152", "/big-chunked?bytes=2097152"}) {
+    Request request;
+    request.url = url(server.url(path));
+    const auto declined = client->send_streaming(request, p.sink(), [](const Response&) { return false; });
+    BOOST_REQUIRE(!declined.ok());
+    BOOST_TEST(
+        contains(declined.error().what(), "response body (not streamed) exceeds the limit of 1048576 bytes"),
+        declined.error().what());
+  }
+  BOOST_TEST(p.sizes.empty());
+  // Streamed, the same body passes; small error bodies are still returned whole.
+  BOOST_TEST(expect_response(stream(*client, server.url("/big?bytes=2097152"), p)).status == 200);
+  BOOST_TEST(p.total == 2097152u);
+  BOOST_TEST(expect_response(stream(*client, server.url("/404"), p)).body == "not found");
+}
+
 BOOST_AUTO_TEST_CASE(streams_over_tls) {
   static const cf::testing::TestPki pki;
   FaultServer tls_server(cf::testing::FaultServerOptions{pki.server.cert, pki.server.key});
