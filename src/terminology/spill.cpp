@@ -49,7 +49,8 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
 }
 
 Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
-  std::string rec(4, '\0');
+  std::string& rec = record_;
+  rec.assign(4, '\0');
   fhir::encode(r, rec);
   const auto n = static_cast<std::uint32_t>(rec.size() - 4);
   std::memcpy(rec.data(), &n, 4);

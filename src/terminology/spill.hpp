@@ -25,7 +25,7 @@ class SpillBuckets {
   SpillBuckets& operator=(const SpillBuckets&) = delete;
 
   std::size_t size() const { return files_.size(); }
-  // Appends `r` to bucket `b`.
+  // Appends `r` to bucket `b`. One writer at a time (reads may run on several threads once writing is over).
   Status write(std::size_t b, const fhir::Resource& r);
   // Reads bucket `b` back in the order written; `consume` gives its disk space back afterwards.
   Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each, bool consume = true);
@@ -40,6 +40,7 @@ class SpillBuckets {
   std::vector<std::unique_ptr<std::FILE, Closer>> files_;
   std::vector<std::unique_ptr<char[]>> buffers_;
   std::uint64_t bytes_ = 0;
+  std::string record_;  // reused by write(): one allocation for the run, not one per resource
 };
 
 // Which of `n` buckets a patient's resources go to; independent of the shard hash, so that the patients
