@@ -63,11 +63,25 @@ int tier_order(const std::string& t) {
   return t == "eligible" ? 0 : t == "possible" ? 1 : 2;
 }
 
+// One patient of one shard. Its results line stays in the shard's file (a hospital's are gigabytes) and is
+// copied from there, in the unsharded order, when the merged file is written.
 struct Row {
   int order = 2;
-  ranking::PatientOutcome outcome;  // for report.html and group.json
-  std::string line;
+  ranking::PatientOutcome outcome;  // for report.html and group.json; ineligible: one byte per criterion
+  std::size_t file = 0;             // index of the shard's results.ndjson
+  std::uint64_t offset = 0;         // where the line starts in it
+  std::size_t size = 0;
+  std::uint64_t hash = 0;  // of the line as read first: a file that changes before the copy is an error
 };
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
 
 std::string str(const json::Value* v) {
   return std::string(json::string(v).value_or(""));
@@ -131,6 +145,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::set<int> ks;
   int n = 0;
   std::vector<Row> rows;
+  std::vector<fs::path> result_files;
   std::map<std::string, std::string> candidate_rows;  // patient -> candidates.csv record without its rank
   std::string candidates_header, attrition_header;
   std::vector<std::vector<std::string>> attrition;  // summed rows
@@ -191,26 +206,32 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (auto p = json::number_text(json::member(doc, "patients")))
       sum.patients += std::stoul(std::string(*p));
 
-    auto res = slurp(d / "results.ndjson");
-    if (!res) return res.error();
+    result_files.push_back(d / "results.ndjson");
+    std::ifstream res(result_files.back(), std::ios::binary);
+    if (!res) return make_error("cannot read", result_files.back().string());
     std::size_t line_no = 0;
-    for (auto& line : lines_of(*res)) {
+    std::uint64_t offset = 0;
+    for (std::string line; std::getline(res, line); offset += line.size() + 1) {
       ++line_no;
       if (line.empty()) continue;
       auto o = report::read_result_line(*trial, line);
       if (!o)
-        return make_error(o.error().what(), (d / "results.ndjson").string() + ":" + std::to_string(line_no));
+        return make_error(o.error().what(), result_files.back().string() + ":" + std::to_string(line_no));
       Row row;
       row.outcome = std::move(*o);
       row.order = tier_order(ranking::to_string(row.outcome.tier));
       if (row.order == 2) {
-        // The reports list ineligible patients with the criteria that decided only (their line is kept as
-        // read): keep one byte per criterion, as app/run.cpp does.
+        // The reports list ineligible patients with the criteria that decided only: keep one byte per
+        // criterion, as app/run.cpp does.
         ranking::strip_evidence(row.outcome);
       }
-      row.line = std::move(line);
+      row.file = result_files.size() - 1;
+      row.offset = offset;
+      row.size = line.size();
+      row.hash = fnv1a(line);
       rows.push_back(std::move(row));
     }
+    if (res.bad()) return make_error("cannot read", result_files.back().string());
     auto cand = slurp(d / "candidates.csv");
     if (!cand) return cand.error();
     auto clines = lines_of(*cand);
@@ -260,21 +281,40 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (a.outcome.score != b.outcome.score) return a.outcome.score > b.outcome.score;
     return a.outcome.patient_id < b.outcome.patient_id;
   });
-  std::string results, candidates = candidates_header + "\n";
-  int rank = 0;
-  for (auto& r : rows) {
-    const int new_rank = r.order == 2 ? 0 : ++rank;
-    r.outcome.rank = new_rank;
-    const auto at = r.line.find("\"rank\":");
-    if (at != std::string::npos) {
-      const auto end = r.line.find(',', at);
-      r.line.replace(at, end - at, "\"rank\":" + std::to_string(new_rank));
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return make_error("cannot create output folder: " + ec.message(), out.string());
+  // results.ndjson: each shard's lines copied in the merged order, with their new rank.
+  std::string candidates = candidates_header + "\n";
+  {
+    auto file = AtomicFile::create(out / "results.ndjson");
+    if (!file) return file.error();
+    std::vector<std::ifstream> in;
+    for (const auto& p : result_files) in.emplace_back(p, std::ios::binary);
+    std::string line;
+    int rank = 0;
+    for (auto& r : rows) {
+      const int new_rank = r.order == 2 ? 0 : ++rank;
+      r.outcome.rank = new_rank;
+      line.resize(r.size);
+      auto& f = in[r.file];
+      f.seekg(static_cast<std::streamoff>(r.offset));
+      if (!f.read(line.data(), static_cast<std::streamsize>(r.size)) || fnv1a(line) != r.hash)
+        return make_error("changed while it was being merged (read it again: rerun merge)",
+                          result_files[r.file].string());
+      const auto at = line.find("\"rank\":");
+      if (at != std::string::npos) {
+        const auto end = line.find(',', at);
+        line.replace(at, end - at, "\"rank\":" + std::to_string(new_rank));
+      }
+      line += '\n';
+      if (auto w = (*file)->write(line); !w) return w.error();
+      if (r.order == 0) ++sum.eligible;
+      if (r.order == 1) ++sum.possible;
+      if (r.order == 2) ++sum.ineligible;
+      if (new_rank) candidates += std::to_string(new_rank) + candidate_rows[r.outcome.patient_id] + "\n";
     }
-    results += r.line + "\n";
-    if (r.order == 0) ++sum.eligible;
-    if (r.order == 1) ++sum.possible;
-    if (r.order == 2) ++sum.ineligible;
-    if (new_rank) candidates += std::to_string(new_rank) + candidate_rows[r.outcome.patient_id] + "\n";
+    if (auto c = (*file)->commit(); !c) return c.error();
   }
   // Attrition: counts add up over shards; what remains after each criterion follows from them.
   std::string attr = attrition_header + "\n";
@@ -314,19 +354,21 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::vector<ranking::PatientOutcome> outcomes;
   outcomes.reserve(rows.size());
   for (auto& r : rows) outcomes.push_back(std::move(r.outcome));
-  const std::string html = report::html_report(*trial, info, outcomes, mode);
-  const std::string group = report::fhir_group_json(*trial, info, outcomes, mode, nullptr);
-
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) return make_error("cannot create output folder: " + ec.message(), out.string());
-  for (const auto& [name, text] :
-       std::vector<std::pair<std::string, std::string>>{{"candidates.csv", candidates},
-                                                        {"results.ndjson", results},
-                                                        {"attrition.csv", attr},
-                                                        {"data_issues.ndjson", all_issues},
-                                                        {"report.html", html},
-                                                        {"group.json", group}}) {
+  {  // streamed: tens of MB for a hospital
+    auto file = AtomicFile::create(out / "report.html");
+    if (!file) return file.error();
+    Status w = Status::success();
+    report::html_report(*trial, info, outcomes, mode, [&](std::string_view piece) {
+      if (w.ok()) w = (*file)->write(piece);
+    });
+    if (!w) return w.error();
+    if (auto c = (*file)->commit(); !c) return c.error();
+  }
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"candidates.csv", candidates},
+           {"attrition.csv", attr},
+           {"data_issues.ndjson", all_issues},
+           {"group.json", report::fhir_group_json(*trial, info, outcomes, mode, nullptr)}}) {
     auto st = write_file_atomic(out / name, text);
     if (!st) return st.error();
   }

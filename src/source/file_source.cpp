@@ -200,6 +200,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   json::LineDocument line_doc;
   json::Document& doc = line_doc;
   json::ParseError perr;
+  const std::string source = describe();  // once per chunk: it is built from every root path
   std::size_t line_no = c.first_line - 1;
   std::string_view rest(c.data.get() + c.begin, c.end - c.begin);
   while (!rest.empty()) {
@@ -232,7 +233,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
       mark_incomplete(line, loc, c.issues, false, c.completeness);
       continue;
     }
-    auto ex = fhir::extract_resource(doc, fhir::Origin{loc, describe()}, c.issues);
+    auto ex = fhir::extract_resource(doc, fhir::Origin{loc, source}, c.issues);
     if (ex.rejected) {
       ++c.stats.rejected;
       mark_incomplete(line, loc, c.issues, true, c.completeness);
