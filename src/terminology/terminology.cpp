@@ -4,6 +4,7 @@
 #include <atomic>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 #include <unordered_map>
 
@@ -48,6 +49,15 @@ namespace {
 
 std::string key(std::string_view url, std::string_view code) {
   std::string k(url);
+  k += '|';
+  k += code;
+  return k;
+}
+
+// The same key in a buffer kept per thread: matching runs for every kept resource, twice.
+const std::string& lookup_key(std::string_view url, std::string_view code) {
+  thread_local std::string k;
+  k.assign(url);
   k += '|';
   k += code;
   return k;
@@ -460,8 +470,9 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
   for (const auto& cd : cc.codings) {
     if (cd.code.empty() || cd.system.empty()) continue;
     const std::string code = normalise_code(*index_, cd.system, cd.code);
-    std::vector<const Rule*> hits;
-    if (auto it = index_->exact.find(key(cd.system, code)); it != index_->exact.end())
+    thread_local std::vector<const Rule*> hits;  // reused: this runs for every kept resource, twice
+    hits.clear();
+    if (auto it = index_->exact.find(lookup_key(cd.system, code)); it != index_->exact.end())
       for (const auto& r : it->second) hits.push_back(&r);
     if (auto it = index_->patterns.find(cd.system); it != index_->patterns.end())
       for (const auto& r : it->second)
@@ -479,10 +490,19 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
     }
   }
   if (!index_->texts.empty()) {
-    std::vector<std::string> texts;
-    if (!cc.text.empty()) texts.push_back(to_lower_ascii(cc.text));
+    thread_local std::vector<std::string> lowered;  // reused, like `hits`
+    std::size_t n = 0;
+    auto put = [&](const std::string& s) {
+      if (n == lowered.size()) lowered.emplace_back();
+      std::string& t = lowered[n++];
+      t.assign(s);
+      for (auto& c : t)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    };
+    if (!cc.text.empty()) put(cc.text);
     for (const auto& cd : cc.codings)
-      if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
+      if (!cd.display.empty()) put(cd.display);
+    const std::span<const std::string> texts(lowered.data(), n);
     for (const auto& [needle, cid] : index_->texts)
       for (const auto& t : texts)
         if (!needle.empty() && t.find(needle) != std::string::npos && !excluded.count(cid)) {
@@ -495,7 +515,7 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
 
 std::optional<MedicationMatch> Terminology::match_medication(const fhir::CodeableConcept& cc) const {
   for (const auto& cd : cc.codings) {
-    auto it = index_->meds.find(key(cd.system, cd.code));
+    auto it = index_->meds.find(lookup_key(cd.system, cd.code));
     if (it == index_->meds.end()) continue;
     MedicationMatch m;
     m.ingredient = ingredient(it->second.ingredient);
