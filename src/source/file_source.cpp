@@ -280,6 +280,13 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     for (auto& [p, types] : c->completeness.patient_types)
       completeness_.patient_types[p].insert(types.begin(), types.end());
     issues.merge(std::move(c->issues));
+    if (!c->resources.empty() && c->resources.size() <= page_size_) {  // the usual case: no copy
+      Page page;
+      page.label = name;
+      page.resources = std::move(c->resources);
+      sink(std::move(page));
+      return;
+    }
     for (std::size_t i = 0; i < c->resources.size(); i += page_size_) {
       Page page;
       page.label = name;
