@@ -240,12 +240,12 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
   }
 
   std::map<std::string, PatientRecord> out;
-  std::vector<std::string> keys;
-  keys.reserve(kept.size());
-  for (const auto& [k, _] : kept) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());
-  for (const auto& k : keys) {
-    auto node = kept.extract(k);  // each resource is freed as soon as its record holds it
+  std::vector<decltype(kept)::iterator> order;  // by key (extract() leaves the other iterators valid)
+  order.reserve(kept.size());
+  for (auto it = kept.begin(); it != kept.end(); ++it) order.push_back(it);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->first < b->first; });
+  for (const auto& at : order) {
+    auto node = kept.extract(at);  // each resource is freed as soon as its record holds it
     fhir::Resource& r = node.mapped();
     fhir::Header& h = fhir::header(r);
     h.raw.clear();
