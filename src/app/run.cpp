@@ -327,7 +327,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
         issues.add(Severity::error, "state-corrupt", "state store", s.type + "/" + s.id, "", perr.message);
         continue;
       }
-      auto ex = fhir::extract_resource(doc, fhir::Origin{s.location, src.describe()}, issues);
+      auto ex = fhir::extract_resource(doc, fhir::Origin{s.location}, issues);
       if (!ex.resource) continue;
       fhir::header(*ex.resource).patient_id = s.patient;
       fhir::header(*ex.resource).raw = std::move(s.json);

@@ -158,7 +158,7 @@ void fields(A& a, Ratio& r) {
 }
 template <class A>
 void fields(A& a, Origin& o) {
-  a(o.location, o.source);
+  a(o.location);
 }
 template <class A>
 void fields(A& a, Header& h) {

@@ -56,8 +56,9 @@ struct Ratio {
 
 // Where a resource came from, for the evidence trail and data issues.
 struct Origin {
-  std::string location;  // "fhir-samples/labs.ndjson:12", "bundle.json entry[3]", "GET page 4 entry[2]"
-  std::string source;    // which source (directory or server base URL)
+  // "fhir-samples/labs.ndjson:12", "bundle.json entry[3]", "GET page 4 entry[2]". (Which source it came from
+  // is the run's, in manifest.json: not repeated in every resource.)
+  std::string location;
   bool operator==(const Origin&) const = default;
 };
 

@@ -942,7 +942,6 @@ struct BulkSource::Impl {
     json::LineDocument line_doc;
     json::Document& doc = line_doc;
     json::ParseError perr;
-    const std::string source = self.describe();
     NdjsonLines splitter([&](std::size_t no, std::string_view line, bool too_long) {
       const std::string loc = where + ":" + std::to_string(no);
       if (too_long) {
@@ -994,7 +993,7 @@ struct BulkSource::Impl {
                        " in the " + f.type + " file: not used");
         return;
       }
-      auto ex = fhir::extract_resource(doc, fhir::Origin{loc, source}, issues);
+      auto ex = fhir::extract_resource(doc, fhir::Origin{loc}, issues);
       if (ex.rejected) {
         ++local.rejected;
         std::string patient;
@@ -1208,8 +1207,8 @@ struct BulkSource::Impl {
       json::for_each(json::member(doc, "entry"), [&](std::size_t k, const json::Value& e) {
         const json::Value* res = json::member(e, "resource");
         if (!res || json::string(json::member(*res, "resourceType")).value_or("") != "Medication") return;
-        auto ex = fhir::extract_resource(
-            *res, fhir::Origin{where + " entry[" + std::to_string(k) + "]", self.describe()}, issues);
+        auto ex =
+            fhir::extract_resource(*res, fhir::Origin{where + " entry[" + std::to_string(k) + "]"}, issues);
         if (!ex.resource) return;
         if (self.keep_raw_) fhir::header(*ex.resource).raw = json::serialize(*res);
         page.resources.push_back(std::move(*ex.resource));

@@ -200,7 +200,6 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   json::LineDocument line_doc;
   json::Document& doc = line_doc;
   json::ParseError perr;
-  const std::string source = describe();  // once per chunk: it is built from every root path
   std::size_t line_no = c.first_line - 1;
   std::string_view rest(c.data.get() + c.begin, c.end - c.begin);
   while (!rest.empty()) {
@@ -233,7 +232,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
       mark_incomplete(line, loc, c.issues, false, c.completeness);
       continue;
     }
-    auto ex = fhir::extract_resource(doc, fhir::Origin{loc, source}, c.issues);
+    auto ex = fhir::extract_resource(doc, fhir::Origin{loc}, c.issues);
     if (ex.rejected) {
       ++c.stats.rejected;
       mark_incomplete(line, loc, c.issues, true, c.completeness);
@@ -428,7 +427,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
         if (auto s = rel.find('/'); s != std::string::npos) fallback = rel.substr(s + 1);
       }
       if (fallback.empty() && full_url.rfind("urn:uuid:", 0) == 0) fallback = full_url.substr(9);
-      auto ex = fhir::extract_resource(*res, fhir::Origin{loc, describe()}, issues, fallback);
+      auto ex = fhir::extract_resource(*res, fhir::Origin{loc}, issues, fallback);
       if (ex.rejected) {
         ++stats_.rejected;
         std::string raw = json::serialize(*res);
@@ -479,7 +478,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     issues.add(Severity::error, "missing-resource-type", name, "", "resourceType",
                "file root has no resourceType");
   } else if (root_type != "Bundle") {
-    auto ex = fhir::extract_resource(root, fhir::Origin{name, describe()}, issues);
+    auto ex = fhir::extract_resource(root, fhir::Origin{name}, issues);
     if (ex.rejected) {
       ++stats_.rejected;
     } else if (!ex.resource) {

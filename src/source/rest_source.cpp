@@ -292,7 +292,7 @@ struct RestSource::Impl {
         prints += '\x1f';
       }
       prints += '\x1e';
-      auto ex = fhir::extract_resource(*res, fhir::Origin{loc, self.describe()}, issues);
+      auto ex = fhir::extract_resource(*res, fhir::Origin{loc}, issues);
       if (ex.rejected) {
         ++rejected;
         return;

@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(skipped_lines_match_no_concept) {
     json::ParseError err;
     IssueLog issues;
     if (!json::parse(l, doc, err)) continue;  // fhir-samples/malformed: a skipped line is not read at all
-    auto ex = fhir::extract_resource(doc, fhir::Origin{"test", "test"}, issues);
+    auto ex = fhir::extract_resource(doc, fhir::Origin{"test"}, issues);
     if (!ex.resource) continue;
     const fhir::Resource& r = *ex.resource;
     const fhir::CodeableConcept* code = nullptr;
