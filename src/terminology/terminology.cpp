@@ -47,20 +47,18 @@ struct Index {
 
 namespace {
 
-std::string key(std::string_view url, std::string_view code) {
-  std::string k(url);
-  k += '|';
-  k += code;
-  return k;
-}
-
-// The same key in a buffer kept per thread: matching runs for every kept resource, twice.
+// "url|code", built in a buffer kept per thread: matching runs for every kept resource, twice.
 const std::string& lookup_key(std::string_view url, std::string_view code) {
   thread_local std::string k;
   k.assign(url);
   k += '|';
   k += code;
   return k;
+}
+
+// The same key as a string of its own, for the index built at load time.
+std::string key(std::string_view url, std::string_view code) {
+  return lookup_key(url, code);
 }
 
 Result<std::string> read_file(const fs::path& p) {
