@@ -9,20 +9,6 @@ namespace cf::terminology {
 
 namespace {
 
-bool kind_fits(ConceptKind k, fhir::ResourceType t) {
-  switch (k) {
-    case ConceptKind::observation:
-      return t == fhir::ResourceType::observation;
-    case ConceptKind::condition:
-      return t == fhir::ResourceType::condition;
-    case ConceptKind::procedure:
-      return t == fhir::ResourceType::procedure;
-    case ConceptKind::any:
-      return t == fhir::ResourceType::condition || t == fhir::ResourceType::procedure;
-  }
-  return false;
-}
-
 std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept& cc,
                                fhir::ResourceType type) {
   auto all = t.match(cc);

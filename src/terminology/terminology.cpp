@@ -17,6 +17,20 @@ namespace cf::terminology {
 namespace fs = std::filesystem;
 using json::member;
 
+bool kind_fits(ConceptKind k, fhir::ResourceType t) {
+  switch (k) {
+    case ConceptKind::observation:
+      return t == fhir::ResourceType::observation;
+    case ConceptKind::condition:
+      return t == fhir::ResourceType::condition;
+    case ConceptKind::procedure:
+      return t == fhir::ResourceType::procedure;
+    case ConceptKind::any:
+      return t == fhir::ResourceType::condition || t == fhir::ResourceType::procedure;
+  }
+  return false;
+}
+
 bool Conversion::identity() const {
   return add.is_zero() && multiply == Decimal::from_int(1) && divide == Decimal::from_int(1);
 }
@@ -594,18 +608,7 @@ Terminology::LineScreen Terminology::line_screen(fhir::ResourceType type) const 
   } else {
     auto fits = [&](const std::string& id) {
       const Concept* c = find_concept(id);
-      if (!c) return false;
-      switch (c->kind) {
-        case ConceptKind::observation:
-          return type == fhir::ResourceType::observation;
-        case ConceptKind::condition:
-          return type == fhir::ResourceType::condition;
-        case ConceptKind::procedure:
-          return type == fhir::ResourceType::procedure;
-        case ConceptKind::any:
-          return type == fhir::ResourceType::condition || type == fhir::ResourceType::procedure;
-      }
-      return false;
+      return c && kind_fits(c->kind, type);
     };
     // Exclusion rules only take matches away, so they are not looked for.
     for (const auto& [k, rules] : index_->exact)

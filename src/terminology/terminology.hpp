@@ -18,6 +18,9 @@ namespace cf::terminology {
 
 enum class ConceptKind { observation, condition, procedure, any };
 
+// Whether a concept of this kind can be carried by a resource of this type (any: a Condition or a Procedure).
+bool kind_fits(ConceptKind k, fhir::ResourceType t);
+
 struct Concept {
   std::string id;
   std::string label;
