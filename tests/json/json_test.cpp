@@ -46,6 +46,35 @@ BOOST_AUTO_TEST_CASE(hostile_inputs_are_rejected_cleanly) {
   BOOST_TEST(why.find("byte-order mark") != std::string::npos);
 }
 
+// parse() checks UTF-8 itself (RFC 3629), before the reader: every ill-formed kind is refused, at its byte,
+// on either side of the 8-byte ASCII steps, and every well-formed length is kept as written.
+BOOST_AUTO_TEST_CASE(utf8_is_checked_before_parsing) {
+  for (const char* good : {"\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xEF\xBF\xBD", "\xF4\x8F\xBF\xBF",
+                           "\xED\x9F\xBF", "\xC2\x80"}) {
+    for (std::size_t pad = 0; pad < 9; ++pad) {
+      const std::string s = std::string(pad, 'a') + good;
+      json::Document d;
+      json::ParseError e;
+      BOOST_TEST_REQUIRE(json::parse("{\"s\":\"" + s + "\"}", d, e), e.message);
+      BOOST_TEST(*json::string(json::member(d, "s")) == s);
+    }
+  }
+  for (const char* bad :
+       {"\xC0\x80", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x9F\xBF", "\xED\xA0\x80", "\xF0\x80\x80\x80",
+        "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFF", "\x80", "\xE2\x82", "\xE2\x28\xA1", "\xF0\x9F\x98"}) {
+    for (std::size_t pad = 0; pad < 9; ++pad) {
+      const std::string text = "{\"s\":\"" + std::string(pad, 'a') + bad + "\"}";
+      json::Document d;
+      json::ParseError e;
+      BOOST_TEST(!json::parse(text, d, e), "accepted " << text);
+      BOOST_TEST(e.message == "invalid UTF-8 byte sequence");
+      BOOST_TEST(e.column == 7 + pad);  // the first byte of the bad sequence, 1-based
+    }
+  }
+  std::string why;
+  BOOST_TEST(!parses("{\"s\":\"ok\"}\xE2\x82", &why));  // truncated at the very end, outside a string
+}
+
 BOOST_AUTO_TEST_CASE(bundle_entries_stream_one_by_one) {
   std::FILE* f = std::tmpfile();
   const char* text =
