@@ -50,6 +50,10 @@ LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
     s.try_dotted = std::any_of(s.codes.begin(), s.codes.end(), dotted) ||
                    std::any_of(s.ranges.begin(), s.ranges.end(),
                                [](const auto& r) { return dotted(r.first) || dotted(r.second); });
+    s.texts_by_first.clear();
+    if (!s.texts.empty()) s.texts_by_first.resize(256);
+    for (std::size_t i = 0; i < s.texts.size(); ++i)
+      if (!s.texts[i].empty()) s.texts_by_first[static_cast<unsigned char>(s.texts[i][0])].push_back(i);
   }
 }
 
@@ -71,22 +75,20 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
   return false;
 }
 
+// Case-folds as it goes and, at each byte, tries only the patterns that start with it: one pass over the
+// value instead of one search per pattern (this runs for every "display" and "text" of every line).
 bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
-  if (s.texts.empty()) return false;
-  char buf[256];
-  std::string lowered;
-  char* low = buf;
-  if (v.size() > sizeof buf) {
-    lowered.resize(v.size());
-    low = lowered.data();
-  }
+  if (s.texts_by_first.empty()) return false;
+  auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; };
   for (std::size_t i = 0; i < v.size(); ++i) {
-    const char ch = v[i];
-    low[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    for (const std::size_t k : s.texts_by_first[static_cast<unsigned char>(lower(v[i]))]) {
+      const std::string& text = s.texts[k];
+      if (text.size() > v.size() - i) continue;
+      std::size_t j = 1;
+      while (j < text.size() && lower(v[i + j]) == text[j]) ++j;
+      if (j == text.size()) return true;
+    }
   }
-  const std::string_view l(low, v.size());
-  for (const auto& text : s.texts)
-    if (l.find(text) != std::string_view::npos) return true;
   return false;
 }
 

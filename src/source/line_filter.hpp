@@ -29,6 +29,9 @@ struct CodeScreen {
   std::vector<std::string> texts;                           // lower case
   std::vector<std::string> parse_if_key;                    // e.g. "medicationReference"
   bool try_dotted = true;  // set by LineFilter: whether any code or bound has a '.' after 3 characters
+  // Set by LineFilter: the indexes into `texts` of the patterns starting with each byte (empty when no
+  // texts).
+  std::vector<std::vector<std::size_t>> texts_by_first;
 };
 
 struct LineFilterConfig {
