@@ -92,17 +92,21 @@ bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
   return false;
 }
 
-// Bulk NDJSON nearly always starts with the resourceType and has no backslash at all. Then every '"' opens or
-// closes a string, a '"' followed by a letter opens one, and a single pass can visit just the strings that
+// Bulk NDJSON nearly always starts with the resourceType. Then a single pass can visit just the strings that
 // start with 'c', 'd' or 't' (the keys "code", "display" and "text") instead of searching the line for each
-// key in turn. Anything else takes check_escaped().
+// key in turn. Escapes other than \u cannot spell those keys, so a line with backslashes (a narrative div
+// with its \" quotes, say) takes the same pass: a '"' after a backslash may then look like the start of a
+// key, which can only make a line parsed, never skipped, and a value with an escape in it is always parsed.
+// Anything else (another first key, a \u escape anywhere) takes check_escaped().
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
-  if (line.substr(0, kPrefix.size()) != kPrefix || std::memchr(line.data(), '\\', line.size()))
-    return check_escaped(line, type);
+  if (line.substr(0, kPrefix.size()) != kPrefix) return check_escaped(line, type);
+  const bool escapes = std::memchr(line.data(), '\\', line.size()) != nullptr;
+  if (escapes && find(line, "\\u") != std::string_view::npos) return check_escaped(line, type);
   const std::size_t type_end = line.find('"', kPrefix.size());
   if (type_end == std::string_view::npos) return Verdict::parse;
   type = line.substr(kPrefix.size(), type_end - kPrefix.size());
+  if (escapes && type.find('\\') != std::string_view::npos) return check_escaped(line, type);
   if (!c_.read_types.count(type)) return Verdict::other_type;
   const auto screen_it = c_.screens.find(type);
   if (screen_it == c_.screens.end()) return Verdict::parse;
@@ -121,9 +125,11 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
     std::string_view v;
     std::size_t key_len = 0;
     switch (begin[at + 1]) {
-      case 'c':
+      case 'c': {
         if (!has(at + 1, "code\"")) return false;
-        return string_value_after(line, at + 6, v) == Value::plain && code_matches(screen, v);
+        const Value kind = string_value_after(line, at + 6, v);
+        return kind == Value::escaped || (kind == Value::plain && code_matches(screen, v));
+      }
       case 'd':
         key_len = at + 9 <= n && std::memcmp(begin + at + 1, "display\"", 8) == 0 ? 9 : 0;
         break;
@@ -131,7 +137,8 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
         key_len = has(at + 1, "text\"") ? 6 : 0;
     }
     if (key_len == 0 || screen.texts.empty()) return false;
-    return string_value_after(line, at + key_len, v) == Value::plain && text_matches(screen, v);
+    const Value kind = string_value_after(line, at + key_len, v);
+    return kind == Value::escaped || (kind == Value::plain && text_matches(screen, v));
   };
   std::size_t i = type_end + 1;
 #if defined(__SSE2__)
