@@ -101,8 +101,15 @@ bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
   if (line.substr(0, kPrefix.size()) != kPrefix) return check_escaped(line, type);
-  const bool escapes = std::memchr(line.data(), '\\', line.size()) != nullptr;
-  if (escapes && find(line, "\\u") != std::string_view::npos) return check_escaped(line, type);
+  bool escapes = false;  // any backslash; a \u escape sends the line to check_escaped()
+  const char* const end = line.data() + line.size();
+  for (auto* b = static_cast<const char*>(std::memchr(line.data(), '\\', line.size())); b;
+       b = b + 2 < end
+               ? static_cast<const char*>(std::memchr(b + 2, '\\', static_cast<std::size_t>(end - b - 2)))
+               : nullptr) {
+    escapes = true;
+    if (b + 1 < end && b[1] == 'u') return check_escaped(line, type);
+  }
   const std::size_t type_end = line.find('"', kPrefix.size());
   if (type_end == std::string_view::npos) return Verdict::parse;
   type = line.substr(kPrefix.size(), type_end - kPrefix.size());
