@@ -19,10 +19,10 @@ constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseVa
                             rapidjson::kParseNumbersAsStringsFlag;
 // parse() validates UTF-8 itself, over the whole text before the reader sees it: the reader's own validation
 // decodes every byte of every string one at a time (a fifth of a run's instructions), and without it the
-// reader copies strings 16 bytes at a time (RAPIDJSON_SSE2, set by CMakeLists.txt on x86-64). It is also the
-// recursive reader (fewer instructions than the iterative one): the Router refuses to open a level past
-// Limits::max_depth, so the recursion never goes deeper than that.
-constexpr unsigned kTextFlags = rapidjson::kParseNumbersAsStringsFlag;
+// reader finds the end of a string 16 bytes at a time (RAPIDJSON_SSE2, set by CMakeLists.txt on x86-64). It
+// parses in place (see parse()) and recursively (fewer instructions than the iterative reader): the Router
+// refuses to open a level past Limits::max_depth, so the recursion never goes deeper than that.
+constexpr unsigned kTextFlags = rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseInsituFlag;
 
 bool populate_ok(Document&) {
   return true;
@@ -346,14 +346,15 @@ bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& 
     err.message = "invalid UTF-8 byte sequence";
     return false;
   }
-  // The reader reads a NUL-terminated copy (the text has no NUL of its own, checked above), with 16 bytes to
-  // spare after it for the 16-byte loads that find the end of a string.
+  // The reader parses a NUL-terminated copy (the text has no NUL of its own, checked above) in place: strings
+  // are unescaped where they stand instead of being copied to the reader's stack, and the Router copies them
+  // into the Document. 16 bytes to spare after the NUL for the 16-byte loads that find the end of a string.
   thread_local std::vector<char> copy;
   if (copy.size() < text.size() + 32) copy.resize(text.size() + 32);
   std::memcpy(copy.data(), text.data(), text.size());
   copy[text.size()] = '\0';
-  rapidjson::StringStream ss(copy.data());
-  // One reader per thread: its stack (where strings are decoded) keeps its capacity from line to line.
+  rapidjson::InsituStringStream ss(copy.data());
+  // One reader per thread: its stack keeps its capacity from line to line.
   thread_local rapidjson::Reader reader;
   Router router(doc, limits, nullptr);
   if (!reader.Parse<kTextFlags>(ss, router)) {
