@@ -162,7 +162,7 @@ void Collector::add(fhir::Resource&& r) {
     return;
   }
   bool relevant = h.type == fhir::ResourceType::patient;
-  if (const auto* cc = code_of(r)) relevant = !matches_for(*t_, *cc, h.type).empty();
+  if (const auto* cc = code_of(r)) relevant = t_->means_any(*cc, h.type);
   if (auto* mu = std::get_if<fhir::MedicationUse>(&r))
     relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
   if (!relevant) {

@@ -468,17 +468,12 @@ std::string normalise_code(const Index& idx, const std::string& system, const st
 
 }  // namespace
 
-std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
-  std::vector<Match> out;
+// Calls found(concept, low_confidence, coding, rule, text, needle) for every way the CodeableConcept means a
+// concept: by a coding (`coding` and `rule` set) or, after all codings, by a text pattern (`text`, lower
+// case, and `needle` set; never for a concept a coding excludes). Stops as soon as found() returns true.
+template <class Found>
+void Terminology::visit_matches(const fhir::CodeableConcept& cc, Found&& found) const {
   std::set<std::string> excluded;  // concepts a coding explicitly excludes: their text must not match either
-  auto add = [&](Match m) {
-    for (auto& existing : out)
-      if (existing.con == m.con) {
-        if (existing.low_confidence && !m.low_confidence) existing = std::move(m);
-        return;
-      }
-    out.push_back(std::move(m));
-  };
   for (const auto& cd : cc.codings) {
     if (cd.code.empty() || cd.system.empty()) continue;
     const std::string code = normalise_code(*index_, cd.system, cd.code);
@@ -489,7 +484,8 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
     if (auto it = index_->patterns.find(cd.system); it != index_->patterns.end())
       for (const auto& r : it->second)
         if (rule_matches(r, code)) hits.push_back(&r);
-    for (const Rule* r : hits) {
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      const Rule* r = hits[i];
       if (r->exclude) {
         excluded.insert(r->concept_id);
         continue;
@@ -498,31 +494,56 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
         return x->exclude && x->concept_id == r->concept_id;
       });
       if (excluded_here) continue;
-      add(Match{find_concept(r->concept_id), r->low_confidence, cd.system, cd.code, cd.display, r->rule});
+      if (found(find_concept(r->concept_id), r->low_confidence, &cd, r, std::string_view(),
+                std::string_view()))
+        return;
     }
   }
-  if (!index_->texts.empty()) {
-    thread_local std::vector<std::string> lowered;  // reused, like `hits`
-    std::size_t n = 0;
-    auto put = [&](const std::string& s) {
-      if (n == lowered.size()) lowered.emplace_back();
-      std::string& t = lowered[n++];
-      t.assign(s);
-      for (auto& c : t)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    };
-    if (!cc.text.empty()) put(cc.text);
-    for (const auto& cd : cc.codings)
-      if (!cd.display.empty()) put(cd.display);
-    const std::span<const std::string> texts(lowered.data(), n);
-    for (const auto& [needle, cid] : index_->texts)
-      for (const auto& t : texts)
-        if (!needle.empty() && t.find(needle) != std::string::npos && !excluded.count(cid)) {
-          add(Match{find_concept(cid), true, "", "", t, "text contains '" + needle + "'"});
-          break;
-        }
-  }
+  if (index_->texts.empty()) return;
+  thread_local std::vector<std::string> lowered;  // reused, like `hits`
+  std::size_t n = 0;
+  auto put = [&](const std::string& s) {
+    if (n == lowered.size()) lowered.emplace_back();
+    std::string& t = lowered[n++];
+    t.assign(s);
+    for (auto& c : t)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  };
+  if (!cc.text.empty()) put(cc.text);
+  for (const auto& cd : cc.codings)
+    if (!cd.display.empty()) put(cd.display);
+  const std::span<const std::string> texts(lowered.data(), n);
+  for (const auto& [needle, cid] : index_->texts)
+    for (const auto& t : texts)
+      if (!needle.empty() && t.find(needle) != std::string::npos && !excluded.count(cid)) {
+        if (found(find_concept(cid), true, nullptr, nullptr, std::string_view(t), std::string_view(needle)))
+          return;
+        break;
+      }
+}
+
+std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
+  std::vector<Match> out;
+  visit_matches(cc, [&](const Concept* con, bool low, const fhir::Coding* cd, const Rule* r,
+                        std::string_view text, std::string_view needle) {
+    Match m = cd ? Match{con, low, cd->system, cd->code, cd->display, r->rule}
+                 : Match{con, low, "", "", std::string(text), "text contains '" + std::string(needle) + "'"};
+    for (auto& existing : out)
+      if (existing.con == m.con) {
+        if (existing.low_confidence && !m.low_confidence) existing = std::move(m);
+        return false;
+      }
+    out.push_back(std::move(m));
+    return false;
+  });
   return out;
+}
+
+bool Terminology::means_any(const fhir::CodeableConcept& cc, fhir::ResourceType type) const {
+  bool hit = false;
+  visit_matches(cc, [&](const Concept* con, bool, const fhir::Coding*, const Rule*, std::string_view,
+                        std::string_view) { return hit = con && kind_fits(con->kind, type); });
+  return hit;
 }
 
 std::optional<MedicationMatch> Terminology::match_medication(const fhir::CodeableConcept& cc) const {

@@ -79,6 +79,9 @@ class Terminology {
 
   // Every concept the CodeableConcept means (at most one Match per concept, the highest confidence first).
   std::vector<Match> match(const fhir::CodeableConcept& cc) const;
+  // Whether match() would find a concept of a kind a resource of `type` carries (kind_fits), without
+  // building the matches: the question asked of every resource read.
+  bool means_any(const fhir::CodeableConcept& cc, fhir::ResourceType type) const;
   std::optional<MedicationMatch> match_medication(const fhir::CodeableConcept& cc) const;
 
   // The unit of a Quantity after aliases (UCUM code preferred), "" when none is given.
@@ -122,6 +125,8 @@ class Terminology {
   std::vector<std::pair<std::string, std::string>> files_;
   std::uint64_t instance_ = next_instance();
   static std::uint64_t next_instance();
+  template <class Found>
+  void visit_matches(const fhir::CodeableConcept& cc, Found&& found) const;
   std::shared_ptr<struct Index> index_;
 };
 
