@@ -1,6 +1,7 @@
 #include "source/line_filter.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -46,7 +47,9 @@ bool dotted(std::string_view code) {
 }  // namespace
 
 LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
+  static std::atomic<std::uint64_t> next_id{1};
   for (auto& [type, s] : c_.screens) {
+    s.id = next_id++;
     s.try_dotted = std::any_of(s.codes.begin(), s.codes.end(), dotted) ||
                    std::any_of(s.ranges.begin(), s.ranges.end(),
                                [](const auto& r) { return dotted(r.first) || dotted(r.second); });
@@ -75,10 +78,28 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
   return false;
 }
 
-// Case-folds as it goes and, at each byte, tries only the patterns that start with it: one pass over the
-// value instead of one search per pattern (this runs for every "display" and "text" of every line).
+// The same few displays ("Laboratory", a test's LOINC name) come back on line after line: each thread
+// remembers the answers for the screen it used last (bounded; another screen starts afresh).
 bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
   if (s.texts_by_first.empty()) return false;
+  struct Seen {
+    std::uint64_t screen = 0;
+    std::unordered_map<std::string, bool, StringHash, std::equal_to<>> answers;
+  };
+  thread_local Seen seen;
+  if (seen.screen != s.id || seen.answers.size() >= 4096) {
+    seen.answers.clear();
+    seen.screen = s.id;
+  }
+  if (const auto it = seen.answers.find(v); it != seen.answers.end()) return it->second;
+  const bool found = scan_texts(s, v);
+  if (v.size() <= 256) seen.answers.emplace(std::string(v), found);
+  return found;
+}
+
+// Case-folds as it goes and, at each byte, tries only the patterns that start with it: one pass over the
+// value instead of one search per pattern.
+bool LineFilter::scan_texts(const CodeScreen& s, std::string_view v) {
   auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch; };
   for (std::size_t i = 0; i < v.size(); ++i) {
     for (const std::size_t k : s.texts_by_first[static_cast<unsigned char>(lower(v[i]))]) {

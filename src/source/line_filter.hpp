@@ -3,6 +3,7 @@
 // of a hospital export are resource types, laboratory tests, diagnoses and drugs no criterion reads. The test
 // is conservative: whenever the bytes leave any doubt (escapes, a code or text the mappings know, a key that
 // needs the parsed resource), the line is parsed.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +33,7 @@ struct CodeScreen {
   // Set by LineFilter: the indexes into `texts` of the patterns starting with each byte (empty when no
   // texts).
   std::vector<std::vector<std::size_t>> texts_by_first;
+  std::uint64_t id = 0;  // set by LineFilter: different for every screen of the process (remembered answers)
 };
 
 struct LineFilterConfig {
@@ -54,7 +56,8 @@ class LineFilter {
   // Lines with a backslash anywhere: escapes are honoured, at the price of several passes over the line.
   Verdict check_escaped(std::string_view line, std::string_view& type) const;
   static bool code_matches(const CodeScreen& s, std::string_view code);
-  static bool text_matches(const CodeScreen& s, std::string_view value);
+  static bool text_matches(const CodeScreen& s, std::string_view value);  // scan_texts, remembered
+  static bool scan_texts(const CodeScreen& s, std::string_view value);
   LineFilterConfig c_;
 };
 

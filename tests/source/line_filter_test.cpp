@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(fast_and_careful_paths_agree_on_every_corpus_line) {
     fast_escaped += single_pass && l.find('\\') != std::string::npos;
     skipped += a == V::irrelevant;
   }
-  BOOST_TEST(fast > 100u);          // the fast path was exercised
-  BOOST_TEST(fast_escaped > 10u);   // also on lines with escapes (narrative divs)
-  BOOST_TEST(skipped > 100u);       // and it skipped something
+  BOOST_TEST(fast > 100u);         // the fast path was exercised
+  BOOST_TEST(fast_escaped > 10u);  // also on lines with escapes (narrative divs)
+  BOOST_TEST(skipped > 100u);      // and it skipped something
 }
 
 // What the Collector keeps (terminology/patient_record.cpp): a coded resource whose code matches a concept of
@@ -191,4 +191,29 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
   BOOST_TEST(type == "MedicationRequest");
   // Medication resources and Patients are never screened.
   BOOST_TEST((verdict(R"({"resourceType":"Medication","id":"x","code":{"text":"ibuprofen"}})") == V::parse));
+}
+
+// text_matches() remembers its answers per thread: they must never leak from one screen (or one filter, even
+// one built where a destroyed one was) to another.
+BOOST_AUTO_TEST_CASE(remembered_text_answers_belong_to_their_screen) {
+  auto make = [](const std::string& text) {
+    source::LineFilterConfig c;
+    c.read_types.insert("Observation");
+    source::CodeScreen s;
+    s.texts = {text};
+    c.screens.emplace("Observation", std::move(s));
+    return std::make_unique<source::LineFilter>(std::move(c));
+  };
+  const std::string line = R"({"resourceType":"Observation","code":{"text":"Anti-dsDNA antibody"}})";
+  std::string_view type;
+  for (int round = 0; round < 3; ++round) {
+    auto a = make("dsdna");
+    auto b = make("creatinine");
+    BOOST_TEST((a->check(line, type) == V::parse));
+    BOOST_TEST((b->check(line, type) == V::irrelevant));
+    BOOST_TEST((a->check(line, type) == V::parse));
+    a.reset();
+    auto c = make("creatinine");  // may take a's place in memory
+    BOOST_TEST((c->check(line, type) == V::irrelevant));
+  }
 }
