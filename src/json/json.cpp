@@ -297,7 +297,8 @@ std::string reader_message(const rapidjson::Reader& reader, const Router& router
 // Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM
 // is walked with an explicit stack: its depth is already bounded, but no recursion is needed.
 bool find_duplicate_key(const Value& v, std::string& which) {
-  std::vector<const Value*> stack{&v};
+  thread_local std::vector<const Value*> stack;  // keeps its capacity: this runs for every text parsed
+  stack.assign(1, &v);
   while (!stack.empty()) {
     const Value* cur = stack.back();
     stack.pop_back();
