@@ -53,7 +53,8 @@ class LineFilter {
   Verdict check(std::string_view line, std::string_view& type) const;
 
  private:
-  // Lines with a backslash anywhere: escapes are honoured, at the price of several passes over the line.
+  // Lines that do not start with the resourceType, or hold a \u escape: escapes are honoured, at the price of
+  // several passes over the line.
   Verdict check_escaped(std::string_view line, std::string_view& type) const;
   static bool code_matches(const CodeScreen& s, std::string_view code);
   static bool text_matches(const CodeScreen& s, std::string_view value);  // scan_texts, remembered
