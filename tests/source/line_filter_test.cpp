@@ -217,3 +217,32 @@ BOOST_AUTO_TEST_CASE(remembered_text_answers_belong_to_their_screen) {
     BOOST_TEST((c->check(line, type) == V::irrelevant));
   }
 }
+
+// The Collector keeps a coded resource when Terminology::means_any says so; the criteria then read the
+// matches match() builds. Both must see the same concepts, on every coded resource of the corpus.
+BOOST_AUTO_TEST_CASE(means_any_agrees_with_match_on_every_corpus_resource) {
+  auto terms = test::terms();
+  std::size_t checked = 0, kept = 0;
+  for (const auto& l : corpus_lines()) {
+    json::Document doc;
+    json::ParseError err;
+    IssueLog issues;
+    if (!json::parse(l, doc, err)) continue;
+    auto ex = fhir::extract_resource(doc, fhir::Origin{"test"}, issues);
+    if (!ex.resource) continue;
+    const fhir::Resource& r = *ex.resource;
+    const fhir::CodeableConcept* code = nullptr;
+    if (auto* o = std::get_if<fhir::Observation>(&r)) code = &o->code;
+    if (auto* c = std::get_if<fhir::Condition>(&r)) code = &c->code;
+    if (auto* p = std::get_if<fhir::Procedure>(&r)) code = &p->code;
+    if (!code) continue;
+    const auto type = fhir::header(r).type;
+    bool any = false;
+    for (const auto& m : terms->match(*code)) any = any || terminology::kind_fits(m.con->kind, type);
+    BOOST_TEST(terms->means_any(*code, type) == any, l.substr(0, 160));
+    ++checked;
+    kept += any;
+  }
+  BOOST_TEST(checked > 500u);
+  BOOST_TEST(kept > 20u);
+}
