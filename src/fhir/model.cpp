@@ -54,5 +54,11 @@ Header& header(Resource& r) {
 const Header& header(const Resource& r) {
   return std::visit([](const auto& x) -> const Header& { return x.h; }, r);
 }
+const CodeableConcept* code_of(const Resource& r) {
+  if (auto* o = std::get_if<Observation>(&r)) return &o->code;
+  if (auto* c = std::get_if<Condition>(&r)) return &c->code;
+  if (auto* p = std::get_if<Procedure>(&r)) return &p->code;
+  return nullptr;
+}
 
 }  // namespace cf::fhir

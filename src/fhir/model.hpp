@@ -189,5 +189,7 @@ using Resource = std::variant<Patient, Condition, Observation, MedicationUse, Pr
 
 Header& header(Resource& r);
 const Header& header(const Resource& r);
+// The code a concept is matched on: Observation, Condition and Procedure .code; nullptr for other types.
+const CodeableConcept* code_of(const Resource& r);
 
 }  // namespace cf::fhir

@@ -122,19 +122,17 @@ bool LineFilter::scan_texts(const CodeScreen& s, std::string_view v) {
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
   if (line.substr(0, kPrefix.size()) != kPrefix) return check_escaped(line, type);
-  bool escapes = false;  // any backslash; a \u escape sends the line to check_escaped()
+  // A \u escape anywhere sends the line to check_escaped(): step from backslash to backslash.
   const char* const end = line.data() + line.size();
   for (auto* b = static_cast<const char*>(std::memchr(line.data(), '\\', line.size())); b;
        b = b + 2 < end
                ? static_cast<const char*>(std::memchr(b + 2, '\\', static_cast<std::size_t>(end - b - 2)))
-               : nullptr) {
-    escapes = true;
+               : nullptr)
     if (b + 1 < end && b[1] == 'u') return check_escaped(line, type);
-  }
   const std::size_t type_end = line.find('"', kPrefix.size());
   if (type_end == std::string_view::npos) return Verdict::parse;
   type = line.substr(kPrefix.size(), type_end - kPrefix.size());
-  if (escapes && type.find('\\') != std::string_view::npos) return check_escaped(line, type);
+  if (type.find('\\') != std::string_view::npos) return check_escaped(line, type);
   if (!c_.read_types.count(type)) return Verdict::other_type;
   const auto screen_it = c_.screens.find(type);
   if (screen_it == c_.screens.end()) return Verdict::parse;

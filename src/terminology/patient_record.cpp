@@ -18,13 +18,6 @@ std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept
   return out;
 }
 
-const fhir::CodeableConcept* code_of(const fhir::Resource& r) {
-  if (auto* o = std::get_if<fhir::Observation>(&r)) return &o->code;
-  if (auto* c = std::get_if<fhir::Condition>(&r)) return &c->code;
-  if (auto* p = std::get_if<fhir::Procedure>(&r)) return &p->code;
-  return nullptr;
-}
-
 long long version_number(const std::string& v) {
   if (v.empty() || v.size() > 18) return -1;
   long long n = 0;
@@ -162,7 +155,7 @@ void Collector::add(fhir::Resource&& r) {
     return;
   }
   bool relevant = h.type == fhir::ResourceType::patient;
-  if (const auto* cc = code_of(r)) relevant = t_->means_any(*cc, h.type);
+  if (const auto* cc = fhir::code_of(r)) relevant = t_->means_any(*cc, h.type);
   if (auto* mu = std::get_if<fhir::MedicationUse>(&r))
     relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
   if (!relevant) {

@@ -51,6 +51,17 @@ std::vector<std::string> corpus_lines() {
   return lines;
 }
 
+// The resource a line holds, when it parses and is of a type the tool reads.
+std::optional<fhir::Extracted> read_line(const std::string& line) {
+  json::Document doc;
+  json::ParseError err;
+  IssueLog issues;
+  if (!json::parse(line, doc, err)) return std::nullopt;
+  auto ex = fhir::extract_resource(doc, fhir::Origin{"test"}, issues);
+  if (!ex.resource) return std::nullopt;
+  return ex;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fast_and_careful_paths_agree_on_every_corpus_line) {
@@ -78,18 +89,10 @@ BOOST_AUTO_TEST_CASE(skipped_lines_match_no_concept) {
   std::map<std::string, std::size_t> checked;
   for (const auto& l : corpus_lines()) {
     if (verdict(l) != V::irrelevant) continue;
-    json::Document doc;
-    json::ParseError err;
-    IssueLog issues;
-    if (!json::parse(l, doc, err)) continue;  // fhir-samples/malformed: a skipped line is not read at all
-    auto ex = fhir::extract_resource(doc, fhir::Origin{"test"}, issues);
-    if (!ex.resource) continue;
-    const fhir::Resource& r = *ex.resource;
-    const fhir::CodeableConcept* code = nullptr;
-    if (auto* o = std::get_if<fhir::Observation>(&r)) code = &o->code;
-    if (auto* c = std::get_if<fhir::Condition>(&r)) code = &c->code;
-    if (auto* p = std::get_if<fhir::Procedure>(&r)) code = &p->code;
-    if (code) {
+    const auto ex = read_line(l);  // fhir-samples/malformed: a skipped line is not read at all
+    if (!ex) continue;
+    const fhir::Resource& r = *ex->resource;
+    if (const auto* code = fhir::code_of(r)) {
       const auto type = fhir::header(r).type;
       for (const auto& m : terms->match(*code))
         BOOST_TEST(!terminology::kind_fits(m.con->kind, type),
@@ -99,7 +102,7 @@ BOOST_AUTO_TEST_CASE(skipped_lines_match_no_concept) {
       BOOST_TEST(!terms->match_medication(mu->medication).has_value(), "a skipped drug matches: " << l);
       BOOST_TEST(mu->medication_reference.empty(), "a skipped drug is a reference: " << l.substr(0, 160));
     }
-    ++checked[ex.type_name];
+    ++checked[ex->type_name];
   }
   for (const char* type : {"Observation", "Condition", "MedicationRequest", "Procedure"})
     BOOST_TEST(checked[type] > 10u, type << " lines skipped and checked: " << checked[type]);
@@ -224,19 +227,10 @@ BOOST_AUTO_TEST_CASE(means_any_agrees_with_match_on_every_corpus_resource) {
   auto terms = test::terms();
   std::size_t checked = 0, kept = 0;
   for (const auto& l : corpus_lines()) {
-    json::Document doc;
-    json::ParseError err;
-    IssueLog issues;
-    if (!json::parse(l, doc, err)) continue;
-    auto ex = fhir::extract_resource(doc, fhir::Origin{"test"}, issues);
-    if (!ex.resource) continue;
-    const fhir::Resource& r = *ex.resource;
-    const fhir::CodeableConcept* code = nullptr;
-    if (auto* o = std::get_if<fhir::Observation>(&r)) code = &o->code;
-    if (auto* c = std::get_if<fhir::Condition>(&r)) code = &c->code;
-    if (auto* p = std::get_if<fhir::Procedure>(&r)) code = &p->code;
+    const auto ex = read_line(l);
+    const fhir::CodeableConcept* code = ex ? fhir::code_of(*ex->resource) : nullptr;
     if (!code) continue;
-    const auto type = fhir::header(r).type;
+    const auto type = fhir::header(*ex->resource).type;
     bool any = false;
     for (const auto& m : terms->match(*code)) any = any || terminology::kind_fits(m.con->kind, type);
     BOOST_TEST(terms->means_any(*code, type) == any, l.substr(0, 160));
