@@ -235,15 +235,20 @@ void encode(const Resource& r, std::string& out) {
   std::visit([&](const auto& x) { w(x); }, r);
 }
 
-std::optional<Resource> decode(std::string_view& in) {
+bool decode_into(std::string_view& in, Resource& r) {
   Reader rd(in);
   std::int32_t index = -1;
   rd(index);
-  Resource r;
-  if (!rd.ok() || index < 0 || !emplace_alternative(r, static_cast<std::size_t>(index))) return std::nullopt;
+  if (!rd.ok() || index < 0 || !emplace_alternative(r, static_cast<std::size_t>(index))) return false;
   std::visit([&](auto& x) { rd(x); }, r);
-  if (!rd.ok()) return std::nullopt;
+  if (!rd.ok()) return false;
   in = rd.rest();
+  return true;
+}
+
+std::optional<Resource> decode(std::string_view& in) {
+  Resource r;
+  if (!decode_into(in, r)) return std::nullopt;
   return r;
 }
 

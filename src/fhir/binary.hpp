@@ -15,5 +15,8 @@ namespace cf::fhir {
 void encode(const Resource& r, std::string& out);
 // Reads one resource from the front of `in` and advances it; nullopt when the bytes are not one.
 std::optional<Resource> decode(std::string_view& in);
+// The same, into `r` (which may then be allocated once, where it will live); false when the bytes are not one
+// resource (`r` then holds a partial value and `in` is unchanged).
+bool decode_into(std::string_view& in, Resource& r);
 
 }  // namespace cf::fhir

@@ -18,6 +18,23 @@ std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept
   return out;
 }
 
+// Where a resource type's name sorts among the names (resources are ordered by "Type/id").
+int type_name_rank(fhir::ResourceType t) {
+  static const std::vector<int> ranks = [] {
+    constexpr int n = static_cast<int>(fhir::ResourceType::other) + 1;
+    std::vector<int> by_name(n);
+    for (int i = 0; i < n; ++i) by_name[i] = i;
+    std::sort(by_name.begin(), by_name.end(), [](int a, int b) {
+      return std::string_view(fhir::to_string(static_cast<fhir::ResourceType>(a))) <
+             std::string_view(fhir::to_string(static_cast<fhir::ResourceType>(b)));
+    });
+    std::vector<int> rank(n);
+    for (int i = 0; i < n; ++i) rank[by_name[i]] = i;
+    return rank;
+  }();
+  return ranks[static_cast<std::size_t>(t)];
+}
+
 long long version_number(const std::string& v) {
   if (v.empty() || v.size() > 18) return -1;
   long long n = 0;
@@ -122,7 +139,7 @@ Status Collector::settle_cross_partition_versions() {
     };
     for (const auto& r : parts_[p].in_memory) look(r);
     if (auto st = spill_->read(
-            p, [&](fhir::Resource&& r) { look(r); }, false);
+            p, [&](std::shared_ptr<fhir::Resource>&& r) { look(*r); }, false);
         !st)
       return st;
   }
@@ -182,69 +199,101 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
     if (!settled_)
       if (auto st = settle_cross_partition_versions(); !st) return st.error();
   }
-  // The newest version of each resource, in order of arrival: first those kept in memory, then the file's.
-  std::unordered_map<std::string, fhir::Resource> kept;
-  std::size_t n_kept = 0, n_duplicates = 0;
-  auto keep = [&](fhir::Resource&& r) {
-    const fhir::Header& h = fhir::header(r);
-    std::string key = h.key();
-    if (!superseded_.empty() && superseded_.count({key, p})) {
-      ++n_duplicates;
-      issues.add(Severity::info, "duplicate-resource", h.origin.location, key, "",
-                 "also read at " + superseded_by_.at({key, p}) + "; keeping that version");
-      return;
-    }
-    auto it = kept.find(key);
-    if (it == kept.end()) {
-      ++n_kept;
-      kept.emplace(std::move(key), std::move(r));
-      return;
-    }
-    ++n_duplicates;
-    const fhir::Header& old = fhir::header(it->second);
-    const bool replace = newer(h, old);
-    issues.add(Severity::info, "duplicate-resource", h.origin.location, key, "",
-               "also read at " + old.origin.location + "; keeping " + (replace ? "this" : "that") +
-                   " version (versionId " + (replace ? h.version_id : old.version_id) + ")");
-    if (replace) it->second = std::move(r);
-  };
-  for (auto& r : parts_.at(p).in_memory) keep(std::move(r));
+  // Every resource of the partition in order of arrival (first those kept in memory, then the file's), each
+  // in the one allocation that the patient record will share: a resource is never moved again.
+  std::vector<std::shared_ptr<fhir::Resource>> arrived;
+  arrived.reserve(parts_.at(p).in_memory.size());
+  for (auto& r : parts_[p].in_memory) arrived.push_back(std::make_shared<fhir::Resource>(std::move(r)));
   std::vector<fhir::Resource>().swap(parts_[p].in_memory);
   if (spill_)
-    if (auto st = spill_->read(p, keep); !st) return st.error();
+    if (auto st =
+            spill_->read(p, [&](std::shared_ptr<fhir::Resource>&& r) { arrived.push_back(std::move(r)); });
+        !st)
+      return st.error();
+
+  // By key ("Type/id"; the order of the evidence in a record), arrivals of one key in arrival order. Compared
+  // as (type name, id), which orders as the key string does ('/' sorts before any letter), without building
+  // it.
+  std::vector<std::uint32_t> order(arrived.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const fhir::Header& ha = fhir::header(*arrived[a]);
+    const fhir::Header& hb = fhir::header(*arrived[b]);
+    if (ha.type != hb.type) return type_name_rank(ha.type) < type_name_rank(hb.type);
+    return ha.id < hb.id;
+  });
+  // The newest version of each resource. The duplicates' issues are reported in order of arrival, as they
+  // were read.
+  std::vector<std::pair<std::uint32_t, DataIssue>> duplicate_issues;
+  auto duplicate = [&](std::uint32_t at, const fhir::Header& h, std::string message) {
+    duplicate_issues.push_back({at, DataIssue{Severity::info, "duplicate-resource", h.origin.location,
+                                              h.key(), "", std::move(message)}});
+  };
+  std::vector<std::uint32_t> winners;  // by key
+  winners.reserve(order.size());
+  for (std::size_t i = 0, j; i < order.size(); i = j) {
+    const fhir::Header& first = fhir::header(*arrived[order[i]]);
+    for (j = i + 1; j < order.size(); ++j) {
+      const fhir::Header& h = fhir::header(*arrived[order[j]]);
+      if (h.type != first.type || h.id != first.id) break;
+    }
+    if (!superseded_.empty()) {
+      const std::string key = first.key();
+      if (superseded_.count({key, p})) {
+        const std::string& winner = superseded_by_.at({key, p});
+        for (std::size_t k = i; k < j; ++k) {
+          duplicate(order[k], fhir::header(*arrived[order[k]]),
+                    "also read at " + winner + "; keeping that version");
+          arrived[order[k]].reset();
+        }
+        continue;
+      }
+    }
+    std::uint32_t best = order[i];
+    for (std::size_t k = i + 1; k < j; ++k) {
+      const fhir::Header& h = fhir::header(*arrived[order[k]]);
+      const fhir::Header& old = fhir::header(*arrived[best]);
+      const bool replace = newer(h, old);
+      duplicate(order[k], h,
+                "also read at " + old.origin.location + "; keeping " + (replace ? "this" : "that") +
+                    " version (versionId " + (replace ? h.version_id : old.version_id) + ")");
+      arrived[replace ? best : order[k]].reset();
+      if (replace) best = order[k];
+    }
+    winners.push_back(best);
+  }
+  std::sort(duplicate_issues.begin(), duplicate_issues.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [at, issue] : duplicate_issues) issues.add(std::move(issue));
   {
     std::lock_guard lock(stats_mu_);
-    stats_.kept += n_kept;
-    stats_.duplicates += n_duplicates;
+    stats_.kept += winners.size();
+    stats_.duplicates += duplicate_issues.size();
   }
 
   std::map<std::string, PatientRecord> out;
-  std::vector<decltype(kept)::iterator> order;  // by key (extract() leaves the other iterators valid)
-  order.reserve(kept.size());
-  for (auto it = kept.begin(); it != kept.end(); ++it) order.push_back(it);
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->first < b->first; });
-  for (const auto& at : order) {
-    auto node = kept.extract(at);  // each resource is freed as soon as its record holds it
-    fhir::Resource& r = node.mapped();
-    fhir::Header& h = fhir::header(r);
+  for (const std::uint32_t at : winners) {
+    std::shared_ptr<fhir::Resource> r = std::move(arrived[at]);
+    fhir::Header& h = fhir::header(*r);
     h.raw.clear();
     PatientRecord& rec = out[h.patient_id];
     rec.id = h.patient_id;
-    if (auto* pt = std::get_if<fhir::Patient>(&r)) {
-      rec.patient = std::make_shared<const fhir::Patient>(std::move(*pt));
-    } else if (auto* o = std::get_if<fhir::Observation>(&r)) {
-      auto shared = std::make_shared<const fhir::Observation>(std::move(*o));
+    // The facts share the resource's allocation (aliasing shared_ptr): it is freed with the last of them.
+    if (auto* pt = std::get_if<fhir::Patient>(r.get())) {
+      rec.patient = std::shared_ptr<const fhir::Patient>(r, pt);
+    } else if (auto* o = std::get_if<fhir::Observation>(r.get())) {
+      std::shared_ptr<const fhir::Observation> shared(r, o);
       for (auto& m : matches_for(*t_, shared->code, h.type)) {
         report_unit_problem(*t_, *shared, m, issues);
         rec.observations.push_back({shared, std::move(m)});
       }
-    } else if (auto* c = std::get_if<fhir::Condition>(&r)) {
-      auto shared = std::make_shared<const fhir::Condition>(std::move(*c));
+    } else if (auto* c = std::get_if<fhir::Condition>(r.get())) {
+      std::shared_ptr<const fhir::Condition> shared(r, c);
       for (auto& m : matches_for(*t_, shared->code, h.type)) rec.conditions.push_back({shared, std::move(m)});
-    } else if (auto* pr = std::get_if<fhir::Procedure>(&r)) {
-      auto shared = std::make_shared<const fhir::Procedure>(std::move(*pr));
+    } else if (auto* pr = std::get_if<fhir::Procedure>(r.get())) {
+      std::shared_ptr<const fhir::Procedure> shared(r, pr);
       for (auto& m : matches_for(*t_, shared->code, h.type)) rec.procedures.push_back({shared, std::move(m)});
-    } else if (auto* mu = std::get_if<fhir::MedicationUse>(&r)) {
+    } else if (auto* mu = std::get_if<fhir::MedicationUse>(r.get())) {
       if (mu->medication.empty() && !mu->medication_reference.empty()) {
         auto med = medications_.find(mu->medication_reference);
         if (med != medications_.end()) {
@@ -257,8 +306,7 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
       }
       auto mm = t_->match_medication(mu->medication);
       if (!mm) continue;
-      rec.medications.push_back(
-          {std::make_shared<const fhir::MedicationUse>(std::move(*mu)), std::move(*mm)});
+      rec.medications.push_back({std::shared_ptr<const fhir::MedicationUse>(r, mu), std::move(*mm)});
     }
   }
   return out;

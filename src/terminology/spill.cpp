@@ -62,7 +62,8 @@ Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
   return Status::success();
 }
 
-Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource&&)>& each, bool consume) {
+Status SpillBuckets::read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
+                          bool consume) {
   const std::string name = dir_.string() + " (spill bucket " + std::to_string(b) + ")";
   std::FILE* f = files_.at(b).get();
   if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0)
@@ -76,9 +77,10 @@ Status SpillBuckets::read(std::size_t b, const std::function<void(fhir::Resource
     rec.resize(n);
     if (n && std::fread(rec.data(), 1, n, f) != n) return make_error("spill file is truncated", name);
     std::string_view in(rec);
-    auto r = fhir::decode(in);
-    if (!r || !in.empty()) return make_error("spill file holds a record that cannot be read back", name);
-    each(std::move(*r));
+    auto r = std::make_shared<fhir::Resource>();
+    if (!fhir::decode_into(in, *r) || !in.empty())
+      return make_error("spill file holds a record that cannot be read back", name);
+    each(std::move(r));
   }
   if (std::ferror(f))
     return make_error(std::string("cannot read a spill file: ") + std::strerror(errno), name);

@@ -27,8 +27,10 @@ class SpillBuckets {
   std::size_t size() const { return files_.size(); }
   // Appends `r` to bucket `b`. One writer at a time (reads may run on several threads once writing is over).
   Status write(std::size_t b, const fhir::Resource& r);
-  // Reads bucket `b` back in the order written; `consume` gives its disk space back afterwards.
-  Status read(std::size_t b, const std::function<void(fhir::Resource&&)>& each, bool consume = true);
+  // Reads bucket `b` back in the order written; `consume` gives its disk space back afterwards. Each resource
+  // is decoded straight into the allocation that will hold it (no moves of a kilobyte-sized variant).
+  Status read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
+              bool consume = true);
   std::uint64_t bytes_written() const { return bytes_; }
 
  private:
