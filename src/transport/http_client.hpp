@@ -22,9 +22,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends the request and returns the final response: any status, 3xx and 4xx included. Only GET and HEAD are
-  // retried, on connection errors, resets, timeouts, truncated bodies and 408/429/502/503/504; when retries
-  // run out, the last response (e.g. a 503) or the last error is returned. Errors name the method and the URL
-  // with query values masked; no header values. Thread-safe: several threads may send at once.
+  // retried, on connection errors, resets, timeouts, truncated bodies and 408/429/500/502/503/504; when
+  // retries run out, the last response (e.g. a 503) or the last error is returned. Errors name the method and
+  // the URL with query values masked; no header values. Thread-safe: several threads may send at once.
   cf::Result<Response> send(const Request& request);
 
   // Receives a streamed body piece by piece (decoded, at most 64 KiB each; the view is valid during the call

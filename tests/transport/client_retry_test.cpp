@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(persistent_503_stops_at_max_attempts) {
 }
 
 BOOST_AUTO_TEST_CASE(other_retryable_statuses) {
-  for (int status : {408, 429, 502, 504}) {
+  for (int status : {408, 429, 500, 502, 504}) {
     BOOST_TEST_CONTEXT(status) {
       auto client = make_client(options());
       const std::string target = "/fail/" + std::to_string(status) + "/1";
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(other_retryable_statuses) {
 }
 
 BOOST_AUTO_TEST_CASE(permanent_statuses_are_not_retried) {
-  for (int status : {400, 401, 403, 404, 410, 422, 500}) {
+  for (int status : {400, 401, 403, 404, 410, 422, 501}) {
     BOOST_TEST_CONTEXT(status) {
       auto client = make_client(options());
       const std::string target = "/fail/" + std::to_string(status) + "/1";

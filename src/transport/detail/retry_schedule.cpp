@@ -14,8 +14,10 @@ bool may_retry(std::string_view m) {
   return m == "GET" || m == "HEAD";
 }
 
+// RELIABILITY T6: 500 is retried too, within the same bounded attempts and run budget: EHRs answer overloads
+// and restarts with it (as they disguise fatal errors as it, which is why the retries are bounded).
 bool is_retryable_status(int s) {
-  return s == 408 || s == 429 || s == 502 || s == 503 || s == 504;
+  return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
 std::chrono::milliseconds backoff_ceiling(const RetryPolicy& policy, int retry) {

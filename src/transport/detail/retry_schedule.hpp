@@ -15,7 +15,8 @@ namespace cf::transport::detail {
 bool is_idempotent(std::string_view method);
 // Only GET and HEAD are retried after a failure that may have reached the server.
 bool may_retry(std::string_view method);
-// 408, 429, 502, 503 and 504: the server asks us to come back later or a proxy lost the upstream.
+// 408, 429, 500, 502, 503 and 504: the server asks us to come back later, failed for now, or a proxy lost the
+// upstream.
 bool is_retryable_status(int status);
 
 // Full-jitter ceiling before retry number `retry` (1 = first retry): base_delay * 2^(retry-1), capped at
