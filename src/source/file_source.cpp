@@ -344,10 +344,23 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   std::string carry;
   std::size_t next_line = 1;
   bool skipping_long = false;  // inside a line longer than kMaxLine: dropped up to its newline
+  // The line is too long to be a resource: report it, skip to its end, and know data may be missing.
+  auto too_long = [&] {
+    issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(next_line), "", "",
+               "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
+    ++stats_.rejected;
+    completeness_.run_types.insert("*");
+    ++next_line;
+  };
   while (true) {
-    auto buf = std::make_unique_for_overwrite<char[]>(carry.size() + kChunkBytes);
+    // A line longer than a chunk is read on in steps as large as what is carried (up to just past the limit),
+    // so that copying it along stays linear in its length rather than quadratic.
+    const std::size_t want = carry.size() < kChunkBytes
+                                 ? kChunkBytes
+                                 : std::min(carry.size(), std::max(kChunkBytes, kMaxLine + 1 - carry.size()));
+    auto buf = std::make_unique_for_overwrite<char[]>(carry.size() + want);
     std::memcpy(buf.get(), carry.data(), carry.size());
-    const std::size_t n = std::fread(buf.get() + carry.size(), 1, kChunkBytes, f.get());
+    const std::size_t n = std::fread(buf.get() + carry.size(), 1, want, f.get());
     if (n == 0) break;
     const std::size_t total = carry.size() + n;
     std::size_t begin = 0;
@@ -357,23 +370,29 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       begin = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.get()) + 1;
       skipping_long = false;
     }
-    const void* last = ::memrchr(buf.get() + begin, '\n', total - begin);
+    // The carried part holds no newline: only the bytes just read are searched.
+    const std::size_t from = std::max(begin, carry.size());
+    const void* last = ::memrchr(buf.get() + from, '\n', total - from);
     if (!last) {
       carry.assign(buf.get() + begin, total - begin);
       if (carry.size() > kMaxLine) {
-        // The line is too long to be a resource: report it, skip to its end, and know data may be missing.
-        issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(next_line), "", "",
-                   "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
-        ++stats_.rejected;
-        completeness_.run_types.insert("*");
         std::string().swap(carry);
-        ++next_line;
+        too_long();
         skipping_long = true;
       }
       continue;
     }
+    if (!carry.empty()) {
+      // The carried line ends in this read; it may have grown past the limit only now.
+      const auto* nl = static_cast<const char*>(std::memchr(buf.get() + carry.size(), '\n', n));
+      if (static_cast<std::size_t>(nl - buf.get()) > kMaxLine) {
+        too_long();
+        begin = static_cast<std::size_t>(nl - buf.get()) + 1;
+      }
+    }
     const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(last) - buf.get()) + 1;
     carry.assign(buf.get() + end, total - end);
+    if (begin == end) continue;
     std::size_t lines = 0;
     for (const char* p = buf.get() + begin;
          (p = static_cast<const char*>(std::memchr(p, '\n', buf.get() + end - p))); ++p)

@@ -1,0 +1,73 @@
+// FileSource reading NDJSON lines longer than its read chunk (2 MB): read whole, numbered right, and one
+// over the 64 MB limit reported and skipped without losing the lines after it.
+#include <boost/test/unit_test.hpp>
+
+#include "source/file_source.hpp"
+#include "support/scenario.hpp"
+
+using namespace cf;
+
+namespace {
+
+// A Patient line of about `bytes` bytes: the narrative div carries the bulk.
+std::string long_patient(const std::string& id, std::size_t bytes) {
+  return R"({"resourceType":"Patient","id":")" + id +
+         R"(","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">)" +
+         std::string(bytes, 'x') + R"(</div>"},"birthDate":"1990-01-01"})";
+}
+
+struct Read {
+  std::vector<std::pair<std::string, std::string>> resources;  // key, location
+  std::vector<DataIssue> issues;
+};
+
+Read read_all(const test::TempDir& dir, std::size_t threads) {
+  source::FileSource src(dir.path);
+  src.set_threads(threads);
+  IssueLog issues;
+  Read out;
+  auto st = src.read(
+      [&](source::Page&& p) {
+        for (const auto& r : p.resources)
+          out.resources.emplace_back(fhir::header(r).key(), fhir::header(r).origin.location);
+      },
+      issues);
+  BOOST_TEST_REQUIRE(st.ok());
+  out.issues = issues.issues();
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(lines_longer_than_a_read_chunk_are_read_whole) {
+  test::TempDir dir;
+  // 9 MB and 5 MB lines span several 2 MB reads, between and after ordinary lines.
+  dir.write("p.ndjson", test::patient("a") + "\n" + long_patient("b", 9u << 20) + "\n" + test::patient("c") +
+                            "\n" + long_patient("d", 5u << 20) + "\n" + test::patient("e"));
+  for (std::size_t threads : {1u, 2u}) {
+    BOOST_TEST_CONTEXT("threads " << threads) {
+      const Read r = read_all(dir, threads);
+      BOOST_TEST(r.issues.empty());
+      BOOST_TEST_REQUIRE(r.resources.size() == 5u);
+      const char* ids = "abcde";
+      for (std::size_t i = 0; i < 5; ++i) {
+        BOOST_TEST(r.resources[i].first == "Patient/" + std::string(1, ids[i]));
+        BOOST_TEST(r.resources[i].second.ends_with("p.ndjson:" + std::to_string(i + 1)));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_line_over_the_limit_is_skipped_and_the_next_ones_read) {
+  test::TempDir dir;
+  dir.write("p.ndjson",
+            test::patient("a") + "\n" + long_patient("big", 65u << 20) + "\n" + test::patient("c") + "\n");
+  const Read r = read_all(dir, 2);
+  BOOST_TEST_REQUIRE(r.resources.size() == 2u);
+  BOOST_TEST(r.resources[0].first == "Patient/a");
+  BOOST_TEST(r.resources[1].first == "Patient/c");
+  BOOST_TEST(r.resources[1].second.ends_with("p.ndjson:3"));
+  BOOST_TEST_REQUIRE(r.issues.size() == 1u);
+  BOOST_TEST(r.issues[0].kind == "line-too-long", r.issues[0].kind << " at " << r.issues[0].location << ": " << r.issues[0].message);
+  BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:2"));
+}
