@@ -236,7 +236,17 @@ class GcSustained : public Node {
     Days best_end = lo;
     std::vector<Evidence> ev;
     std::set<std::string> seen;
-    for (Days day = lo; day <= ctx.as_of; ++day) {
+    // A day that no course of a glucocorticoid covers only resets the runs, so only the days from the first
+    // start to the last end of a course are visited (none for most patients, instead of every day of years).
+    Days from = ctx.as_of + 1, to = lo - 1;
+    for (const auto& m : ctx.rec.medications) {
+      if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
+      const UseSpan s = span_of(*m.use, ctx.as_of);
+      if (!s.counts) continue;
+      from = std::min(from, s.start ? *s.start : lo);
+      to = std::max(to, s.end ? *s.end : ctx.as_of);
+    }
+    for (Days day = std::max(lo, from); day <= std::min(ctx.as_of, to); ++day) {
       DoseParts d = gc_on_day(ctx, day, false, true);
       const bool high = d.any && compare_ld(d.known, terminology::CompareOp::ge, t);
       const bool maybe = high || (d.any && !d.unknown.empty());
