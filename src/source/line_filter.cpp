@@ -44,6 +44,37 @@ bool dotted(std::string_view code) {
   return code.size() > 3 && code[3] == '.';
 }
 
+// A quick hash of a short string from its first and last bytes and its length (codes differing only in their
+// middle bytes collide, which costs a set lookup, never a wrong answer).
+std::uint64_t quick_hash(std::string_view s) {
+  std::uint64_t a = 0, b = 0;
+  const std::size_t n = s.size();
+  if (n >= 8) {
+    std::memcpy(&a, s.data(), 8);
+    std::memcpy(&b, s.data() + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t x = 0, y = 0;
+    std::memcpy(&x, s.data(), 4);
+    std::memcpy(&y, s.data() + n - 4, 4);
+    a = x;
+    b = y;
+  } else if (n > 0) {
+    a = static_cast<unsigned char>(s[0]) |
+        static_cast<std::uint64_t>(static_cast<unsigned char>(s[n / 2])) << 8 |
+        static_cast<std::uint64_t>(static_cast<unsigned char>(s[n - 1])) << 16;
+  }
+  std::uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+  return h ^ (h >> 29);
+}
+
+constexpr std::size_t kCodeBits = std::size_t{1}
+                                  << 16;  // 8 KB per screen: few false positives for ~1,000 codes
+
+bool may_hold(const std::vector<std::uint64_t>& bits, std::string_view code) {
+  const std::uint64_t h = quick_hash(code) & (kCodeBits - 1);
+  return (bits[h >> 6] >> (h & 63)) & 1;
+}
+
 }  // namespace
 
 LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
@@ -53,6 +84,11 @@ LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
     s.try_dotted = std::any_of(s.codes.begin(), s.codes.end(), dotted) ||
                    std::any_of(s.ranges.begin(), s.ranges.end(),
                                [](const auto& r) { return dotted(r.first) || dotted(r.second); });
+    s.code_bits.assign(kCodeBits / 64, 0);
+    for (const auto& code : s.codes) {
+      const std::uint64_t h = quick_hash(code) & (kCodeBits - 1);
+      s.code_bits[h >> 6] |= std::uint64_t{1} << (h & 63);
+    }
     s.texts_by_first.clear();
     if (!s.texts.empty()) s.texts_by_first.resize(256);
     for (std::size_t i = 0; i < s.texts.size(); ++i)
@@ -72,7 +108,9 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
     std::memcpy(buf + 4, code.data() + 3, code.size() - 3);
     dotted = std::string_view(buf, code.size() + 1);
   }
-  if (s.codes.count(code) || (!dotted.empty() && s.codes.count(dotted))) return true;
+  if ((may_hold(s.code_bits, code) && s.codes.count(code)) ||
+      (!dotted.empty() && may_hold(s.code_bits, dotted) && s.codes.count(dotted)))
+    return true;
   for (const auto& r : s.ranges)
     if (in_range(code, r) || (!dotted.empty() && in_range(dotted, r))) return true;
   return false;
@@ -82,9 +120,13 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
 // remembers the answers for the screen it used last (bounded; another screen starts afresh).
 bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
   if (s.texts_by_first.empty()) return false;
+  struct QuickHash {  // the displays repeat: a cheap hash is enough to find them again
+    using is_transparent = void;
+    std::size_t operator()(std::string_view v) const { return static_cast<std::size_t>(quick_hash(v)); }
+  };
   struct Seen {
     std::uint64_t screen = 0;
-    std::unordered_map<std::string, bool, StringHash, std::equal_to<>> answers;
+    std::unordered_map<std::string, bool, QuickHash, std::equal_to<>> answers;
   };
   thread_local Seen seen;
   if (seen.screen != s.id || seen.answers.size() >= 4096) {

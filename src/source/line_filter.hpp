@@ -34,6 +34,9 @@ struct CodeScreen {
   // texts).
   std::vector<std::vector<std::size_t>> texts_by_first;
   std::uint64_t id = 0;  // set by LineFilter: different for every screen of the process (remembered answers)
+  // Set by LineFilter: a Bloom filter (one cheap hash) of `codes`, so that most codes in a line (categories,
+  // units, interpretations, unmapped tests) are ruled out without hashing them for the set.
+  std::vector<std::uint64_t> code_bits;
 };
 
 struct LineFilterConfig {
