@@ -270,7 +270,15 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
 class ObservationLeaf : public Node {
  public:
   ObservationLeaf(std::string c, Window w, bool latest, ObservationTest t, Tri absent)
-      : concept_(std::move(c)), w_(w), latest_(latest), test_(std::move(t)), absent_(absent) {}
+      : concept_(std::move(c)),
+        w_(w),
+        latest_(latest),
+        test_(std::move(t)),
+        absent_(absent),
+        // The same for every patient: written once, not once per patient and leaf.
+        window_text_(w_.describe()),
+        test_text_(test_text(test_)),
+        none_("no " + concept_ + " result (" + window_text_ + ")") {}
 
   NodeResult eval(Context& ctx) const override {
     struct Cand {
@@ -279,12 +287,10 @@ class ObservationLeaf : public Node {
     };
     std::vector<Cand> cands;
     std::vector<Evidence> undated;
-    const terminology::Analyte* analyte = nullptr;
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_) continue;
       const auto& o = *f.obs;
       if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier) continue;
-      analyte = ctx.terms.analyte(f.match.con->analyte);
       if (!o.effective) {
         if (w_.unit == Window::Unit::ever) {
           cands.push_back({&f, std::numeric_limits<Days>::min()});
@@ -313,9 +319,8 @@ class ObservationLeaf : public Node {
     if (cands.empty()) {
       if (!undated.empty())
         return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
-      const std::string none = "no " + concept_ + " result (" + w_.describe() + ")";
-      if (incomplete) return NodeResult::unknown(none + ", but the source data are incomplete");
-      return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
+      if (incomplete) return NodeResult::unknown(none_ + ", but the source data are incomplete");
+      return absent_ == Tri::not_met ? NodeResult::not_met(none_) : NodeResult::unknown(none_);
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
       if (a.day != b.day) return a.day > b.day;
@@ -336,7 +341,6 @@ class ObservationLeaf : public Node {
       }
       return t;
     };
-    (void)analyte;
     if (latest_) {
       Evidence e;
       Tri t = judge(cands.front(), e);
@@ -367,10 +371,9 @@ class ObservationLeaf : public Node {
     }
     if (incomplete)
       return NodeResult::unknown(
-          "no " + concept_ + " " + test_text(test_) + " found, but the source data are incomplete",
-          std::move(no));
-    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " +
-                      test_text(test_) + " (" + w_.describe() + ")";
+          "no " + concept_ + " " + test_text_ + " found, but the source data are incomplete", std::move(no));
+    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " + test_text_ +
+                      " (" + window_text_ + ")";
     return NodeResult::not_met(std::move(why), std::move(no));
   }
 
@@ -380,6 +383,7 @@ class ObservationLeaf : public Node {
   bool latest_;
   ObservationTest test_;
   Tri absent_;
+  std::string window_text_, test_text_, none_;
 };
 
 }  // namespace
