@@ -358,11 +358,11 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   };
   std::unordered_map<std::string, Lines> ineligible_lines;
   const bool two_lines = state && opts.export_mode != report::ExportMode::identified;
+  const report::ResultLines result_lines(*trial);
   auto shown_line = [&](const ranking::PatientOutcome& o) {
     return opts.export_mode == report::ExportMode::identified
-               ? report::result_line(*trial, o)
-               : report::result_line(*trial,
-                                     report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
+               ? result_lines.line(o)
+               : result_lines.line(report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
   };
   struct Evaluated {
     ranking::PatientOutcome outcome;
@@ -400,7 +400,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       if (auto it = feedback.find(o.patient_id); it != feedback.end()) o.screening_status = it->second.status;
       if (o.tier != ranking::Tier::ineligible) return;
       e.shown = shown_line(o);
-      if (two_lines) e.stored = report::result_line(*trial, o);
+      if (two_lines) e.stored = result_lines.line(o);
       ranking::strip_evidence(o);
     });
   };
@@ -570,9 +570,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
     const auto& o = outcomes[i];
     if (!o.evidence_stripped) {
-      out = for_store || opts.export_mode == report::ExportMode::identified
-                ? report::result_line(*trial, o)
-                : report::result_line(*trial, shown[i]);
+      out = for_store || opts.export_mode == report::ExportMode::identified ? result_lines.line(o)
+                                                                            : result_lines.line(shown[i]);
       return Status::success();
     }
     const Lines& l = ineligible_lines.at(o.patient_id);

@@ -514,6 +514,10 @@ Writer& Writer::raw_number(std::string_view d) {
   impl_->w.RawValue(d.data(), d.size(), rapidjson::kNumberType);
   return *this;
 }
+Writer& Writer::raw_value(std::string_view json) {
+  impl_->w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  return *this;
+}
 Writer& Writer::integer(long long v) {
   impl_->w.Int64(v);
   return *this;

@@ -99,6 +99,7 @@ class Writer {
   Writer& key(std::string_view k);
   Writer& str(std::string_view s);
   Writer& raw_number(std::string_view digits);  // must be valid JSON number text
+  Writer& raw_value(std::string_view json);     // an object or array already serialised (valid JSON)
   Writer& integer(long long v);
   Writer& real(double v);
   Writer& boolean(bool v);

@@ -107,8 +107,36 @@ std::string format_score(double s) {
   return buf;
 }
 
-std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o) {
+namespace {
+
+// `s` as a JSON string, quoted and escaped exactly as json::Writer writes it.
+std::string json_string(std::string_view s) {
   json::Writer w;
+  w.str(s);
+  return std::string(w.view());
+}
+
+std::string head_of(const criteria::Criterion& c, std::string_view id) {
+  return "{\"id\":" + json_string(id) + ",\"kind\":" + (c.inclusion ? "\"inclusion\"" : "\"exclusion\"") +
+         ",\"label\":" + json_string(c.label) + (c.analogue ? ",\"analogue\":true" : "") + ",\"outcome\":";
+}
+
+}  // namespace
+
+ResultLines::ResultLines(const criteria::Trial& trial) : trial_(trial) {
+  for (const auto& c : trial.criteria) heads_.push_back(head_of(c, c.id));
+}
+
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o) {
+  return ResultLines(trial).line(o);
+}
+
+std::string ResultLines::line(const ranking::PatientOutcome& o) const {
+  const criteria::Trial& trial = trial_;
+  // Reused by each thread: a line is several kilobytes, and these keep their buffers.
+  thread_local json::Writer w, part;
+  thread_local std::string crit;
+  w.clear();
   {
     w.begin_object();
     w.key("patient").str(o.patient_id);
@@ -146,23 +174,29 @@ std::string result_line(const criteria::Trial& trial, const ranking::PatientOutc
       w.end_array();
     }
     w.end_object();
-    w.key("criteria").begin_array();
+    // The criteria array is put together from the serialised heads and written in one piece.
+    crit.assign(1, '[');
     for (std::size_t i = 0; i < o.results.size(); ++i) {
       const auto& r = o.results[i];
       const auto& c = trial.criteria[i];
-      w.begin_object();
-      w.key("id").str(r.id);
-      w.key("kind").str(c.inclusion ? "inclusion" : "exclusion");
-      w.key("label").str(c.label);
-      if (c.analogue) w.key("analogue").boolean(true);
-      w.key("outcome").str(criteria::to_string(r.outcome));
-      w.key("reason").str(r.reason);
-      w.key("evidence").begin_array();
-      for (const auto& e : r.evidence) write_evidence(w, e);
-      w.end_array();
-      w.end_object();
+      if (i) crit += ',';
+      crit += r.id == c.id ? heads_[i] : head_of(c, r.id);
+      crit += '"';
+      crit += criteria::to_string(r.outcome);  // a plain word
+      crit += "\",\"reason\":";
+      part.clear();
+      part.str(r.reason);
+      crit += part.view();
+      crit += ",\"evidence\":";
+      part.clear();
+      part.begin_array();
+      for (const auto& e : r.evidence) write_evidence(part, e);
+      part.end_array();
+      crit += part.view();
+      crit += '}';
     }
-    w.end_array();
+    crit += ']';
+    w.key("criteria").raw_value(crit);
     if (candidate && !o.key_values.empty()) {
       w.key("key_values").begin_array();
       for (const auto& kv : o.key_values)

@@ -33,15 +33,28 @@ std::string csv_field(std::string_view s);
 std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes);
 std::string results_ndjson(const criteria::Trial& trial,
                            const std::vector<ranking::PatientOutcome>& outcomes);
+// A score as every output writes it (CSV, results lines, report, Group): two decimals.
+std::string format_score(double score);
+
 // One line of results.ndjson, no trailing newline. Besides the decisions and their evidence, a candidate's
 // line carries what report.html and group.json show of it (gender, birth date, key values, trend series, the
 // score bounds' evidence) and any patient's line its name (identified exports only), so that `merge` can
 // write both from the lines; a pseudonymised line carries none of these. read_result_line()
 // (report/result_reader.hpp) is the inverse.
-// A score as every output writes it (CSV, results lines, report, Group): two decimals.
-std::string format_score(double score);
-
 std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);
+
+// result_line() for every patient of a run: what is the same on every line (each criterion's id, kind and
+// label) is serialised once. `trial` must outlive it; line() may be called from several threads at once.
+class ResultLines {
+ public:
+  explicit ResultLines(const criteria::Trial& trial);
+  std::string line(const ranking::PatientOutcome& o) const;
+
+ private:
+  const criteria::Trial& trial_;
+  std::vector<std::string>
+      heads_;  // per criterion: {"id":..,"kind":..,"label":..[,"analogue":true],"outcome":
+};
 
 // What changed since the previous night (one row per change).
 struct Change {
