@@ -515,7 +515,10 @@ Writer& Writer::raw_number(std::string_view d) {
   return *this;
 }
 Writer& Writer::raw_value(std::string_view json) {
-  impl_->w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
+  // RapidJSON's RawValue copies byte by byte: let it write the separator before an empty value, then append
+  // the text in one copy.
+  impl_->w.RawValue("", 0, rapidjson::kObjectType);
+  std::memcpy(impl_->buf.Push(json.size()), json.data(), json.size());
   return *this;
 }
 Writer& Writer::integer(long long v) {

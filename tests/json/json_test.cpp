@@ -119,3 +119,13 @@ BOOST_AUTO_TEST_CASE(truncated_bundle_reports_line) {
   BOOST_TEST(entries == 1);
   BOOST_TEST(err.line == 3u);
 }
+
+BOOST_AUTO_TEST_CASE(writer_raw_value_takes_its_place_among_members_and_elements) {
+  json::Writer w;
+  w.begin_object().key("a").raw_value(R"([1,{"b":"c"}])").key("d").str("e");
+  w.key("f").begin_array().raw_value("{}").raw_value(R"({"g":true})").str("h").end_array().end_object();
+  BOOST_TEST(w.view() == R"({"a":[1,{"b":"c"}],"d":"e","f":[{},{"g":true},"h"]})");
+  w.clear();
+  w.raw_value("[]");  // a whole text
+  BOOST_TEST(w.view() == "[]");
+}

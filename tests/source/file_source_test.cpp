@@ -68,6 +68,7 @@ BOOST_AUTO_TEST_CASE(a_line_over_the_limit_is_skipped_and_the_next_ones_read) {
   BOOST_TEST(r.resources[1].first == "Patient/c");
   BOOST_TEST(r.resources[1].second.ends_with("p.ndjson:3"));
   BOOST_TEST_REQUIRE(r.issues.size() == 1u);
-  BOOST_TEST(r.issues[0].kind == "line-too-long", r.issues[0].kind << " at " << r.issues[0].location << ": " << r.issues[0].message);
+  BOOST_TEST(r.issues[0].kind == "line-too-long",
+             r.issues[0].kind << " at " << r.issues[0].location << ": " << r.issues[0].message);
   BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:2"));
 }
