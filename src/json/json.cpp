@@ -297,20 +297,30 @@ std::string reader_message(const rapidjson::Reader& reader, const Router& router
 // Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM
 // is walked with an explicit stack: its depth is already bounded, but no recursion is needed.
 bool find_duplicate_key(const Value& v, std::string& which) {
-  thread_local std::vector<const Value*> stack;  // keeps its capacity: this runs for every text parsed
+  thread_local std::vector<const Value*> stack;  // keep their capacity: this runs for every text parsed
+  thread_local std::vector<unsigned char> signatures;
   stack.assign(1, &v);
   while (!stack.empty()) {
     const Value* cur = stack.back();
     stack.pop_back();
     if (cur->IsObject()) {
+      // Each name gets a one-byte signature (length and three of its bytes); only names with equal
+      // signatures are compared, which keeps the pairwise check cheap for resources with many members.
+      signatures.clear();
       for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
-        for (auto b = a + 1; b != cur->MemberEnd(); ++b) {
-          if (a->name.GetStringLength() == b->name.GetStringLength() &&
-              std::memcmp(a->name.GetString(), b->name.GetString(), a->name.GetStringLength()) == 0) {
-            which.assign(a->name.GetString(), a->name.GetStringLength());
+        const auto n = a->name.GetStringLength();
+        const auto* p = reinterpret_cast<const unsigned char*>(a->name.GetString());
+        const auto sig = static_cast<unsigned char>(n == 0 ? 0 : n * 7 + p[0] * 3 + p[n / 2] * 5 + p[n - 1]);
+        const std::size_t i = signatures.size();
+        for (std::size_t j = 0; j < i; ++j) {
+          if (signatures[j] != sig) continue;
+          const auto& b = (cur->MemberBegin() + static_cast<std::ptrdiff_t>(j))->name;
+          if (b.GetStringLength() == n && std::memcmp(b.GetString(), p, n) == 0) {
+            which.assign(a->name.GetString(), n);
             return true;
           }
         }
+        signatures.push_back(sig);
         if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
       }
     } else if (cur->IsArray()) {

@@ -129,3 +129,22 @@ BOOST_AUTO_TEST_CASE(writer_raw_value_takes_its_place_among_members_and_elements
   w.raw_value("[]");  // a whole text
   BOOST_TEST(w.view() == "[]");
 }
+
+BOOST_AUTO_TEST_CASE(duplicate_names_are_found_wherever_they_are) {
+  // 40 distinct names, some equal in length, first, middle and last byte (the same signature).
+  std::string members;
+  for (int i = 0; i < 40; ++i)
+    members += (i ? "," : "") + std::string("\"k") + char('a' + i % 26) + std::to_string(i / 26) +
+               "x\":" + std::to_string(i);
+  members += R"(,"abXcd":1,"abYcd":2,"":3)";
+  BOOST_TEST(parses("{" + members + "}"));
+  std::string why;
+  for (const char* dup : {R"("ka0x":9)", R"("abYcd":9)", R"("":9)"}) {
+    BOOST_TEST_CONTEXT(dup) {
+      BOOST_TEST(!parses("{" + members + "," + dup + "}", &why));
+      BOOST_TEST(why.find("duplicate") != std::string::npos);
+      // Nested in an array inside an object.
+      BOOST_TEST(!parses(R"({"a":[1,{"b":{)" + members + "," + dup + "}}]}", &why));
+    }
+  }
+}
