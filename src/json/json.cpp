@@ -297,30 +297,24 @@ std::string reader_message(const rapidjson::Reader& reader, const Router& router
 // Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM
 // is walked with an explicit stack: its depth is already bounded, but no recursion is needed.
 bool find_duplicate_key(const Value& v, std::string& which) {
-  thread_local std::vector<const Value*> stack;  // keep their capacity: this runs for every text parsed
-  thread_local std::vector<unsigned char> signatures;
+  thread_local std::vector<const Value*> stack;  // keeps its capacity: this runs for every text parsed
   stack.assign(1, &v);
   while (!stack.empty()) {
     const Value* cur = stack.back();
     stack.pop_back();
     if (cur->IsObject()) {
-      // Each name gets a one-byte signature (length and three of its bytes); only names with equal
-      // signatures are compared, which keeps the pairwise check cheap for resources with many members.
-      signatures.clear();
       for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
         const auto n = a->name.GetStringLength();
-        const auto* p = reinterpret_cast<const unsigned char*>(a->name.GetString());
-        const auto sig = static_cast<unsigned char>(n == 0 ? 0 : n * 7 + p[0] * 3 + p[n / 2] * 5 + p[n - 1]);
-        const std::size_t i = signatures.size();
-        for (std::size_t j = 0; j < i; ++j) {
-          if (signatures[j] != sig) continue;
-          const auto& b = (cur->MemberBegin() + static_cast<std::ptrdiff_t>(j))->name;
-          if (b.GetStringLength() == n && std::memcmp(b.GetString(), p, n) == 0) {
-            which.assign(a->name.GetString(), n);
+        const char* name = a->name.GetString();
+        for (auto b = a + 1; b != cur->MemberEnd(); ++b) {
+          if (b->name.GetStringLength() != n) continue;
+          const char* other = b->name.GetString();
+          if (n && other[0] != name[0]) continue;  // most names of one length differ in their first byte
+          if (std::memcmp(name, other, n) == 0) {
+            which.assign(name, n);
             return true;
           }
         }
-        signatures.push_back(sig);
         if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
       }
     } else if (cur->IsArray()) {
@@ -454,10 +448,13 @@ bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& 
 
 const Value* member(const Value& obj, std::string_view key) {
   if (!obj.IsObject()) return nullptr;
-  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it)
-    if (it->name.GetStringLength() == key.size() &&
-        std::memcmp(it->name.GetString(), key.data(), key.size()) == 0)
-      return &it->value;
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    if (it->name.GetStringLength() != key.size()) continue;
+    const char* name = it->name.GetString();
+    // The first byte rules out most names of the same length without a call to memcmp.
+    if (!key.empty() && name[0] != key[0]) continue;
+    if (std::memcmp(name, key.data(), key.size()) == 0) return &it->value;
+  }
   return nullptr;
 }
 const Value* member(const Value* obj, std::string_view key) {
