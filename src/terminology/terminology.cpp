@@ -500,26 +500,61 @@ void Terminology::visit_matches(const fhir::CodeableConcept& cc, Found&& found) 
     }
   }
   if (index_->texts.empty()) return;
-  thread_local std::vector<std::string> lowered;  // reused, like `hits`
-  std::size_t n = 0;
+  // Which needles (indexes into index_->texts, ascending) each lower-cased text contains, remembered per
+  // thread: the same displays come back on resource after resource, and trying every needle on each is the
+  // dearest part of matching. Cleared here only, so the references taken below stay valid (an unordered_map
+  // keeps its elements in place when it grows).
+  struct Seen {
+    std::uint64_t terms = 0;
+    std::unordered_map<std::string, std::vector<std::uint32_t>> needles;
+  };
+  thread_local Seen seen;
+  if (seen.terms != instance_ || seen.needles.size() >= 4096) {
+    seen.needles.clear();
+    seen.terms = instance_;
+  }
+  thread_local std::string lowered;
+  struct Text {
+    const std::string* text;  // the key in `seen`
+    const std::vector<std::uint32_t>* needles;
+    std::size_t next = 0;  // position in *needles
+  };
+  thread_local std::vector<Text> texts;  // reused, like `hits`
+  texts.clear();
   auto put = [&](const std::string& s) {
-    if (n == lowered.size()) lowered.emplace_back();
-    std::string& t = lowered[n++];
-    t.assign(s);
-    for (auto& c : t)
+    lowered.assign(s);
+    for (auto& c : lowered)
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    auto [it, fresh] = seen.needles.try_emplace(lowered);
+    if (fresh)
+      for (std::uint32_t i = 0; i < index_->texts.size(); ++i) {
+        const std::string& needle = index_->texts[i].first;
+        if (!needle.empty() && lowered.find(needle) != std::string::npos) it->second.push_back(i);
+      }
+    texts.push_back({&it->first, &it->second});
   };
   if (!cc.text.empty()) put(cc.text);
   for (const auto& cd : cc.codings)
     if (!cd.display.empty()) put(cd.display);
-  const std::span<const std::string> texts(lowered.data(), n);
-  for (const auto& [needle, cid] : index_->texts)
+  // Needle by needle in index order, the first text (in the order above) that contains it: merged from the
+  // texts' ascending lists.
+  while (true) {
+    std::uint32_t i = UINT32_MAX;
     for (const auto& t : texts)
-      if (!needle.empty() && t.find(needle) != std::string::npos && !excluded.count(cid)) {
-        if (found(find_concept(cid), true, nullptr, nullptr, std::string_view(t), std::string_view(needle)))
-          return;
-        break;
+      if (t.next < t.needles->size()) i = std::min(i, (*t.needles)[t.next]);
+    if (i == UINT32_MAX) return;
+    const Text* first = nullptr;
+    for (auto& t : texts)
+      if (t.next < t.needles->size() && (*t.needles)[t.next] == i) {
+        if (!first) first = &t;
+        ++t.next;
       }
+    const auto& [needle, cid] = index_->texts[i];
+    if (excluded.count(cid)) continue;
+    if (found(find_concept(cid), true, nullptr, nullptr, std::string_view(*first->text),
+              std::string_view(needle)))
+      return;
+  }
 }
 
 std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {

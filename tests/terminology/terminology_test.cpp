@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE terminology
+#include <set>
+
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -32,6 +34,35 @@ BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
   auto local = t->match(
       fhir::CodeableConcept{{{"http://hospital.example.org/fhir/CodeSystem/lab-test", "CREA", ""}}, ""});
   BOOST_TEST(local[0].con->id == "creatinine");
+}
+
+// Text needles are matched against CodeableConcept.text, then each display; which needles a text holds is
+// remembered per thread, so asking again must give the same matches, in the same order.
+BOOST_AUTO_TEST_CASE(text_matches_are_the_same_when_asked_again) {
+  auto t = test::terms();
+  const fhir::CodeableConcept cc{{{"http://example.org/local", "X1", "Kidney TRANSPLANT, then Haemodialysis"},
+                                  {"http://example.org/local", "X2", "systemic lupus"}},
+                                 "Systemic Lupus (history)"};
+  auto describe = [](const std::vector<Match>& ms) {
+    std::string out;
+    for (const auto& m : ms) out += m.con->id + "|" + m.display + "|" + m.rule + "\n";
+    return out;
+  };
+  const auto first = t->match(cc);
+  std::set<std::string> ids;
+  for (const auto& m : first) {
+    BOOST_TEST(m.low_confidence);
+    ids.insert(m.con->id);
+  }
+  BOOST_TEST(ids.count("sle"));
+  BOOST_TEST(ids.count("transplant"));
+  BOOST_TEST(ids.count("dialysis"));
+  for (const auto& m : first)
+    if (m.con->id == "sle") BOOST_TEST(m.display == "systemic lupus (history)");  // the text comes first
+  for (int i = 0; i < 3; ++i) BOOST_TEST(describe(t->match(cc)) == describe(first));
+  // Another text, then the first again: nothing carried over between them.
+  BOOST_TEST(t->match(fhir::CodeableConcept{{}, "Haemodialysis"}).size() == 1u);
+  BOOST_TEST(describe(t->match(cc)) == describe(first));
 }
 
 struct TitreCase {
