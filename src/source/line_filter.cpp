@@ -7,6 +7,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CF_FILTER_AVX2 1
+#endif
 
 namespace cf::source {
 
@@ -91,6 +95,37 @@ bool may_hold(const std::vector<std::uint64_t>& bits, std::string_view code) {
   const std::uint64_t h = quick_hash(code) & (kCodeBits - 1);
   return (bits[h >> 6] >> (h & 63)) & 1;
 }
+
+#if defined(CF_FILTER_AVX2)
+// The filter's main loop 32 bytes at a time, where the processor has AVX2 (checked at run time; the build
+// targets plain x86-64): the positions of '"' followed by 'c', 'd' or 't', each handed to `relevant_at`.
+// Advances `i` past the blocks it looked at; true as soon as one position is relevant.
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+
+template <class F>
+__attribute__((target("avx2"))) bool scan_avx2(const char* begin, std::size_t& i, std::size_t n,
+                                               F& relevant_at) {
+  const __m256i quote = _mm256_set1_epi8('"'), c = _mm256_set1_epi8('c'), d = _mm256_set1_epi8('d'),
+                t = _mm256_set1_epi8('t');
+  for (; i + 33 <= n; i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(begin + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(begin + i + 1));
+    const __m256i next = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(b, c), _mm256_cmpeq_epi8(b, d)),
+                                         _mm256_cmpeq_epi8(b, t));
+    auto mask =
+        static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, quote), next)));
+    while (mask) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (relevant_at(i + bit)) return true;
+      mask &= mask - 1;
+    }
+  }
+  return false;
+}
+#endif
 
 }  // namespace
 
@@ -226,6 +261,9 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
     return kind == Value::escaped || (kind == Value::plain && text_matches(screen, v));
   };
   std::size_t i = type_end + 1;
+#if defined(CF_FILTER_AVX2)
+  if (has_avx2() && scan_avx2(begin, i, n, relevant_at)) return Verdict::parse;
+#endif
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), c = _mm_set1_epi8('c'), d = _mm_set1_epi8('d'),
                 t_ = _mm_set1_epi8('t');
