@@ -233,6 +233,69 @@ class Router {
   std::string tmp_, bad_, skip_reason_;
 };
 
+// The Router's checks for one JSON text (parse(): nothing split off, so nothing to route), straight into the
+// Document: the same limits and refusals, without the per-event routing that a Bundle's entries need.
+class TextRouter {
+ public:
+  TextRouter(Document& doc, const Limits& limits) : d_(doc), limits_(limits) {}
+
+  bool Null() { return d_.Null(); }
+  bool Bool(bool b) { return d_.Bool(b); }
+  bool Int(int) { return unexpected_number(); }
+  bool Uint(unsigned) { return unexpected_number(); }
+  bool Int64(int64_t) { return unexpected_number(); }
+  bool Uint64(uint64_t) { return unexpected_number(); }
+  bool Double(double) { return unexpected_number(); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    tmp_.assign(1, kNumberMark);
+    tmp_.append(s, n);
+    return d_.String(tmp_.data(), static_cast<rapidjson::SizeType>(tmp_.size()), true);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    return check_string(s, n) && d_.String(s, n, true);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return check_string(s, n) && d_.Key(s, n, true); }
+  bool StartObject() { return deeper() && d_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth_;
+    return d_.EndObject(n);
+  }
+  bool StartArray() { return deeper() && d_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return d_.EndArray(n);
+  }
+
+  std::string abort_reason;
+
+ private:
+  bool unexpected_number() {
+    abort_reason = "internal: number not delivered as text";
+    return false;
+  }
+  bool deeper() {
+    if (++depth_ <= limits_.max_depth) return true;
+    abort_reason = "nested deeper than " + std::to_string(limits_.max_depth) + " levels";
+    return false;
+  }
+  bool check_string(const char* s, rapidjson::SizeType n) {
+    if (n > limits_.max_string) {
+      abort_reason = "a string is longer than " + std::to_string(limits_.max_string) + " bytes";
+      return false;
+    }
+    if (n > 0 && s[0] == kNumberMark) {
+      abort_reason = "a string starts with a control character";
+      return false;
+    }
+    return true;
+  }
+
+  Document& d_;
+  const Limits& limits_;
+  std::size_t depth_ = 0;
+  std::string tmp_;
+};
+
 // The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
 // no surrogate, nothing above U+10FFFF), or npos. ASCII, most of FHIR JSON, is skipped 8 bytes at a time.
 std::size_t invalid_utf8_at(std::string_view text) {
@@ -289,7 +352,8 @@ void locate(std::string_view text, std::size_t offset, ParseError& err) {
   }
 }
 
-std::string reader_message(const rapidjson::Reader& reader, const Router& router) {
+template <class R>
+std::string reader_message(const rapidjson::Reader& reader, const R& router) {
   if (!router.abort_reason.empty()) return router.abort_reason;
   return rapidjson::GetParseError_En(reader.GetParseErrorCode());
 }
@@ -361,7 +425,7 @@ bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& 
   rapidjson::InsituStringStream ss(copy.data());
   // One reader per thread: its stack keeps its capacity from line to line.
   thread_local rapidjson::Reader reader;
-  Router router(doc, limits, nullptr);
+  TextRouter router(doc, limits);
   if (!reader.Parse<kTextFlags>(ss, router)) {
     locate(text, reader.GetErrorOffset(), err);
     err.message = reader_message(reader, router);
