@@ -10,15 +10,24 @@ namespace {
 NodeResult combine(std::vector<NodeResult>& rs, Tri value, Tri pick) {
   NodeResult out;
   out.value = value;
-  std::vector<std::string> reasons;
+  std::size_t n_evidence = 0;
+  for (const auto& r : rs)
+    if (r.value == pick) n_evidence += r.evidence.size();
+  out.evidence.reserve(n_evidence);
+  std::vector<const std::string*> reasons;  // distinct, in order (pointing into `rs`, not copied)
+  reasons.reserve(rs.size());
   for (auto& r : rs) {
     if (r.value != pick) continue;
     if (r.value == Tri::unknown && r.data_gap) out.data_gap = true;
-    if (!r.reason.empty() && std::find(reasons.begin(), reasons.end(), r.reason) == reasons.end())
-      reasons.push_back(r.reason);
+    if (!r.reason.empty() &&
+        std::none_of(reasons.begin(), reasons.end(), [&](const std::string* s) { return *s == r.reason; }))
+      reasons.push_back(&r.reason);
     for (auto& e : r.evidence) out.evidence.push_back(std::move(e));
   }
-  for (std::size_t i = 0; i < reasons.size(); ++i) out.reason += (i ? "; " : "") + reasons[i];
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    if (i) out.reason += "; ";
+    out.reason += *reasons[i];
+  }
   return out;
 }
 
