@@ -205,8 +205,10 @@ std::string test_text(const ObservationTest& t) {
   return std::visit(V{}, t);
 }
 
+// The outcome of `test` on `o`, with what it found written to `e` (normalised value, conversion, note);
+// `describe` false leaves the normalised value and conversion of a comparison unwritten (same outcome).
 Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const terminology::Analyte& a,
-               const terminology::Terminology& terms, Evidence& e) {
+               const terminology::Terminology& terms, Evidence& e, bool describe = true) {
   using terminology::Reading;
   if (const auto* c = std::get_if<CompareTest>(&test)) {
     std::string why;
@@ -218,11 +220,12 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
       e.note = "unusable: " + (why.empty() ? std::string("no value") : why);
       return Tri::unknown;
     }
-    e.normalised = n->display() + " " + n->canonical;
-    e.conversion = n->describe();
     Tri t = terminology::test_with_comparator(
         terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion), n->comparator,
         c->op);
+    if (!describe) return t;
+    e.normalised = n->display() + " " + n->canonical;
+    e.conversion = n->describe();
     e.note = test_text(test) + ": " + terminology::to_string(t);
     return t;
   }
@@ -352,28 +355,54 @@ class ObservationLeaf : public Node {
       if (t == Tri::not_met) return NodeResult::not_met(r, {e});
       return NodeResult::unknown(r, {e});
     }
+    // The reasons need only counts and the first unknown result's note; the evidence of results that are not
+    // met is built only when the caller keeps it (ctx.met_evidence_only: score items).
     std::vector<Evidence> yes, no, maybe;
+    std::size_t n_no = 0, n_maybe = 0;
+    std::string first_maybe_note;
+    Evidence outcome_only;  // reused: only the outcome of these results is wanted
     for (const auto& c : cands) {
+      if (ctx.met_evidence_only) {
+        Tri t = apply_test(test_, *c.f->obs, *ctx.terms.analyte(c.f->match.con->analyte), ctx.terms,
+                           outcome_only, false);
+        if (c.f->match.low_confidence && t != Tri::unknown) t = Tri::unknown;
+        if (t == Tri::not_met) {
+          ++n_no;
+          continue;
+        }
+        if (t == Tri::unknown && n_maybe > 0) {
+          ++n_maybe;
+          continue;
+        }
+      }
       Evidence e;
-      Tri t = judge(c, e);
-      (t == Tri::met ? yes : t == Tri::not_met ? no : maybe).push_back(std::move(e));
+      const Tri t = judge(c, e);
+      if (t == Tri::met) {
+        yes.push_back(std::move(e));
+        continue;
+      }
+      if (t == Tri::unknown && n_maybe++ == 0) first_maybe_note = e.note;
+      if (t == Tri::not_met) ++n_no;
+      if (!ctx.met_evidence_only) (t == Tri::not_met ? no : maybe).push_back(std::move(e));
     }
     if (!yes.empty()) {
       std::string why =
           concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note;
       return NodeResult::met(std::move(why), std::move(yes));
     }
+    if (n_maybe == 0 && !undated.empty()) first_maybe_note = undated.front().note;
+    n_maybe += undated.size();
     for (auto& e : undated) maybe.push_back(std::move(e));
-    if (!maybe.empty()) {
-      std::string why = std::to_string(maybe.size()) + " " + concept_ +
-                        " result(s) cannot be judged: " + maybe.front().note;
+    if (n_maybe) {
+      std::string why =
+          std::to_string(n_maybe) + " " + concept_ + " result(s) cannot be judged: " + first_maybe_note;
       return NodeResult::unknown(std::move(why), std::move(maybe));
     }
     if (incomplete)
       return NodeResult::unknown(
           "no " + concept_ + " " + test_text_ + " found, but the source data are incomplete", std::move(no));
-    std::string why = "none of " + std::to_string(no.size()) + " " + concept_ + " result(s) " + test_text_ +
-                      " (" + window_text_ + ")";
+    std::string why = "none of " + std::to_string(n_no) + " " + concept_ + " result(s) " + test_text_ + " (" +
+                      window_text_ + ")";
     return NodeResult::not_met(std::move(why), std::move(no));
   }
 

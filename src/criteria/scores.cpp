@@ -46,6 +46,12 @@ NodePtr low(const char* concept_id, Window w) {
 // Evaluates one item; adds its evidence when it scores.
 bool scores(Context& ctx, const NodePtr& n, ScoreBounds& b, std::vector<std::string>& items, const char* name,
             int weight) {
+  struct MetEvidenceOnly {  // for this item only, however it ends
+    Context& ctx;
+    bool was;
+    explicit MetEvidenceOnly(Context& c) : ctx(c), was(c.met_evidence_only) { ctx.met_evidence_only = true; }
+    ~MetEvidenceOnly() { ctx.met_evidence_only = was; }
+  } only_met(ctx);
   NodeResult r = n->eval(ctx);
   if (r.value != Tri::met) return false;
   items.push_back(std::string(name) + " +" + std::to_string(weight));

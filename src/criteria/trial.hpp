@@ -37,6 +37,9 @@ struct Context {
   IncompleteFn incomplete;
   Window sledai_window;
   std::optional<ScoreBounds> scores;  // computed on first use
+  // Set while a score item is evaluated: its caller keeps only the evidence of met results, so leaves need
+  // not build the rest (the outcome and the reason are the same).
+  bool met_evidence_only = false;
 
   bool type_incomplete(const char* type) const { return incomplete && incomplete(rec.id, type); }
   const ScoreBounds& score_bounds();
