@@ -1,6 +1,7 @@
 #include "report/svg_charts.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -51,9 +52,11 @@ namespace svg {
 namespace {
 
 std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", v);
-  return buf;
+  // As printf("%.1f") writes it (to_chars with a precision is specified so), without the format parsing: a
+  // chart has hundreds of these.
+  char buf[352];  // the longest double in fixed notation with one decimal fits
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 1);
+  return std::string(buf, r.ptr);
 }
 
 std::string value_text(double v) {
