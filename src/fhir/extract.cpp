@@ -1,5 +1,8 @@
 #include "fhir/extract.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "core/text.hpp"
 
 namespace cf::fhir {
@@ -17,11 +20,13 @@ class Reader {
 
   void set_key(std::string key) { key_ = std::move(key); }
 
-  void issue(Severity s, std::string kind, const std::string& path, std::string message) {
-    issues_.add(s, std::move(kind), origin_.location, key_, type_ + "." + path, std::move(message));
+  // Element paths are string views: they are only made into strings when there is an issue to report.
+  void issue(Severity s, std::string kind, std::string_view path, std::string message) {
+    issues_.add(s, std::move(kind), origin_.location, key_, type_ + "." + std::string(path),
+                std::move(message));
   }
 
-  std::string str(const Value& obj, std::string_view field, const std::string& path) {
+  std::string str(const Value& obj, std::string_view field, std::string_view path) {
     const Value* v = member(obj, field);
     if (!v) return {};
     if (auto s = json::string(v)) return std::string(*s);
@@ -29,7 +34,7 @@ class Reader {
     return {};
   }
 
-  std::optional<PartialDate> date(const Value& obj, std::string_view field, const std::string& path,
+  std::optional<PartialDate> date(const Value& obj, std::string_view field, std::string_view path,
                                   DateKind kind, std::string* text_out = nullptr) {
     const Value* v = member(obj, field);
     if (!v) return std::nullopt;
@@ -113,16 +118,24 @@ class Reader {
   }
 
   // Period start/end or a dateTime, whichever the resource used for `prefix`[x].
-  void effective(const Value& obj, const std::string& prefix, std::optional<PartialDate>& start,
+  void effective(const Value& obj, std::string_view prefix, std::optional<PartialDate>& start,
                  std::optional<PartialDate>& end, std::string* text) {
-    if (member(obj, prefix + "DateTime")) {
-      start = date(obj, prefix + "DateTime", prefix + "DateTime", DateKind::date_time, text);
+    // The element names built in a buffer: this runs for every resource read.
+    char buf[64];
+    auto name = [&](std::string_view suffix) {
+      const std::size_t n = std::min(prefix.size(), sizeof buf - suffix.size());
+      std::memcpy(buf, prefix.data(), n);
+      std::memcpy(buf + n, suffix.data(), suffix.size());
+      return std::string_view(buf, n + suffix.size());
+    };
+    if (member(obj, name("DateTime"))) {
+      start = date(obj, name("DateTime"), name("DateTime"), DateKind::date_time, text);
       end = start;
-    } else if (const Value* p = member(obj, prefix + "Period"); is_object_v(p)) {
-      start = date(*p, "start", prefix + "Period.start", DateKind::date_time, text);
-      end = date(*p, "end", prefix + "Period.end", DateKind::date_time);
-    } else if (member(obj, prefix + "Instant")) {
-      start = date(obj, prefix + "Instant", prefix + "Instant", DateKind::instant, text);
+    } else if (const Value* p = member(obj, name("Period")); is_object_v(p)) {
+      start = date(*p, "start", name("Period.start"), DateKind::date_time, text);
+      end = date(*p, "end", name("Period.end"), DateKind::date_time);
+    } else if (member(obj, name("Instant"))) {
+      start = date(obj, name("Instant"), name("Instant"), DateKind::instant, text);
       end = start;
     }
   }
