@@ -1,9 +1,11 @@
 #include "report/outputs.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <tuple>
 
 #include "core/date.hpp"
 #include "json/json.hpp"
@@ -259,10 +261,53 @@ std::string attrition_csv(const criteria::Trial& trial,
   return out;
 }
 
+namespace {
+
+// "a.ndjson:9" before "a.ndjson:10": runs of digits compare as numbers, everything else byte by byte.
+int natural_compare(std::string_view a, std::string_view b) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      std::size_t ie = i, je = j;
+      while (ie < a.size() && digit(a[ie])) ++ie;
+      while (je < b.size() && digit(b[je])) ++je;
+      std::size_t is = i, js = j;  // without leading zeros
+      while (is + 1 < ie && a[is] == '0') ++is;
+      while (js + 1 < je && b[js] == '0') ++js;
+      if (ie - is != je - js) return ie - is < je - js ? -1 : 1;
+      if (const int c = a.substr(is, ie - is).compare(b.substr(js, je - js)); c != 0) return c;
+      if (ie - i != je - j) return ie - i < je - j ? -1 : 1;  // "07" after "7"
+      i = ie;
+      j = je;
+      continue;
+    }
+    if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]) ? -1 : 1;
+    ++i;
+    ++j;
+  }
+  if (i < a.size()) return 1;
+  if (j < b.size()) return -1;
+  return 0;
+}
+
+}  // namespace
+
 std::string issues_ndjson(const std::vector<DataIssue>& issues) {
+  // In the order of where they were found (file and line, bundle entry, page), whatever order the threads and
+  // partitions of the run reported them in.
+  std::vector<const DataIssue*> sorted;
+  sorted.reserve(issues.size());
+  for (const auto& i : issues) sorted.push_back(&i);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const DataIssue* a, const DataIssue* b) {
+    if (const int c = natural_compare(a->location, b->location); c != 0) return c < 0;
+    return std::tie(a->kind, a->resource, a->path, a->message, a->severity) <
+           std::tie(b->kind, b->resource, b->path, b->message, b->severity);
+  });
   std::string out;
   json::Writer w;
-  for (const auto& i : issues) {
+  for (const DataIssue* issue : sorted) {
+    const DataIssue& i = *issue;
     w.clear();
     w.begin_object();
     w.key("severity").str(to_string(i.severity));

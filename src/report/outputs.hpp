@@ -66,6 +66,9 @@ struct Change {
 };
 std::string changes_csv(const std::vector<Change>& changes);
 std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
+// data_issues.ndjson: one issue per line, sorted by location (digits compared as numbers, so file:9 comes
+// before file:10), then kind, resource, path and message: the same file whatever the threads or partitions of
+// the run.
 std::string issues_ndjson(const std::vector<DataIssue>& issues);
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
                           const std::vector<ranking::PatientOutcome>& outcomes,

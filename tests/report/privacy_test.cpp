@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <sstream>
 
 #include "core/text.hpp"
 #include "demo.hpp"
@@ -259,4 +260,30 @@ BOOST_AUTO_TEST_CASE(chart_thresholds_match_the_trial_definition) {
     }
   }
   BOOST_TEST(drawn == 3);
+}
+
+// data_issues.ndjson lists issues by where they were found, digits compared as numbers, whatever order they
+// were reported in (threads and partitions report in different orders).
+BOOST_AUTO_TEST_CASE(data_issues_are_listed_by_location) {
+  auto issue = [](std::string location, std::string kind) {
+    return DataIssue{Severity::warning, std::move(kind), std::move(location), "", "", "m"};
+  };
+  const std::vector<DataIssue> reported = {
+      issue("b.ndjson:10", "x"),          issue("b.ndjson:9", "y"),
+      issue("a.ndjson:100", "x"),         issue("", "x"),
+      issue("b.ndjson:9", "a"),           issue("bundle.json entry[12]", "x"),
+      issue("bundle.json entry[2]", "x"), issue("b.ndjson:09", "x")};
+  std::vector<std::string> order;
+  std::istringstream lines(report::issues_ndjson(reported));
+  for (std::string l; std::getline(lines, l);) {
+    json::Document d;
+    json::ParseError err;
+    BOOST_TEST_REQUIRE(json::parse(l, d, err));
+    order.push_back(std::string(json::string(json::member(d, "location")).value_or("-")) + " " +
+                    std::string(*json::string(json::member(d, "kind"))));
+  }
+  const std::vector<std::string> expected = {
+      "- x",           "a.ndjson:100 x", "b.ndjson:9 a",           "b.ndjson:9 y",
+      "b.ndjson:09 x", "b.ndjson:10 x",  "bundle.json entry[2] x", "bundle.json entry[12] x"};
+  BOOST_TEST(order == expected, boost::test_tools::per_element());
 }
