@@ -237,7 +237,9 @@ class Router {
 // Document: the same limits and refusals, without the per-event routing that a Bundle's entries need.
 class TextRouter {
  public:
-  TextRouter(Document& doc, const Limits& limits) : d_(doc), limits_(limits) {}
+  // `copy_strings` false: the Document's strings point into the reader's (insitu) buffer.
+  TextRouter(Document& doc, const Limits& limits, bool copy_strings)
+      : d_(doc), limits_(limits), copy_(copy_strings) {}
 
   bool Null() { return d_.Null(); }
   bool Bool(bool b) { return d_.Bool(b); }
@@ -252,9 +254,9 @@ class TextRouter {
     return d_.String(tmp_.data(), static_cast<rapidjson::SizeType>(tmp_.size()), true);
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
-    return check_string(s, n) && d_.String(s, n, true);
+    return check_string(s, n) && d_.String(s, n, copy_);
   }
-  bool Key(const char* s, rapidjson::SizeType n, bool) { return check_string(s, n) && d_.Key(s, n, true); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return check_string(s, n) && d_.Key(s, n, copy_); }
   bool StartObject() { return deeper() && d_.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
@@ -292,8 +294,9 @@ class TextRouter {
 
   Document& d_;
   const Limits& limits_;
+  bool copy_;
   std::size_t depth_ = 0;
-  std::string tmp_;
+  std::string tmp_;  // a number with its mark: always copied
 };
 
 // The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
@@ -393,7 +396,12 @@ bool find_duplicate_key(const Value& v, std::string& which) {
 
 LineDocument::LineDocument() : buffer_(new char[kBytes]), pool_(buffer_.get(), kBytes), doc_(&pool_) {}
 
-bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
+namespace {
+
+// parse() and parse_line(): `copy` is the buffer the text is parsed in (in place); `copy_strings` false
+// leaves the Document's strings there.
+bool parse_text(std::string_view text, Document& doc, ParseError& err, const Limits& limits,
+                std::vector<char>& copy, bool copy_strings) {
   // A Document reused line after line must not keep every earlier line's values: its pool allocator only
   // frees on Clear(), so without this the memory of a whole NDJSON file would pile up.
   doc.SetNull();
@@ -416,16 +424,16 @@ bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& 
     return false;
   }
   // The reader parses a NUL-terminated copy (the text has no NUL of its own, checked above) in place: strings
-  // are unescaped where they stand instead of being copied to the reader's stack, and the Router copies them
-  // into the Document. 16 bytes to spare after the NUL for the 16-byte loads that find the end of a string.
-  thread_local std::vector<char> copy;
+  // are unescaped where they stand instead of being copied to the reader's stack (and from there into the
+  // Document, or not: copy_strings). 16 bytes to spare after the NUL for the 16-byte loads that find the end
+  // of a string.
   if (copy.size() < text.size() + 32) copy.resize(text.size() + 32);
   std::memcpy(copy.data(), text.data(), text.size());
   copy[text.size()] = '\0';
   rapidjson::InsituStringStream ss(copy.data());
   // One reader per thread: its stack keeps its capacity from line to line.
   thread_local rapidjson::Reader reader;
-  TextRouter router(doc, limits);
+  TextRouter router(doc, limits, copy_strings);
   if (!reader.Parse<kTextFlags>(ss, router)) {
     locate(text, reader.GetErrorOffset(), err);
     err.message = reader_message(reader, router);
@@ -440,6 +448,18 @@ bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& 
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
+  thread_local std::vector<char> copy;
+  return parse_text(text, doc, err, limits, copy, true);
+}
+
+bool parse_line(std::string_view text, Document& doc, ParseError& err, const Limits& limits) {
+  thread_local std::vector<char> copy;  // not parse()'s: a parse() in between leaves these strings alone
+  return parse_text(text, doc, err, limits, copy, false);
 }
 
 bool stream_object_file(std::FILE* file, Document& root, const StreamCallbacks& cb, ParseError& err,

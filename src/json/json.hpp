@@ -35,6 +35,10 @@ struct ParseError {
 
 // Parses one complete JSON text. On failure `doc` is left null.
 bool parse(std::string_view text, Document& doc, ParseError& err, const Limits& limits = {});
+// The same for the NDJSON readers' hot loop, without copying every string into the Document: its strings
+// point into a buffer of the calling thread, so the Document may be read only until that thread's next
+// parse_line() (parse() has its own buffer and does not disturb it).
+bool parse_line(std::string_view text, Document& doc, ParseError& err, const Limits& limits = {});
 
 // A Document for parsing many texts one after another (NDJSON lines): the values of each text live in a
 // buffer the document keeps, instead of memory taken from and given back to the heap for every line.

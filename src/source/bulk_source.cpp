@@ -978,7 +978,7 @@ struct BulkSource::Impl {
             break;
         }
       }
-      if (!json::parse(line, doc, perr)) {
+      if (!json::parse_line(line, doc, perr)) {  // `doc` is read before the next line is parsed
         ++local.rejected;
         unattributed_loss = true;
         issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",

@@ -247,7 +247,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   json::ParseError perr;
   for (const auto& [line, number] : kept) {
     const std::string loc = name + ":" + std::to_string(number);
-    if (!json::parse(line, doc, perr)) {
+    if (!json::parse_line(line, doc, perr)) {  // `doc` is read before the next line is parsed
       ++c.stats.rejected;
       c.issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
                    "line is not valid JSON: " + perr.message);

@@ -148,3 +148,20 @@ BOOST_AUTO_TEST_CASE(duplicate_names_are_found_wherever_they_are) {
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(parse_line_leaves_strings_in_its_buffer_until_the_next_parse_line) {
+  json::Document a, b;
+  json::ParseError err;
+  BOOST_TEST_REQUIRE(json::parse_line(R"({"k":"v\u00e9 \"q\"","n":1.50,"e":""})", a, err));
+  BOOST_TEST_REQUIRE(json::parse(R"({"k":"other","n":2})", b, err));  // parse() has its own buffer
+  BOOST_TEST(*json::string(json::member(a, "k")) == "v\xC3\xA9 \"q\"");
+  BOOST_TEST(*json::number_text(json::member(a, "n")) == "1.50");
+  BOOST_TEST(json::serialize(a) == "{\"k\":\"v\xC3\xA9 \\\"q\\\"\",\"n\":1.50,\"e\":\"\"}");
+  BOOST_TEST(*json::string(json::member(b, "k")) == "other");
+  // Refused as parse() refuses.
+  BOOST_TEST(!json::parse_line(R"({"a":1,"a":2})", a, err));
+  BOOST_TEST(!json::parse_line(std::string(100000, '['), a, err));
+  BOOST_TEST(err.message.find("nested deeper") != std::string::npos);
+  BOOST_TEST(!json::parse_line("{\"s\": \"\xff\"}", a, err));
+  BOOST_TEST(json::parse_line(R"({"ok":true})", a, err));
+}
