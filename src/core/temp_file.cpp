@@ -30,6 +30,12 @@ Result<std::unique_ptr<TempLines>> TempLines::create(const std::filesystem::path
   return std::unique_ptr<TempLines>(new TempLines(*f));
 }
 
+// Lines are kilobytes and come by the hundred thousand: a 1 MB buffer writes them in large blocks (the
+// default one, smaller than a line, made every line a system call).
+TempLines::TempLines(std::FILE* f) : f_(f), buffer_(new char[1u << 20]) {
+  std::setvbuf(f_, buffer_.get(), _IOFBF, 1u << 20);
+}
+
 TempLines::~TempLines() {
   std::fclose(f_);
 }

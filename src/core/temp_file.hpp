@@ -31,8 +31,9 @@ class TempLines {
   Status read(Ref ref, std::string& out);
 
  private:
-  explicit TempLines(std::FILE* f) : f_(f) {}
+  explicit TempLines(std::FILE* f);
   std::FILE* f_;
+  std::unique_ptr<char[]> buffer_;
   std::uint64_t end_ = 0;
   bool dirty_ = false;
 };
