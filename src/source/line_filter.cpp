@@ -88,8 +88,8 @@ std::uint64_t quick_hash(std::string_view s) {
   return h ^ (h >> 29);
 }
 
-constexpr std::size_t kCodeBits = std::size_t{1}
-                                  << 16;  // 8 KB per screen: few false positives for ~1,000 codes
+// 8 KB per screen: few false positives for the thousand or so codes of a screen.
+constexpr std::size_t kCodeBits = std::size_t{1} << 16;
 
 bool may_hold(const std::vector<std::uint64_t>& bits, std::string_view code) {
   const std::uint64_t h = quick_hash(code) & (kCodeBits - 1);
