@@ -42,6 +42,16 @@ void discard(Document& d) {
   d.SetNull();
 }
 
+constexpr const char* kNumberNotText = "internal: number not delivered as text";
+
+// Why a string the reader delivered is refused (longer than the limit, or starting with the number mark), or
+// empty: the one check of both routers.
+std::string string_problem(const char* s, rapidjson::SizeType n, const Limits& limits) {
+  if (n > limits.max_string) return "a string is longer than " + std::to_string(limits.max_string) + " bytes";
+  if (n > 0 && s[0] == kNumberMark) return "a string starts with a control character";
+  return {};
+}
+
 // Receives reader events and forwards them to the root document or, for elements of a root-level "entry"
 // array when splitting, to a fresh per-entry document.
 class Router {
@@ -93,20 +103,14 @@ class Router {
   Document& target() { return mode_ == Mode::in_entry ? *entry_ : root_; }
 
   bool unexpected_number() {
-    abort_reason = "internal: number not delivered as text";
+    abort_reason = kNumberNotText;
     return false;
   }
 
   bool check_string(const char* s, rapidjson::SizeType n) {
-    if (n > limits_.max_string) {
-      bad_ = "a string is longer than " + std::to_string(limits_.max_string) + " bytes";
-      return false;
-    }
-    if (n > 0 && s[0] == kNumberMark) {
-      bad_ = "a string starts with a control character";
-      return false;
-    }
-    return true;
+    if (n <= limits_.max_string && (n == 0 || s[0] != kNumberMark)) return true;  // every string: kept cheap
+    bad_ = string_problem(s, n, limits_);
+    return false;
   }
 
   // A bad string inside an entry skips that entry; anywhere else it ends the parse.
@@ -272,7 +276,7 @@ class TextRouter {
 
  private:
   bool unexpected_number() {
-    abort_reason = "internal: number not delivered as text";
+    abort_reason = kNumberNotText;
     return false;
   }
   bool deeper() {
@@ -281,15 +285,9 @@ class TextRouter {
     return false;
   }
   bool check_string(const char* s, rapidjson::SizeType n) {
-    if (n > limits_.max_string) {
-      abort_reason = "a string is longer than " + std::to_string(limits_.max_string) + " bytes";
-      return false;
-    }
-    if (n > 0 && s[0] == kNumberMark) {
-      abort_reason = "a string starts with a control character";
-      return false;
-    }
-    return true;
+    if (n <= limits_.max_string && (n == 0 || s[0] != kNumberMark)) return true;  // every string: kept cheap
+    abort_reason = string_problem(s, n, limits_);
+    return false;
   }
 
   Document& d_;
