@@ -188,7 +188,6 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
 // thread count).
 struct FileSource::Chunk {
   std::unique_ptr<char[]> data;  // complete lines in [begin, end)
-  std::size_t capacity = 0;      // of `data`, for reusing it
   std::size_t begin = 0, end = 0;
   std::size_t first_line = 1;
   std::vector<fhir::Resource> resources;
@@ -270,6 +269,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
     ++c.stats.read_by_type[ex.type_name];
     c.resources.push_back(std::move(*ex.resource));
   }
+  c.data.reset();
 }
 
 FilePtr FileSource::open_input(const std::string& name, const fs::path& file, IssueLog& issues) {
@@ -292,26 +292,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   if (max_inflight > 1) pool = std::make_unique<TaskPool>(threads_);
   std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
 
-  // Read buffers are reused rather than freed: memory the allocator hands back to the system and takes again
-  // is touched afresh by every read, and on a virtual machine first touches made the kernel's copy into the
-  // buffer the largest single cost of a run (docs/performance.md, session 6).
-  std::vector<std::pair<std::unique_ptr<char[]>, std::size_t>> spare;
-  auto take_buffer = [&](std::size_t need) {
-    for (auto it = spare.begin(); it != spare.end(); ++it)
-      if (it->second >= need) {
-        auto b = std::move(*it);
-        spare.erase(it);
-        return b;
-      }
-    const std::size_t size = std::max(need, kChunkBytes + kChunkBytes / 2);  // room for a carried line
-    return std::pair{std::make_unique_for_overwrite<char[]>(size), size};
-  };
-  auto give_back = [&](std::unique_ptr<char[]> b, std::size_t size) {
-    if (b && size <= 2 * kChunkBytes && spare.size() <= max_inflight) spare.emplace_back(std::move(b), size);
-  };
-
   auto deliver = [&](std::unique_ptr<Chunk> c) {
-    give_back(std::move(c->data), c->capacity);
     for (const auto& [t, n] : c->stats.read_by_type) stats_.read_by_type[t] += n;
     for (const auto& [t, n] : c->stats.skipped_by_type) stats_.skipped_by_type[t] += n;
     stats_.rejected += c->stats.rejected;
@@ -336,11 +317,10 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       sink(std::move(page));
     }
   };
-  auto submit = [&](std::pair<std::unique_ptr<char[]>, std::size_t> data, std::size_t begin, std::size_t end,
+  auto submit = [&](std::unique_ptr<char[]> data, std::size_t begin, std::size_t end,
                     std::size_t first_line) {
     auto c = std::make_unique<Chunk>();
-    c->data = std::move(data.first);
-    c->capacity = data.second;
+    c->data = std::move(data);
     c->begin = begin;
     c->end = end;
     c->first_line = first_line;
@@ -378,68 +358,57 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     const std::size_t want = carry.size() < kChunkBytes
                                  ? kChunkBytes
                                  : std::min(carry.size(), std::max(kChunkBytes, kMaxLine + 1 - carry.size()));
-    auto held = take_buffer(carry.size() + want);
-    char* const buf = held.first.get();
-    std::memcpy(buf, carry.data(), carry.size());
-    const std::size_t n = std::fread(buf + carry.size(), 1, want, f.get());
-    if (n == 0) {
-      give_back(std::move(held.first), held.second);
-      break;
-    }
+    auto buf = std::make_unique_for_overwrite<char[]>(carry.size() + want);
+    std::memcpy(buf.get(), carry.data(), carry.size());
+    const std::size_t n = std::fread(buf.get() + carry.size(), 1, want, f.get());
+    if (n == 0) break;
     const std::size_t total = carry.size() + n;
     std::size_t begin = 0;
     if (skipping_long) {  // carry is empty
-      const void* nl = std::memchr(buf, '\n', total);
-      if (!nl) {
-        give_back(std::move(held.first), held.second);
-        continue;
-      }
-      begin = static_cast<std::size_t>(static_cast<const char*>(nl) - buf) + 1;
+      const void* nl = std::memchr(buf.get(), '\n', total);
+      if (!nl) continue;
+      begin = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.get()) + 1;
       skipping_long = false;
     }
     // The carried part holds no newline: only the bytes just read are searched.
     const std::size_t from = std::max(begin, carry.size());
-    const void* last = ::memrchr(buf + from, '\n', total - from);
+    const void* last = ::memrchr(buf.get() + from, '\n', total - from);
     if (!last) {
-      carry.assign(buf + begin, total - begin);
+      carry.assign(buf.get() + begin, total - begin);
       if (carry.size() > kMaxLine) {
         std::string().swap(carry);
         too_long();
         skipping_long = true;
       }
-      give_back(std::move(held.first), held.second);
       continue;
     }
     if (!carry.empty()) {
       // The carried line ends in this read; it may have grown past the limit only now.
-      const auto* nl = static_cast<const char*>(std::memchr(buf + carry.size(), '\n', n));
-      if (static_cast<std::size_t>(nl - buf) > kMaxLine) {
+      const auto* nl = static_cast<const char*>(std::memchr(buf.get() + carry.size(), '\n', n));
+      if (static_cast<std::size_t>(nl - buf.get()) > kMaxLine) {
         too_long();
-        begin = static_cast<std::size_t>(nl - buf) + 1;
+        begin = static_cast<std::size_t>(nl - buf.get()) + 1;
       }
     }
-    const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(last) - buf) + 1;
-    carry.assign(buf + end, total - end);
-    if (begin == end) {
-      give_back(std::move(held.first), held.second);
-      continue;
-    }
+    const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(last) - buf.get()) + 1;
+    carry.assign(buf.get() + end, total - end);
+    if (begin == end) continue;
     std::size_t lines = 0;
-    for (const char* p = buf + begin; (p = static_cast<const char*>(std::memchr(p, '\n', buf + end - p)));
-         ++p)
+    for (const char* p = buf.get() + begin;
+         (p = static_cast<const char*>(std::memchr(p, '\n', buf.get() + end - p))); ++p)
       ++lines;
     const std::size_t first = next_line;
     next_line += lines;
-    submit(std::move(held), begin, end, first);
+    submit(std::move(buf), begin, end, first);
   }
   if (std::ferror(f.get())) {
     issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
     completeness_.run_types.insert("*");
   }
   if (!carry.empty() && !skipping_long) {  // last line without a newline
-    auto held = take_buffer(carry.size());
-    std::memcpy(held.first.get(), carry.data(), carry.size());
-    submit(std::move(held), 0, carry.size(), next_line);
+    auto buf = std::make_unique_for_overwrite<char[]>(carry.size());
+    std::memcpy(buf.get(), carry.data(), carry.size());
+    submit(std::move(buf), 0, carry.size(), next_line);
   }
   while (!inflight.empty()) {
     deliver(inflight.front().get());
