@@ -44,15 +44,11 @@ namespace {
 
 using store::now_utc;
 
-// Spill buckets: enough that a partition holds about 40 MB of input, so that evaluating a partition needs
-// tens of MB whatever the size of the hospital (each bucket costs an open file and a 64 KB buffer).
+// The spill buckets for a source of `input_bytes` (0: unknown), within this process's open-file limit.
 std::size_t spill_buckets(std::uint64_t input_bytes) {
-  std::uint64_t n = std::clamp<std::uint64_t>(input_bytes / (std::uint64_t{40} << 20), 128, 1024);
-  // Leave file descriptors for the sources, outputs and connections (systemd's default soft limit is 1024).
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
-    n = std::min<std::uint64_t>(n, lim.rlim_cur > 256 ? (lim.rlim_cur - 128) / 2 : 64);
-  return static_cast<std::size_t>(n);
+  const bool limited = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY;
+  return terminology::spill_bucket_count(input_bytes, limited ? lim.rlim_cur : UINT64_MAX);
 }
 
 // Runs f(0..n-1) on `threads` threads; each index once. An exception in any of them (bad_alloc) stops the

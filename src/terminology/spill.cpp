@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,10 +15,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kBufferBytes = 32u << 10;  // times up to 1,024 buckets
+// A bucket's write buffer: 32 KB, smaller with many buckets so that all of them together stay within 8 MB.
+std::size_t buffer_bytes(std::size_t buckets) {
+  return std::clamp<std::size_t>((std::size_t{8} << 20) / std::max<std::size_t>(buckets, 1), 8u << 10,
+                                 32u << 10);
+}
 constexpr std::uint32_t kMaxRecord = 1u << 30;
 
 }  // namespace
+
+std::size_t spill_bucket_count(std::uint64_t input_bytes, std::uint64_t open_files_limit) {
+  std::uint64_t n =
+      input_bytes == 0 ? 1024 : std::clamp<std::uint64_t>(input_bytes / (std::uint64_t{40} << 20), 128, 1024);
+  n = std::min<std::uint64_t>(n, open_files_limit > 256 ? (open_files_limit - 128) / 2 : 64);
+  return static_cast<std::size_t>(n);
+}
 
 std::size_t bucket_of(std::string_view patient_id, std::size_t n) {
   if (n <= 1) return 0;
@@ -42,8 +54,8 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
     auto f = open_temp_file(dir);
     if (!f) return f.error();
     s->files_.emplace_back(*f);
-    s->buffers_.emplace_back(new char[kBufferBytes]);
-    std::setvbuf(*f, s->buffers_.back().get(), _IOFBF, kBufferBytes);
+    s->buffers_.emplace_back(new char[buffer_bytes(n)]);
+    std::setvbuf(*f, s->buffers_.back().get(), _IOFBF, buffer_bytes(n));
   }
   return s;
 }

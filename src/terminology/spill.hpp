@@ -45,6 +45,13 @@ class SpillBuckets {
   std::string record_;  // reused by write(): one allocation for the run, not one per resource
 };
 
+// How many buckets a run spills to: enough that a partition holds about 40 MB of input (so that evaluating
+// one needs tens of MB whatever the size of the hospital), at least 128; when the size is not known before
+// reading (REST, Bulk export: input_bytes 0), the most, 1,024, since a hospital's export may be any size.
+// Each bucket is an open file: half of what the soft limit leaves after 128 for sources, outputs and
+// connections (systemd's default soft limit is 1,024), at least 64.
+std::size_t spill_bucket_count(std::uint64_t input_bytes, std::uint64_t open_files_limit);
+
 // Which of `n` buckets a patient's resources go to; independent of the shard hash, so that the patients
 // of one shard still spread over all buckets.
 std::size_t bucket_of(std::string_view patient_id, std::size_t n);

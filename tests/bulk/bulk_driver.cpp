@@ -8,7 +8,8 @@
 //               would keep it] [--crash-after-kickoff: exit 9 once the status URL is known]
 //               [--attempts N] [--poll-ms N] [--min-poll-ms N] [--max-poll-ms N] [--max-error-wait-ms N]
 //               [--max-export-wait-ms N] [--concurrency N] [--max-body-mb N: body size caps of the client,
-//               compressed and decoded] [--total-timeout-s N]
+//               compressed and decoded] [--total-timeout-s N] [--memory-budget-kb N: kept resources beyond
+//               it are spilled]
 // BULK_TOKEN in the environment: sent as "Authorization: Bearer <token>" (where BulkSource allows).
 // Exit codes as the CLI's: 0 complete, 5 incomplete, 4 the source failed, 3 bad trial/mappings, 2 usage.
 #include <cstdlib>
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
   if (!day) return usage("bad --as-of");
   o.as_of = *day;
   if (f.count("state")) o.state = f["state"];
+  if (f.count("memory-budget-kb"))
+    o.memory_budget_bytes = static_cast<std::size_t>(num("memory-budget-kb", 0)) << 10;
   auto prepared = app::prepare(o);
   if (!prepared) {
     std::cerr << prepared.error().what() << "\n";
@@ -195,7 +198,11 @@ int main(int argc, char** argv) {
         .key("eligible")
         .integer(static_cast<long long>(sum->eligible))
         .key("possible")
-        .integer(static_cast<long long>(sum->possible));
+        .integer(static_cast<long long>(sum->possible))
+        .key("partitions")
+        .integer(static_cast<long long>(sum->partitions))
+        .key("spilled_bytes")
+        .integer(static_cast<long long>(sum->spilled_bytes));
   w.end_object();
   std::ofstream(f["summary"], std::ios::trunc) << w.view() << "\n";
   if (!sum) std::cerr << "bulk_driver: " << sum.error().what() << "\n";

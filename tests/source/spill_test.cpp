@@ -66,6 +66,29 @@ BOOST_AUTO_TEST_CASE(spilled_records_equal_in_memory_records) {
   BOOST_TEST(k0 == k2);
   BOOST_TEST((memory == all_spilled));
   BOOST_TEST((memory == half));
+  // Many more buckets than patients (what a source of unknown size gets): most partitions are empty.
+  std::size_t p3 = 0, k3 = 0;
+  std::uint64_t s3 = 0;
+  const auto many = lines_with(0, 400, &p3, &k3, &s3);
+  BOOST_TEST(p3 == 400u);
+  BOOST_TEST(s3 == s1);
+  BOOST_TEST(k3 == k0);
+  BOOST_TEST((memory == many));
+}
+
+BOOST_AUTO_TEST_CASE(bucket_count_follows_the_input_size_and_the_open_file_limit) {
+  constexpr std::uint64_t MB = 1u << 20, no_limit = UINT64_MAX;
+  BOOST_TEST(terminology::spill_bucket_count(500 * MB, no_limit) == 128u);      // small: the floor
+  BOOST_TEST(terminology::spill_bucket_count(5000 * MB, no_limit) == 128u);     // 100,000 patients
+  BOOST_TEST(terminology::spill_bucket_count(26000 * MB, no_limit) == 650u);    // 40 MB of input a bucket
+  BOOST_TEST(terminology::spill_bucket_count(100000 * MB, no_limit) == 1024u);  // the ceiling
+  // A source that cannot tell its size before reading (REST, Bulk) may be a hospital's whole export: it
+  // gets the most buckets, not the fewest, so that a partition stays small however much comes.
+  BOOST_TEST(terminology::spill_bucket_count(0, no_limit) == 1024u);
+  // Each bucket is an open file: half of what the limit leaves after 128 for everything else.
+  BOOST_TEST(terminology::spill_bucket_count(0, 1024) == 448u);
+  BOOST_TEST(terminology::spill_bucket_count(500 * MB, 1024) == 128u);
+  BOOST_TEST(terminology::spill_bucket_count(0, 256) == 64u);
 }
 
 BOOST_AUTO_TEST_CASE(bucket_of_spreads_one_shards_patients) {
