@@ -164,6 +164,13 @@ class Loader {
     return make_error("unknown code system '" + system + "' (add it to systems.json)", file_ + " " + where);
   }
 
+  // A code the map marks `"verified": false` was written from memory and is to be checked (CRITERIA.md 6):
+  // every decision that rests on it says so in its rule, where the coordinator reads the evidence.
+  static std::string unverified_note(const json::Value& spec) {
+    const auto v = json::boolean(member(spec, "verified"));
+    return v && !*v ? " (code not verified)" : "";
+  }
+
   Status add_rule(const json::Value& spec, const std::string& concept_id, bool exclude,
                   const std::string& where) {
     std::string system = str(spec, "system");
@@ -192,7 +199,8 @@ class Loader {
     } else {
       return fail(where, "needs code, prefix or range");
     }
-    r.rule = fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc;
+    r.rule = fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc +
+             unverified_note(spec);
     for (const auto& url : **u) {
       if (r.kind == Terminology::Rule::Kind::exact)
         idx_->exact[key(url, r.lo)].push_back(r);
@@ -315,9 +323,9 @@ class Loader {
     auto u = urls(system, where + ".system");
     if (!u) return u.error();
     for (const auto& url : **u)
-      idx_->meds[key(url, code)] =
-          MedEntry{ingredient, strength,
-                   fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code};
+      idx_->meds[key(url, code)] = MedEntry{ingredient, strength,
+                                            fs::path(file_).filename().string() + " " + ingredient + ": " +
+                                                system + " " + code + unverified_note(spec)};
     return Status::success();
   }
 

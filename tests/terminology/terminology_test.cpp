@@ -36,6 +36,32 @@ BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
   BOOST_TEST(local[0].con->id == "creatinine");
 }
 
+// Codes the map marks "verified": false (written from memory, CRITERIA.md 6) still match, and every match
+// says so in its rule, which the evidence shows; verified codes and codes without the flag do not carry the
+// note.
+BOOST_AUTO_TEST_CASE(unverified_codes_say_so_in_their_rule) {
+  auto t = test::terms();
+  auto unverified = t->match(fhir::CodeableConcept{{{"http://loinc.org", "2160-0", ""}}, ""});
+  BOOST_REQUIRE(unverified.size() == 1u);
+  BOOST_TEST(unverified[0].con->id == "creatinine");
+  BOOST_TEST(unverified[0].rule == "concepts.json creatinine: loinc 2160-0 (code not verified)");
+  auto verified = t->match(fhir::CodeableConcept{{{"http://loinc.org", "14682-9", ""}}, ""});
+  BOOST_REQUIRE(verified.size() == 1u);
+  BOOST_TEST(verified[0].rule == "concepts.json creatinine: loinc 14682-9");
+  auto local = t->match(
+      fhir::CodeableConcept{{{"http://hospital.example.org/fhir/CodeSystem/lab-test", "CREA", ""}}, ""});
+  BOOST_REQUIRE(local.size() == 1u);
+  BOOST_TEST(local[0].rule.find("not verified") == std::string::npos);
+  auto drug = t->match_medication(
+      fhir::CodeableConcept{{{"http://www.nlm.nih.gov/research/umls/rxnorm", "6902", ""}}, ""});
+  BOOST_REQUIRE(drug.has_value());
+  BOOST_TEST(drug->rule == "medications.json methylprednisolone: rxnorm 6902 (code not verified)");
+  auto sure = t->match_medication(
+      fhir::CodeableConcept{{{"http://www.nlm.nih.gov/research/umls/rxnorm", "8640", ""}}, ""});
+  BOOST_REQUIRE(sure.has_value());
+  BOOST_TEST(sure->rule == "medications.json prednisone: rxnorm 8640");
+}
+
 // Text needles are matched against CodeableConcept.text, then each display; which needles a text holds is
 // remembered per thread, so asking again must give the same matches, in the same order.
 BOOST_AUTO_TEST_CASE(text_matches_are_the_same_when_asked_again) {
