@@ -1,5 +1,6 @@
 #include "core/decimal.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -101,6 +102,14 @@ long double Decimal::to_long_double() const {
   return static_cast<long double>(mantissa_) * std::pow(10.0L, static_cast<long double>(-scale_));
 }
 
+double Decimal::to_double() const {
+  const std::string text = to_string();
+  double v = 0;
+  std::from_chars(text.data(), text.data() + text.size(),
+                  v);  // out of range: leaves 0, as no chart can show it
+  return v;
+}
+
 std::string Decimal::to_string() const {
   Int128 m = mantissa_ < 0 ? -mantissa_ : mantissa_;
   char rev[48];
@@ -128,6 +137,30 @@ std::string Decimal::to_string() const {
     if (i == scale_) out += '.';
   }
   return out;
+}
+
+std::optional<std::string> Decimal::divided_text(const Decimal& divisor, int digits) const {
+  if (divisor.mantissa_ == 0 || digits < 0) return std::nullopt;
+  // this / divisor = (m1 / m2) x 10^(s2 - s1): the result times 10^digits is num / den.
+  Int128 num = mantissa_, den = divisor.mantissa_;
+  const int e = divisor.scale_ - scale_ + digits;
+  if (e >= 0 ? !mul10(num, e) : !mul10(den, -e)) return std::nullopt;
+  if (den < 0) {
+    num = -num;
+    den = -den;
+  }
+  Int128 q = num / den;
+  Int128 r = num % den;  // same sign as num
+  if (r < 0) r = -r;
+  // Half to even, without forming 2r (which could overflow).
+  if (r > den - r || (r == den - r && q % 2 != 0)) q += num < 0 ? -1 : 1;
+  std::string s = Decimal(q, digits).to_string();
+  if (digits > 0) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  if (s == "-0") s = "0";
+  return s;
 }
 
 std::string Decimal::format(long double v, int digits) {

@@ -31,10 +31,15 @@ class Decimal {
   bool is_zero() const { return mantissa_ == 0; }
   bool negative() const { return mantissa_ < 0; }
   long double to_long_double() const;
+  // The nearest double (correctly rounded from the exact text, so the same on every machine).
+  double to_double() const;
   // The exact text, keeping the scale as written ("2.50").
   std::string to_string() const;
   // Rounded to at most `digits` decimals, trailing zeros removed (for display of converted values).
   static std::string format(long double v, int digits = 4);
+  // this / divisor, rounded half to even to at most `digits` decimals, as format() writes it, computed
+  // exactly (the same text on every machine); nullopt for a zero divisor or beyond 38 digits.
+  std::optional<std::string> divided_text(const Decimal& divisor, int digits) const;
 
   // The exact representation, for writing a value to a scratch file and reading it back unchanged.
   Int128 mantissa() const { return mantissa_; }

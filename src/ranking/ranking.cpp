@@ -84,15 +84,13 @@ void lab_series(const criteria::Context& ctx, PatientOutcome& out) {
     p.comparator = o.value.quantity.comparator;
     if (a->canonical.empty()) {  // kit-specific units (anti-dsDNA): plotted as reported
       if (!o.value.quantity.value) continue;
-      p.value = static_cast<double>(o.value.quantity.value->to_long_double());
+      p.value = o.value.quantity.value->to_double();
       p.unit = o.value.quantity.unit.empty() ? o.value.quantity.code : o.value.quantity.unit;
     } else {
       std::string why;
       auto n = terminology::normalise(ctx.terms, *a, o.value.quantity, why);
       if (!n) continue;
-      const auto& c = n->conversion;
-      p.value = static_cast<double>((n->value.to_long_double() + c.add.to_long_double()) *
-                                    c.multiply.to_long_double() / c.divide.to_long_double());
+      p.value = n->plotted();
       p.unit = n->canonical;
     }
     out.series.push_back(std::move(p));

@@ -106,9 +106,24 @@ Tri test_with_comparator(std::strong_ordering c, std::string_view comparator, Co
 }
 
 std::string Normalised::display() const {
-  long double v = (value.to_long_double() + conversion.add.to_long_double()) *
-                  conversion.multiply.to_long_double() / conversion.divide.to_long_double();
-  return comparator + (conversion.identity() ? value.to_string() : Decimal::format(v, 4));
+  if (conversion.identity()) return comparator + value.to_string();
+  // Exact where the digits allow (the same text on every machine), else through long double.
+  auto v = value.plus(conversion.add);
+  if (v) v = v->times(conversion.multiply);
+  if (v)
+    if (auto text = v->divided_text(conversion.divide, 4)) return comparator + *text;
+  long double approx = (value.to_long_double() + conversion.add.to_long_double()) *
+                       conversion.multiply.to_long_double() / conversion.divide.to_long_double();
+  return comparator + Decimal::format(approx, 4);
+}
+
+double Normalised::plotted() const {
+  auto v = value.plus(conversion.add);
+  if (v) v = v->times(conversion.multiply);
+  if (v)
+    if (auto text = v->divided_text(conversion.divide, 12)) return Decimal::parse(*text)->to_double();
+  return static_cast<double>((value.to_long_double() + conversion.add.to_long_double()) *
+                             conversion.multiply.to_long_double() / conversion.divide.to_long_double());
 }
 
 std::string Normalised::describe() const {

@@ -35,6 +35,7 @@ struct Normalised {
   std::string canonical;
   std::string display() const;   // converted value, rounded, with comparator: ">221.05"
   std::string describe() const;  // "221 umol/L / 88.42 -> 2.4994 mg/dL" or "" when no conversion
+  double plotted() const;        // the converted value for charts (display only), the same on every machine
 };
 
 // Converts a Quantity for an analyte. On failure `why` names the problem (missing value, unknown unit).
