@@ -104,9 +104,8 @@ long double Decimal::to_long_double() const {
 
 double Decimal::to_double() const {
   const std::string text = to_string();
-  double v = 0;
-  std::from_chars(text.data(), text.data() + text.size(),
-                  v);  // out of range: leaves 0, as no chart can show it
+  double v = 0;  // out of a double's range: left 0 (no chart could show it)
+  std::from_chars(text.data(), text.data() + text.size(), v);
   return v;
 }
 

@@ -4,6 +4,25 @@
 
 namespace cf::terminology {
 
+namespace {
+
+// (v + add) x multiply / divide in long double: for what exact decimals cannot hold (beyond 38 digits).
+long double approx(const Decimal& v, const Conversion& c) {
+  return (v.to_long_double() + c.add.to_long_double()) * c.multiply.to_long_double() /
+         c.divide.to_long_double();
+}
+
+// The same, exactly, as text rounded to `digits` decimals (the same on every machine); nullopt when it does
+// not fit.
+std::optional<std::string> exact_text(const Decimal& v, const Conversion& c, int digits) {
+  auto x = v.plus(c.add);
+  if (x) x = x->times(c.multiply);
+  if (!x) return std::nullopt;
+  return x->divided_text(c.divide, digits);
+}
+
+}  // namespace
+
 const char* to_string(Tri t) {
   switch (t) {
     case Tri::met:
@@ -51,10 +70,7 @@ std::strong_ordering compare_converted(const Decimal& v, const Conversion& vc, c
   if (rhs) rhs = rhs->times(tc.multiply);
   if (rhs) rhs = rhs->times(vc.divide);
   if (lhs && rhs) return *lhs <=> *rhs;
-  const long double a = (v.to_long_double() + vc.add.to_long_double()) * vc.multiply.to_long_double() /
-                        vc.divide.to_long_double();
-  const long double b = (t.to_long_double() + tc.add.to_long_double()) * tc.multiply.to_long_double() /
-                        tc.divide.to_long_double();
+  const long double a = approx(v, vc), b = approx(t, tc);
   return a < b   ? std::strong_ordering::less
          : a > b ? std::strong_ordering::greater
                  : std::strong_ordering::equal;
@@ -107,23 +123,13 @@ Tri test_with_comparator(std::strong_ordering c, std::string_view comparator, Co
 
 std::string Normalised::display() const {
   if (conversion.identity()) return comparator + value.to_string();
-  // Exact where the digits allow (the same text on every machine), else through long double.
-  auto v = value.plus(conversion.add);
-  if (v) v = v->times(conversion.multiply);
-  if (v)
-    if (auto text = v->divided_text(conversion.divide, 4)) return comparator + *text;
-  long double approx = (value.to_long_double() + conversion.add.to_long_double()) *
-                       conversion.multiply.to_long_double() / conversion.divide.to_long_double();
-  return comparator + Decimal::format(approx, 4);
+  auto text = exact_text(value, conversion, 4);
+  return comparator + (text ? *text : Decimal::format(approx(value, conversion), 4));
 }
 
 double Normalised::plotted() const {
-  auto v = value.plus(conversion.add);
-  if (v) v = v->times(conversion.multiply);
-  if (v)
-    if (auto text = v->divided_text(conversion.divide, 12)) return Decimal::parse(*text)->to_double();
-  return static_cast<double>((value.to_long_double() + conversion.add.to_long_double()) *
-                             conversion.multiply.to_long_double() / conversion.divide.to_long_double());
+  auto text = exact_text(value, conversion, 12);
+  return text ? Decimal::parse(*text)->to_double() : static_cast<double>(approx(value, conversion));
 }
 
 std::string Normalised::describe() const {
