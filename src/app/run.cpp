@@ -162,6 +162,10 @@ Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts) {
   return std::shared_ptr<const Prepared>(new Prepared{*terms, std::move(*trial)});
 }
 
+const std::vector<std::string>& unverified_codes(const Prepared& prepared) {
+  return prepared.terms->unverified_codes();
+}
+
 std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared) {
   source::LineFilterConfig c;
   c.read_types = {"Patient",           "Condition",           "Observation",

@@ -51,6 +51,9 @@ struct RunSummary {
 struct Prepared;
 Result<std::shared_ptr<const Prepared>> prepare(const RunOptions& opts);
 
+// The codes these mappings mark "verified": false, as their rules (for `run --check`).
+const std::vector<std::string>& unverified_codes(const Prepared& prepared);
+
 // The raw-line prefilter that matches these mappings (source/line_filter.hpp).
 std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared);
 

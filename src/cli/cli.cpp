@@ -386,6 +386,16 @@ int run_command(const std::vector<std::string>& args) {
     std::cout << "settings ok: source " << (s.is_server() ? s.sources[0] + " (" + s.mode + " mode)" : "files")
               << ", trial " << o.trial.string() << ", as of " << format_day(o.as_of)
               << (s.state.empty() ? "" : ", state " + s.state) << ", out " << o.out.string() << "\n";
+    // Codes written from memory still match (their evidence says so): the study team checks them before
+    // production use, and this is where it learns which.
+    const auto& unverified = app::unverified_codes(**prepared);
+    if (!unverified.empty()) {
+      std::cout
+          << "mappings: " << unverified.size()
+          << " codes are marked \"verified\": false (written from memory; check them against loinc.org, "
+             "VSAC or Athena, then set \"verified\": true):\n";
+      for (const auto& rule : unverified) std::cout << "  " << rule << "\n";
+    }
     if (s.is_server()) {
       auto auth = authorization(s);
       if (!auth) {

@@ -201,6 +201,7 @@ class Loader {
     }
     r.rule = fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc +
              unverified_note(spec);
+    if (!unverified_note(spec).empty()) t_.unverified_.push_back(r.rule);
     for (const auto& url : **u) {
       if (r.kind == Terminology::Rule::Kind::exact)
         idx_->exact[key(url, r.lo)].push_back(r);
@@ -322,10 +323,10 @@ class Loader {
     if (code.empty()) return fail(where + ".code", "missing");
     auto u = urls(system, where + ".system");
     if (!u) return u.error();
-    for (const auto& url : **u)
-      idx_->meds[key(url, code)] = MedEntry{ingredient, strength,
-                                            fs::path(file_).filename().string() + " " + ingredient + ": " +
-                                                system + " " + code + unverified_note(spec)};
+    const std::string rule = fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " +
+                             code + unverified_note(spec);
+    if (!unverified_note(spec).empty()) t_.unverified_.push_back(rule);
+    for (const auto& url : **u) idx_->meds[key(url, code)] = MedEntry{ingredient, strength, rule};
     return Status::success();
   }
 

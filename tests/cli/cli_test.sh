@@ -31,6 +31,13 @@ check "explain exits 0" test $? -eq 0
 check "explain shows the deciding creatinine with conversion" grep -q "umol/L / 88.42" <<<"$ex"
 check "explain names the resource" grep -q "Observation/" <<<"$ex"
 check "explain of an unknown patient fails" bash -c "! '$bin' explain nobody --out cohort-output 2>/dev/null"
+# evidence and --check name the codes the maps mark "verified": false.
+check "evidence says a creatinine code is not verified" grep -q '"rule":"concepts.json creatinine: loinc 2160-0 (code not verified)"' cohort-output/results.ndjson
+chk=$("$bin" run --check true 2>&1)
+check "--check exits 0" test $? -eq 0
+check "--check counts the unverified codes" grep -q '^mappings: [0-9]* codes are marked "verified": false' <<<"$chk"
+check "--check lists an unverified code" grep -qx '  concepts.json creatinine: loinc 2160-0 (code not verified)' <<<"$chk"
+check "--check does not list a verified code" bash -c "! grep -q '14682-9' <<<\"\$1\"" _ "$chk"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
