@@ -165,10 +165,15 @@ class Loader {
   }
 
   // A code the map marks `"verified": false` was written from memory and is to be checked (CRITERIA.md 6):
-  // every decision that rests on it says so in its rule, where the coordinator reads the evidence.
-  static std::string unverified_note(const json::Value& spec) {
+  // every decision that rests on it says so in its rule, where the coordinator reads the evidence, and `run
+  // --check` lists it.
+  std::string rule_for(std::string rule, const json::Value& spec) {
     const auto v = json::boolean(member(spec, "verified"));
-    return v && !*v ? " (code not verified)" : "";
+    if (v && !*v) {
+      rule += " (code not verified)";
+      t_.unverified_.push_back(rule);
+    }
+    return rule;
   }
 
   Status add_rule(const json::Value& spec, const std::string& concept_id, bool exclude,
@@ -199,9 +204,9 @@ class Loader {
     } else {
       return fail(where, "needs code, prefix or range");
     }
-    r.rule = fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc +
-             unverified_note(spec);
-    if (!unverified_note(spec).empty()) t_.unverified_.push_back(r.rule);
+    r.rule = rule_for(
+        fs::path(file_).filename().string() + " " + concept_id + (exclude ? " excludes " : ": ") + desc,
+        spec);
     for (const auto& url : **u) {
       if (r.kind == Terminology::Rule::Kind::exact)
         idx_->exact[key(url, r.lo)].push_back(r);
@@ -323,9 +328,8 @@ class Loader {
     if (code.empty()) return fail(where + ".code", "missing");
     auto u = urls(system, where + ".system");
     if (!u) return u.error();
-    const std::string rule = fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " +
-                             code + unverified_note(spec);
-    if (!unverified_note(spec).empty()) t_.unverified_.push_back(rule);
+    const std::string rule =
+        rule_for(fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code, spec);
     for (const auto& url : **u) idx_->meds[key(url, code)] = MedEntry{ingredient, strength, rule};
     return Status::success();
   }
