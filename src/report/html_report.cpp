@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/date.hpp"
+#include "terminology/terminology.hpp"
 
 namespace cf::report {
 
@@ -391,6 +392,23 @@ class Page {
         "trials until the registry text is read: " +
         list(analogue) + ".</p>";
     out_ += "<p><b>Always manual</b> (consent, physician assessments): " + list(manual) + ".</p>";
+    // Candidates' evidence that rests on codes the maps mark "verified": false (written from memory).
+    std::map<std::string, std::size_t> unverified;
+    for (const auto& o : outcomes_)
+      for (const auto& r : o.results)
+        for (const auto& e : r.evidence)
+          if (e.rule.ends_with(terminology::kUnverifiedNote))
+            ++unverified[e.rule.substr(0, e.rule.size() - terminology::kUnverifiedNote.size())];
+    if (!unverified.empty()) {
+      std::string rules;
+      for (const auto& [rule, n] : unverified)
+        rules += (rules.empty() ? "" : "; ") + rule + " (" + std::to_string(n) + ")";
+      out_ +=
+          "<p><b>Codes not yet verified</b> (written from memory in the code maps) that evidence below rests "
+          "on, with how many pieces of evidence each; check them against loinc.org, VSAC or Athena "
+          "(<code>cohort-finder run --check true</code> lists them all): " +
+          esc(rules) + ".</p>";
+    }
     for (const auto& n : trial_.notes) out_ += "<p class=\"small\">" + esc(n) + "</p>";
     out_ += "</section>";
   }

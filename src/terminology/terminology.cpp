@@ -170,7 +170,7 @@ class Loader {
   std::string rule_for(std::string rule, const json::Value& spec) {
     const auto v = json::boolean(member(spec, "verified"));
     if (v && !*v) {
-      rule += " (code not verified)";
+      rule += kUnverifiedNote;
       t_.unverified_.push_back(rule);
     }
     return rule;

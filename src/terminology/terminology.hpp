@@ -64,6 +64,9 @@ struct MedicationMatch {
   std::string system, code, display, rule;
 };
 
+// Ends the rule of a match on a code the maps mark "verified": false (written from memory, to be checked).
+inline constexpr std::string_view kUnverifiedNote = " (code not verified)";
+
 class Terminology {
  public:
   // Loads systems.json, concepts.json, units.json, medications.json and every local/*.json under `dir`.

@@ -133,6 +133,10 @@ BOOST_AUTO_TEST_CASE(summary_banner_and_modes) {
   BOOST_TEST(id.find("<b>Not recovered:</b> I7, I8 and most") != std::string::npos);
   BOOST_TEST(id.find("A-HBV, A-HIV, A-MAL, A-PREG, A-LAB") != std::string::npos);
   BOOST_TEST(id.find("unit-unconvertible") != std::string::npos);
+  // Evidence resting on codes written from memory is counted in the banner, by rule.
+  BOOST_TEST(id.find("<b>Codes not yet verified</b>") != std::string::npos);
+  BOOST_TEST(id.find("concepts.json creatinine: loinc 2160-0 (") != std::string::npos);
+  BOOST_TEST(id.find("concepts.json creatinine: loinc 14682-9 (") == std::string::npos);
   BOOST_TEST(id.find(test::nct().version) != std::string::npos);
   BOOST_TEST(id.find("Synthetic, Case 009") != std::string::npos, "identified shows names");
   BOOST_TEST(test::count_of(id, "<tr data-patient=") == 30u, "identified lists the ineligible, collapsed");
