@@ -138,7 +138,7 @@ std::string Decimal::to_string() const {
   return out;
 }
 
-std::optional<std::string> Decimal::divided_text(const Decimal& divisor, int digits) const {
+std::optional<Decimal> Decimal::divided(const Decimal& divisor, int digits) const {
   if (divisor.mantissa_ == 0 || digits < 0) return std::nullopt;
   // this / divisor = (m1 / m2) x 10^(s2 - s1): the result times 10^digits is num / den.
   Int128 num = mantissa_, den = divisor.mantissa_;
@@ -153,7 +153,13 @@ std::optional<std::string> Decimal::divided_text(const Decimal& divisor, int dig
   if (r < 0) r = -r;
   // Half to even, without forming 2r (which could overflow).
   if (r > den - r || (r == den - r && q % 2 != 0)) q += num < 0 ? -1 : 1;
-  std::string s = Decimal(q, digits).to_string();
+  return Decimal(q, digits);
+}
+
+std::optional<std::string> Decimal::divided_text(const Decimal& divisor, int digits) const {
+  auto q = divided(divisor, digits);
+  if (!q) return std::nullopt;
+  std::string s = q->to_string();
   if (digits > 0) {
     while (s.back() == '0') s.pop_back();
     if (s.back() == '.') s.pop_back();

@@ -37,8 +37,10 @@ class Decimal {
   std::string to_string() const;
   // Rounded to at most `digits` decimals, trailing zeros removed (for display of converted values).
   static std::string format(long double v, int digits = 4);
-  // this / divisor, rounded half to even to at most `digits` decimals, as format() writes it, computed
-  // exactly (the same text on every machine); nullopt for a zero divisor or beyond 38 digits.
+  // this / divisor, rounded half to even to `digits` decimals, computed exactly (the same on every machine);
+  // nullopt for a zero divisor or beyond 38 digits.
+  std::optional<Decimal> divided(const Decimal& divisor, int digits) const;
+  // The same as text the way format() writes it: trailing zeros removed, never "-0".
   std::optional<std::string> divided_text(const Decimal& divisor, int digits) const;
 
   // The exact representation, for writing a value to a scratch file and reading it back unchanged.

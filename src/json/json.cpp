@@ -44,8 +44,13 @@ void discard(Document& d) {
 
 constexpr const char* kNumberNotText = "internal: number not delivered as text";
 
-// Why a string the reader delivered is refused (longer than the limit, or starting with the number mark), or
-// empty: the one check of both routers.
+// The one string check of both routers: every string passes through it, so the common case is one inline
+// test, and string_problem() says why a refused one was refused.
+inline bool string_ok(const char* s, rapidjson::SizeType n, const Limits& limits) {
+  return n <= limits.max_string && (n == 0 || s[0] != kNumberMark);
+}
+
+// Why a string is refused (longer than the limit, or starting with the number mark).
 std::string string_problem(const char* s, rapidjson::SizeType n, const Limits& limits) {
   if (n > limits.max_string) return "a string is longer than " + std::to_string(limits.max_string) + " bytes";
   if (n > 0 && s[0] == kNumberMark) return "a string starts with a control character";
@@ -108,7 +113,7 @@ class Router {
   }
 
   bool check_string(const char* s, rapidjson::SizeType n) {
-    if (n <= limits_.max_string && (n == 0 || s[0] != kNumberMark)) return true;  // every string: kept cheap
+    if (string_ok(s, n, limits_)) return true;
     bad_ = string_problem(s, n, limits_);
     return false;
   }
@@ -285,7 +290,7 @@ class TextRouter {
     return false;
   }
   bool check_string(const char* s, rapidjson::SizeType n) {
-    if (n <= limits_.max_string && (n == 0 || s[0] != kNumberMark)) return true;  // every string: kept cheap
+    if (string_ok(s, n, limits_)) return true;
     abort_reason = string_problem(s, n, limits_);
     return false;
   }

@@ -12,13 +12,11 @@ long double approx(const Decimal& v, const Conversion& c) {
          c.divide.to_long_double();
 }
 
-// The same, exactly, as text rounded to `digits` decimals (the same on every machine); nullopt when it does
-// not fit.
-std::optional<std::string> exact_text(const Decimal& v, const Conversion& c, int digits) {
+// (v + add) x multiply exactly, to be divided by `divide` (Decimal::divided); nullopt beyond 38 digits.
+std::optional<Decimal> dividend(const Decimal& v, const Conversion& c) {
   auto x = v.plus(c.add);
   if (x) x = x->times(c.multiply);
-  if (!x) return std::nullopt;
-  return x->divided_text(c.divide, digits);
+  return x;
 }
 
 }  // namespace
@@ -123,13 +121,15 @@ Tri test_with_comparator(std::strong_ordering c, std::string_view comparator, Co
 
 std::string Normalised::display() const {
   if (conversion.identity()) return comparator + value.to_string();
-  auto text = exact_text(value, conversion, 4);
+  const auto x = dividend(value, conversion);
+  const auto text = x ? x->divided_text(conversion.divide, 4) : std::nullopt;
   return comparator + (text ? *text : Decimal::format(approx(value, conversion), 4));
 }
 
 double Normalised::plotted() const {
-  auto text = exact_text(value, conversion, 12);
-  return text ? Decimal::parse(*text)->to_double() : static_cast<double>(approx(value, conversion));
+  const auto x = dividend(value, conversion);
+  const auto q = x ? x->divided(conversion.divide, 12) : std::nullopt;
+  return q ? q->to_double() : static_cast<double>(approx(value, conversion));
 }
 
 std::string Normalised::describe() const {
