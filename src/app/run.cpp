@@ -358,7 +358,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   };
   std::unordered_map<std::string, Lines> ineligible_lines;
   const bool two_lines = state && opts.export_mode != report::ExportMode::identified;
-  const report::ResultLines result_lines(*trial);
+  const report::ResultLines result_lines(*trial, opts.ineligible_detail);
   auto shown_line = [&](const ranking::PatientOutcome& o) {
     return opts.export_mode == report::ExportMode::identified
                ? result_lines.line(o)

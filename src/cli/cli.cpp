@@ -73,6 +73,10 @@ const char* kRunHelp =
     "  --memory-budget MB  kept resources beyond this go to unlinked scratch files in the output folder and "
     "patients\n"
     "                  are evaluated a partition at a time (default 32); results do not depend on it\n"
+    "  --ineligible-detail deciding|full  deciding (default): an ineligible patient's line in results.ndjson "
+    "gives\n"
+    "                  reasons and evidence for the criteria that excluded them, the others' outcome only; "
+    "full: all\n"
     "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
     "output\n"
     "                  folders with `cohort-finder merge`\n"
@@ -235,7 +239,8 @@ int run_command(const std::vector<std::string>& args) {
                     "bulk-level",
                     "export-mode",
                     "pseudonym-key",
-                    "shard"},
+                    "shard",
+                    "ineligible-detail"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -318,6 +323,12 @@ int run_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder run: --mode is seed or population\n";
     return kUsage;
   }
+  if (f.count("ineligible-detail")) s.ineligible_detail = f["ineligible-detail"];
+  const auto detail = report::parse_ineligible_detail(s.ineligible_detail);
+  if (!detail) {
+    std::cerr << "cohort-finder run: --ineligible-detail is deciding or full\n";
+    return kUsage;
+  }
   if (s.log_format != "text" && s.log_format != "json") {
     std::cerr << "cohort-finder run: --log-format is text or json\n";
     return kUsage;
@@ -332,6 +343,7 @@ int run_command(const std::vector<std::string>& args) {
   o.tool_version = app::version();
   o.threads = static_cast<std::size_t>(s.threads);
   o.memory_budget_bytes = static_cast<std::size_t>(s.memory_budget_mb) << 20;
+  o.ineligible_detail = *detail;
   {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);

@@ -70,7 +70,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
                key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
                key == "log_format" || key == "prefilter" || key == "state" || key == "bulk_level" ||
-               key.rfind("smart_", 0) == 0) {
+               key == "ineligible_detail" || key.rfind("smart_", 0) == 0) {
       if (!str) return bad("a string");
       std::string& dst = key == "trial"                  ? s.trial
                          : key == "mappings"             ? s.mappings
@@ -90,6 +90,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
                          : key == "smart_scopes"         ? s.smart_scopes
                          : key == "smart_token_endpoint" ? s.smart_token_endpoint
                          : key == "bulk_level"           ? s.bulk_level
+                         : key == "ineligible_detail"    ? s.ineligible_detail
                                                          : s.prefilter;
       if (key.rfind("smart_", 0) == 0 && &dst == &s.prefilter)
         return make_error("unknown setting", path + ": " + key);

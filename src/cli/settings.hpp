@@ -32,7 +32,8 @@ struct Settings {
   std::string bulk_level = "system";
   // Output
   bool quiet = false;
-  std::string log_format = "text";  // text | json (JSON lines on stderr, for cron)
+  std::string log_format = "text";             // text | json (JSON lines on stderr, for cron)
+  std::string ineligible_detail = "deciding";  // deciding | full (report::IneligibleDetail)
 
   bool is_server() const;
 };

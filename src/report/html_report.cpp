@@ -392,13 +392,17 @@ class Page {
         "trials until the registry text is read: " +
         list(analogue) + ".</p>";
     out_ += "<p><b>Always manual</b> (consent, physician assessments): " + list(manual) + ".</p>";
-    // Candidates' evidence that rests on codes the maps mark "verified": false (written from memory).
+    // Candidates' evidence that rests on codes the maps mark "verified": false (written from memory). Only
+    // candidates': a run drops ineligible patients' evidence once their lines are written, and `merge` reads
+    // back what their lines kept, so counting theirs would make the two reports differ.
     std::map<std::string, std::size_t> unverified;
-    for (const auto& o : outcomes_)
+    for (const auto& o : outcomes_) {
+      if (o.tier == Tier::ineligible) continue;
       for (const auto& r : o.results)
         for (const auto& e : r.evidence)
           if (e.rule.ends_with(terminology::kUnverifiedNote))
             ++unverified[e.rule.substr(0, e.rule.size() - terminology::kUnverifiedNote.size())];
+    }
     if (!unverified.empty()) {
       std::string rules;
       for (const auto& [rule, n] : unverified)

@@ -125,12 +125,23 @@ std::string head_of(const criteria::Criterion& c, std::string_view id) {
 
 }  // namespace
 
-ResultLines::ResultLines(const criteria::Trial& trial) : trial_(trial) {
-  for (const auto& c : trial.criteria) heads_.push_back(head_of(c, c.id));
+std::optional<IneligibleDetail> parse_ineligible_detail(std::string_view s) {
+  if (s == "deciding") return IneligibleDetail::deciding;
+  if (s == "full") return IneligibleDetail::full;
+  return std::nullopt;
 }
 
-std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o) {
-  return ResultLines(trial).line(o);
+ResultLines::ResultLines(const criteria::Trial& trial, IneligibleDetail detail)
+    : trial_(trial), detail_(detail) {
+  for (const auto& c : trial.criteria) {
+    heads_.push_back(head_of(c, c.id));
+    brief_heads_.push_back("{\"id\":" + json_string(c.id) + ",\"outcome\":");
+  }
+}
+
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o,
+                        IneligibleDetail detail) {
+  return ResultLines(trial, detail).line(o);
 }
 
 std::string ResultLines::line(const ranking::PatientOutcome& o) const {
@@ -178,10 +189,18 @@ std::string ResultLines::line(const ranking::PatientOutcome& o) const {
     w.end_object();
     // The criteria array is put together from the serialised heads and written in one piece.
     crit.assign(1, '[');
+    const bool brief = o.tier == ranking::Tier::ineligible && detail_ == IneligibleDetail::deciding;
     for (std::size_t i = 0; i < o.results.size(); ++i) {
       const auto& r = o.results[i];
       const auto& c = trial.criteria[i];
       if (i) crit += ',';
+      if (brief && std::find(o.deciding.begin(), o.deciding.end(), r.id) == o.deciding.end()) {
+        crit += r.id == c.id ? brief_heads_[i] : "{\"id\":" + json_string(r.id) + ",\"outcome\":";
+        crit += '"';
+        crit += criteria::to_string(r.outcome);
+        crit += "\"}";
+        continue;
+      }
       crit += r.id == c.id ? heads_[i] : head_of(c, r.id);
       crit += '"';
       crit += criteria::to_string(r.outcome);  // a plain word
@@ -418,6 +437,13 @@ Result<std::string> explain_line(const std::string& line, const std::string& pat
       out += (i == 0 ? "  Ineligible because of: " : ", ") + s(&d);
     });
     if (json::member(doc, "deciding") && !json::member(doc, "deciding")->Empty()) out += "\n";
+    bool brief = false;  // criteria written as their outcome only (report::IneligibleDetail)
+    json::for_each(json::member(doc, "criteria"),
+                   [&](std::size_t, const json::Value& c) { brief = brief || !json::member(c, "reason"); });
+    if (brief)
+      out +=
+          "  Reasons and evidence were written for the criteria that made the patient ineligible; the others "
+          "show\n  their outcome only (`run --ineligible-detail full` writes them all).\n";
     json::for_each(json::member(doc, "check_next"), [&](std::size_t i, const json::Value& c) {
       out += (i == 0 ? "  Check next:\n" : "") + std::string("    - ") + s(&c) + "\n";
     });
@@ -429,9 +455,10 @@ Result<std::string> explain_line(const std::string& line, const std::string& pat
     json::for_each(json::member(doc, "criteria"), [&](std::size_t, const json::Value& c) {
       std::string outcome = s(json::member(c, "outcome"));
       std::string kind = s(json::member(c, "kind"));
-      out +=
-          "[" + outcome + "] " + s(json::member(c, "id")) + " (" + kind + ") " + s(json::member(c, "label")) +
-          (json::boolean(json::member(c, "analogue")).value_or(false) ? " [analogue threshold]" : "") + "\n";
+      out += "[" + outcome + "] " + s(json::member(c, "id")) + (kind.empty() ? "" : " (" + kind + ") ") +
+             s(json::member(c, "label")) +
+             (json::boolean(json::member(c, "analogue")).value_or(false) ? " [analogue threshold]" : "") +
+             "\n";
       std::string reason = s(json::member(c, "reason"));
       if (!reason.empty()) out += "    because: " + reason + "\n";
       json::for_each(json::member(c, "evidence"), [&](std::size_t, const json::Value& e) {

@@ -2,7 +2,9 @@
 // Writers for the run's outputs. Formatting only: every decision was made upstream.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/data_issue.hpp"
@@ -36,24 +38,35 @@ std::string results_ndjson(const criteria::Trial& trial,
 // A score as every output writes it (CSV, results lines, report, Group): two decimals.
 std::string format_score(double score);
 
+// How much of an ineligible patient's results line is written. `deciding` (the default): the criteria that
+// made the patient ineligible in full (label, reason, evidence), every other criterion as its id and outcome
+// only. Most of a hospital is ineligible, and their full lines made results.ndjson (and each run's rows in
+// the state store) about 6 KB per patient, three quarters of it about criteria that decided nothing. `full`:
+// every criterion as a candidate's.
+enum class IneligibleDetail { deciding, full };
+std::optional<IneligibleDetail> parse_ineligible_detail(std::string_view s);
+
 // One line of results.ndjson, no trailing newline. Besides the decisions and their evidence, a candidate's
 // line carries what report.html and group.json show of it (gender, birth date, key values, trend series, the
 // score bounds' evidence) and any patient's line its name (identified exports only), so that `merge` can
 // write both from the lines; a pseudonymised line carries none of these. read_result_line()
 // (report/result_reader.hpp) is the inverse.
-std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o);
+std::string result_line(const criteria::Trial& trial, const ranking::PatientOutcome& o,
+                        IneligibleDetail detail = IneligibleDetail::deciding);
 
 // result_line() for every patient of a run: what is the same on every line (each criterion's id, kind and
 // label) is serialised once. `trial` must outlive it; line() may be called from several threads at once.
 class ResultLines {
  public:
-  explicit ResultLines(const criteria::Trial& trial);
+  explicit ResultLines(const criteria::Trial& trial, IneligibleDetail detail = IneligibleDetail::deciding);
   std::string line(const ranking::PatientOutcome& o) const;
 
  private:
   const criteria::Trial& trial_;
+  IneligibleDetail detail_;
   std::vector<std::string>
       heads_;  // per criterion: {"id":..,"kind":..,"label":..[,"analogue":true],"outcome":
+  std::vector<std::string> brief_heads_;  // per criterion: {"id":..,"outcome":
 };
 
 // What changed since the previous night (one row per change).

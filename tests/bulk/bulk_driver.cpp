@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   if (!day) return usage("bad --as-of");
   o.as_of = *day;
   if (f.count("state")) o.state = f["state"];
+  // Every criterion in full, so that comparisons with the file source cover ineligible patients' evidence
+  // too.
+  o.ineligible_detail = report::IneligibleDetail::full;
   if (f.count("memory-budget-kb"))
     o.memory_budget_bytes = static_cast<std::size_t>(num("memory-budget-kb", 0)) << 10;
   auto prepared = app::prepare(o);

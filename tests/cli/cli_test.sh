@@ -31,6 +31,20 @@ check "explain exits 0" test $? -eq 0
 check "explain shows the deciding creatinine with conversion" grep -q "umol/L / 88.42" <<<"$ex"
 check "explain names the resource" grep -q "Observation/" <<<"$ex"
 check "explain of an unknown patient fails" bash -c "! '$bin' explain nobody --out cohort-output 2>/dev/null"
+# An ineligible patient's line details the criteria that excluded them; the others show their outcome only,
+# unless --ineligible-detail full asks for every criterion (then candidates' lines are unchanged).
+line=$(grep '"patient":"cc-049"' cohort-output/results.ndjson)
+check "an ineligible line details its deciding criterion" grep -q '"id":"E-SLN","kind":"exclusion","label":"[^"]*","outcome":"met","reason":"creatinine' <<<"$line"
+check "an ineligible line gives other criteria's outcome only" grep -q '{"id":"I2","outcome":"met"}' <<<"$line"
+check "explain says which criteria have no details" grep -q "the others show" <<<"$ex"
+"$bin" run --as-of 2026-11-26 --out full --ineligible-detail full >/dev/null 2>&1
+check "--ineligible-detail full exits 0" test $? -eq 0
+check "--ineligible-detail full details every criterion" grep -q '"patient":"cc-049".*"id":"I2","kind":"inclusion","label":"[^"]*","outcome":"met","reason":"age' full/results.ndjson
+check "--ineligible-detail full leaves candidates' lines alone" \
+  cmp -s <(grep -v '"tier":"ineligible"' full/results.ndjson) <(grep -v '"tier":"ineligible"' cohort-output/results.ndjson)
+check "--ineligible-detail full changes no decision" cmp -s full/attrition.csv cohort-output/attrition.csv
+"$bin" run --as-of 2026-11-26 --out bad-detail --ineligible-detail some >/dev/null 2>&1
+check "--ineligible-detail of another value exits 2" test $? -eq 2
 # evidence and --check name the codes the maps mark "verified": false.
 check "evidence says a creatinine code is not verified" grep -q '"rule":"concepts.json creatinine: loinc 2160-0 (code not verified)"' cohort-output/results.ndjson
 chk=$("$bin" run --check true 2>&1)
@@ -56,15 +70,16 @@ check "incomplete run is recorded in the manifest" grep -q '"complete":false' o4
 corpus="$repo/../shared/fhir-corpus"
 for src in "$repo/fhir-samples/ndjson" "$corpus"; do
   [ -d "$src" ] || continue
-  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-on --prefilter on >/dev/null
-  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-off --prefilter off >/dev/null
+  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-on --prefilter on --ineligible-detail full >/dev/null
+  "$bin" run --source "$src" --as-of 2026-11-26 --out pf-off --prefilter off --ineligible-detail full >/dev/null
   check "prefilter on/off give identical results for $src" cmp -s pf-on/results.ndjson pf-off/results.ndjson
 done
 # Neither the memory budget (spilling to scratch files, partitions) nor the thread count changes an output.
 for src in "$repo/fhir-samples" "$corpus"; do
   [ -d "$src" ] || continue
-  "$bin" run --source "$src" --as-of 2026-11-26 --out mem-a --threads 1 >/dev/null 2>&1
-  log=$("$bin" run --source "$src" --as-of 2026-11-26 --out mem-b --threads 3 --memory-budget 1 2>&1 >/dev/null)
+  "$bin" run --source "$src" --as-of 2026-11-26 --out mem-a --threads 1 --ineligible-detail full >/dev/null 2>&1
+  log=$("$bin" run --source "$src" --as-of 2026-11-26 --out mem-b --threads 3 --memory-budget 1 \
+    --ineligible-detail full 2>&1 >/dev/null)
   check "a 1 MB memory budget spills for $src" grep -q "went to scratch files" <<<"$log"
   for f in results.ndjson candidates.csv attrition.csv group.json; do
     check "$f identical with spilling and 3 threads for $src" cmp -s mem-a/$f mem-b/$f

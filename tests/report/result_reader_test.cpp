@@ -4,7 +4,10 @@
 // definition are refused.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "demo.hpp"
+#include "json/json.hpp"
 #include "report/fhir_group.hpp"
 #include "report/html_report.hpp"
 #include "report/result_reader.hpp"
@@ -23,13 +26,15 @@ std::vector<ranking::PatientOutcome> shown(report::ExportMode mode) {
 }
 
 // Every line read back and written again; returns the outcomes read.
-std::vector<ranking::PatientOutcome> round_trip(const std::vector<ranking::PatientOutcome>& outcomes) {
+std::vector<ranking::PatientOutcome> round_trip(
+    const std::vector<ranking::PatientOutcome>& outcomes,
+    report::IneligibleDetail detail = report::IneligibleDetail::deciding) {
   std::vector<ranking::PatientOutcome> back;
   for (const auto& o : outcomes) {
-    const std::string line = report::result_line(test::nct(), o);
+    const std::string line = report::result_line(test::nct(), o, detail);
     auto r = report::read_result_line(test::nct(), line);
     BOOST_TEST_REQUIRE(r.ok(), o.patient_id << ": " << (r.ok() ? "" : r.error().what()));
-    BOOST_TEST(report::result_line(test::nct(), *r) == line, o.patient_id);
+    BOOST_TEST(report::result_line(test::nct(), *r, detail) == line, o.patient_id);
     BOOST_TEST((r->in_favour == o.in_favour && r->against == o.against && r->unknown == o.unknown &&
                 r->manual == o.manual),
                o.patient_id << ": counts recomputed from the outcomes");
@@ -120,4 +125,44 @@ BOOST_AUTO_TEST_CASE(lines_without_display_data_still_read) {
   BOOST_TEST((r->tier == o.tier && r->rank == o.rank && r->score == o.score));
   BOOST_TEST(r->results.size() == test::nct().criteria.size());
   BOOST_TEST(r->series.empty());
+}
+
+// An ineligible patient's line gives the criteria that excluded them in full and the others' outcome only,
+// unless every criterion is asked for; a candidate's line is the same either way. Both read back.
+BOOST_AUTO_TEST_CASE(ineligible_lines_detail_the_deciding_criteria) {
+  const auto& outcomes = test::demo().outcomes;
+  std::size_t ineligible = 0, brief_entries = 0;
+  for (const auto& o : outcomes) {
+    const std::string brief = report::result_line(test::nct(), o);
+    const std::string full = report::result_line(test::nct(), o, report::IneligibleDetail::full);
+    if (o.tier != ranking::Tier::ineligible) {
+      BOOST_TEST(brief == full, o.patient_id);
+      continue;
+    }
+    ++ineligible;
+    BOOST_TEST(brief.size() < full.size(), o.patient_id);
+    for (const auto& [line, is_brief] : {std::pair{&brief, true}, std::pair{&full, false}}) {
+      json::Document d;
+      json::ParseError e;
+      BOOST_TEST_REQUIRE(json::parse(*line, d, e));
+      json::for_each(json::member(d, "criteria"), [&](std::size_t i, const json::Value& c) {
+        const auto& id = test::nct().criteria[i].id;
+        const bool deciding = std::find(o.deciding.begin(), o.deciding.end(), id) != o.deciding.end();
+        BOOST_TEST(json::string(json::member(c, "id")).value_or("") == id);
+        BOOST_TEST(json::string(json::member(c, "outcome")).value_or("") ==
+                   criteria::to_string(o.results[i].outcome));
+        const bool detailed = json::member(c, "reason") && json::member(c, "evidence") &&
+                              json::member(c, "label") && json::member(c, "kind");
+        if (is_brief && !deciding) {
+          BOOST_TEST((!detailed && c.MemberCount() == 2u), o.patient_id << " " << id);
+          ++brief_entries;
+        } else {
+          BOOST_TEST(detailed, o.patient_id << " " << id);
+        }
+      });
+    }
+  }
+  BOOST_TEST(ineligible == 30u);
+  BOOST_TEST(brief_entries > 0u);
+  round_trip(outcomes, report::IneligibleDetail::full);
 }

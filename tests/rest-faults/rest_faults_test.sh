@@ -49,7 +49,7 @@ export COHORT_FHIR_TOKEN="$token"
 echo '{"connect_timeout_s": 5, "read_timeout_s": 10, "total_timeout_s": 30}' >"$tmp/config.json"
 echo '{"connect_timeout_s": 5, "read_timeout_s": 1, "total_timeout_s": 30}' >"$tmp/config-slow.json"
 
-"$bin" run --as-of 2026-11-26 --out "$tmp/files" >/dev/null 2>"$tmp/files.log"
+"$bin" run --as-of 2026-11-26 --out "$tmp/files" --ineligible-detail full >/dev/null 2>"$tmp/files.log"
 if [ ! -s "$tmp/files/results.ndjson" ]; then
   echo "FAILED: the file-source run produced no results"; cat "$tmp/files.log"
   echo "0 passed, 1 failed"
@@ -108,7 +108,8 @@ while read -r name mode conc page config expect types ftype opts; do
   read -r port _ <"$d/ports"
   s0=$(date +%s.%N)
   timeout 60 "$bin" run --source "http://127.0.0.1:$port/fhir" --mode "$mode" --auth bearer --concurrency "$conc" \
-    --page-size "$page" --config "$tmp/$config.json" --as-of 2026-11-26 --out "$d/out" --log-format json \
+    --page-size "$page" --config "$tmp/$config.json" --as-of 2026-11-26 --out "$d/out" --ineligible-detail full \
+    --log-format json \
     >"$d/stdout" 2>"$d/stderr"
   rc=$?
   s1=$(date +%s.%N)

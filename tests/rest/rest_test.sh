@@ -19,12 +19,12 @@ python3 "$repo/tests/rest/flatten_bundles.py" "$tmp/bundles.ndjson" "$repo"/fhir
 loads=()
 for f in "$repo"/fhir-samples/ndjson/*.ndjson "$tmp/bundles.ndjson"; do loads+=(--load "$f"); done
 
-"$bin" run --as-of 2026-11-26 --out "$tmp/files" >/dev/null
+"$bin" run --as-of 2026-11-26 --out "$tmp/files" --ineligible-detail full >/dev/null
 check "file run" test -s "$tmp/files/results.ndjson"
 
 cat >"$tmp/rest.sh" <<SCRIPT
 set -u
-"$bin" run --source "\$FHIR_BASE_URL" --mode population --as-of 2026-11-26 --out "$tmp/pop" --log-format json 2>"$tmp/pop.log"
+"$bin" run --source "\$FHIR_BASE_URL" --mode population --as-of 2026-11-26 --out "$tmp/pop" --ineligible-detail full --log-format json 2>"$tmp/pop.log"
 echo "population rc=\$?" >"$tmp/rc"
 "$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/seed" --concurrency 8 --page-size 7 2>"$tmp/seed.log"
 echo "seed rc=\$?" >>"$tmp/rc"
