@@ -135,7 +135,9 @@ PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
   if (out.deceased) out.deciding.insert(out.deciding.begin(), "deceased");
   out.tier = !out.deciding.empty() ? Tier::ineligible : out.unknown > 0 ? Tier::possible : Tier::eligible;
   key_values(ctx, trial, out);
-  lab_series(ctx, out);
+  // The trend series are drawn for candidates only (report.html; an ineligible patient's results line does
+  // not carry them), and normalising every lab value of a hospital's ineligible majority would be wasted.
+  if (out.tier != Tier::ineligible) lab_series(ctx, out);
   const auto& w = trial.ranking;
   out.score = w.per_criterion_in_favour * out.in_favour + w.per_sledai2k_point * out.bounds.sledai2k +
               w.per_eular_acr_point * out.bounds.eular_acr;
