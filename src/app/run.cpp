@@ -690,6 +690,18 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
                            std::to_string(s.eligible) + " eligible, " + std::to_string(s.possible) +
                            " possible) written to " + record.out_dir + " [" + outputs + "manifest.json]");
     s.run_id = record.id;
+    if (opts.keep_lines > 0) {
+      // After the commit: tonight's results stand whether or not the old lines can be pruned.
+      auto kept = state->prune_lines(opts.keep_lines);
+      if (kept) {
+        s.lines_kept_from = *kept;
+        (void)state->audit(record.user, "prune",
+                           "results lines of runs before " + std::to_string(*kept) + " emptied (keep_lines " +
+                               std::to_string(opts.keep_lines) + ")");
+      } else {
+        s.prune_error = kept.error().what();
+      }
+    }
   }
   return s;
 }

@@ -25,6 +25,9 @@ struct RunOptions {
   // coordinators' screening feedback. The caller holds the folder's RunLock.
   std::filesystem::path state;
   bool full = false;  // with a state folder: pull everything and remove what the source no longer has
+  // With a state folder: keep the results lines (reasons, evidence) of this many latest runs; older runs keep
+  // their decisions only (StateStore::prune_lines). 0 keeps every line.
+  int keep_lines = 0;
   int since_margin_seconds = 300;  // incremental pulls start this long before the last watermark
   // What the outputs may contain (the state store always keeps the identified results).
   report::ExportMode export_mode = report::ExportMode::identified;
@@ -45,6 +48,8 @@ struct RunSummary {
   std::filesystem::path candidates_csv;
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
   std::int64_t run_id = 0;
+  std::int64_t lines_kept_from = 0;  // keep_lines: the oldest run whose results lines are kept
+  std::string prune_error;           // keep_lines: why the old lines could not be pruned (the run stands)
   std::size_t partitions = 1;  // evaluated one after another (more than 1: the memory budget was reached)
   std::uint64_t spilled_bytes = 0;                                    // written to scratch files
   double read_seconds = 0, evaluate_seconds = 0, output_seconds = 0;  // wall time of each stage

@@ -66,6 +66,8 @@ const char* kRunHelp =
     "                  adds changes.csv. From a FHIR server, later runs pull only what changed "
     "(_lastUpdated)\n"
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
+    "  --keep-lines N  with --state: keep the results lines (reasons, evidence) of the last N runs;\n"
+    "                  older runs keep their decisions (tier, rank, score, outcomes). Default: all\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
     "  --threads N     parse NDJSON files and evaluate patients with N threads (default: one per core); "
     "results\n"
@@ -240,7 +242,8 @@ int run_command(const std::vector<std::string>& args) {
                     "export-mode",
                     "pseudonym-key",
                     "shard",
-                    "ineligible-detail"},
+                    "ineligible-detail",
+                    "keep-lines"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -313,7 +316,8 @@ int run_command(const std::vector<std::string>& args) {
     return kUsage;
   }
   if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) ||
-      !set_int("threads", s.threads) || !set_int("memory-budget", s.memory_budget_mb))
+      !set_int("threads", s.threads) || !set_int("memory-budget", s.memory_budget_mb) ||
+      !set_int("keep-lines", s.keep_lines))
     return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
     std::cerr << "cohort-finder run: --prefilter is on or off\n";
@@ -344,6 +348,7 @@ int run_command(const std::vector<std::string>& args) {
   o.threads = static_cast<std::size_t>(s.threads);
   o.memory_budget_bytes = static_cast<std::size_t>(s.memory_budget_mb) << 20;
   o.ineligible_detail = *detail;
+  o.keep_lines = s.keep_lines;
   {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);
@@ -598,6 +603,15 @@ int run_command(const std::vector<std::string>& args) {
             << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";
   std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string() << "\n";
   if (!sum->changes.empty()) std::cout << "changes " << sum->changes << " (changes.csv)\n";
+  if (sum->lines_kept_from > 0)
+    log("prune", "results lines kept for runs " + std::to_string(sum->lines_kept_from) +
+                     " and later (--keep-lines " + std::to_string(s.keep_lines) +
+                     "); older runs keep their decisions");
+  if (!sum->prune_error.empty())
+    std::cerr
+        << "cohort-finder: WARNING: the results lines of old runs could not be pruned (the run's results "
+           "are saved): "
+        << sum->prune_error << "\n";
   if (!sum->complete) {
     std::cout << "WARNING: some input could not be read; decisions that depend on it are 'unknown' "
                  "(see manifest.json and data_issues.ndjson)\n";
@@ -649,6 +663,15 @@ int explain_command(const std::vector<std::string>& args) {
     if (!r || !*r) {
       std::cerr << "cohort-finder explain: patient '" << pos[0] << "' is not in run " << run << "\n";
       return kSource;
+    }
+    if ((*r)->line.empty()) {  // pruned (run --keep-lines): the decisions are all that is left
+      std::cout << "(run " << run
+                << ": its reasons and evidence were pruned by --keep-lines; decisions only)\n"
+                << "Patient " << pos[0] << ": " << (*r)->tier
+                << ((*r)->rank > 0 ? ", rank " + std::to_string((*r)->rank) : std::string()) << "\n";
+      for (const auto& [criterion, outcome] : (*r)->outcomes)
+        std::cout << "[" << outcome << "] " << criterion << "\n";
+      return kOk;
     }
     auto text = report::explain_line((*r)->line, pos[0]);
     if (!text) {

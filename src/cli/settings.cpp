@@ -96,13 +96,15 @@ Status apply_config_file(const std::string& path, Settings& s) {
         return make_error("unknown setting", path + ": " + key);
       dst = std::string(*str);
     } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" ||
-               key == "read_timeout_s" || key == "total_timeout_s" || key == "memory_budget_mb") {
+               key == "read_timeout_s" || key == "total_timeout_s" || key == "memory_budget_mb" ||
+               key == "keep_lines") {
       if (!num || !to_int(*num, n) || n <= 0) return bad("a positive whole number");
       int& dst = key == "concurrency"         ? s.concurrency
                  : key == "page_size"         ? s.page_size
                  : key == "connect_timeout_s" ? s.connect_timeout_s
                  : key == "read_timeout_s"    ? s.read_timeout_s
                  : key == "memory_budget_mb"  ? s.memory_budget_mb
+                 : key == "keep_lines"        ? s.keep_lines
                                               : s.total_timeout_s;
       dst = n;
     } else if (key == "strict_metadata" || key == "quiet" || key == "bulk") {

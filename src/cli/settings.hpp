@@ -18,6 +18,7 @@ struct Settings {
   int concurrency = 4, page_size = 1000;
   int threads = 0;            // NDJSON parsing and evaluation threads; 0 = one per core
   int memory_budget_mb = 32;  // kept resources beyond this are spilled to scratch files in the output folder
+  int keep_lines = 0;         // with a state folder: results lines of the last N runs (0: all)
   int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
   std::string ca_file;
   bool strict_metadata = false;

@@ -257,6 +257,22 @@ Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, con
   return out;
 }
 
+Result<std::int64_t> StateStore::prune_lines(std::int64_t keep) {
+  if (keep <= 0) return std::int64_t{0};
+  Statement oldest(
+      *db_, "SELECT MIN(run_id) FROM (SELECT DISTINCT run_id FROM results ORDER BY run_id DESC LIMIT ?)");
+  oldest.bind(1, keep);
+  if (!oldest.step()) {
+    if (!oldest.status()) return oldest.status().error();
+    return std::int64_t{0};
+  }
+  const std::int64_t first_kept = oldest.integer(0);
+  Statement q(*db_, "UPDATE results SET line='' WHERE run_id < ? AND line <> ''");
+  q.bind(1, first_kept);
+  if (auto st = q.run(); !st) return st.error();
+  return first_kept;
+}
+
 Result<std::vector<RunRecord>> StateStore::history() {
   Statement q(*db_, std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id");
   std::vector<RunRecord> out;

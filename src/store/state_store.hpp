@@ -78,7 +78,13 @@ class StateStore {
   Result<std::optional<RunRecord>> last_finished_run(std::int64_t except = 0);
   // Tiers, ranks and outcomes of a run (without the stored lines).
   Result<std::map<std::string, PatientResult>> results(std::int64_t run_id);
+  // `line` is empty when the run's lines were pruned (prune_lines); the decisions stay.
   Result<std::optional<PatientResult>> result(std::int64_t run_id, const std::string& patient);
+  // Retention: empties the results lines (reasons, evidence) of every run but the `keep` latest that have
+  // results; their tiers, ranks, scores and criterion outcomes stay, so changes and history are unaffected.
+  // SQLite reuses the pages freed, so the file stops growing by a night's lines. Returns the oldest run whose
+  // lines are kept (0 when no run has results).
+  Result<std::int64_t> prune_lines(std::int64_t keep);
   Result<std::vector<RunRecord>> history();
 
   Status add_feedback(const Feedback& f);

@@ -69,6 +69,21 @@ check "as-of +1 day: cc-050 new, creatinine left the 8-week window" grep -q '^ne
 run 2026-11-27 night5
 check "feedback shown in candidates.csv" grep -q '"cc-001",eligible,[0-9.]*,"screened"' "$T/night5/candidates.csv"
 
+# Retention: --keep-lines 2 empties the results lines of all but the last 2 runs; their decisions stay.
+run 2026-11-27 night6 --keep-lines 2; check "night 6 (--keep-lines 2) exits 0" test $? -eq 0
+check "night 6 says which runs keep their lines" grep -q "results lines kept for runs 5 and later" "$T/night6.stderr"
+ex=$("$BIN" explain cc-001 --state "$T/state" --run 1)
+check "explain of a pruned run says so" grep -q "pruned by --keep-lines" <<<"$ex"
+check "explain of a pruned run gives each criterion's outcome" grep -qx "\[met\] I2" <<<"$ex"
+check "explain of a pruned run gives no evidence" bash -c "! grep -q 'Patient/cc-001' <<<\"\$1\"" _ "$ex"
+ex=$("$BIN" explain cc-001 --state "$T/state" --run 5)
+check "explain of a kept run still gives its evidence" grep -q "Patient/cc-001" <<<"$ex"
+check "the audit log records the pruning" python3 -c "
+import sqlite3,sys
+rows=sqlite3.connect(sys.argv[1]).execute(\"SELECT detail FROM audit WHERE action='prune'\").fetchall()
+assert rows and 'runs before 5' in rows[-1][0], rows
+" "$T/state/state.db"
+
 # The run lock: a second run on the same state folder exits 6 at once.
 python3 - "$T/state/run.lock" "$T/locked" <<'PY' &
 import fcntl, sys, time, os

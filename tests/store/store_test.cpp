@@ -69,6 +69,42 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_TEST(*st.integrity_check() == "ok");
 }
 
+// Retention: the lines of all but the latest runs are emptied, their decisions kept; pruning again changes
+// nothing, and keep 0 prunes nothing.
+BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision) {
+  test::TempDir dir;
+  auto s = store::StateStore::open(dir.path / "state");
+  BOOST_REQUIRE(s);
+  auto& st = **s;
+  BOOST_TEST(*st.prune_lines(2) == 0);  // no run yet
+  std::vector<std::int64_t> runs;
+  for (int night = 1; night <= 3; ++night) {
+    store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
+    auto id = st.begin_run(r);
+    BOOST_REQUIRE(id);
+    r.id = *id;
+    r.complete = true;
+    BOOST_REQUIRE(st.finish_run(r, 1, [&](std::size_t) {
+      return store::PatientResult{"p1", "eligible",      1,
+                                  10.5, {{"I2", "met"}}, "{\"night\":" + std::to_string(night) + "}"};
+    }));
+    runs.push_back(*id);
+  }
+  BOOST_TEST(*st.prune_lines(0) == 0);
+  BOOST_TEST((*st.result(runs[0], "p1"))->line == "{\"night\":1}");
+  for (int again = 0; again < 2; ++again) {
+    auto kept = st.prune_lines(2);
+    BOOST_REQUIRE(kept);
+    BOOST_TEST(*kept == runs[1]);
+    BOOST_TEST((*st.result(runs[0], "p1"))->line.empty());
+    BOOST_TEST((*st.result(runs[1], "p1"))->line == "{\"night\":2}");
+    BOOST_TEST((*st.result(runs[2], "p1"))->line == "{\"night\":3}");
+    const auto pruned = *st.result(runs[0], "p1");
+    BOOST_TEST((pruned->tier == "eligible" && pruned->rank == 1 && pruned->outcomes.at("I2") == "met"));
+  }
+  BOOST_TEST(*st.integrity_check() == "ok");
+}
+
 BOOST_AUTO_TEST_CASE(one_run_at_a_time) {
   test::TempDir dir;
   auto a = store::RunLock::acquire(dir.path);
