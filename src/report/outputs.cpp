@@ -123,6 +123,11 @@ std::string head_of(const criteria::Criterion& c, std::string_view id) {
          ",\"label\":" + json_string(c.label) + (c.analogue ? ",\"analogue\":true" : "") + ",\"outcome\":";
 }
 
+// The head of a criterion written as its outcome only (IneligibleDetail::deciding).
+std::string brief_head_of(std::string_view id) {
+  return "{\"id\":" + json_string(id) + ",\"outcome\":";
+}
+
 }  // namespace
 
 std::optional<IneligibleDetail> parse_ineligible_detail(std::string_view s) {
@@ -135,7 +140,7 @@ ResultLines::ResultLines(const criteria::Trial& trial, IneligibleDetail detail)
     : trial_(trial), detail_(detail) {
   for (const auto& c : trial.criteria) {
     heads_.push_back(head_of(c, c.id));
-    brief_heads_.push_back("{\"id\":" + json_string(c.id) + ",\"outcome\":");
+    brief_heads_.push_back(brief_head_of(c.id));
   }
 }
 
@@ -195,7 +200,7 @@ std::string ResultLines::line(const ranking::PatientOutcome& o) const {
       const auto& c = trial.criteria[i];
       if (i) crit += ',';
       if (brief && std::find(o.deciding.begin(), o.deciding.end(), r.id) == o.deciding.end()) {
-        crit += r.id == c.id ? brief_heads_[i] : "{\"id\":" + json_string(r.id) + ",\"outcome\":";
+        crit += r.id == c.id ? brief_heads_[i] : brief_head_of(r.id);
         crit += '"';
         crit += criteria::to_string(r.outcome);
         crit += "\"}";
