@@ -166,11 +166,13 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     std::string k = json::serialize(*json::member(json::member(doc, "trial"), "sha256")) + "|" +
                     (maps ? json::serialize(*maps) : "") + "|" +
                     std::string(json::string(json::member(doc, "as_of")).value_or("")) + "|" +
-                    std::string(json::string(json::member(doc, "export_mode")).value_or(""));
+                    std::string(json::string(json::member(doc, "export_mode")).value_or("")) + "|" +
+                    std::string(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
     if (key.empty()) key = k;
     if (k != key)
       return make_error(
-          "this shard was made with another trial definition, mappings, as-of date or export mode",
+          "this shard was made with another trial definition, mappings, as-of date, export mode or "
+          "--ineligible-detail",
           d.string());
     auto shard = Shard::parse(json::string(json::member(doc, "shard")).value_or("1/1"));
     if (!shard) return make_error("manifest has no valid shard", d.string());
@@ -193,6 +195,8 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       if (!t) return t.error();
       trial = std::move(*t);
       info.as_of = str(json::member(doc, "as_of"));
+      info.ineligible_detail =
+          std::string(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
     }
     versions.insert(str(json::member(json::member(doc, "tool"), "version")));
     sources[shard->k] = str(json::member(doc, "source"));
@@ -375,7 +379,8 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   json::Writer w;
   w.begin_object().key("merged").boolean(true).key("shards").integer(n).key("from").begin_array();
   for (const auto& d : dirs) w.str(d.string());
-  w.end_array().key("patients").integer(static_cast<long long>(rows.size()));
+  w.end_array().key("ineligible_detail").str(info.ineligible_detail);
+  w.key("patients").integer(static_cast<long long>(rows.size()));
   w.key("tiers").begin_object().key("eligible").integer(static_cast<long long>(sum.eligible));
   w.key("possible").integer(static_cast<long long>(sum.possible));
   w.key("ineligible").integer(static_cast<long long>(sum.ineligible)).end_object();

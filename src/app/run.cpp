@@ -578,6 +578,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     return (*scratch)->read(for_store ? l.stored : l.shown, out);
   };
   info.export_mode = report::to_string(opts.export_mode);
+  info.ineligible_detail = report::to_string(opts.ineligible_detail);
   info.shard = opts.shard.str();
   const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
   const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);

@@ -136,6 +136,10 @@ std::optional<IneligibleDetail> parse_ineligible_detail(std::string_view s) {
   return std::nullopt;
 }
 
+const char* to_string(IneligibleDetail d) {
+  return d == IneligibleDetail::full ? "full" : "deciding";
+}
+
 ResultLines::ResultLines(const criteria::Trial& trial, IneligibleDetail detail)
     : trial_(trial), detail_(detail) {
   for (const auto& c : trial.criteria) {
@@ -359,6 +363,7 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
       .end_object();
   w.key("as_of").str(info.as_of);
   w.key("export_mode").str(info.export_mode);
+  w.key("ineligible_detail").str(info.ineligible_detail);
   w.key("shard").str(info.shard);
   w.key("source").str(info.source);
   w.key("started").str(info.started);

@@ -26,6 +26,7 @@ struct RunInfo {
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;
   std::string export_mode = "identified";
+  std::string ineligible_detail = "deciding";  // to_string(IneligibleDetail)
   std::string shard = "1/1";
 };
 
@@ -45,6 +46,7 @@ std::string format_score(double score);
 // every criterion as a candidate's.
 enum class IneligibleDetail { deciding, full };
 std::optional<IneligibleDetail> parse_ineligible_detail(std::string_view s);
+const char* to_string(IneligibleDetail d);
 
 // One line of results.ndjson, no trailing newline. Besides the decisions and their evidence, a candidate's
 // line carries what report.html and group.json show of it (gender, birth date, key values, trend series, the

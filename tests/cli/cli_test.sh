@@ -43,6 +43,8 @@ check "--ineligible-detail full details every criterion" grep -q '"patient":"cc-
 check "--ineligible-detail full leaves candidates' lines alone" \
   cmp -s <(grep -v '"tier":"ineligible"' full/results.ndjson) <(grep -v '"tier":"ineligible"' cohort-output/results.ndjson)
 check "--ineligible-detail full changes no decision" cmp -s full/attrition.csv cohort-output/attrition.csv
+check "manifest.json records the detail (deciding)" grep -q '"ineligible_detail":"deciding"' cohort-output/manifest.json
+check "manifest.json records the detail (full)" grep -q '"ineligible_detail":"full"' full/manifest.json
 "$bin" run --as-of 2026-11-26 --out bad-detail --ineligible-detail some >/dev/null 2>&1
 check "--ineligible-detail of another value exits 2" test $? -eq 2
 # evidence and --check name the codes the maps mark "verified": false.

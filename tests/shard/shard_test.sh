@@ -82,6 +82,9 @@ done
 check "a trial definition that can no longer be read is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/gone-1' '$tmp/gone-2' 2>/dev/null"
 "$bin" run "${args[@]/2026-11-26/2026-11-27}" --shard 2/2 --out "$tmp/other-day" >/dev/null
 check "shards of different as-of dates are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s2-1' '$tmp/other-day' 2>/dev/null"
+"$bin" run "${args[@]}" --shard 2/2 --ineligible-detail full --out "$tmp/other-detail" >/dev/null
+check "shards of different --ineligible-detail are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s2-1' '$tmp/other-detail' 2>/dev/null"
+check "the merged manifest records the detail" grep -q '"ineligible_detail":"deciding"' "$tmp/m2/manifest.json"
 check "a missing shard is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s3-1' '$tmp/s3-2' 2>/dev/null"
 check "a duplicate shard is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s2-1' '$tmp/s2-1' 2>/dev/null"
 check "a bad --shard is a usage error" bash -c "'$bin' run --shard 3/2 --out '$tmp/x' >/dev/null 2>&1; test \$? -eq 2"
