@@ -168,6 +168,11 @@ std::optional<std::string> Decimal::divided_text(const Decimal& divisor, int dig
   return s;
 }
 
+std::string Decimal::rounded_text(int digits) const {
+  if (auto s = divided_text(from_int(1), digits)) return *s;
+  return format(to_long_double(), digits);
+}
+
 std::string Decimal::format(long double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*Lf", digits, v);

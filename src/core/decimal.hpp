@@ -42,6 +42,9 @@ class Decimal {
   std::optional<Decimal> divided(const Decimal& divisor, int digits) const;
   // The same as text the way format() writes it: trailing zeros removed, never "-0".
   std::optional<std::string> divided_text(const Decimal& divisor, int digits) const;
+  // This value rounded half to even to at most `digits` decimals, as format() writes it, computed exactly
+  // (format() of the long double only beyond 38 digits).
+  std::string rounded_text(int digits) const;
 
   // The exact representation, for writing a value to a scratch file and reading it back unchanged.
   Int128 mantissa() const { return mantissa_; }

@@ -83,34 +83,42 @@ bool oral_or_unspecified(const fhir::MedicationUse& u) {
 
 namespace {
 
-std::optional<long double> per_day(const fhir::Timing& t, std::string& how) {
+// A dosing frequency, exactly: `per` doses every `days` days.
+struct PerDay {
+  Decimal per, days;
+};
+
+std::optional<PerDay> per_day(const fhir::Timing& t, std::string& how) {
   static const struct {
     const char* code;
-    long double per_day;
-  } kCodes[] = {{"QD", 1},  {"AM", 1},     {"PM", 1},  {"HS", 1},  {"BID", 2}, {"TID", 3},
-                {"QID", 4}, {"QOD", 0.5L}, {"Q4H", 6}, {"Q6H", 4}, {"Q8H", 3}, {"Q12H", 2}};
+    int per, days;
+  } kCodes[] = {{"QD", 1, 1},  {"AM", 1, 1},  {"PM", 1, 1},  {"HS", 1, 1},  {"BID", 2, 1}, {"TID", 3, 1},
+                {"QID", 4, 1}, {"QOD", 1, 2}, {"Q4H", 6, 1}, {"Q6H", 4, 1}, {"Q8H", 3, 1}, {"Q12H", 2, 1}};
   if (t.frequency || t.period) {
-    long double f = t.frequency ? t.frequency->to_long_double() : 1;
-    long double p = t.period ? t.period->to_long_double() : 1;
-    if (p <= 0) return std::nullopt;
+    const Decimal f = t.frequency ? *t.frequency : Decimal::from_int(1);
+    const Decimal p = t.period ? *t.period : Decimal::from_int(1);
+    if (p <= Decimal()) return std::nullopt;
     const std::string& u = t.period_unit;
-    long double days = u == "d"     ? p
-                       : u == "h"   ? p / 24
-                       : u == "min" ? p / 1440
-                       : u == "wk"  ? p * 7
-                       : u == "mo"  ? p * 30
-                                    : -1;
-    if (days <= 0) {
+    // f per p units = (f x doses_per_unit_day) per (p x days_per_unit)
+    const int scale_per = u == "h" ? 24 : u == "min" ? 1440 : 1;
+    const int scale_days = u == "wk" ? 7 : u == "mo" ? 30 : 1;
+    if (u != "d" && u != "h" && u != "min" && u != "wk" && u != "mo") {
       how = "timing period unit '" + u + "' not understood";
       return std::nullopt;
     }
-    how = Decimal::format(f, 2) + " per " + Decimal::format(p, 2) + " " + u;
-    return f / days;
+    auto per = f.times(Decimal::from_int(scale_per));
+    auto days = p.times(Decimal::from_int(scale_days));
+    if (!per || !days) {
+      how = "dosing frequency too large to compute";
+      return std::nullopt;
+    }
+    how = f.rounded_text(2) + " per " + p.rounded_text(2) + " " + u;
+    return PerDay{*per, *days};
   }
   for (const auto& c : kCodes)
     if (iequals_ascii(t.code, c.code)) {
       how = t.code;
-      return c.per_day;
+      return PerDay{Decimal::from_int(c.per), Decimal::from_int(c.days)};
     }
   how = "no dosing frequency";
   return std::nullopt;
@@ -118,7 +126,7 @@ std::optional<long double> per_day(const fhir::Timing& t, std::string& how) {
 
 }  // namespace
 
-std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how) {
+std::optional<Decimal> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how) {
   const auto& u = *f.use;
   const fhir::Dosage* dose = nullptr;
   for (const auto& d : u.dosages) {
@@ -144,22 +152,26 @@ std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days d
   }
   const auto& q = *dose->dose;
   std::string unit = to_lower_ascii(q.code.empty() ? q.unit : q.code);
-  long double amount = q.value->to_long_double();
-  long double mg;
+  const Decimal& amount = *q.value;
+  std::optional<Decimal> mg;
   if (unit == "mg") {
     mg = amount;
   } else if (unit == "g") {
-    mg = amount * 1000;
+    mg = amount.times(Decimal::from_int(1000));
   } else if (unit == "ug" || unit == "mcg" || unit == "µg") {
-    mg = amount / 1000;
+    mg = amount.times(Decimal::from_parts(1, 3));  // x 0.001
   } else if (f.match.strength_mg &&
              (unit.empty() || unit == "1" || unit == "tablet" || unit == "tab" || unit == "{tbl}" ||
               unit == "capsule" || unit == "{capsule}" || unit == "pill")) {
-    mg = amount * f.match.strength_mg->to_long_double();
+    mg = amount.times(*f.match.strength_mg);
     unit = q.unit.empty() ? "unit" : q.unit;
     how = q.value->to_string() + " x " + f.match.strength_mg->to_string() + " mg " + unit;
   } else {
     how = "dose unit '" + sanitize_for_log(q.unit.empty() ? q.code : q.unit, 20) + "' is not a mass";
+    return std::nullopt;
+  }
+  if (!mg) {
+    how = "dose too large to compute";
     return std::nullopt;
   }
   if (u.h.type == fhir::ResourceType::medication_administration) {
@@ -173,7 +185,10 @@ std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days d
     return std::nullopt;
   }
   how = (how.empty() ? q.value->to_string() + " " + unit : how) + " x " + freq;
-  return mg * *pd;
+  auto total = mg->times(pd->per);
+  auto daily = total ? total->divided(pd->days, kDoseDigits) : std::nullopt;
+  if (!daily) how = "dose too large to compute (" + how + ")";
+  return daily;
 }
 
 }  // namespace cf::criteria

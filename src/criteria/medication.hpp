@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "core/decimal.hpp"
 #include "terminology/patient_record.hpp"
 
 namespace cf::criteria {
@@ -15,8 +16,11 @@ struct UseSpan {
 };
 UseSpan span_of(const fhir::MedicationUse& use, Days as_of);
 
-// mg of the drug per day on `day` (nullopt with `how` saying why it cannot be computed).
-std::optional<long double> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how);
+// mg of the drug per day on `day` (nullopt with `how` saying why it cannot be computed). Exact decimal
+// arithmetic: a quotient that does not terminate (10 mg every 3 days) is rounded half to even to
+// kDoseDigits decimals, the same on every machine.
+inline constexpr int kDoseDigits = 12;
+std::optional<Decimal> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how);
 
 bool oral_or_unspecified(const fhir::MedicationUse& use);
 

@@ -135,7 +135,7 @@ class DistinctTherapies : public Node {
 };
 
 struct DoseParts {
-  long double known = 0;
+  Decimal known;  // mg/day prednisone-equivalent of the doses that could be computed
   bool any = false;
   std::vector<Evidence> ev;
   std::vector<Evidence> unknown;
@@ -154,34 +154,37 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     Evidence e = med_evidence(m, s);
     std::string how;
     auto mg = daily_mg(m, day, how);
-    if (!mg || m.match.low_confidence) {
-      e.note = "dose cannot be computed: " + (mg ? std::string("matched by name") : how);
+    const auto eq = mg ? mg->times(*m.match.ingredient->prednisone_mg_per_mg) : std::nullopt;
+    const auto sum = eq ? d.known.plus(*eq) : std::nullopt;
+    if (!mg || !sum || m.match.low_confidence) {
+      e.note = "dose cannot be computed: " + (!mg    ? how
+                                              : !sum ? std::string("too large")
+                                                     : std::string("matched by name"));
       d.unknown.push_back(std::move(e));
       continue;
     }
-    long double eq = *mg * m.match.ingredient->prednisone_mg_per_mg->to_long_double();
-    e.normalised = Decimal::format(eq, 2) + " mg/day prednisone-eq";
-    e.conversion = how + " = " + Decimal::format(*mg, 2) + " mg/day " + m.match.ingredient->id + " x " +
+    e.normalised = eq->rounded_text(2) + " mg/day prednisone-eq";
+    e.conversion = how + " = " + mg->rounded_text(2) + " mg/day " + m.match.ingredient->id + " x " +
                    m.match.ingredient->prednisone_mg_per_mg->to_string();
-    d.known += eq;
+    d.known = *sum;
     d.ev.push_back(std::move(e));
   }
   return d;
 }
 
-bool compare_ld(long double v, terminology::CompareOp op, long double t) {
-  constexpr long double eps = 1e-9L;  // doses are products of decimals; compare with a tolerance of 1e-9 mg
+// Doses are exact decimals (criteria/medication.hpp), compared exactly.
+bool compare_dose(const Decimal& v, terminology::CompareOp op, const Decimal& t) {
   switch (op) {
     case terminology::CompareOp::lt:
-      return v < t - eps;
+      return v < t;
     case terminology::CompareOp::le:
-      return v <= t + eps;
+      return v <= t;
     case terminology::CompareOp::gt:
-      return v > t + eps;
+      return v > t;
     case terminology::CompareOp::ge:
-      return v >= t - eps;
+      return v >= t;
     case terminology::CompareOp::eq:
-      return v >= t - eps && v <= t + eps;
+      return v == t;
   }
   return false;
 }
@@ -202,20 +205,19 @@ class GcDose : public Node {
       if (none_ == Tri::not_met) return NodeResult::not_met(why);
       return NodeResult::unknown(why);
     }
-    const long double t = mg_.to_long_double();
-    const std::string total = Decimal::format(d.known, 2) + " mg/day prednisone-eq";
+    const std::string total = d.known.rounded_text(2) + " mg/day prednisone-eq";
     if (!d.unknown.empty()) {
       // Part of the dose is unknown: decided only if the known part already settles an upper limit.
       bool upper = op_ == terminology::CompareOp::lt || op_ == terminology::CompareOp::le;
       for (auto& e : d.unknown) d.ev.push_back(std::move(e));
-      if (upper && !compare_ld(d.known, op_, t))
+      if (upper && !compare_dose(d.known, op_, mg_))
         return NodeResult::not_met("at least " + total + ", not " + test, std::move(d.ev));
-      if (!upper && compare_ld(d.known, op_, t))
+      if (!upper && compare_dose(d.known, op_, mg_))
         return NodeResult::met("at least " + total + ", " + test, std::move(d.ev));
       std::string why = "glucocorticoid dose cannot be computed: " + d.ev.back().note;
       return NodeResult::unknown(std::move(why), std::move(d.ev));
     }
-    if (compare_ld(d.known, op_, t)) return NodeResult::met(total + ", " + test, std::move(d.ev));
+    if (compare_dose(d.known, op_, mg_)) return NodeResult::met(total + ", " + test, std::move(d.ev));
     return NodeResult::not_met(total + ", not " + test, std::move(d.ev));
   }
 
@@ -231,7 +233,6 @@ class GcSustained : public Node {
   GcSustained(Decimal mg, int days, Window w) : mg_(mg), days_(days), w_(w) {}
   NodeResult eval(Context& ctx) const override {
     const Days lo = w_.unit == Window::Unit::ever ? ctx.as_of - 3650 : w_.start(ctx.as_of);
-    const long double t = mg_.to_long_double();
     int run = 0, best = 0, unknown_days = 0, maybe_run = 0, best_maybe = 0;
     Days best_end = lo;
     std::vector<Evidence> ev;
@@ -248,7 +249,7 @@ class GcSustained : public Node {
     }
     for (Days day = std::max(lo, from); day <= std::min(ctx.as_of, to); ++day) {
       DoseParts d = gc_on_day(ctx, day, false, true);
-      const bool high = d.any && compare_ld(d.known, terminology::CompareOp::ge, t);
+      const bool high = d.any && compare_dose(d.known, terminology::CompareOp::ge, mg_);
       const bool maybe = high || (d.any && !d.unknown.empty());
       run = high ? run + 1 : 0;
       maybe_run = maybe ? maybe_run + 1 : 0;

@@ -162,6 +162,13 @@ BOOST_AUTO_TEST_CASE(decimal_quotients_are_exact_text) {
                c.dividend << " / " << c.divisor << " to " << c.digits);
   // The rounded quotient itself keeps the digits asked for.
   BOOST_TEST(d("940").divided(d("1000"), 4)->to_string() == "0.9400");
+  // rounded_text() is the quotient by 1: doses are shown this way (criteria/medication.hpp).
+  for (const auto& [value, text] : {std::pair{"2.675", "2.68"},
+                                    {"2.665", "2.66"},
+                                    {"20.000000000000", "20"},
+                                    {"6.666666666667", "6.67"},
+                                    {"-0.001", "0"}})
+    BOOST_TEST(d(value).rounded_text(2) == text, value);
   // Zero divisor and digits beyond 38 are refused, not guessed.
   BOOST_TEST(!d("1").divided_text(d("0"), 4).has_value());
   BOOST_TEST(!d("123456789012345678901234567890").divided_text(d("0.000000001"), 4).has_value());

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE criteria
 #include <boost/test/unit_test.hpp>
 
+#include "criteria/medication.hpp"
 #include "support/scenario.hpp"
 
 using namespace cf;
@@ -136,4 +137,56 @@ BOOST_AUTO_TEST_CASE(kleene_logic_and_tiers) {
   BOOST_TEST(outcome_of(r["young"], "D") == "manual");
   BOOST_TEST(ranking::to_string(r["adult"].tier) == std::string("eligible"));
   BOOST_TEST(ranking::to_string(r["young"].tier) == std::string("ineligible"));
+}
+
+// Daily doses are exact decimals: a frequency that does not divide evenly is rounded half to even to
+// kDoseDigits decimals, the same on every machine; unit and strength conversions are exact.
+BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
+  auto dec = [](const char* s) { return *Decimal::parse(s); };
+  struct Case {
+    const char* amount;
+    const char* unit;
+    const char* frequency;  // "" for a timing code
+    const char* period;
+    const char* period_unit;
+    const char* code;
+    const char* strength;  // "" without a product strength
+    const char* want;      // mg/day, exactly ("" when it cannot be computed)
+  } cases[] = {
+      {"10", "mg", "1", "3", "d", "", "", "3.333333333333"},
+      {"20", "mg", "1", "3", "d", "", "", "6.666666666667"},  // rounded at the 12th decimal
+      {"22.5", "mg", "1", "3", "d", "", "", "7.5"},
+      {"2.5", "mg", "1", "8", "h", "", "", "7.5"},
+      {"0.5", "g", "", "", "", "BID", "", "1000"},
+      {"7500", "mcg", "", "", "", "QD", "", "7.5"},
+      {"1", "tablet", "", "", "", "QID", "2.5", "10"},
+      {"35", "mg", "1", "1", "wk", "", "", "5"},
+      {"15", "mg", "", "", "", "QOD", "", "7.5"},
+      {"5", "mL", "", "", "", "QD", "", ""},   // not a mass
+      {"5", "mg", "1", "1", "a", "", "", ""},  // a yearly period is not read
+  };
+  for (const auto& c : cases) {
+    auto use = std::make_shared<fhir::MedicationUse>();
+    use->h.type = fhir::ResourceType::medication_request;
+    fhir::Dosage d;
+    d.dose = fhir::Quantity{dec(c.amount), c.amount, "", c.unit, "http://unitsofmeasure.org", c.unit};
+    if (*c.frequency) d.timing.frequency = dec(c.frequency);
+    if (*c.period) d.timing.period = dec(c.period);
+    d.timing.period_unit = c.period_unit;
+    d.timing.code = c.code;
+    use->dosages.push_back(d);
+    terminology::MedicationFact f{use, {}};
+    if (*c.strength) f.match.strength_mg = dec(c.strength);
+    std::string how;
+    const auto mg = criteria::daily_mg(f, *parse_iso_day("2026-11-26"), how);
+    const std::string label =
+        std::string(c.amount) + " " + c.unit + " " + c.code + c.frequency + "/" + c.period;
+    if (!*c.want) {
+      BOOST_TEST(!mg.has_value(), label);
+      BOOST_TEST(!how.empty(), label);
+      continue;
+    }
+    BOOST_TEST_REQUIRE(mg.has_value(), label << ": " << how);
+    BOOST_TEST((*mg == dec(c.want)), label << ": " << mg->to_string() << " (" << how << ")");
+  }
 }
