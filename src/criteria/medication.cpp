@@ -97,15 +97,19 @@ std::optional<PerDay> per_day(const fhir::Timing& t, std::string& how) {
   if (t.frequency || t.period) {
     const Decimal f = t.frequency ? *t.frequency : Decimal::from_int(1);
     const Decimal p = t.period ? *t.period : Decimal::from_int(1);
-    if (p <= Decimal()) return std::nullopt;
+    if (p <= Decimal()) {
+      how = "timing period is not positive";
+      return std::nullopt;
+    }
     const std::string& u = t.period_unit;
-    // f per p units = (f x doses_per_unit_day) per (p x days_per_unit)
-    const int scale_per = u == "h" ? 24 : u == "min" ? 1440 : 1;
-    const int scale_days = u == "wk" ? 7 : u == "mo" ? 30 : 1;
     if (u != "d" && u != "h" && u != "min" && u != "wk" && u != "mo") {
       how = "timing period unit '" + u + "' not understood";
       return std::nullopt;
     }
+    // f doses every p units: an hour or a minute scales the doses (24 or 1440 units a day), a week or a month
+    // the days (7 or 30 days a unit).
+    const int scale_per = u == "h" ? 24 : u == "min" ? 1440 : 1;
+    const int scale_days = u == "wk" ? 7 : u == "mo" ? 30 : 1;
     auto per = f.times(Decimal::from_int(scale_per));
     auto days = p.times(Decimal::from_int(scale_days));
     if (!per || !days) {

@@ -164,6 +164,7 @@ BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
       {"15", "mg", "", "", "", "QOD", "", "7.5"},
       {"5", "mL", "", "", "", "QD", "", ""},   // not a mass
       {"5", "mg", "1", "1", "a", "", "", ""},  // a yearly period is not read
+      {"5", "mg", "1", "0", "d", "", "", ""},  // nor a period of 0
   };
   for (const auto& c : cases) {
     auto use = std::make_shared<fhir::MedicationUse>();
