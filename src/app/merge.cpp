@@ -163,11 +163,11 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     json::ParseError err;
     if (!json::parse(*m, doc, err)) return make_error(err.message, (d / "manifest.json").string());
     const json::Value* maps = json::member(doc, "mappings");
+    const std::string detail(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
     std::string k = json::serialize(*json::member(json::member(doc, "trial"), "sha256")) + "|" +
                     (maps ? json::serialize(*maps) : "") + "|" +
                     std::string(json::string(json::member(doc, "as_of")).value_or("")) + "|" +
-                    std::string(json::string(json::member(doc, "export_mode")).value_or("")) + "|" +
-                    std::string(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
+                    std::string(json::string(json::member(doc, "export_mode")).value_or("")) + "|" + detail;
     if (key.empty()) key = k;
     if (k != key)
       return make_error(
@@ -195,8 +195,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       if (!t) return t.error();
       trial = std::move(*t);
       info.as_of = str(json::member(doc, "as_of"));
-      info.ineligible_detail =
-          std::string(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
+      info.ineligible_detail = detail;
     }
     versions.insert(str(json::member(json::member(doc, "tool"), "version")));
     sources[shard->k] = str(json::member(doc, "source"));

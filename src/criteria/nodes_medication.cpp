@@ -172,21 +172,9 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
   return d;
 }
 
-// Doses are exact decimals (criteria/medication.hpp), compared exactly.
+// Doses are exact decimals (criteria/medication.hpp), compared exactly, as a value without a comparator.
 bool compare_dose(const Decimal& v, terminology::CompareOp op, const Decimal& t) {
-  switch (op) {
-    case terminology::CompareOp::lt:
-      return v < t;
-    case terminology::CompareOp::le:
-      return v <= t;
-    case terminology::CompareOp::gt:
-      return v > t;
-    case terminology::CompareOp::ge:
-      return v >= t;
-    case terminology::CompareOp::eq:
-      return v == t;
-  }
-  return false;
+  return terminology::test_with_comparator(v <=> t, "", op) == terminology::Tri::met;
 }
 
 class GcDose : public Node {
