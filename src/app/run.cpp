@@ -45,6 +45,9 @@ namespace {
 using store::now_utc;
 
 // The spill buckets for a source of `input_bytes` (0: unknown), within this process's open-file limit.
+// A spill file (about 40 MB of input) is evaluated in this many partitions (terminology/spill.hpp).
+constexpr std::size_t kPartitionsPerFile = 8;
+
 std::size_t spill_buckets(std::uint64_t input_bytes) {
   rlimit lim{};
   const bool limited = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY;
@@ -288,7 +291,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   terminology::Collector collector(terms);
   if (!opts.shard.whole())
     collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
-  collector.set_spill(opts.out, opts.memory_budget_bytes, spill_buckets(src.size_hint()));
+  collector.set_spill(opts.out, opts.memory_budget_bytes, spill_buckets(src.size_hint()), kPartitionsPerFile);
   std::vector<store::StoredResource> pulled;
   std::set<std::string> pulled_keys;
   std::size_t pages = 0;

@@ -71,10 +71,12 @@ bool Collector::newer(const fhir::Header& a, const fhir::Header& b) const {
 
 Collector::~Collector() = default;
 
-void Collector::set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets) {
+void Collector::set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t files,
+                          std::size_t partitions_per_file) {
   spill_dir_ = std::move(dir);
   budget_ = budget_bytes;
-  buckets_ = std::max<std::size_t>(buckets, 1);
+  files_ = std::max<std::size_t>(files, 1);
+  buckets_ = files_ * std::max<std::size_t>(partitions_per_file, 1);
   spill_enabled_ = true;
 }
 
@@ -84,7 +86,7 @@ std::uint64_t Collector::spilled_bytes() const {
 
 // The resources kept so far stay in memory, regrouped by bucket; the ones still to come go to the files.
 void Collector::start_spilling() {
-  auto s = SpillBuckets::create(spill_dir_, buckets_);
+  auto s = SpillBuckets::create(spill_dir_, buckets_, files_);
   if (!s) {
     status_ = s.error();
     spill_enabled_ = false;  // keep going in memory; the run reports the error

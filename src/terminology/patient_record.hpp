@@ -65,8 +65,10 @@ class Collector {
  public:
   explicit Collector(std::shared_ptr<const Terminology> t) : t_(std::move(t)) {}
   ~Collector();
-  // Resources arriving after `budget_bytes` of kept resources go to `buckets` scratch files in `dir`.
-  void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t buckets);
+  // Resources arriving after `budget_bytes` of kept resources go to `files` scratch files in `dir`, in
+  // `files` x `partitions_per_file` partitions (SpillBuckets).
+  void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t files,
+                 std::size_t partitions_per_file = 1);
   void add(fhir::Resource&& r);
   // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.
   void set_patient_filter(std::function<bool(const std::string&)> f) { filter_ = std::move(f); }
@@ -100,7 +102,7 @@ class Collector {
   std::mutex stats_mu_;  // finish_partition() runs on several threads
   std::function<bool(const std::string&)> filter_;
   std::filesystem::path spill_dir_;
-  std::size_t budget_ = 0, buckets_ = 0, in_memory_bytes_ = 0;
+  std::size_t budget_ = 0, buckets_ = 0, files_ = 0, in_memory_bytes_ = 0;  // buckets_: partitions
   bool spill_enabled_ = false;
   std::unique_ptr<SpillBuckets> spill_;
   Status status_ = Status::success();

@@ -1,5 +1,6 @@
 #include "terminology/spill.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,57 +49,96 @@ std::size_t bucket_of(std::string_view patient_id, std::size_t n) {
   return static_cast<std::size_t>(h % n);
 }
 
-Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, std::size_t n) {
+Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, std::size_t partitions,
+                                                           std::size_t files) {
   std::unique_ptr<SpillBuckets> s(new SpillBuckets(dir));
+  s->partitions_ = std::max<std::size_t>(partitions, 1);
+  const std::size_t n = std::clamp<std::size_t>(files, 1, s->partitions_);
+  s->per_file_ = (s->partitions_ + n - 1) / n;
   for (std::size_t b = 0; b < n; ++b) {
     auto f = open_temp_file(dir);
     if (!f) return f.error();
     s->files_.emplace_back(*f);
     s->buffers_.emplace_back(new char[buffer_bytes(n)]);
     std::setvbuf(*f, s->buffers_.back().get(), _IOFBF, buffer_bytes(n));
+    s->loaded_.push_back(std::make_unique<Loaded>());
   }
+  for (std::size_t b = 0; b < s->partitions_; ++b) ++s->loaded_[b / s->per_file_]->unread;
   return s;
 }
 
+// A record: its payload's length and its partition (4 bytes each, host order: the file lives as long as the
+// run), then the resource in fhir/binary.hpp's form.
 Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
   std::string& rec = record_;
-  rec.assign(4, '\0');
+  rec.assign(8, '\0');
   fhir::encode(r, rec);
-  const auto n = static_cast<std::uint32_t>(rec.size() - 4);
+  const auto n = static_cast<std::uint32_t>(rec.size() - 8);
+  const auto part = static_cast<std::uint32_t>(b);
   std::memcpy(rec.data(), &n, 4);
-  std::FILE* f = files_.at(b).get();
-  if (std::fwrite(rec.data(), 1, rec.size(), f) != rec.size())
+  std::memcpy(rec.data() + 4, &part, 4);
+  const std::size_t f = b / per_file_;
+  if (std::fwrite(rec.data(), 1, rec.size(), files_.at(f).get()) != rec.size())
     return make_error(std::string("cannot write a spill file: ") + std::strerror(errno),
-                      dir_.string() + " (spill bucket " + std::to_string(b) + ")");
+                      dir_.string() + " (spill file " + std::to_string(f) + ")");
   bytes_ += rec.size();
   return Status::success();
 }
 
+Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t f, bool consume) {
+  const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
+  Loaded& l = *loaded_.at(f);
+  std::lock_guard lock(l.mu);
+  std::shared_ptr<const std::string> bytes = l.bytes;
+  if (!bytes) {
+    std::FILE* file = files_[f].get();
+    struct stat st {};
+    if (std::fflush(file) != 0 || ::fstat(::fileno(file), &st) != 0)
+      return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), name);
+    auto s = std::make_shared<std::string>(static_cast<std::size_t>(st.st_size), '\0');
+    for (std::size_t got = 0; got < s->size();) {
+      const ssize_t k = ::pread(::fileno(file), s->data() + got, s->size() - got, static_cast<off_t>(got));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0)
+        return make_error(std::string("cannot read back a spill file: ") +
+                              (k == 0 ? "it is shorter than written" : std::strerror(errno)),
+                          name);
+      got += static_cast<std::size_t>(k);
+    }
+    bytes = std::move(s);
+    if (consume) l.bytes = bytes;
+  }
+  // After the last of its partitions the file is not needed again: its disk space goes back (a failure only
+  // keeps it until the end).
+  if (consume && l.unread > 0 && --l.unread == 0) {
+    l.bytes.reset();
+    [[maybe_unused]] const int truncated = ::ftruncate(::fileno(files_[f].get()), 0);
+  }
+  return bytes;
+}
+
 Status SpillBuckets::read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
                           bool consume) {
-  const std::string name = dir_.string() + " (spill bucket " + std::to_string(b) + ")";
-  std::FILE* f = files_.at(b).get();
-  if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0)
-    return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), name);
-  std::string rec;
-  while (true) {
-    std::uint32_t n = 0;
-    const std::size_t got = std::fread(&n, 1, 4, f);
-    if (got == 0 && std::feof(f)) break;
-    if (got != 4 || n > kMaxRecord) return make_error("spill file is truncated or corrupt", name);
-    rec.resize(n);
-    if (n && std::fread(rec.data(), 1, n, f) != n) return make_error("spill file is truncated", name);
-    std::string_view in(rec);
+  const std::size_t f = b / per_file_;
+  const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
+  auto bytes = contents(f, consume);
+  if (!bytes) return bytes.error();
+  std::string_view rest(**bytes);
+  while (!rest.empty()) {
+    std::uint32_t n = 0, part = 0;
+    if (rest.size() < 8) return make_error("spill file is truncated", name);
+    std::memcpy(&n, rest.data(), 4);
+    std::memcpy(&part, rest.data() + 4, 4);
+    rest.remove_prefix(8);
+    if (n > kMaxRecord || n > rest.size()) return make_error("spill file is truncated or corrupt", name);
+    std::string_view in = rest.substr(0, n);
+    rest.remove_prefix(n);
+    if (part != b) continue;
     auto r = std::make_shared<fhir::Resource>();
     if (!fhir::decode_into(in, *r) || !in.empty())
       return make_error("spill file holds a record that cannot be read back", name);
     each(std::move(r));
   }
-  if (std::ferror(f))
-    return make_error(std::string("cannot read a spill file: ") + std::strerror(errno), name);
-  if (!consume) return Status::success();
-  // The bucket is not needed again: give its disk space back (a failure only keeps it until the end).
-  [[maybe_unused]] const int truncated = ::ftruncate(::fileno(f), 0);
   return Status::success();
 }
 

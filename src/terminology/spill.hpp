@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,19 +17,27 @@
 
 namespace cf::terminology {
 
+// Several partitions (buckets) share a file: a partition is what is decoded and evaluated at once, and the
+// smaller it is, the less memory that takes and the more of it the allocator's per-thread caches recycle
+// (decoding a file of 3 MB of records at once made evaluation at 100,000 patients 1.6 times slower than
+// decoding it in 8 parts); a file is an open descriptor and a write buffer, and their number is bounded.
 class SpillBuckets {
  public:
-  // Creates `n` empty bucket files in `dir`, unlinked at once: they vanish when closed, even after a crash.
-  static Result<std::unique_ptr<SpillBuckets>> create(const std::filesystem::path& dir, std::size_t n);
+  // Creates `files` empty bucket files in `dir` for `partitions` partitions (consecutive partitions share a
+  // file), unlinked at once: they vanish when closed, even after a crash.
+  static Result<std::unique_ptr<SpillBuckets>> create(const std::filesystem::path& dir,
+                                                      std::size_t partitions, std::size_t files);
   ~SpillBuckets() = default;
   SpillBuckets(const SpillBuckets&) = delete;
   SpillBuckets& operator=(const SpillBuckets&) = delete;
 
-  std::size_t size() const { return files_.size(); }
-  // Appends `r` to bucket `b`. One writer at a time (reads may run on several threads once writing is over).
+  std::size_t size() const { return partitions_; }
+  // Appends `r` to partition `b`. One writer at a time (reads may run on several threads once writing is
+  // over).
   Status write(std::size_t b, const fhir::Resource& r);
-  // Reads bucket `b` back in the order written; `consume` gives its disk space back afterwards. Each resource
-  // is decoded straight into the allocation that will hold it (no moves of a kilobyte-sized variant).
+  // Reads partition `b` back in the order written. Each resource is decoded straight into the allocation that
+  // will hold it (no moves of a kilobyte-sized variant). `consume`: each partition is read once this way;
+  // a file is read from disk once for all its partitions, and its disk space given back after the last.
   Status read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
               bool consume = true);
   std::uint64_t bytes_written() const { return bytes_; }
@@ -38,17 +47,26 @@ class SpillBuckets {
   struct Closer {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
+  // A file's records, read from disk on the first read of one of its partitions and kept until the last.
+  struct Loaded {
+    std::mutex mu;
+    std::shared_ptr<const std::string> bytes;
+    std::size_t unread = 0;  // its partitions not yet consumed
+  };
+  Result<std::shared_ptr<const std::string>> contents(std::size_t file, bool consume);
   std::filesystem::path dir_;
+  std::size_t partitions_ = 0, per_file_ = 1;
   std::vector<std::unique_ptr<std::FILE, Closer>> files_;
   std::vector<std::unique_ptr<char[]>> buffers_;
+  std::vector<std::unique_ptr<Loaded>> loaded_;
   std::uint64_t bytes_ = 0;
   std::string record_;  // reused by write(): one allocation for the run, not one per resource
 };
 
-// How many buckets a run spills to: enough that a partition holds about 40 MB of input (so that evaluating
-// one needs tens of MB whatever the size of the hospital), at least 128; when the size is not known before
-// reading (REST, Bulk export: input_bytes 0), the most, 1,024, since a hospital's export may be any size.
-// Each bucket is an open file: half of what the soft limit leaves after 128 for sources, outputs and
+// How many bucket files a run spills to: enough that a file holds about 40 MB of input (so that evaluating
+// its partitions needs a few MB whatever the size of the hospital), at least 128; when the size is not known
+// before reading (REST, Bulk export: input_bytes 0), the most, 1,024, since a hospital's export may be any
+// size. Each is an open file: half of what the soft limit leaves after 128 for sources, outputs and
 // connections (systemd's default soft limit is 1,024), at least 64.
 std::size_t spill_bucket_count(std::uint64_t input_bytes, std::uint64_t open_files_limit);
 

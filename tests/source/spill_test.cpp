@@ -12,15 +12,16 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every patient's results line for the demo data (NDJSON and Bundles), read through a Collector that spills
-// after `budget` bytes to `buckets` files (budget < 0: never).
+// after `budget` bytes to `buckets` files of `per_file` partitions each (budget < 0: never).
 std::map<std::string, std::string> lines_with(long budget, std::size_t buckets, std::size_t* partitions,
-                                              std::size_t* kept, std::uint64_t* spilled) {
+                                              std::size_t* kept, std::uint64_t* spilled,
+                                              std::size_t per_file = 1) {
   test::TempDir scratch;
   source::FileSource src(test::repo() / "fhir-samples");
   src.set_keep_raw(true);
   IssueLog issues;
   terminology::Collector col(test::terms());
-  if (budget >= 0) col.set_spill(scratch.path, static_cast<std::size_t>(budget), buckets);
+  if (budget >= 0) col.set_spill(scratch.path, static_cast<std::size_t>(budget), buckets, per_file);
   auto st = src.read(
       [&](source::Page&& p) {
         for (auto& r : p.resources) col.add(std::move(r));
@@ -74,6 +75,18 @@ BOOST_AUTO_TEST_CASE(spilled_records_equal_in_memory_records) {
   BOOST_TEST(s3 == s1);
   BOOST_TEST(k3 == k0);
   BOOST_TEST((memory == many));
+  // Partitions sharing files (what a run does: 8 a file): each is read back alone, the files once.
+  std::size_t p4 = 0, k4 = 0, p5 = 0, k5 = 0;
+  std::uint64_t s4 = 0, s5 = 0;
+  const auto shared_files = lines_with(0, 3, &p4, &k4, &s4, 5);
+  BOOST_TEST(p4 == 15u);
+  BOOST_TEST(k4 == k0);
+  BOOST_TEST((memory == shared_files));
+  const auto one_file = lines_with(200000, 1, &p5, &k5, &s5, 9);
+  BOOST_TEST(p5 == 9u);
+  BOOST_TEST((s5 > 0u && s5 < s1));
+  BOOST_TEST(k5 == k0);
+  BOOST_TEST((memory == one_file));
 }
 
 BOOST_AUTO_TEST_CASE(bucket_count_follows_the_input_size_and_the_open_file_limit) {
@@ -138,11 +151,13 @@ BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest)
   for (const auto& l : lines) text += l + "\n";
   data.write("data.ndjson", text);
 
-  auto evaluate = [&](bool spill) {
+  // spill: 0 keeps everything in memory, 1 gives each partition a file, 2 puts all partitions in one file.
+  auto evaluate = [&](int spill) {
     source::FileSource src(data.path);
     IssueLog issues;
     terminology::Collector col(test::terms());
-    if (spill) col.set_spill(scratch.path, 0, kBuckets);
+    if (spill == 1) col.set_spill(scratch.path, 0, kBuckets);
+    if (spill == 2) col.set_spill(scratch.path, 0, 1, kBuckets);
     auto st = src.read(
         [&](source::Page&& p) {
           for (auto& r : p.resources) col.add(std::move(r));
@@ -161,9 +176,11 @@ BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest)
     BOOST_TEST(reported == 1u);
     return observations;
   };
-  const auto memory = evaluate(false);
-  const auto spilled = evaluate(true);
+  const auto memory = evaluate(0);
+  const auto spilled = evaluate(1);
+  const auto one_file = evaluate(2);
   BOOST_TEST(memory.at(b) == 1u);  // the newer version, on patient b
   BOOST_TEST(memory.at(a) == 0u);
   BOOST_TEST((spilled == memory));
+  BOOST_TEST((one_file == memory));
 }
