@@ -2,6 +2,7 @@
 // over the 64 MB limit reported and skipped without losing the lines after it.
 #include <boost/test/unit_test.hpp>
 
+#include "fhir/extract.hpp"
 #include "source/file_source.hpp"
 #include "support/scenario.hpp"
 
@@ -71,4 +72,17 @@ BOOST_AUTO_TEST_CASE(a_line_over_the_limit_is_skipped_and_the_next_ones_read) {
   BOOST_TEST(r.issues[0].kind == "line-too-long",
              r.issues[0].kind << " at " << r.issues[0].location << ": " << r.issues[0].message);
   BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:2"));
+}
+
+BOOST_AUTO_TEST_CASE(resource_ids_follow_the_fhir_id_rule) {
+  // [A-Za-z0-9\-\.]{1,64} (FHIR R4 "id")
+  BOOST_TEST(fhir::valid_id("cc-001"));
+  BOOST_TEST(fhir::valid_id("a.B-9"));
+  BOOST_TEST(fhir::valid_id(std::string(64, 'x')));
+  BOOST_TEST(!fhir::valid_id(""));
+  BOOST_TEST(!fhir::valid_id(std::string(65, 'x')));
+  for (const char* bad : {"a b", "a/b", "a_b", "a:b", "é", "a\nb", "a|b", "a%20b"})
+    BOOST_TEST(!fhir::valid_id(bad), bad);
+  BOOST_TEST(!fhir::valid_id(std::string_view("a\0b", 3)));
+  BOOST_TEST(!fhir::valid_id("\xff"));
 }
