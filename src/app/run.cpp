@@ -44,10 +44,10 @@ namespace {
 
 using store::now_utc;
 
-// The spill buckets for a source of `input_bytes` (0: unknown), within this process's open-file limit.
 // A spill file (about 40 MB of input) is evaluated in this many partitions (terminology/spill.hpp).
 constexpr std::size_t kPartitionsPerFile = 8;
 
+// The spill buckets for a source of `input_bytes` (0: unknown), within this process's open-file limit.
 std::size_t spill_buckets(std::uint64_t input_bytes) {
   rlimit lim{};
   const bool limited = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY;

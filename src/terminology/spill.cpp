@@ -64,6 +64,7 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
     s->loaded_.push_back(std::make_unique<Loaded>());
   }
   for (std::size_t b = 0; b < s->partitions_; ++b) ++s->loaded_[b / s->per_file_]->unread;
+  s->consumed_.assign(s->partitions_, 0);
   return s;
 }
 
@@ -85,7 +86,8 @@ Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
   return Status::success();
 }
 
-Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t f, bool consume) {
+Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b, bool consume) {
+  const std::size_t f = b / per_file_;
   const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
   Loaded& l = *loaded_.at(f);
   std::lock_guard lock(l.mu);
@@ -109,10 +111,13 @@ Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t f,
     if (consume) l.bytes = bytes;
   }
   // After the last of its partitions the file is not needed again: its disk space goes back (a failure only
-  // keeps it until the end).
-  if (consume && l.unread > 0 && --l.unread == 0) {
-    l.bytes.reset();
-    [[maybe_unused]] const int truncated = ::ftruncate(::fileno(files_[f].get()), 0);
+  // keeps it until the end). A partition read twice counts once, so that it cannot release its neighbours.
+  if (consume && !consumed_[b]) {
+    consumed_[b] = 1;
+    if (--l.unread == 0) {
+      l.bytes.reset();
+      [[maybe_unused]] const int truncated = ::ftruncate(::fileno(files_[f].get()), 0);
+    }
   }
   return bytes;
 }
@@ -121,7 +126,7 @@ Status SpillBuckets::read(std::size_t b, const std::function<void(std::shared_pt
                           bool consume) {
   const std::size_t f = b / per_file_;
   const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
-  auto bytes = contents(f, consume);
+  auto bytes = contents(b, consume);
   if (!bytes) return bytes.error();
   std::string_view rest(**bytes);
   while (!rest.empty()) {

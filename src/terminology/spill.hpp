@@ -53,12 +53,14 @@ class SpillBuckets {
     std::shared_ptr<const std::string> bytes;
     std::size_t unread = 0;  // its partitions not yet consumed
   };
-  Result<std::shared_ptr<const std::string>> contents(std::size_t file, bool consume);
+  // The records of partition `b`'s file.
+  Result<std::shared_ptr<const std::string>> contents(std::size_t b, bool consume);
   std::filesystem::path dir_;
   std::size_t partitions_ = 0, per_file_ = 1;
   std::vector<std::unique_ptr<std::FILE, Closer>> files_;
   std::vector<std::unique_ptr<char[]>> buffers_;
   std::vector<std::unique_ptr<Loaded>> loaded_;
+  std::vector<char> consumed_;  // by partition, guarded by its file's Loaded::mu
   std::uint64_t bytes_ = 0;
   std::string record_;  // reused by write(): one allocation for the run, not one per resource
 };

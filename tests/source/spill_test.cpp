@@ -184,3 +184,29 @@ BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest)
   BOOST_TEST((spilled == memory));
   BOOST_TEST((one_file == memory));
 }
+
+// Partitions sharing a file: each reads back only its own records, and one read twice does not give the
+// file's disk space (and its neighbours' records) back early.
+BOOST_AUTO_TEST_CASE(a_partition_read_twice_does_not_release_its_neighbours) {
+  test::TempDir scratch;
+  auto made = terminology::SpillBuckets::create(scratch.path, 4, 1);
+  BOOST_TEST_REQUIRE(made.ok());
+  auto& spill = **made;
+  for (int i = 0; i < 20; ++i) {
+    fhir::Patient p;
+    p.h.type = fhir::ResourceType::patient;
+    p.h.id = "p" + std::to_string(i);
+    p.h.patient_id = p.h.id;
+    BOOST_TEST_REQUIRE(spill.write(static_cast<std::size_t>(i % 4), fhir::Resource(p)).ok());
+  }
+  auto ids = [&](std::size_t b) {
+    std::vector<std::string> out;
+    BOOST_TEST_REQUIRE(
+        spill.read(b, [&](std::shared_ptr<fhir::Resource>&& r) { out.push_back(fhir::header(*r).id); }).ok());
+    return out;
+  };
+  const std::vector<std::string> first{"p0", "p4", "p8", "p12", "p16"};
+  BOOST_TEST(ids(0) == first, boost::test_tools::per_element());
+  BOOST_TEST(ids(0).size() == 5u);  // still there: the file's other partitions are unread
+  for (std::size_t b = 1; b < 4; ++b) BOOST_TEST(ids(b).size() == 5u);
+}
