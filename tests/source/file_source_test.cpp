@@ -2,6 +2,8 @@
 // over the 64 MB limit reported and skipped without losing the lines after it.
 #include <boost/test/unit_test.hpp>
 
+#include <map>
+
 #include "fhir/extract.hpp"
 #include "source/file_source.hpp"
 #include "support/scenario.hpp"
@@ -72,6 +74,47 @@ BOOST_AUTO_TEST_CASE(a_line_over_the_limit_is_skipped_and_the_next_ones_read) {
   BOOST_TEST(r.issues[0].kind == "line-too-long",
              r.issues[0].kind << " at " << r.issues[0].location << ": " << r.issues[0].message);
   BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:2"));
+}
+
+// The chunks of a file are numbered by the workers that split them (each learns its first line from the chunk
+// before it): across many chunks, blank lines and a skipped line, every location is the line it came from,
+// whatever the thread count.
+BOOST_AUTO_TEST_CASE(lines_are_numbered_across_many_chunks) {
+  test::TempDir dir;
+  std::string text;
+  std::map<std::string, std::size_t> expected;  // id -> line
+  std::size_t line = 0;
+  for (int i = 0; i < 12000; ++i) {  // about 12 MB: six read chunks
+    const std::string id = "p" + std::to_string(i);
+    if (i % 1000 == 7) {  // a blank line now and then
+      text += "\n";
+      ++line;
+    }
+    text += long_patient(id, 800) + "\n";
+    expected[id] = ++line;
+    if (i == 6500) {  // over the limit: reported at its line, and numbering goes on after it
+      text += long_patient("big", 65u << 20) + "\n";
+      ++line;
+    }
+  }
+  const std::size_t big_line = expected.at("p6500") + 1;
+  dir.write("p.ndjson", text);
+  for (std::size_t threads : {1u, 2u, 4u}) {
+    BOOST_TEST_CONTEXT("threads " << threads) {
+      const Read r = read_all(dir, threads);
+      BOOST_TEST_REQUIRE(r.resources.size() == expected.size());
+      std::size_t wrong = 0;
+      for (const auto& [key, location] : r.resources) {
+        const std::string id = key.substr(std::string("Patient/").size());
+        if (!location.ends_with("p.ndjson:" + std::to_string(expected.at(id))) && wrong++ < 5)
+          BOOST_TEST(false, key << " at " << location << ", expected line " << expected.at(id));
+      }
+      BOOST_TEST(wrong == 0u);
+      BOOST_TEST_REQUIRE(r.issues.size() == 1u);
+      BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:" + std::to_string(big_line)),
+                 r.issues[0].location);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(resource_ids_follow_the_fhir_id_rule) {
