@@ -51,6 +51,12 @@ CREATE TABLE sources (source TEXT PRIMARY KEY, watermark TEXT NOT NULL, last_ful
     R"sql(
 CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicked_off TEXT NOT NULL);
 )sql",
+    // 4: the results rows that still have their line, so that pruning (StateStore::prune_lines, every night
+    // with --keep-lines) visits those instead of every night's rows ever stored. 60 nights of 100,000
+    // patients: a night with nothing to prune 0.99 s -> 0.0 s, pruning one night 3.2 s -> 1.3 s.
+    R"sql(
+CREATE INDEX results_with_line ON results(run_id) WHERE line <> '';
+)sql",
 };
 
 }  // namespace

@@ -257,6 +257,8 @@ Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, con
   return out;
 }
 
+const char* const kPruneLinesSql = "UPDATE results SET line='' WHERE run_id < ? AND line <> ''";
+
 Result<std::int64_t> StateStore::prune_lines(std::int64_t keep) {
   if (keep <= 0) return std::int64_t{0};
   Statement oldest(
@@ -267,7 +269,7 @@ Result<std::int64_t> StateStore::prune_lines(std::int64_t keep) {
     return std::int64_t{0};
   }
   const std::int64_t first_kept = oldest.integer(0);
-  Statement q(*db_, "UPDATE results SET line='' WHERE run_id < ? AND line <> ''");
+  Statement q(*db_, kPruneLinesSql);
   q.bind(1, first_kept);
   if (auto st = q.run(); !st) return st.error();
   return first_kept;

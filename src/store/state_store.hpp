@@ -55,6 +55,9 @@ struct Feedback {
   std::string patient, status, note, recorded_at, recorded_by;
 };
 
+// The statement StateStore::prune_lines() empties old lines with (tests check that it uses its index).
+extern const char* const kPruneLinesSql;
+
 class StateStore {
  public:
   // Creates the folder (0700) and the database (0600) if needed, and migrates the schema.

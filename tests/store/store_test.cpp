@@ -105,6 +105,18 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
   BOOST_TEST(*st.integrity_check() == "ok");
 }
 
+// Pruning finds the rows with lines through their index, not by reading every row of every night stored.
+BOOST_AUTO_TEST_CASE(pruning_reads_only_rows_that_still_have_lines) {
+  test::TempDir dir;
+  auto db = store::Db::open((dir.path / "state.db").string());
+  BOOST_REQUIRE(db);
+  BOOST_REQUIRE(store::migrate(**db));
+  store::Statement plan(**db, std::string("EXPLAIN QUERY PLAN ") + store::kPruneLinesSql);
+  std::string details;
+  while (plan.step()) details += plan.text(3) + "\n";
+  BOOST_TEST(details.find("results_with_line") != std::string::npos, details);
+}
+
 BOOST_AUTO_TEST_CASE(one_run_at_a_time) {
   test::TempDir dir;
   auto a = store::RunLock::acquire(dir.path);
