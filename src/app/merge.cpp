@@ -165,9 +165,8 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     const json::Value* maps = json::member(doc, "mappings");
     const std::string detail(json::string(json::member(doc, "ineligible_detail")).value_or("deciding"));
     std::string k = json::serialize(*json::member(json::member(doc, "trial"), "sha256")) + "|" +
-                    (maps ? json::serialize(*maps) : "") + "|" +
-                    std::string(json::string(json::member(doc, "as_of")).value_or("")) + "|" +
-                    std::string(json::string(json::member(doc, "export_mode")).value_or("")) + "|" + detail;
+                    (maps ? json::serialize(*maps) : "") + "|" + str(json::member(doc, "as_of")) + "|" +
+                    str(json::member(doc, "export_mode")) + "|" + detail;
     if (key.empty()) key = k;
     if (k != key)
       return make_error(
