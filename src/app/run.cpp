@@ -685,23 +685,21 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     update.pulled = std::move(pulled);
     update.full = !src.delivered_changes_only() && s.complete;
     if (s.complete) update.watermark = src.watermark();
-    if (auto f = state->finish_run(record, outcomes.size(), row, &update); !f) return f.error();
     std::string outputs;
     for (const auto& n : names) outputs += n + " ";
-    (void)state->audit(record.user, "run",
-                       "run " + std::to_string(record.id) + " as of " + record.as_of + " from " +
-                           record.source + ": " + std::to_string(s.patients) + " patients (" +
-                           std::to_string(s.eligible) + " eligible, " + std::to_string(s.possible) +
-                           " possible) written to " + record.out_dir + " [" + outputs + "manifest.json]");
+    const store::AuditEntry entry{record.user, "run",
+                                  "run " + std::to_string(record.id) + " as of " + record.as_of + " from " +
+                                      record.source + ": " + std::to_string(s.patients) + " patients (" +
+                                      std::to_string(s.eligible) + " eligible, " +
+                                      std::to_string(s.possible) + " possible) written to " + record.out_dir +
+                                      " [" + outputs + "manifest.json]"};
+    if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update); !f) return f.error();
     s.run_id = record.id;
     if (opts.keep_lines > 0) {
       // After the commit: tonight's results stand whether or not the old lines can be pruned.
-      auto kept = state->prune_lines(opts.keep_lines);
+      auto kept = state->prune_lines(opts.keep_lines, record.user);
       if (kept) {
         s.lines_kept_from = *kept;
-        (void)state->audit(record.user, "prune",
-                           "results lines of runs before " + std::to_string(*kept) + " emptied (keep_lines " +
-                               std::to_string(opts.keep_lines) + ")");
       } else {
         s.prune_error = kept.error().what();
       }

@@ -769,7 +769,6 @@ int feedback_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder feedback: " << a.error().what() << "\n";
     return kSource;
   }
-  (void)(*st)->audit(fb.recorded_by, "feedback", "patient " + fb.patient + ": " + fb.status);
   std::cout << "recorded: " << fb.patient << " " << fb.status << "\n";
   return kOk;
 }

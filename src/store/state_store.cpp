@@ -126,7 +126,7 @@ Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
 
 Status StateStore::finish_run(const RunRecord& r, std::size_t count,
                               const std::function<PatientResult(std::size_t)>& row,
-                              const ResourceUpdate* update) {
+                              const AuditEntry& audit_entry, const ResourceUpdate* update) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   if (update) {
@@ -191,6 +191,7 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
   up.bind(8, r.id);
   auto st = up.run();
   if (!st) return st;
+  if (auto a = audit(audit_entry); !a) return a;
   return tx.commit();
 }
 
@@ -259,8 +260,10 @@ Result<std::optional<PatientResult>> StateStore::result(std::int64_t run_id, con
 
 const char* const kPruneLinesSql = "UPDATE results SET line='' WHERE run_id < ? AND line <> ''";
 
-Result<std::int64_t> StateStore::prune_lines(std::int64_t keep) {
+Result<std::int64_t> StateStore::prune_lines(std::int64_t keep, const std::string& who) {
   if (keep <= 0) return std::int64_t{0};
+  Transaction tx(*db_);
+  if (!tx.begun()) return tx.begun().error();
   Statement oldest(
       *db_, "SELECT MIN(run_id) FROM (SELECT DISTINCT run_id FROM results ORDER BY run_id DESC LIMIT ?)");
   oldest.bind(1, keep);
@@ -269,9 +272,15 @@ Result<std::int64_t> StateStore::prune_lines(std::int64_t keep) {
     return std::int64_t{0};
   }
   const std::int64_t first_kept = oldest.integer(0);
+  if (first_kept == 0) return std::int64_t{0};  // no run has results: nothing to prune, nothing to audit
   Statement q(*db_, kPruneLinesSql);
   q.bind(1, first_kept);
   if (auto st = q.run(); !st) return st.error();
+  const AuditEntry entry{who, "prune",
+                         "results lines of runs before " + std::to_string(first_kept) +
+                             " emptied (keep_lines " + std::to_string(keep) + ")"};
+  if (auto a = audit(entry); !a) return a.error();
+  if (auto c = tx.commit(); !c) return c.error();
   return first_kept;
 }
 
@@ -284,10 +293,14 @@ Result<std::vector<RunRecord>> StateStore::history() {
 }
 
 Status StateStore::add_feedback(const Feedback& f) {
+  Transaction tx(*db_);
+  if (!tx.begun()) return tx.begun();
   Statement q(*db_,
               "INSERT INTO feedback(patient, status, note, recorded_at, recorded_by) VALUES (?,?,?,?,?)");
   q.bind(1, f.patient).bind(2, f.status).bind(3, f.note).bind(4, f.recorded_at).bind(5, f.recorded_by);
-  return q.run();
+  if (auto st = q.run(); !st) return st;
+  if (auto a = audit({f.recorded_by, "feedback", "patient " + f.patient + ": " + f.status}); !a) return a;
+  return tx.commit();
 }
 
 Result<std::map<std::string, Feedback>> StateStore::feedback() {
@@ -298,9 +311,9 @@ Result<std::map<std::string, Feedback>> StateStore::feedback() {
   return out;
 }
 
-Status StateStore::audit(const std::string& who, const std::string& action, const std::string& detail) {
+Status StateStore::audit(const AuditEntry& e) {
   Statement q(*db_, "INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)");
-  q.bind(1, now_utc()).bind(2, who).bind(3, action).bind(4, detail);
+  q.bind(1, now_utc()).bind(2, e.who).bind(3, e.action).bind(4, e.detail);
   return q.run();
 }
 

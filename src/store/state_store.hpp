@@ -58,6 +58,11 @@ struct Feedback {
 // The statement StateStore::prune_lines() empties old lines with (tests check that it uses its index).
 extern const char* const kPruneLinesSql;
 
+// One row of the audit log.
+struct AuditEntry {
+  std::string who, action, detail;
+};
+
 class StateStore {
  public:
   // Creates the folder (0700) and the database (0600) if needed, and migrates the schema.
@@ -66,11 +71,12 @@ class StateStore {
 
   // Records a run as started (committed at once, so a killed run is visible as 'abandoned' later).
   Result<std::int64_t> begin_run(const RunRecord& r);
-  // In one transaction: every patient's result and the run's summary, status 'complete' (or 'incomplete' when
-  // some input could not be read). Before this commits, the run does not count as a night's result.
-  // `row(i)` for i < count produces each patient's result (one at a time: lines are not all held in memory).
+  // In one transaction: every patient's result, the run's summary, status 'complete' (or 'incomplete' when
+  // some input could not be read) and the run's audit entry. Before this commits, the run does not count as
+  // a night's result. `row(i)` for i < count produces each patient's result (one at a time: lines are not
+  // all held in memory).
   Status finish_run(const RunRecord& r, std::size_t count,
-                    const std::function<PatientResult(std::size_t)>& row,
+                    const std::function<PatientResult(std::size_t)>& row, const AuditEntry& audit,
                     const ResourceUpdate* resources = nullptr);
   Result<std::vector<StoredResource>> resources(const std::string& source);
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
@@ -86,16 +92,19 @@ class StateStore {
   // Retention: empties the results lines (reasons, evidence) of every run but the `keep` latest that have
   // results; their tiers, ranks, scores and criterion outcomes stay, so changes and history are unaffected.
   // SQLite reuses the pages freed, so the file stops growing by a night's lines. Returns the oldest run whose
-  // lines are kept (0 when no run has results).
-  Result<std::int64_t> prune_lines(std::int64_t keep);
+  // lines are kept (0 when no run has results). Lines emptied are audited ('prune', by `who`) in the same
+  // transaction.
+  Result<std::int64_t> prune_lines(std::int64_t keep, const std::string& who);
   Result<std::vector<RunRecord>> history();
 
+  // With its audit entry ('feedback', by f.recorded_by), in one transaction.
   Status add_feedback(const Feedback& f);
   // The latest feedback per patient.
   Result<std::map<std::string, Feedback>> feedback();
 
-  // Append-only: who did what, when; never clinical values.
-  Status audit(const std::string& who, const std::string& action, const std::string& detail);
+  // Append-only: who did what, when; never clinical values. The store's own changes write their entry in the
+  // transaction that makes the change, so that a change and its entry commit together or not at all.
+  Status audit(const AuditEntry& e);
   Result<std::vector<std::vector<std::string>>> audit_log();
 
   Result<std::string> integrity_check();

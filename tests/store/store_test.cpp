@@ -44,9 +44,11 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   r.id = *id1;
   r.complete = true;
   r.patients = 1;
-  BOOST_REQUIRE(st.finish_run(r, 1, [](std::size_t) {
-    return store::PatientResult{"p1", "eligible", 1, 10.5, {{"I2", "met"}}, "{}"};
-  }));
+  BOOST_REQUIRE(st.finish_run(r, 1,
+                              [](std::size_t) {
+                                return store::PatientResult{"p1", "eligible", 1, 10.5, {{"I2", "met"}}, "{}"};
+                              },
+                              {"me", "run", "run 1"}));
   auto id2 = st.begin_run(r);  // killed: never finished
   BOOST_REQUIRE(id2);
   BOOST_REQUIRE(st.abandon_stale_runs());
@@ -64,8 +66,11 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_REQUIRE(st.add_feedback({"p1", "enrolled", "", "t2", "me"}));
   BOOST_TEST(st.feedback()->at("p1").status == "enrolled");
   BOOST_TEST(!st.add_feedback({"p1", "maybe", "", "t3", "me"}));  // CHECK constraint
-  BOOST_REQUIRE(st.audit("me", "run", "run 1"));
-  BOOST_TEST(st.audit_log()->size() == 1u);
+  const auto log = st.audit_log();
+  BOOST_REQUIRE(log);
+  BOOST_REQUIRE(log->size() == 3u);  // the run and two feedbacks (not the refused one)
+  BOOST_TEST(((*log)[0][1] == "me" && (*log)[0][2] == "run" && (*log)[0][3] == "run 1"));
+  BOOST_TEST(((*log)[2][2] == "feedback" && (*log)[2][3] == "patient p1: enrolled"));
   BOOST_TEST(*st.integrity_check() == "ok");
 }
 
@@ -76,7 +81,7 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
   auto& st = **s;
-  BOOST_TEST(*st.prune_lines(2) == 0);  // no run yet
+  BOOST_TEST(*st.prune_lines(2, "me") == 0);  // no run yet
   std::vector<std::int64_t> runs;
   for (int night = 1; night <= 3; ++night) {
     store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
@@ -84,16 +89,19 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
     BOOST_REQUIRE(id);
     r.id = *id;
     r.complete = true;
-    BOOST_REQUIRE(st.finish_run(r, 1, [&](std::size_t) {
-      return store::PatientResult{"p1", "eligible",      1,
-                                  10.5, {{"I2", "met"}}, "{\"night\":" + std::to_string(night) + "}"};
-    }));
+    BOOST_REQUIRE(st.finish_run(r, 1,
+                                [&](std::size_t) {
+                                  return store::PatientResult{
+                                      "p1", "eligible",      1,
+                                      10.5, {{"I2", "met"}}, "{\"night\":" + std::to_string(night) + "}"};
+                                },
+                                {"me", "run", "night"}));
     runs.push_back(*id);
   }
-  BOOST_TEST(*st.prune_lines(0) == 0);
+  BOOST_TEST(*st.prune_lines(0, "me") == 0);
   BOOST_TEST((*st.result(runs[0], "p1"))->line == "{\"night\":1}");
   for (int again = 0; again < 2; ++again) {
-    auto kept = st.prune_lines(2);
+    auto kept = st.prune_lines(2, "me");
     BOOST_REQUIRE(kept);
     BOOST_TEST(*kept == runs[1]);
     BOOST_TEST((*st.result(runs[0], "p1"))->line.empty());
@@ -103,6 +111,52 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
     BOOST_TEST((pruned->tier == "eligible" && pruned->rank == 1 && pruned->outcomes.at("I2") == "met"));
   }
   BOOST_TEST(*st.integrity_check() == "ok");
+}
+
+// A change and its audit entry commit together: when the entry cannot be written (here a trigger refuses it,
+// as a full disk or a damaged table would), the run, the pruning and the feedback are not recorded either.
+BOOST_AUTO_TEST_CASE(nothing_is_recorded_without_its_audit_entry) {
+  test::TempDir dir;
+  std::int64_t run_id = 0;
+  {
+    auto s = store::StateStore::open(dir.path / "state");
+    BOOST_REQUIRE(s);
+    store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
+    for (int night = 1; night <= 2; ++night) {
+      auto id = (*s)->begin_run(r);
+      BOOST_REQUIRE(id);
+      r.id = run_id = *id;
+      BOOST_REQUIRE((*s)->finish_run(
+          r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
+          {"me", "run", "night"}));
+    }
+  }
+  {
+    auto db = store::Db::open((dir.path / "state" / "state.db").string());
+    BOOST_REQUIRE(db);
+    BOOST_REQUIRE(
+        (*db)->exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN "
+                    "SELECT RAISE(ABORT, 'audit log unavailable'); END"));
+  }
+  auto s = store::StateStore::open(dir.path / "state");
+  BOOST_REQUIRE(s);
+  auto& st = **s;
+  store::RunRecord r{0, "2026-11-27T01:00:00Z", "", "2026-11-27", "files:x", "T", "1", "abc", "", "", "me"};
+  auto id = st.begin_run(r);
+  BOOST_REQUIRE(id);
+  r.id = *id;
+  r.complete = true;
+  const auto f = st.finish_run(
+      r, 1, [](std::size_t) { return store::PatientResult{"p2", "possible", 1, 2.0, {}, "{}"}; },
+      {"me", "run", "night 3"});
+  BOOST_REQUIRE(!f);
+  BOOST_TEST(f.error().message.find("audit log unavailable") != std::string::npos, f.error().message);
+  BOOST_TEST(st.results(*id)->empty());  // the results rolled back with it
+  BOOST_TEST((*st.last_finished_run())->id == run_id);
+  BOOST_TEST(!st.prune_lines(1, "me"));
+  BOOST_TEST(!(*st.result(1, "p1"))->line.empty());  // not pruned
+  BOOST_TEST(!st.add_feedback({"p1", "screened", "", "t1", "me"}));
+  BOOST_TEST(st.feedback()->empty());
 }
 
 // Pruning finds the rows with lines through their index, not by reading every row of every night stored.
