@@ -1,8 +1,36 @@
 #include "criteria/medication.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+
 #include "core/text.hpp"
 
 namespace cf::criteria {
+
+namespace {
+
+// Whole days in a boundsDuration (UCUM's units of time and their spelled-out names; a month is UCUM's mean
+// Julian month, 30.4375 days), rounded up: a dose for 36 hours is still being taken on the second day.
+// Capped at 200 years, past any as-of date a run can have, so that a hostile value cannot overflow a date;
+// nullopt for a negative value or a unit that is not a time.
+std::optional<Days> duration_days(const fhir::Quantity& q) {
+  const std::string& unit = q.code.empty() ? q.unit : q.code;
+  static const std::map<std::string, std::pair<long, long>, std::less<>> kDaysPer = {
+      // unit -> days as a fraction (numerator, denominator)
+      {"s", {1, 86400}},     {"min", {1, 1440}},     {"h", {1, 24}},    {"hour", {1, 24}},
+      {"hours", {1, 24}},    {"d", {1, 1}},          {"day", {1, 1}},   {"days", {1, 1}},
+      {"wk", {7, 1}},        {"week", {7, 1}},       {"weeks", {7, 1}}, {"mo", {1461, 48}},
+      {"month", {1461, 48}}, {"months", {1461, 48}}, {"a", {1461, 4}},  {"year", {1461, 4}},
+      {"years", {1461, 4}}};
+  const auto it = kDaysPer.find(unit);
+  if (it == kDaysPer.end() || !q.value || q.value->negative()) return std::nullopt;
+  constexpr long double kCap = 200 * 365.25L;
+  const long double days = std::min(kCap, q.value->to_long_double() * it->second.first / it->second.second);
+  return static_cast<Days>(std::ceil(days));
+}
+
+}  // namespace
 
 UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
   UseSpan s;
@@ -36,17 +64,9 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
   if (!s.start && u.authored) s.start = u.authored->first;
   for (const auto& d : u.dosages) {
     if (!s.end && d.timing.bounds_end) s.end = d.timing.bounds_end->last;
-    if (!s.end && d.timing.bounds_duration && d.timing.bounds_duration->value && s.start) {
-      const auto& q = *d.timing.bounds_duration;
-      long double n = q.value->to_long_double();
-      std::string unit = q.code.empty() ? q.unit : q.code;
-      long double days = unit == "d" || unit == "day" || unit == "days"      ? n
-                         : unit == "wk" || unit == "week" || unit == "weeks" ? n * 7
-                         : unit == "mo" || unit == "month"                   ? n * 30
-                         : unit == "h"                                       ? n / 24
-                                                                             : -1;
-      if (days >= 0) s.end = *s.start + static_cast<Days>(days) - (days >= 1 ? 1 : 0);
-    }
+    if (!s.end && d.timing.bounds_duration && d.timing.bounds_duration->value && s.start)
+      if (const auto days = duration_days(*d.timing.bounds_duration))
+        s.end = *s.start + std::max<Days>(*days - 1, 0);  // the start day is the first day
   }
   if (!s.end && u.end) s.end = u.end->last;
   if (!s.start) {

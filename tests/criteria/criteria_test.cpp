@@ -141,6 +141,49 @@ BOOST_AUTO_TEST_CASE(kleene_logic_and_tiers) {
 
 // Daily doses are exact decimals: a frequency that does not divide evenly is rounded half to even to
 // kDoseDigits decimals, the same on every machine; unit and strength conversions are exact.
+// A dosage's boundsDuration ends the use: whole days counted from the start day, in any UCUM unit of time;
+// values no date can hold (a hostile 1e30 days) are capped instead of overflowing.
+BOOST_AUTO_TEST_CASE(bounds_duration_ends_the_use) {
+  auto dec = [](const char* s) { return *Decimal::parse(s); };
+  const Days start = *parse_iso_day("2026-01-01"), as_of = *parse_iso_day("2026-11-26");
+  struct Case {
+    const char* value;
+    const char* unit;
+    std::optional<Days> end;  // days after the start; nullopt: the duration is not read
+  } cases[] = {
+      {"10", "d", 9},
+      {"2", "wk", 13},
+      {"36", "h", 1},
+      {"12", "h", 0},
+      {"0", "d", 0},
+      {"3", "mo", 91},
+      {"1", "a", 365},
+      {"90", "min", 0},
+      {"1e30", "d", 73049},
+      {"1e30", "a", 73049},
+      {"-5", "d", std::nullopt},
+      {"5", "mg", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    fhir::MedicationUse use;
+    use.h.type = fhir::ResourceType::medication_request;
+    use.status = "completed";
+    use.intent = "order";
+    fhir::Dosage d;
+    d.timing.bounds_start = PartialDate{start, start};
+    d.timing.bounds_duration =
+        fhir::Quantity{dec(c.value), c.value, "", c.unit, "http://unitsofmeasure.org", c.unit};
+    use.dosages.push_back(d);
+    const auto span = criteria::span_of(use, as_of);
+    const std::string label = std::string(c.value) + " " + c.unit;
+    BOOST_TEST_REQUIRE(span.counts, label << ": " << span.why);
+    BOOST_TEST((span.start == start), label);
+    // Without a read duration a completed use with no end is known for its start day only.
+    BOOST_TEST((span.end == start + c.end.value_or(0)),
+               label << ": end " << (span.end ? *span.end - start : -1));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
   auto dec = [](const char* s) { return *Decimal::parse(s); };
   struct Case {
