@@ -113,8 +113,8 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
       c.old_tier = it->second.tier;
       c.old_rank = static_cast<int>(it->second.rank);
       for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
-        auto prev = it->second.outcomes.find(trial.criteria[i].id);
-        const std::string was = prev == it->second.outcomes.end() ? "?" : prev->second;
+        const std::string* prev = it->second.outcome(trial.criteria[i].id);
+        const std::string was = prev ? *prev : "?";
         const std::string is = criteria::to_string(ranking::outcome_at(o, i));
         if (was != is)
           c.criteria_changed +=
@@ -672,8 +672,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       r.tier = ranking::to_string(o.tier);
       r.rank = o.rank;
       r.score = o.score;
+      r.outcomes.reserve(trial->criteria.size());
       for (std::size_t c = 0; c < trial->criteria.size(); ++c)
-        r.outcomes[trial->criteria[c].id] = criteria::to_string(ranking::outcome_at(o, c));
+        r.outcomes.emplace_back(trial->criteria[c].id, criteria::to_string(ranking::outcome_at(o, c)));
       // A scratch file that cannot be read back must not leave an empty decision in the store: the exception
       // rolls the run's transaction back and ends the run with an error.
       if (auto l = line_of(i, true, r.line); !l)

@@ -34,25 +34,35 @@ std::string current_user() {
 
 namespace {
 
-std::string encode_outcomes(const std::map<std::string, std::string>& m) {
+std::string encode_outcomes(const std::vector<std::pair<std::string, std::string>>& m) {
   std::string s;
   for (const auto& [k, v] : m) s += k + "=" + v + ";";
   return s;
 }
 
-std::map<std::string, std::string> decode_outcomes(const std::string& s) {
-  std::map<std::string, std::string> m;
+std::vector<std::pair<std::string, std::string>> decode_outcomes(const std::string& s) {
+  std::vector<std::pair<std::string, std::string>> m;
   std::size_t start = 0;
   while (start < s.size()) {
     auto semi = s.find(';', start);
     if (semi == std::string::npos) semi = s.size();
     auto eq = s.find('=', start);
     if (eq != std::string::npos && eq < semi)
-      m[s.substr(start, eq - start)] = s.substr(eq + 1, semi - eq - 1);
+      m.emplace_back(s.substr(start, eq - start), s.substr(eq + 1, semi - eq - 1));
     start = semi + 1;
   }
   return m;
 }
+
+}  // namespace
+
+const std::string* PatientResult::outcome(std::string_view criterion) const {
+  for (const auto& [id, value] : outcomes)
+    if (id == criterion) return &value;
+  return nullptr;
+}
+
+namespace {
 
 RunRecord read_run(const Statement& q) {
   RunRecord r;

@@ -28,8 +28,12 @@ struct PatientResult {
   std::string patient, tier;
   std::int64_t rank = 0;
   double score = 0;
-  std::map<std::string, std::string> outcomes;  // criterion id -> met / not_met / unknown / manual
-  std::string line;                             // the results.ndjson line, for explaining a past decision
+  // (criterion id, met / not_met / unknown / manual), in the trial definition's order (runs stored before
+  // that order was kept have theirs in id order).
+  std::vector<std::pair<std::string, std::string>> outcomes;
+  std::string line;  // the results.ndjson line, for explaining a past decision
+
+  const std::string* outcome(std::string_view criterion) const;  // nullptr when not stored
 };
 
 struct StoredResource {

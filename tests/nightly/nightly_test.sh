@@ -75,6 +75,12 @@ check "night 6 says which runs keep their lines" grep -q "results lines kept for
 ex=$("$BIN" explain cc-001 --state "$T/state" --run 1)
 check "explain of a pruned run says so" grep -q "pruned by --keep-lines" <<<"$ex"
 check "explain of a pruned run gives each criterion's outcome" grep -qx "\[met\] I2" <<<"$ex"
+check "explain of a pruned run lists criteria in the trial's order" python3 -c "
+import json,sys,re
+ids=[c['id'] for c in json.load(open(sys.argv[1]))['criteria']]
+shown=[m.group(1) for m in re.finditer(r'^\\[\\w+\\] (\\S+)$', sys.argv[2], re.M)]
+assert shown==ids, (shown, ids)
+" "$REPO/mappings/trials/nct07177911.json" "$ex"
 check "explain of a pruned run gives no evidence" bash -c "! grep -q 'Patient/cc-001' <<<\"\$1\"" _ "$ex"
 ex=$("$BIN" explain cc-001 --state "$T/state" --run 5)
 check "explain of a kept run still gives its evidence" grep -q "Patient/cc-001" <<<"$ex"
@@ -142,4 +148,4 @@ echo "kill -9 points: $points, integrity failures: $integrity_failures"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0
 SCRIPT
-BIN="$bin" T="$tmp" "$repo/tests/fhir-server/with-server.sh" "${loads[@]}" -- bash "$tmp/nights.sh"
+BIN="$bin" T="$tmp" REPO="$repo" "$repo/tests/fhir-server/with-server.sh" "${loads[@]}" -- bash "$tmp/nights.sh"

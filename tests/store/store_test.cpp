@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_TEST((*last)->id == *id1);
   auto res = st.results(*id1);
   BOOST_REQUIRE(res);
-  BOOST_TEST(res->at("p1").outcomes.at("I2") == "met");
+  BOOST_TEST(*res->at("p1").outcome("I2") == "met");
   auto h = st.history();
   BOOST_REQUIRE(h);
   BOOST_TEST(h->at(1).status == "abandoned");
@@ -72,6 +72,27 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_TEST(((*log)[0][1] == "me" && (*log)[0][2] == "run" && (*log)[0][3] == "run 1"));
   BOOST_TEST(((*log)[2][2] == "feedback" && (*log)[2][3] == "patient p1: enrolled"));
   BOOST_TEST(*st.integrity_check() == "ok");
+}
+
+// Outcomes come back in the order they were stored (the trial definition's), not sorted by id.
+BOOST_AUTO_TEST_CASE(outcomes_keep_the_trials_order) {
+  test::TempDir dir;
+  auto s = store::StateStore::open(dir.path / "state");
+  BOOST_REQUIRE(s);
+  store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
+  auto id = (*s)->begin_run(r);
+  BOOST_REQUIRE(id);
+  r.id = *id;
+  const std::vector<std::pair<std::string, std::string>> order = {
+      {"I2", "met"}, {"I10", "unknown"}, {"E-SLN", "not_met"}, {"A-LAB", "manual"}};
+  BOOST_REQUIRE((*s)->finish_run(
+      r, 1, [&](std::size_t) { return store::PatientResult{"p1", "possible", 1, 1.0, order, "{}"}; },
+      {"me", "run", "run"}));
+  const auto back = (*s)->result(*id, "p1");
+  BOOST_REQUIRE((back && *back));
+  BOOST_TEST(((*back)->outcomes == order));
+  BOOST_TEST(*(*back)->outcome("E-SLN") == "not_met");
+  BOOST_TEST(!(*back)->outcome("I3"));
 }
 
 // Retention: the lines of all but the latest runs are emptied, their decisions kept; pruning again changes
@@ -108,7 +129,7 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
     BOOST_TEST((*st.result(runs[1], "p1"))->line == "{\"night\":2}");
     BOOST_TEST((*st.result(runs[2], "p1"))->line == "{\"night\":3}");
     const auto pruned = *st.result(runs[0], "p1");
-    BOOST_TEST((pruned->tier == "eligible" && pruned->rank == 1 && pruned->outcomes.at("I2") == "met"));
+    BOOST_TEST((pruned->tier == "eligible" && pruned->rank == 1 && *pruned->outcome("I2") == "met"));
   }
   BOOST_TEST(*st.integrity_check() == "ok");
 }
