@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -305,13 +306,16 @@ struct BulkSource::Impl {
 
   // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one
   // repeat. With a `sink`, a 200 body is streamed to it (HttpClient::send_streaming) instead of collected.
+  // With a body sink, the body of a 200 (or of the responses `stream_if` accepts) is streamed into it.
   Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth,
-                                   const transport::HttpClient::BodySink* body_sink = nullptr) {
+                                   const transport::HttpClient::BodySink* body_sink = nullptr,
+                                   const transport::HttpClient::StreamIf* stream_if = nullptr) {
     const transport::HttpClient::StreamIf only_200 = [](const transport::Response& r) {
       return r.status == 200;
     };
     auto exchange = [&] {
-      return body_sink ? client.send_streaming(req, *body_sink, only_200) : client.send(req);
+      return body_sink ? client.send_streaming(req, *body_sink, stream_if ? *stream_if : only_200)
+                       : client.send(req);
     };
     std::string used;
     if (with_auth) {
@@ -763,6 +767,17 @@ struct BulkSource::Impl {
   // far have been handed on, but the file is not complete (the caller marks what is incomplete).
   // A body cut off (connection closed or reset, a read that timed out) may come whole next time; one that
   // broke a size cap, the whole-transfer deadline or the decoder will fail the same way again.
+  // The first byte of a 206's Content-Range ("bytes 1000-4999/5000" -> 1000), or nullopt.
+  static std::optional<std::uint64_t> range_start(std::string_view v) {
+    if (v.substr(0, 6) != "bytes ") return std::nullopt;
+    v.remove_prefix(6);
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end == v.data() || end == v.data() + v.size() || *end != '-')
+      return std::nullopt;
+    return n;
+  }
+
   static bool worth_another_download(const std::string& why) {
     for (const char* lasting :
          {"total timeout", "exceeds", "limit", "zlib", "compressed", "Content-Encoding", "decod"})
@@ -800,11 +815,15 @@ struct BulkSource::Impl {
     // A download that breaks off after some of the body was read is downloaded again (RELIABILITY B7, at
     // most kFileAttempts in all): the lines already read stay read, so the new response's first bytes are
     // checked against what arrived before (SHA-256) and skipped, and reading goes on where it stopped. A
-    // file that changed in between is not pieced together: it fails.
+    // file that changed in between is not pieced together: it fails. When the first response named its
+    // version with a strong ETag and was not compressed, only the rest is asked for (Range, with If-Range:
+    // the server sends the rest of that version, 206, or the whole file if it changed, 200).
     constexpr int kFileAttempts = 3;
     std::uint64_t delivered = 0;  // body bytes handed to `lines`, over all attempts
     Sha256 delivered_hash;
+    std::string etag;  // the strong ETag of the uncompressed response whose bytes were delivered
     Result<transport::Response> resp = make_error("not fetched");
+    bool rest_only = false;  // the last response is the rest (206) of what was delivered
     for (int attempt = 1;; ++attempt) {
       const std::uint64_t skip = delivered;
       std::string expected;
@@ -812,10 +831,30 @@ struct BulkSource::Impl {
         Sha256 copy = delivered_hash;
         expected = copy.hex_digest();
       }
+      transport::Request this_req = req;
+      const bool ask_rest = skip > 0 && !etag.empty();
+      if (ask_rest) {
+        this_req.headers.emplace_back("Range", "bytes=" + std::to_string(skip) + "-");
+        this_req.headers.emplace_back("If-Range", etag);
+        this_req.headers.emplace_back("Accept-Encoding", "identity");  // offsets count uncompressed bytes
+      }
+      rest_only = false;
+      const transport::HttpClient::StreamIf accept = [&](const transport::Response& head) {
+        const bool identity = head.header("content-encoding").empty();
+        if (head.status == 206)
+          return rest_only = ask_rest && identity && range_start(head.header("content-range")) == skip;
+        if (head.status != 200) return false;
+        if (skip == 0) {
+          const std::string tag = head.header("etag");
+          etag = identity && tag.size() > 2 && tag.front() == '"' ? tag : std::string();
+        }
+        return true;
+      };
       Sha256 prefix;
       std::uint64_t seen = 0;
       bool changed = false;
       const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
+        if (rest_only && seen == 0) seen = skip;  // the body starts where the last one broke off
         const std::uint64_t before = seen;
         seen += piece.size();
         if (before < skip) {
@@ -834,13 +873,18 @@ struct BulkSource::Impl {
         lines.feed(piece);
         return Status::success();
       };
-      resp = send(o.file_client ? *o.file_client : *self.client_, req, same && requires_token, &to_lines);
+      resp = send(o.file_client ? *o.file_client : *self.client_, this_req, same && requires_token, &to_lines,
+                  &accept);
+      if (rest_only) {
+        std::lock_guard lock(mu);
+        ++self.counters_.ranged_files;
+      }
       {
         std::lock_guard lock(mu);
         self.counters_.bytes += seen;
       }
       if (resp || changed || attempt >= kFileAttempts || !worth_another_download(resp.error().message)) {
-        if (seen < skip && !changed && (!resp || resp->status == 200))
+        if (seen < skip && !changed && (!resp || resp->status == 200 || rest_only))
           return Error{resp ? "the file is shorter than the " + std::to_string(skip) +
                                   " bytes read from it before: it changed between two downloads"
                             : "the body broke off again before reaching the " + std::to_string(skip) +
@@ -853,7 +897,7 @@ struct BulkSource::Impl {
           std::to_string(kFileAttempts) + ")");
     }
     if (!resp) return Error{resp.error().message, where};
-    if (resp->status != 200) {
+    if (resp->status != 200 && !(resp->status == 206 && rest_only)) {
       if (http_status) *http_status = resp->status;
       const BodyOutcome oo = body_outcome(resp->body);
       return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text),

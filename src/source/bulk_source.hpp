@@ -142,6 +142,7 @@ class BulkSource : public Source {
   struct Counters {
     std::size_t kickoffs = 0, polls = 0, manifests = 0, files = 0, failed_files = 0, lines = 0, deleted = 0,
                 medication_searches = 0, manifest_rereads = 0;
+    std::size_t ranged_files = 0;  // downloads that broke off and were finished with a Range request
     std::uint64_t bytes = 0;
     std::chrono::milliseconds waited{0};  // time spent waiting between status requests
     bool resumed = false, job_deleted = false;

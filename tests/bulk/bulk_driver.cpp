@@ -185,7 +185,9 @@ int main(int argc, char** argv) {
     w.key("files")
         .integer(static_cast<long long>(c.files))
         .key("failed_files")
-        .integer(static_cast<long long>(c.failed_files));
+        .integer(static_cast<long long>(c.failed_files))
+        .key("ranged_files")
+        .integer(static_cast<long long>(c.ranged_files));
     w.key("lines")
         .integer(static_cast<long long>(c.lines))
         .key("bytes")

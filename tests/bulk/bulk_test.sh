@@ -192,7 +192,12 @@ bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-ty
 # Broken off once: downloaded again, the part read before checked and skipped, the rest read: as if nothing happened.
 bg scenario truncated-once truncated-once "" --expect complete --file-requests Observation=2 --compare "$compare" \
   --baseline "$tmp/baseline.json"
+# The same from a server that names the file's version (ETag) and serves byte ranges: only the rest is asked for.
+bg scenario truncated-ranged truncated-ranged "" --expect complete --file-requests Observation=2 \
+  --ranged-requests Observation=1 --compare "$compare" --baseline "$tmp/baseline.json"
 # Broken off, and different when downloaded again: never pieced together from two versions.
+bg scenario truncated-ranged-changed truncated-ranged-changed "" --expect incomplete --incomplete-types Observation \
+  --file-requests Observation=2 --ranged-requests Observation=1 --ranged-sent 200 --issue-kind bulk-file-failed
 bg scenario truncated-changed truncated-changed "" --expect incomplete --incomplete-types Observation \
   --file-requests Observation=2 --issue-kind bulk-file-failed
 bg scenario cut-line cut-line "" --expect incomplete --incomplete-types Observation --issue-kind json-syntax

@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--file-auth", choices=["all", "none"], help="Authorization on the proxy's file requests")
     ap.add_argument("--status-auth", choices=["all"], help="Authorization on every kick-off and status request")
     ap.add_argument("--file-requests", default="", help="TYPE=N requests for that type's file")
+    ap.add_argument("--ranged-requests", default="", help="TYPE=N requests for the rest of that type's file")
+    ap.add_argument("--ranged-sent", type=int, default=206, help="what the server answered them (206, or 200)")
     ap.add_argument("--summary-field", action="append", default=[], help="FIELD=JSON value in summary.json")
     a = ap.parse_args()
 
@@ -159,6 +161,12 @@ def main():
         t, n = a.file_requests.split("=")
         got = [r for r in record if r["kind"] == "file" and r["path"].endswith(f"/{t}.ndjson")]
         check(f"{n} request(s) for the {t} file", len(got) == int(n), f"got {len(got)}")
+    if a.ranged_requests:
+        t, n = a.ranged_requests.split("=")
+        got = [r for r in record if r["kind"] == "file" and r["path"].endswith(f"/{t}.ndjson") and r.get("range")]
+        check(f"{n} Range request(s) for the {t} file", len(got) == int(n), f"got {len(got)}: {got}")
+        check(f"each answered {a.ranged_sent}", all(r["sent"] == a.ranged_sent for r in got),
+              f"sent {[r['sent'] for r in got]}")
     return 1 if failures else 0
 
 

@@ -13,7 +13,8 @@
 //   Writes "<proxy port> <foreign http port> <foreign https port or 0>" to --port-file once listening.
 //   --record FILE: one JSON object per request: {t_ms, listener ("proxy"|"foreign-http"|"foreign-https"), method,
 //   kind ("kickoff"|"status"|"file"|"fault-file"|"other"), path (no query), type_filter, since (the kick-off's
-//   parameters present?), auth (Authorization present? never its value), upstream (status or null), sent, fault}.
+//   parameters present?), auth (Authorization present? never its value), range (the Range header or null),
+//   upstream (status or null), sent, fault}.
 //   Ends on SIGTERM/SIGINT.
 //
 // Scenarios ("poll n" counts the status GETs of the proxy's lifetime, 1-based):
@@ -29,6 +30,10 @@
 //   truncated-file    the Observation file: Content-Length of the whole body, half of it sent, then the socket closed
 //   truncated-once    the same, for the first request of the Observation file only
 //   truncated-changed the first request truncated, later ones with a blank line first (the file changed)
+//   truncated-ranged  the Observation file served with ETag "obs-v1" and Range/If-Range honoured (206); its first
+//                     request truncated
+//   truncated-ranged-changed  the same, but later requests get a changed file (a blank line first) with ETag
+//                     "obs-v2": If-Range "obs-v1" no longer matches, so the whole new file comes back (200)
 //   cut-line          the Observation file: correct framing, but the body ends in the middle of a line
 //   count-mismatch    manifest: MedicationRequest count one higher than the file's lines
 //   wrong-type        the Procedure file gets an extra Condition line (count raised to match)
@@ -115,6 +120,20 @@ const S = {
       },
     };
   })(),
+  'truncated-ranged': (() => {
+    let n = 0;
+    return { file: (type) => (type === 'Observation' ? { truncate: ++n === 1, etag: '"obs-v1"' } : null) };
+  })(),
+  'truncated-ranged-changed': (() => {
+    let n = 0;
+    return {
+      file: (type, body) => {
+        if (type !== 'Observation') return null;
+        return ++n === 1 ? { truncate: true, etag: '"obs-v1"' }
+          : { body: Buffer.concat([Buffer.from('\n'), body]), etag: '"obs-v2"' };
+      },
+    };
+  })(),
   'truncated-once': (() => {
     let n = 0;
     return { file: (type) => (type === 'Observation' && ++n === 1 ? { truncate: true } : null) };
@@ -190,7 +209,8 @@ async function handle(listener, req, res) {
   const c = classify(req);
   const body = await readAll(req);
   const entry = { listener, method: req.method, kind: c.kind, path: c.path, type_filter: c.typeFilter, since: c.since,
-                  auth: !!req.headers.authorization, upstream: null, sent: null, fault: null };
+                  auth: !!req.headers.authorization, range: req.headers.range || null, upstream: null, sent: null,
+                  fault: null };
   const base = `http://${req.headers.host}${upstream.pathname.replace(/\/$/, '')}`;
   try {
     if (listener === 'foreign-https' && !req.headers.authorization) {
@@ -234,7 +254,8 @@ async function handle(listener, req, res) {
       if (f && f.truncate) {
         entry.sent = 200;
         entry.fault = 'truncated';
-        const head = `HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\nContent-Length: ${up.body.length}\r\n\r\n`;
+        const etag = f.etag ? `ETag: ${f.etag}\r\n` : '';
+        const head = `HTTP/1.1 200 OK\r\nContent-Type: application/fhir+ndjson\r\n${etag}Content-Length: ${up.body.length}\r\n\r\n`;
         res.socket.write(head);
         res.socket.write(up.body.subarray(0, Math.floor(up.body.length / 2)));
         res.socket.destroySoon();
@@ -243,6 +264,20 @@ async function handle(listener, req, res) {
       if (f && f.body) {
         out = f.body;
         entry.fault = 'file rewritten';
+      }
+      if (f && f.etag) {  // a server that names the file's version and serves byte ranges of it
+        const m = /^bytes=(\d+)-$/.exec(req.headers.range || '');
+        const from = m ? Number(m[1]) : -1;
+        const headers = { 'Content-Type': 'application/fhir+ndjson', ETag: f.etag };
+        if (from >= 0 && from < out.length && req.headers['if-range'] === f.etag) {
+          entry.sent = 206;
+          entry.fault = `range ${from}-`;
+          reply(res, 206, { ...headers, 'Content-Range': `bytes ${from}-${out.length - 1}/${out.length}` }, out.subarray(from));
+          return;
+        }
+        entry.sent = 200;
+        reply(res, 200, headers, out);
+        return;
       }
     }
     entry.sent = up.status;
