@@ -70,7 +70,7 @@ check "incomplete input exits 5" test $? -eq 5
 check "incomplete run is recorded in the manifest" grep -q '"complete":false' o4/manifest.json
 # The raw-line prefilter never changes a decision: same results with and without it.
 corpus="$repo/../shared/fhir-corpus"
-for src in "$repo/fhir-samples/ndjson" "$corpus"; do
+for src in "$repo/fhir-samples/ndjson" "$repo/tests/data/corpus-slice" "$corpus"; do
   [ -d "$src" ] || continue
   "$bin" run --source "$src" --as-of 2026-11-26 --out pf-on --prefilter on --ineligible-detail full >/dev/null
   "$bin" run --source "$src" --as-of 2026-11-26 --out pf-off --prefilter off --ineligible-detail full >/dev/null

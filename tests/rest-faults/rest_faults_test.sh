@@ -88,6 +88,8 @@ TABLE
 )
 
 only=("$@")
+# seconds T0 T1: the time between two `date +%s.%N` readings (awk: bc is not on a fresh Debian).
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 pass=0
 fail=0
 while read -r name mode conc page config expect types ftype opts; do
@@ -116,7 +118,7 @@ while read -r name mode conc page config expect types ftype opts; do
   kill "$proxy" 2>/dev/null
   wait "$proxy" 2>/dev/null
   baseline="$work/none-$mode/out/manifest.json"
-  args=(--scenario "$name" --expect "$expect" --mode "$mode" --rc "$rc" --seconds "$(echo "$s1 - $s0" | bc)"
+  args=(--scenario "$name" --expect "$expect" --mode "$mode" --rc "$rc" --seconds "$(seconds "$s0" "$s1")"
         --dir "$d" --files "$tmp/files/results.ndjson" --compare "$repo/tests/rest/compare_results.py"
         --token "$token" --proxy-port "$port" --metrics "$metrics")
   [ "$name" != none ] && [ -f "$baseline" ] && args+=(--baseline "$baseline")
@@ -130,7 +132,7 @@ while read -r name mode conc page config expect types ftype opts; do
   done
   if python3 "$here/check_run.py" "${args[@]}"; then
     pass=$((pass + 1))
-    printf '  ok   %-18s %-10s %-10s exit %s  %5.1f s\n' "$name" "$mode" "$expect" "$rc" "$(echo "$s1 - $s0" | bc)"
+    printf '  ok   %-18s %-10s %-10s exit %s  %5.1f s\n' "$name" "$mode" "$expect" "$rc" "$(seconds "$s0" "$s1")"
   else
     fail=$((fail + 1))
     printf '  FAIL %-18s %-10s %-10s exit %s  (replay: REST_FAULTS_SEED=%s %s BIN REPO %s)\n' "$name" "$mode" \
@@ -140,7 +142,7 @@ while read -r name mode conc page config expect types ftype opts; do
 done <<<"$scenarios"
 
 t1=$(date +%s.%N)
-python3 - "$metrics" "$seed" "$(echo "$t1 - $t0" | bc)" <<'PY'
+python3 - "$metrics" "$seed" "$(seconds "$t0" "$t1")" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 s = lambda k: sum(r[k] for r in rows)

@@ -1,6 +1,6 @@
-// Every resource of the demo data and the shared corpus comes back from fhir/binary.hpp's form equal to what
-// extraction gave (all fields, operator== of the model), so spilled resources are evaluated exactly as kept
-// ones.
+// Every resource of the demo data, the corpus slice and (where present) the shared corpus comes back from
+// fhir/binary.hpp's form equal to what extraction gave (all fields, operator== of the model), so spilled
+// resources are evaluated exactly as kept ones.
 #include <boost/test/unit_test.hpp>
 
 #include "fhir/binary.hpp"
@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 
 BOOST_AUTO_TEST_CASE(every_extracted_resource_round_trips) {
   std::size_t n = 0, with_components = 0, with_dosages = 0, with_ranges = 0;
-  for (const fs::path& root : {test::repo() / "fhir-samples", fs::path(COHORT_SHARED_DIR) / "fhir-corpus"}) {
+  for (const fs::path& root : {test::repo() / "fhir-samples", test::repo() / "tests/data/corpus-slice",
+                               fs::path(COHORT_SHARED_DIR) / "fhir-corpus"}) {
     std::error_code ec;
     if (!fs::exists(root, ec)) continue;
     source::FileSource src(root);

@@ -34,10 +34,12 @@ V verdict(std::string_view line) {
   return filter().check(line, type);
 }
 
-// Every NDJSON line of the demo data and the shared corpus.
+// Every NDJSON line of the demo data, the corpus slice in the repository and, where it is present, the whole
+// shared corpus.
 std::vector<std::string> corpus_lines() {
   std::vector<std::string> lines;
-  for (const fs::path& root : {test::repo() / "fhir-samples", fs::path(COHORT_SHARED_DIR) / "fhir-corpus"}) {
+  for (const fs::path& root : {test::repo() / "fhir-samples", test::repo() / "tests/data/corpus-slice",
+                               fs::path(COHORT_SHARED_DIR) / "fhir-corpus"}) {
     std::error_code ec;
     if (!fs::exists(root, ec)) continue;
     for (auto it = fs::recursive_directory_iterator(root, ec);
