@@ -305,8 +305,8 @@ struct BulkSource::Impl {
   }
 
   // Sends with the Authorization header when `with_auth`; a 401 under SMART gets one new token and one
-  // repeat. With a `sink`, a 200 body is streamed to it (HttpClient::send_streaming) instead of collected.
-  // With a body sink, the body of a 200 (or of the responses `stream_if` accepts) is streamed into it.
+  // repeat. With a `sink`, a 200 body (or that of the responses `stream_if` accepts) is streamed to it
+  // (HttpClient::send_streaming) instead of collected.
   Result<transport::Response> send(transport::HttpClient& client, transport::Request req, bool with_auth,
                                    const transport::HttpClient::BodySink* body_sink = nullptr,
                                    const transport::HttpClient::StreamIf* stream_if = nullptr) {
@@ -765,8 +765,6 @@ struct BulkSource::Impl {
   // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
   // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
   // far have been handed on, but the file is not complete (the caller marks what is incomplete).
-  // A body cut off (connection closed or reset, a read that timed out) may come whole next time; one that
-  // broke a size cap, the whole-transfer deadline or the decoder will fail the same way again.
   // The first byte of a 206's Content-Range ("bytes 1000-4999/5000" -> 1000), or nullopt.
   static std::optional<std::uint64_t> range_start(std::string_view v) {
     if (v.substr(0, 6) != "bytes ") return std::nullopt;
@@ -778,6 +776,8 @@ struct BulkSource::Impl {
     return n;
   }
 
+  // A body cut off (connection closed or reset, a read that timed out) may come whole next time; one that
+  // broke a size cap, the whole-transfer deadline or the decoder will fail the same way again.
   static bool worth_another_download(const std::string& why) {
     for (const char* lasting :
          {"total timeout", "exceeds", "limit", "zlib", "compressed", "Content-Encoding", "decod"})
@@ -839,10 +839,14 @@ struct BulkSource::Impl {
         this_req.headers.emplace_back("Accept-Encoding", "identity");  // offsets count uncompressed bytes
       }
       rest_only = false;
+      std::uint64_t seen = 0;  // body bytes of this response, counted from the start of the file
       const transport::HttpClient::StreamIf accept = [&](const transport::Response& head) {
         const bool identity = head.header("content-encoding").empty();
-        if (head.status == 206)
-          return rest_only = ask_rest && identity && range_start(head.header("content-range")) == skip;
+        if (head.status == 206) {
+          rest_only = ask_rest && identity && range_start(head.header("content-range")) == skip;
+          if (rest_only) seen = skip;  // the body starts where the last one broke off
+          return rest_only;
+        }
         if (head.status != 200) return false;
         if (skip == 0) {
           const std::string tag = head.header("etag");
@@ -851,10 +855,8 @@ struct BulkSource::Impl {
         return true;
       };
       Sha256 prefix;
-      std::uint64_t seen = 0;
       bool changed = false;
       const transport::HttpClient::BodySink to_lines = [&](std::string_view piece) {
-        if (rest_only && seen == 0) seen = skip;  // the body starts where the last one broke off
         const std::uint64_t before = seen;
         seen += piece.size();
         if (before < skip) {
@@ -881,7 +883,15 @@ struct BulkSource::Impl {
       }
       {
         std::lock_guard lock(mu);
-        self.counters_.bytes += seen;
+        self.counters_.bytes += seen - (rest_only ? skip : 0);
+      }
+      // A range request answered otherwise than with the rest or the whole file (a 416 when the break came
+      // after the last byte, a Content-Range elsewhere): the next attempt asks for the whole file.
+      if (resp && ask_rest && !rest_only && resp->status != 200 && attempt < kFileAttempts) {
+        log(std::string(what) + ": the request for the rest after byte " + std::to_string(skip) +
+            " got HTTP " + std::to_string(resp->status) + "; downloading it again from the start");
+        etag.clear();
+        continue;
       }
       if (resp || changed || attempt >= kFileAttempts || !worth_another_download(resp.error().message)) {
         if (seen < skip && !changed && (!resp || resp->status == 200 || rest_only))

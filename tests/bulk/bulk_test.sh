@@ -195,6 +195,9 @@ bg scenario truncated-once truncated-once "" --expect complete --file-requests O
 # The same from a server that names the file's version (ETag) and serves byte ranges: only the rest is asked for.
 bg scenario truncated-ranged truncated-ranged "" --expect complete --file-requests Observation=2 \
   --ranged-requests Observation=1 --compare "$compare" --baseline "$tmp/baseline.json"
+# A range request refused (416): the whole file is asked for again, its first part checked as before.
+bg scenario truncated-ranged-416 truncated-ranged-416 "" --expect complete --file-requests Observation=3 \
+  --ranged-requests Observation=1 --ranged-sent 416 --compare "$compare" --baseline "$tmp/baseline.json"
 # Broken off, and different when downloaded again: never pieced together from two versions.
 bg scenario truncated-ranged-changed truncated-ranged-changed "" --expect incomplete --incomplete-types Observation \
   --file-requests Observation=2 --ranged-requests Observation=1 --ranged-sent 200 --issue-kind bulk-file-failed

@@ -32,6 +32,7 @@
 //   truncated-changed the first request truncated, later ones with a blank line first (the file changed)
 //   truncated-ranged  the Observation file served with ETag "obs-v1" and Range/If-Range honoured (206); its first
 //                     request truncated
+//   truncated-ranged-416  the same, but a Range request is answered 416 (as if the break came after the last byte)
 //   truncated-ranged-changed  the same, but later requests get a changed file (a blank line first) with ETag
 //                     "obs-v2": If-Range "obs-v1" no longer matches, so the whole new file comes back (200)
 //   cut-line          the Observation file: correct framing, but the body ends in the middle of a line
@@ -123,6 +124,10 @@ const S = {
   'truncated-ranged': (() => {
     let n = 0;
     return { file: (type) => (type === 'Observation' ? { truncate: ++n === 1, etag: '"obs-v1"' } : null) };
+  })(),
+  'truncated-ranged-416': (() => {
+    let n = 0;
+    return { file: (type) => (type === 'Observation' ? { truncate: ++n === 1, etag: '"obs-v1"', refuseRange: true } : null) };
   })(),
   'truncated-ranged-changed': (() => {
     let n = 0;
@@ -269,6 +274,12 @@ async function handle(listener, req, res) {
         const m = /^bytes=(\d+)-$/.exec(req.headers.range || '');
         const from = m ? Number(m[1]) : -1;
         const headers = { 'Content-Type': 'application/fhir+ndjson', ETag: f.etag };
+        if (from >= 0 && f.refuseRange) {
+          entry.sent = 416;
+          entry.fault = 'range refused';
+          reply(res, 416, { ...headers, 'Content-Range': `bytes */${out.length}` }, '');
+          return;
+        }
         if (from >= 0 && from < out.length && req.headers['if-range'] === f.etag) {
           entry.sent = 206;
           entry.fault = `range ${from}-`;
