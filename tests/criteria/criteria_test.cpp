@@ -139,8 +139,6 @@ BOOST_AUTO_TEST_CASE(kleene_logic_and_tiers) {
   BOOST_TEST(ranking::to_string(r["young"].tier) == std::string("ineligible"));
 }
 
-// Daily doses are exact decimals: a frequency that does not divide evenly is rounded half to even to
-// kDoseDigits decimals, the same on every machine; unit and strength conversions are exact.
 // A dosage's boundsDuration ends the use: whole days counted from the start day, in any UCUM unit of time;
 // values no date can hold (a hostile 1e30 days) are capped instead of overflowing.
 BOOST_AUTO_TEST_CASE(bounds_duration_ends_the_use) {
@@ -184,6 +182,8 @@ BOOST_AUTO_TEST_CASE(bounds_duration_ends_the_use) {
   }
 }
 
+// Daily doses are exact decimals: a frequency that does not divide evenly is rounded half to even to
+// kDoseDigits decimals, the same on every machine; unit and strength conversions are exact.
 BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
   auto dec = [](const char* s) { return *Decimal::parse(s); };
   struct Case {
