@@ -113,7 +113,7 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
       c.old_tier = it->second.tier;
       c.old_rank = static_cast<int>(it->second.rank);
       for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
-        const std::string* prev = it->second.outcome(trial.criteria[i].id);
+        const std::string* prev = it->second.outcome(trial.criteria[i].id, i);
         const std::string was = prev ? *prev : "?";
         const std::string is = criteria::to_string(ranking::outcome_at(o, i));
         if (was != is)

@@ -56,7 +56,8 @@ std::vector<std::pair<std::string, std::string>> decode_outcomes(const std::stri
 
 }  // namespace
 
-const std::string* PatientResult::outcome(std::string_view criterion) const {
+const std::string* PatientResult::outcome(std::string_view criterion, std::size_t at) const {
+  if (at < outcomes.size() && outcomes[at].first == criterion) return &outcomes[at].second;
   for (const auto& [id, value] : outcomes)
     if (id == criterion) return &value;
   return nullptr;

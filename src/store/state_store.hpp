@@ -33,7 +33,8 @@ struct PatientResult {
   std::vector<std::pair<std::string, std::string>> outcomes;
   std::string line;  // the results.ndjson line, for explaining a past decision
 
-  const std::string* outcome(std::string_view criterion) const;  // nullptr when not stored
+  // nullptr when not stored. `at`: where it is expected (its index in the trial), looked at first.
+  const std::string* outcome(std::string_view criterion, std::size_t at = 0) const;
 };
 
 struct StoredResource {

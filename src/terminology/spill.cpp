@@ -80,15 +80,17 @@ Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
   std::memcpy(rec.data() + 4, &part, 4);
   const std::size_t f = b / per_file_;
   if (std::fwrite(rec.data(), 1, rec.size(), files_.at(f).get()) != rec.size())
-    return make_error(std::string("cannot write a spill file: ") + std::strerror(errno),
-                      dir_.string() + " (spill file " + std::to_string(f) + ")");
+    return make_error(std::string("cannot write a spill file: ") + std::strerror(errno), file_label(f));
   bytes_ += rec.size();
   return Status::success();
 }
 
+std::string SpillBuckets::file_label(std::size_t f) const {
+  return dir_.string() + " (spill file " + std::to_string(f) + ")";
+}
+
 Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b, bool consume) {
   const std::size_t f = b / per_file_;
-  const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
   Loaded& l = *loaded_.at(f);
   std::lock_guard lock(l.mu);
   std::shared_ptr<const std::string> bytes = l.bytes;
@@ -96,7 +98,7 @@ Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b,
     std::FILE* file = files_[f].get();
     struct stat st {};
     if (std::fflush(file) != 0 || ::fstat(::fileno(file), &st) != 0)
-      return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), name);
+      return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), file_label(f));
     auto s = std::make_shared<std::string>(static_cast<std::size_t>(st.st_size), '\0');
     for (std::size_t got = 0; got < s->size();) {
       const ssize_t k = ::pread(::fileno(file), s->data() + got, s->size() - got, static_cast<off_t>(got));
@@ -104,7 +106,7 @@ Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b,
       if (k <= 0)
         return make_error(std::string("cannot read back a spill file: ") +
                               (k == 0 ? "it is shorter than written" : std::strerror(errno)),
-                          name);
+                          file_label(f));
       got += static_cast<std::size_t>(k);
     }
     bytes = std::move(s);
@@ -124,24 +126,23 @@ Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b,
 
 Status SpillBuckets::read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
                           bool consume) {
-  const std::size_t f = b / per_file_;
-  const std::string name = dir_.string() + " (spill file " + std::to_string(f) + ")";
   auto bytes = contents(b, consume);
   if (!bytes) return bytes.error();
   std::string_view rest(**bytes);
   while (!rest.empty()) {
     std::uint32_t n = 0, part = 0;
-    if (rest.size() < 8) return make_error("spill file is truncated", name);
+    if (rest.size() < 8) return make_error("spill file is truncated", file_label(b / per_file_));
     std::memcpy(&n, rest.data(), 4);
     std::memcpy(&part, rest.data() + 4, 4);
     rest.remove_prefix(8);
-    if (n > kMaxRecord || n > rest.size()) return make_error("spill file is truncated or corrupt", name);
+    if (n > kMaxRecord || n > rest.size())
+      return make_error("spill file is truncated or corrupt", file_label(b / per_file_));
     std::string_view in = rest.substr(0, n);
     rest.remove_prefix(n);
     if (part != b) continue;
     auto r = std::make_shared<fhir::Resource>();
     if (!fhir::decode_into(in, *r) || !in.empty())
-      return make_error("spill file holds a record that cannot be read back", name);
+      return make_error("spill file holds a record that cannot be read back", file_label(b / per_file_));
     each(std::move(r));
   }
   return Status::success();

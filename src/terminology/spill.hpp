@@ -55,6 +55,7 @@ class SpillBuckets {
   };
   // The records of partition `b`'s file.
   Result<std::shared_ptr<const std::string>> contents(std::size_t b, bool consume);
+  std::string file_label(std::size_t f) const;  // "DIR (spill file F)", for errors
   std::filesystem::path dir_;
   std::size_t partitions_ = 0, per_file_ = 1;
   std::vector<std::unique_ptr<std::FILE, Closer>> files_;

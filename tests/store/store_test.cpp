@@ -10,6 +10,19 @@
 
 using namespace cf;
 
+namespace {
+
+// A run begun in `st` on `as_of` (status running), with the id the store gave it.
+store::RunRecord begun_run(store::StateStore& st, const std::string& as_of = "2026-11-26") {
+  store::RunRecord r{0, as_of + "T01:00:00Z", "", as_of, "files:x", "T", "1", "abc", "", "", "me"};
+  auto id = st.begin_run(r);
+  BOOST_REQUIRE(id);
+  r.id = *id;
+  return r;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(transactions_roll_back_unless_committed) {
   test::TempDir dir;
   auto db = store::Db::open((dir.path / "t.db").string());
@@ -38,10 +51,8 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
   auto& st = **s;
-  store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
-  auto id1 = st.begin_run(r);
-  BOOST_REQUIRE(id1);
-  r.id = *id1;
+  store::RunRecord r = begun_run(st);
+  const std::int64_t id1 = r.id;
   r.complete = true;
   r.patients = 1;
   BOOST_REQUIRE(st.finish_run(r, 1,
@@ -55,8 +66,8 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   auto last = st.last_finished_run();
   BOOST_REQUIRE(last);
   BOOST_REQUIRE(last->has_value());
-  BOOST_TEST((*last)->id == *id1);
-  auto res = st.results(*id1);
+  BOOST_TEST((*last)->id == id1);
+  auto res = st.results(id1);
   BOOST_REQUIRE(res);
   BOOST_TEST(*res->at("p1").outcome("I2") == "met");
   auto h = st.history();
@@ -79,19 +90,19 @@ BOOST_AUTO_TEST_CASE(outcomes_keep_the_trials_order) {
   test::TempDir dir;
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
-  store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
-  auto id = (*s)->begin_run(r);
-  BOOST_REQUIRE(id);
-  r.id = *id;
+  const store::RunRecord r = begun_run(**s);
   const std::vector<std::pair<std::string, std::string>> order = {
       {"I2", "met"}, {"I10", "unknown"}, {"E-SLN", "not_met"}, {"A-LAB", "manual"}};
   BOOST_REQUIRE((*s)->finish_run(
       r, 1, [&](std::size_t) { return store::PatientResult{"p1", "possible", 1, 1.0, order, "{}"}; },
       {"me", "run", "run"}));
-  const auto back = (*s)->result(*id, "p1");
+  const auto back = (*s)->result(r.id, "p1");
   BOOST_REQUIRE((back && *back));
   BOOST_TEST(((*back)->outcomes == order));
   BOOST_TEST(*(*back)->outcome("E-SLN") == "not_met");
+  BOOST_TEST(*(*back)->outcome("E-SLN", 2) == "not_met");  // where it is expected
+  BOOST_TEST(*(*back)->outcome("E-SLN", 0) == "not_met");  // elsewhere: still found
+  BOOST_TEST(*(*back)->outcome("A-LAB", 99) == "manual");  // a hint past the end
   BOOST_TEST(!(*back)->outcome("I3"));
 }
 
@@ -105,10 +116,7 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
   BOOST_TEST(*st.prune_lines(2, "me") == 0);  // no run yet
   std::vector<std::int64_t> runs;
   for (int night = 1; night <= 3; ++night) {
-    store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
-    auto id = st.begin_run(r);
-    BOOST_REQUIRE(id);
-    r.id = *id;
+    store::RunRecord r = begun_run(st);
     r.complete = true;
     BOOST_REQUIRE(st.finish_run(r, 1,
                                 [&](std::size_t) {
@@ -117,7 +125,7 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
                                       10.5, {{"I2", "met"}}, "{\"night\":" + std::to_string(night) + "}"};
                                 },
                                 {"me", "run", "night"}));
-    runs.push_back(*id);
+    runs.push_back(r.id);
   }
   BOOST_TEST(*st.prune_lines(0, "me") == 0);
   BOOST_TEST((*st.result(runs[0], "p1"))->line == "{\"night\":1}");
@@ -142,11 +150,9 @@ BOOST_AUTO_TEST_CASE(nothing_is_recorded_without_its_audit_entry) {
   {
     auto s = store::StateStore::open(dir.path / "state");
     BOOST_REQUIRE(s);
-    store::RunRecord r{0, "2026-11-26T01:00:00Z", "", "2026-11-26", "files:x", "T", "1", "abc", "", "", "me"};
     for (int night = 1; night <= 2; ++night) {
-      auto id = (*s)->begin_run(r);
-      BOOST_REQUIRE(id);
-      r.id = run_id = *id;
+      const store::RunRecord r = begun_run(**s);
+      run_id = r.id;
       BOOST_REQUIRE((*s)->finish_run(
           r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
           {"me", "run", "night"}));
@@ -162,17 +168,14 @@ BOOST_AUTO_TEST_CASE(nothing_is_recorded_without_its_audit_entry) {
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
   auto& st = **s;
-  store::RunRecord r{0, "2026-11-27T01:00:00Z", "", "2026-11-27", "files:x", "T", "1", "abc", "", "", "me"};
-  auto id = st.begin_run(r);
-  BOOST_REQUIRE(id);
-  r.id = *id;
+  store::RunRecord r = begun_run(st, "2026-11-27");
   r.complete = true;
   const auto f = st.finish_run(
       r, 1, [](std::size_t) { return store::PatientResult{"p2", "possible", 1, 2.0, {}, "{}"}; },
       {"me", "run", "night 3"});
   BOOST_REQUIRE(!f);
   BOOST_TEST(f.error().message.find("audit log unavailable") != std::string::npos, f.error().message);
-  BOOST_TEST(st.results(*id)->empty());  // the results rolled back with it
+  BOOST_TEST(st.results(r.id)->empty());  // the results rolled back with it
   BOOST_TEST((*st.last_finished_run())->id == run_id);
   BOOST_TEST(!st.prune_lines(1, "me"));
   BOOST_TEST(!(*st.result(1, "p1"))->line.empty());  // not pruned
