@@ -146,6 +146,14 @@ BOOST_AUTO_TEST_CASE(hand_written_lines) {
               V::parse));
   BOOST_TEST((verdict(head + R"("code":{"coding":[{"code":"2947-0)") == V::parse));
   BOOST_TEST((verdict(head + div + R"("code":{"text":"\u0053LEDAI"},)" + subject) == V::parse));
+  // A key spelled with a \u escape hides its code from the single pass, which must see the escape wherever
+  // it falls in the line.
+  for (std::size_t pad = 0; pad < 80; ++pad) {
+    const std::string note = R"("note":[{"text":")" + std::string(pad, 'x') + R"("}],)";
+    BOOST_TEST((verdict(head + note + R"("code":{"coding":[{"\u0063ode":"2160-0"}]}})") == V::parse),
+               "pad " << pad);
+    BOOST_TEST((verdict(head + note + R"("code":{"coding":[{"code":"2947-0"}]}})") == V::irrelevant));
+  }
   // A resource type the pipeline does not read; a type it reads but does not filter.
   std::string_view type;
   BOOST_TEST((filter().check(R"({"resourceType":"Encounter","id":"e"})", type) == V::other_type));
@@ -220,6 +228,29 @@ BOOST_AUTO_TEST_CASE(remembered_text_answers_belong_to_their_screen) {
     a.reset();
     auto c = make("creatinine");  // may take a's place in memory
     BOOST_TEST((c->check(line, type) == V::irrelevant));
+  }
+}
+
+// The remembered answers are found by a hash of a text's first and last bytes and its length: texts that
+// differ only in their middle share a slot and must still get their own answers, and texts too long for a
+// slot are looked at every time.
+BOOST_AUTO_TEST_CASE(remembered_text_answers_tell_apart_texts_with_one_hash) {
+  source::LineFilterConfig c;
+  c.read_types.insert("Observation");
+  source::CodeScreen s;
+  s.texts = {"dsdna"};
+  c.screens.emplace("Observation", std::move(s));
+  const source::LineFilter f(std::move(c));
+  auto line = [](const std::string& text) {
+    return R"({"resourceType":"Observation","code":{"text":")" + text + R"("}})";
+  };
+  const std::string long_text = std::string(200, 'x') + " anti-dsDNA";
+  std::string_view type;
+  for (int round = 0; round < 3; ++round) {
+    BOOST_TEST((f.check(line("aaaaaaaa dsdna bbbbbbbb"), type) == V::parse));
+    BOOST_TEST((f.check(line("aaaaaaaa other bbbbbbbb"), type) == V::irrelevant));
+    BOOST_TEST((f.check(line(long_text), type) == V::parse));
+    BOOST_TEST((f.check(line(std::string(200, 'x') + " creatinine"), type) == V::irrelevant));
   }
 }
 
