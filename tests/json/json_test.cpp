@@ -149,6 +149,19 @@ BOOST_AUTO_TEST_CASE(duplicate_names_are_found_wherever_they_are) {
   }
 }
 
+// Names are unique per object: the same name in sibling, nested or array element objects is no duplicate.
+BOOST_AUTO_TEST_CASE(duplicate_names_are_per_object) {
+  for (const char* ok :
+       {R"({"a":{"x":1},"b":{"x":2}})", R"({"x":{"y":1},"y":2,"z":{"x":3}})",
+        R"({"a":[{"k":1},{"k":2}],"k":[{"a":1}]})", R"([{"a":1},{"a":2}])", R"({"a":{"q":1},"q":2})"})
+    BOOST_TEST(parses(ok), ok);
+  json::Document d;
+  json::ParseError e;
+  BOOST_TEST(!json::parse_line(R"({"x":{"y":1},"y":2,"x":3})", d, e));
+  BOOST_TEST(e.message == R"(duplicate member name "x")");
+  BOOST_TEST(json::parse_line(R"({"a":1})", d, e));
+}
+
 BOOST_AUTO_TEST_CASE(parse_line_leaves_strings_in_its_buffer_until_the_next_parse_line) {
   json::Document a, b;
   json::ParseError err;
