@@ -171,8 +171,8 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
 
 // The same few displays ("Laboratory", a test's LOINC name) come back on line after line: each thread
 // remembers the answers for the screen it used last, in a direct-mapped table (a slot per hash, the text kept
-// in the slot): one compare per lookup, no node to chase and no division, where an unordered_map took 6% of
-// the reading threads' samples. Longer texts and collisions are scanned again, which is never wrong.
+// in the slot): one compare per lookup, no node to chase, no allocation. Longer texts and texts whose slot
+// another took are scanned again, which is never wrong.
 bool LineFilter::text_matches(const CodeScreen& s, std::string_view v) {
   if (s.texts_by_first.empty()) return false;
   struct Slot {
