@@ -141,6 +141,16 @@ struct DoseParts {
   std::vector<Evidence> unknown;
 };
 
+// mg of prednisone equal to `mg` of a glucocorticoid: multiplied first, then divided (to kDoseDigits
+// decimals, like a daily dose), so that a table's pair gives exact figures wherever they are exact (6 mg of
+// dexamethasone at 5 per 0.75: 40).
+std::optional<Decimal> prednisone_equivalent(const Decimal& mg,
+                                             const terminology::PrednisoneEquivalence& eq) {
+  auto p = mg.times(eq.prednisone_mg);
+  if (!p || eq.per_mg == Decimal::from_int(1)) return p;
+  return p->divided(eq.per_mg, kDoseDigits);
+}
+
 // Total prednisone-equivalent mg on `day` over the glucocorticoid uses that run that day.
 DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations) {
   DoseParts d;
@@ -154,7 +164,7 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     Evidence e = med_evidence(m, s);
     std::string how;
     auto mg = daily_mg(m, day, how);
-    const auto eq = mg ? mg->times(*m.match.ingredient->prednisone_mg_per_mg) : std::nullopt;
+    const auto eq = mg ? prednisone_equivalent(*mg, *m.match.ingredient->prednisone_mg_per_mg) : std::nullopt;
     const auto sum = eq ? d.known.plus(*eq) : std::nullopt;
     if (!mg || !sum || m.match.low_confidence) {
       e.note = "dose cannot be computed: " + (!mg    ? how
@@ -165,7 +175,7 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     }
     e.normalised = eq->rounded_text(2) + " mg/day prednisone-eq";
     e.conversion = how + " = " + mg->rounded_text(2) + " mg/day " + m.match.ingredient->id + " x " +
-                   m.match.ingredient->prednisone_mg_per_mg->to_string();
+                   m.match.ingredient->prednisone_mg_per_mg->text();
     d.known = *sum;
     d.ev.push_back(std::move(e));
   }

@@ -268,6 +268,21 @@ class Loader {
     return *d;
   }
 
+  // "1.25" (mg of prednisone per mg) or "5/0.75" (5 mg of prednisone per 0.75 mg), both parts above zero.
+  Result<PrednisoneEquivalence> equivalence(const json::Value& obj, const std::string& where) {
+    const std::string at = file_ + " " + where + ".prednisone_mg_per_mg";
+    auto s = json::string(member(obj, "prednisone_mg_per_mg"));
+    if (!s) s = json::number_text(member(obj, "prednisone_mg_per_mg"));
+    if (!s) return make_error("expected a decimal or 'prednisone mg/drug mg' text", at);
+    const std::size_t slash = s->find('/');
+    auto mg = Decimal::parse(s->substr(0, slash));
+    auto per = slash == std::string_view::npos ? Decimal::from_int(1) : Decimal::parse(s->substr(slash + 1));
+    const Decimal zero;
+    if (!mg || !per || *mg <= zero || *per <= zero)
+      return make_error("'" + std::string(*s) + "' is not a positive decimal or 'prednisone mg/drug mg'", at);
+    return PrednisoneEquivalence{*mg, *per};
+  }
+
   Status units(const json::Document& doc) {
     if (const json::Value* a = member(doc, "aliases"); json::is_object(a))
       for (auto it = a->MemberBegin(); it != a->MemberEnd(); ++it)
@@ -355,7 +370,7 @@ class Loader {
       });
       if (!st) return st;
       if (member(m, "prednisone_mg_per_mg")) {
-        auto f = decimal(m, "prednisone_mg_per_mg", where, "0");
+        auto f = equivalence(m, where);
         if (!f) return f.error();
         ing.prednisone_mg_per_mg = *f;
       }
@@ -611,17 +626,22 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
   if (!cc.text.empty()) texts.push_back(to_lower_ascii(cc.text));
   for (const auto& cd : cc.codings)
     if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
-  for (const auto& [needle, ing] : index_->med_names)
+  // The longest name found wins: "methylprednisolone" holds "prednisolone", "hydrocortisone" "cortisone".
+  const std::pair<std::string, std::string>* best = nullptr;
+  const std::string* best_text = nullptr;
+  for (const auto& name : index_->med_names)
     for (const auto& t : texts)
-      if (t.find(needle) != std::string::npos) {
-        MedicationMatch m;
-        m.ingredient = ingredient(ing);
-        m.low_confidence = true;
-        m.display = t;
-        m.rule = "medications.json " + ing + ": name contains '" + needle + "'";
-        return m;
+      if ((!best || name.first.size() > best->first.size()) && t.find(name.first) != std::string::npos) {
+        best = &name;
+        best_text = &t;
       }
-  return std::nullopt;
+  if (!best) return std::nullopt;
+  MedicationMatch m;
+  m.ingredient = ingredient(best->second);
+  m.low_confidence = true;
+  m.display = *best_text;
+  m.rule = "medications.json " + best->second + ": name contains '" + best->first + "'";
+  return m;
 }
 
 std::vector<std::string> Terminology::search_tokens(std::string_view concept_id,
@@ -700,6 +720,11 @@ Terminology::LineScreen Terminology::line_screen(fhir::ResourceType type) const 
   std::sort(out.texts.begin(), out.texts.end());
   out.texts.erase(std::unique(out.texts.begin(), out.texts.end()), out.texts.end());
   return out;
+}
+
+std::string PrednisoneEquivalence::text() const {
+  return per_mg == Decimal::from_int(1) ? prednisone_mg.to_string()
+                                        : prednisone_mg.to_string() + "/" + per_mg.to_string();
 }
 
 std::string Terminology::canonical_unit_name(std::string_view unit) const {

@@ -51,10 +51,19 @@ struct Match {
   std::string rule;                   // "mappings/concepts.json sle: icd10 prefix M32.1"
 };
 
+// How many mg of prednisone `per_mg` mg of a glucocorticoid equal, as the equivalence tables write it
+// ("prednisone 5 mg = dexamethasone 0.75 mg"): 5 per 0.75. Kept as the pair, not as a rounded factor, so that
+// 6 mg of dexamethasone is exactly 40 mg of prednisone, not 40.0002.
+struct PrednisoneEquivalence {
+  Decimal prednisone_mg;
+  Decimal per_mg = Decimal::from_int(1);
+  std::string text() const;  // "1.25", or "5/0.75"
+};
+
 struct Ingredient {
   std::string id;
   std::vector<std::string> classes;
-  std::optional<Decimal> prednisone_mg_per_mg;  // glucocorticoids only
+  std::optional<PrednisoneEquivalence> prednisone_mg_per_mg;  // glucocorticoids only
 };
 
 struct MedicationMatch {

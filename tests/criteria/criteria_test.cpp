@@ -184,6 +184,38 @@ BOOST_AUTO_TEST_CASE(bounds_duration_ends_the_use) {
 
 // Daily doses are exact decimals: a frequency that does not divide evenly is rounded half to even to
 // kDoseDigits decimals, the same on every machine; unit and strength conversions are exact.
+// Prednisone equivalents at the trial's limits: dexamethasone 6 mg/day is exactly 40 mg/day (I6c: <= 40, met)
+// and betamethasone 0.9 mg/day exactly 7.5 (I6d: >= 7.5 when the glucocorticoid is the only therapy, met);
+// with the tables' pairs rounded to factors (6.6667, 8.3333) both patients were excluded.
+BOOST_AUTO_TEST_CASE(glucocorticoid_equivalents_are_exact_at_the_limits) {
+  auto order = [](const std::string& id, const std::string& pid, const std::string& atc,
+                  const std::string& mg) {
+    return R"({"resourceType":"MedicationRequest","id":")" + id +
+           R"(","status":"active","intent":"order",)"
+           R"("medicationCodeableConcept":{"coding":[{"system":"http://www.whocc.no/atc","code":")" +
+           atc + R"("}]},"subject":{"reference":"Patient/)" + pid +
+           R"("},"authoredOn":"2026-11-01","dosageInstruction":[{"timing":{"repeat":{"boundsPeriod":)"
+           R"({"start":"2026-11-01"},"frequency":1,"period":1,"periodUnit":"d"}},"route":{"coding":[)"
+           R"({"system":"http://snomed.info/sct","code":"26643006"}]},"doseAndRate":[{"doseQuantity":)"
+           R"({"value":)" +
+           mg + R"(,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}}]}]})";
+  };
+  auto r = test::evaluate(
+      {patient("dex40"), order("m1", "dex40", "H02AB02", "6"), patient("dex41"),
+       order("m2", "dex41", "H02AB02", "6.2"), patient("beta75"), order("m3", "beta75", "H02AB01", "0.9"),
+       patient("beta74"), order("m4", "beta74", "H02AB01", "0.89"), patient("mixed"),
+       order("m5", "mixed", "H02AB07", "5"), order("m6", "mixed", "H02AB02", "0.375")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["dex40"], "I6c") == "met");
+  BOOST_TEST(outcome_of(r["dex41"], "I6c") == "not_met");  // 41.33 mg/day
+  BOOST_TEST(outcome_of(r["beta75"], "I6d") == "met");
+  BOOST_TEST(outcome_of(r["beta74"], "I6d") == "not_met");  // 7.42 mg/day
+  BOOST_TEST(outcome_of(r["mixed"], "I6d") == "met");       // 5 + 2.5 mg/day
+  for (const auto& res : r["dex40"].results)
+    if (res.id == "I6c")
+      BOOST_TEST(res.reason.find("40 mg/day prednisone-eq") != std::string::npos, res.reason);
+}
+
 BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
   auto dec = [](const char* s) { return *Decimal::parse(s); };
   struct Case {

@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE terminology
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <boost/test/data/test_case.hpp>
@@ -60,6 +62,61 @@ BOOST_AUTO_TEST_CASE(unverified_codes_say_so_in_their_rule) {
       fhir::CodeableConcept{{{"http://www.nlm.nih.gov/research/umls/rxnorm", "8640", ""}}, ""});
   BOOST_REQUIRE(sure.has_value());
   BOOST_TEST(sure->rule == "medications.json prednisone: rxnorm 8640");
+}
+
+// A drug named in text only is matched by the longest ingredient name it holds: "methylprednisolone" holds
+// "prednisolone" and "hydrocortisone" holds "cortisone", both listed before them.
+BOOST_AUTO_TEST_CASE(drug_names_match_the_longest_ingredient_name) {
+  auto t = test::terms();
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"Methylprednisolone 4 mg tablet", "methylprednisolone"},
+           {"prednisolone 5 mg", "prednisolone"},
+           {"Hydrocortisone 10 mg", "hydrocortisone"},
+           {"cortisone acetate 25 mg", "cortisone"}}) {
+    auto m = t->match_medication(fhir::CodeableConcept{{}, text});
+    BOOST_TEST_REQUIRE(m.has_value(), text);
+    BOOST_TEST(m->ingredient->id == want, text);
+    BOOST_TEST(m->low_confidence);
+  }
+}
+
+// Glucocorticoid equivalences are the tables' pairs, kept exact: dexamethasone 0.75 mg and betamethasone
+// 0.6 mg each equal prednisone 5 mg. A factor is read as before; a pair with a zero or a word in it is
+// refused with the file and the field.
+BOOST_AUTO_TEST_CASE(prednisone_equivalences_are_kept_as_the_tables_pairs) {
+  auto t = test::terms();
+  auto factor = [&](const std::string& id) { return t->ingredient(id)->prednisone_mg_per_mg; };
+  BOOST_TEST_REQUIRE(factor("dexamethasone").has_value());
+  BOOST_TEST(factor("dexamethasone")->text() == "5/0.75");
+  BOOST_TEST(factor("betamethasone")->text() == "5/0.6");
+  BOOST_TEST(factor("methylprednisolone")->text() == "1.25");
+  BOOST_TEST(factor("deflazacort")->text() == "5/6");
+  BOOST_TEST(!factor("hydroxychloroquine").has_value());
+  // The real maps with dexamethasone's pair replaced.
+  std::ifstream in(test::repo() / "mappings" / "medications.json", std::ios::binary);
+  const std::string meds((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string dex = R"("prednisone_mg_per_mg": "5/0.75")";
+  BOOST_TEST_REQUIRE(meds.find(dex) != std::string::npos);
+  for (const auto& [value, ok] : std::vector<std::pair<std::string, bool>>{{R"("5/0.75")", true},
+                                                                           {R"("1.25")", true},
+                                                                           {"2", true},
+                                                                           {R"("5/0")", false},
+                                                                           {R"("0")", false},
+                                                                           {R"("5/x")", false},
+                                                                           {R"("-1")", false},
+                                                                           {R"("/2")", false}}) {
+    test::TempDir dir;
+    std::filesystem::copy(test::repo() / "mappings", dir.path, std::filesystem::copy_options::recursive);
+    std::string text = meds;
+    text.replace(text.find(dex), dex.size(), R"("prednisone_mg_per_mg": )" + value);
+    dir.write("medications.json", text);
+    auto loaded = Terminology::load(dir.path);
+    BOOST_TEST(static_cast<bool>(loaded) == ok, value);
+    if (!ok && !loaded)
+      BOOST_TEST(loaded.error().what().find("medications.json ingredients[3].prednisone_mg_per_mg") !=
+                     std::string::npos,
+                 loaded.error().what());
+  }
 }
 
 // Text needles are matched against CodeableConcept.text, then each display; which needles a text holds is
