@@ -216,6 +216,26 @@ BOOST_AUTO_TEST_CASE(glucocorticoid_equivalents_are_exact_at_the_limits) {
       BOOST_TEST(res.reason.find("40 mg/day prednisone-eq") != std::string::npos, res.reason);
 }
 
+// E-TX excludes solid-organ and haematopoietic stem-cell transplants only (CRITERIA.md T03): a corneal, skin
+// or bone graft, or a transplant of unspecified tissue, is no reason to lose a candidate.
+BOOST_AUTO_TEST_CASE(transplant_exclusion_is_solid_organ_or_stem_cells) {
+  const std::string icd = "http://hl7.org/fhir/sid/icd-10";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Z94.0", "met"},      {"Z940", "met"},       {"Z94.4", "met"},     {"Z94.8", "met"},
+      {"Z94.84", "met"},     {"T86.11", "met"},     {"T86.0", "met"},     {"T86.81", "met"},
+      {"Z94.5", "not_met"},  {"Z94.7", "not_met"},  {"Z94.9", "not_met"}, {"Z94.89", "not_met"},
+      {"T86.84", "not_met"}, {"T86.82", "not_met"}, {"T86.8", "not_met"}, {"T86.9", "not_met"}};
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string pid = "p" + std::to_string(i);
+    lines.push_back(patient(pid));
+    lines.push_back(condition("c" + std::to_string(i), pid, icd, cases[i].first, "2020-01-01"));
+  }
+  auto r = test::evaluate(lines, "2026-11-26");
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    BOOST_TEST(outcome_of(r["p" + std::to_string(i)], "E-TX") == cases[i].second, cases[i].first);
+}
+
 BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
   auto dec = [](const char* s) { return *Decimal::parse(s); };
   struct Case {
