@@ -216,6 +216,38 @@ BOOST_AUTO_TEST_CASE(glucocorticoid_equivalents_are_exact_at_the_limits) {
       BOOST_TEST(res.reason.find("40 mg/day prednisone-eq") != std::string::npos, res.reason);
 }
 
+// I6d asks for >= 7.5 mg/day only when the glucocorticoid is the only therapy. An infusion counts for its day
+// only, so a patient on prednisone 5 mg/day with rituximab two months ago looked like a glucocorticoid-only
+// patient below the limit and was excluded; a therapy given in the last 6 months now leaves it to a human.
+BOOST_AUTO_TEST_CASE(recent_infusions_leave_glucocorticoid_only_to_review) {
+  const std::string pred =
+      R"({"resourceType":"MedicationRequest","id":"MID","status":"active","intent":"order",)"
+      R"("medicationCodeableConcept":{"coding":[{"system":"http://www.whocc.no/atc",)"
+      R"("code":"H02AB07"}]},"subject":{"reference":"Patient/PID"},"authoredOn":"2026-10-01",)"
+      R"("dosageInstruction":[{"timing":{"repeat":{"frequency":1,"period":1,"periodUnit":"d"}},)"
+      R"("doseAndRate":[{"doseQuantity":{"value":5,"unit":"mg","system":)"
+      R"("http://unitsofmeasure.org","code":"mg"}}]}]})";
+  auto fill = [](std::string s, const std::string& id, const std::string& pid) {
+    s.replace(s.find("MID"), 3, id);
+    s.replace(s.find("PID"), 3, pid);
+    return s;
+  };
+  auto infusion = [](const std::string& id, const std::string& pid, const std::string& date) {
+    return R"({"resourceType":"MedicationAdministration","id":")" + id +
+           R"(","status":"completed","medicationCodeableConcept":{"coding":[{"system":)"
+           R"("http://www.whocc.no/atc","code":"L01FA01"}]},"subject":{"reference":"Patient/)" +
+           pid + R"("},"effectiveDateTime":")" + date + R"("})";
+  };
+  auto r =
+      test::evaluate({patient("alone"), fill(pred, "m1", "alone"), patient("recent"),
+                      fill(pred, "m2", "recent"), infusion("a2", "recent", "2026-09-20"), patient("long-ago"),
+                      fill(pred, "m3", "long-ago"), infusion("a3", "long-ago", "2026-03-01")},
+                     "2026-11-26");
+  BOOST_TEST(outcome_of(r["alone"], "I6d") == "not_met");
+  BOOST_TEST(outcome_of(r["recent"], "I6d") == "unknown");
+  BOOST_TEST(outcome_of(r["long-ago"], "I6d") == "not_met");
+}
+
 // E-TX excludes solid-organ and haematopoietic stem-cell transplants only (CRITERIA.md T03): a corneal, skin
 // or bone graft, or a transplant of unspecified tissue, is no reason to lose a candidate.
 BOOST_AUTO_TEST_CASE(transplant_exclusion_is_solid_organ_or_stem_cells) {
