@@ -14,6 +14,9 @@ struct RetryPolicy {
   std::chrono::milliseconds base_delay{500};   // backoff ceiling for the first retry; doubles each retry
   std::chrono::milliseconds max_delay{60000};  // backoff ceiling cap (full jitter: the delay is 0..ceiling)
   std::chrono::milliseconds max_retry_after{300000};  // a longer Retry-After is clamped to this and logged
+  // A shorter Retry-After ("0", a date already past) is raised to this (RELIABILITY T7): a server that asks
+  // for no wait is not polled back to back. Never more than max_retry_after.
+  std::chrono::milliseconds min_retry_after{1000};
   int run_budget = 200;  // retries shared by every request of one client; once spent, failures are returned
 };
 

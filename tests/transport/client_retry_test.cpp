@@ -90,11 +90,12 @@ BOOST_AUTO_TEST_CASE(retry_after_http_date_is_honoured) {
   BOOST_TEST(server.count("/retry-after-date/1") == 2u);
   const auto lines = log.lines();
   BOOST_REQUIRE(lines.size() == 1u);
-  BOOST_TEST(contains(lines[0], "(Retry-After)"), lines[0]);
-  // The server sends now + 1 s with whole-second resolution: the wait is in (0, 1000] ms.
+  BOOST_TEST(contains(lines[0], "(Retry-After"), lines[0]);
+  // The server sends now + 1 s with whole-second resolution: the wait asked for is in (0, 1000] ms, and one
+  // under the 1 s minimum is raised to it (RELIABILITY T7).
   const auto delay = logged_delay_ms(lines[0]);
   BOOST_REQUIRE(delay.has_value());
-  BOOST_TEST(*delay <= 1000);
+  BOOST_TEST(*delay == 1000);
   BOOST_TEST(elapsed >= static_cast<double>(*delay) / 1000.0);
 }
 

@@ -53,6 +53,15 @@ BOOST_AUTO_TEST_CASE(retry_after_wins_and_is_clamped) {
   auto clamped = choose_delay(p, 1, {"1766170000"}, now, 0);
   BOOST_TEST(clamped.delay.count() == 300000);
   BOOST_TEST(clamped.source == "Retry-After 1766170000000ms clamped");
+  // RELIABILITY T7: no wait at all, or a date already past, is raised to the minimum (1 s by default).
+  for (const char* none : {"0", "Fri, 31 Dec 1999 23:59:59 GMT"}) {
+    auto raised = choose_delay(p, 1, {none}, now, 0);
+    BOOST_TEST(raised.delay.count() == 1000, none);
+    BOOST_TEST(raised.source == "Retry-After 0ms raised", none);
+  }
+  p.max_retry_after = 200ms;  // the maximum wins over the minimum
+  BOOST_TEST(choose_delay(p, 1, {"0"}, now, 0).delay.count() == 200);
+  p.max_retry_after = 300s;
   auto garbage = choose_delay(p, 1, {"1.5"}, now, 42);
   BOOST_TEST(garbage.delay.count() == 42);
   BOOST_TEST(garbage.source == "backoff");

@@ -35,6 +35,8 @@ RetryDelay choose_delay(const RetryPolicy& policy, int retry,
     if (auto wanted = parse_retry_after(retry_after_values.front(), now)) {
       if (*wanted > policy.max_retry_after)
         return {policy.max_retry_after, "Retry-After " + std::to_string(wanted->count()) + "ms clamped"};
+      if (const auto floor = std::min(policy.min_retry_after, policy.max_retry_after); *wanted < floor)
+        return {floor, "Retry-After " + std::to_string(wanted->count()) + "ms raised"};
       return {*wanted, "Retry-After"};
     }
   }
