@@ -228,4 +228,19 @@ BOOST_AUTO_TEST_CASE(units_convert_exactly) {
   auto n = normalise(*t, iga, g, why);
   BOOST_REQUIRE(n);
   BOOST_TEST((compare_converted(n->value, n->conversion, *Decimal::parse("10"), iga.units.at("mg/dL")) < 0));
+  // "G/L" is giga per litre for a cell count and gram per litre for a concentration: read per analyte.
+  g.unit = "G/L";
+  n = normalise(*t, iga, g, why);
+  BOOST_REQUIRE_MESSAGE(n, why);
+  BOOST_TEST(n->describe() == "0.09 G/L x 100 = 9 mg/dL");
+  const Analyte& cells = *t->analyte("cell_count");
+  fhir::Quantity wbc;
+  wbc.value = Decimal::parse("2.4");
+  wbc.unit = "G/L";
+  n = normalise(*t, cells, wbc, why);
+  BOOST_REQUIRE_MESSAGE(n, why);
+  BOOST_TEST(
+      (compare_converted(n->value, n->conversion, *Decimal::parse("2.5"), cells.units.at("10*9/L")) < 0));
+  BOOST_TEST(
+      (compare_converted(n->value, n->conversion, *Decimal::parse("2.4"), cells.units.at("10*9/L")) == 0));
 }
