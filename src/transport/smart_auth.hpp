@@ -87,8 +87,8 @@ class SmartAuth {
 
   static constexpr std::size_t max_token_response_bytes = 64 * 1024;
   static constexpr std::size_t max_discovery_bytes = 1024 * 1024;
-  // "exp" of the assertion is now + this: SMART caps it at 5 minutes by the server's clock, and 240 s leaves a
-  // minute for a server clock behind ours (RELIABILITY A2).
+  // "exp" of the assertion is now + this: SMART caps it at 5 minutes by the server's clock, and 240 s leaves
+  // a minute for a server clock behind ours (RELIABILITY A2).
   static constexpr std::chrono::seconds assertion_lifetime{240};
   // Assumed when a token response has no usable expires_in (SMART: SHOULD NOT exceed 300).
   static constexpr std::chrono::seconds default_expires_in{300};
