@@ -216,6 +216,24 @@ BOOST_AUTO_TEST_CASE(glucocorticoid_equivalents_are_exact_at_the_limits) {
       BOOST_TEST(res.reason.find("40 mg/day prednisone-eq") != std::string::npos, res.reason);
 }
 
+// E-AI asks a human about every other autoimmune diagnosis CRITERIA.md T05 names: MCTD and overlap (M35.1),
+// any vasculitis (M31), any psoriasis (L40); Sjogren's (M35.0) alone is no reason to ask.
+BOOST_AUTO_TEST_CASE(other_autoimmune_diagnoses_go_to_review) {
+  const std::string icd = "http://hl7.org/fhir/sid/icd-10";
+  const std::vector<std::pair<std::string, std::string>> cases = {{"M35.1", "unknown"},  {"M31.7", "unknown"},
+                                                                  {"L40.0", "unknown"},  {"M31.3", "unknown"},
+                                                                  {"M35.00", "not_met"}, {"J45", "not_met"}};
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string pid = "p" + std::to_string(i);
+    lines.push_back(patient(pid));
+    lines.push_back(condition("c" + std::to_string(i), pid, icd, cases[i].first, "2020-01-01"));
+  }
+  auto r = test::evaluate(lines, "2026-11-26");
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    BOOST_TEST(outcome_of(r["p" + std::to_string(i)], "E-AI") == cases[i].second, cases[i].first);
+}
+
 // I6d asks for >= 7.5 mg/day only when the glucocorticoid is the only therapy. An infusion counts for its day
 // only, so a patient on prednisone 5 mg/day with rituximab two months ago looked like a glucocorticoid-only
 // patient below the limit and was excluded; a therapy given in the last 6 months now leaves it to a human.
