@@ -144,8 +144,18 @@ class Record : public Node {
         e.original = (c.clinical_status.empty() ? "" : c.clinical_status + " ") +
                      (c.verification_status.empty() ? "" : c.verification_status);
         e.note = how;
-        add(t, f.match.low_confidence, std::move(e), "Condition " + concept_ + " " + how, hits, doubts,
-            hit_reason, doubt_reason);
+        // A diagnosis recorded as a possibility (unconfirmed, provisional, differential) decides nothing
+        // alone: a differential diagnosis of cancer must not exclude, nor a provisional SLE include, without
+        // a human.
+        const bool tentative = c.verification_status == "unconfirmed" ||
+                               c.verification_status == "provisional" ||
+                               c.verification_status == "differential";
+        std::string why = "Condition " + concept_ + " " + how;
+        if (tentative && t == Tri::met) {
+          why += " (verificationStatus " + c.verification_status + ": confirm)";
+          t = Tri::unknown;
+        }
+        add(t, f.match.low_confidence, std::move(e), why, hits, doubts, hit_reason, doubt_reason);
       }
     }
     if (types_ != RecordTypes::condition) {

@@ -216,6 +216,30 @@ BOOST_AUTO_TEST_CASE(glucocorticoid_equivalents_are_exact_at_the_limits) {
       BOOST_TEST(res.reason.find("40 mg/day prednisone-eq") != std::string::npos, res.reason);
 }
 
+// A diagnosis recorded as a possibility decides nothing alone: a differential diagnosis of cancer does not
+// exclude (A-MAL unknown, not met), a provisional SLE diagnosis does not include (I3's diagnosis branch
+// unknown); confirmed ones and ones without a verificationStatus still decide.
+BOOST_AUTO_TEST_CASE(tentative_diagnoses_need_a_human) {
+  const std::string icd = "http://hl7.org/fhir/sid/icd-10";
+  auto status = [](const std::string& s) {
+    return R"(,"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/)"
+           R"(condition-ver-status","code":")" +
+           s + R"("}]})";
+  };
+  auto r = test::evaluate(
+      {patient("diff"), condition("c1", "diff", icd, "C50.9", "2026-06-01", status("differential")),
+       patient("conf"), condition("c2", "conf", icd, "C50.9", "2026-06-01", status("confirmed")),
+       patient("none"), condition("c3", "none", icd, "C50.9", "2026-06-01"), patient("prov"),
+       condition("c4", "prov", "http://snomed.info/sct", "55464009", "2020-01-01", status("provisional")),
+       patient("sle"), condition("c5", "sle", "http://snomed.info/sct", "55464009", "2020-01-01")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["diff"], "A-MAL") == "unknown");
+  BOOST_TEST(outcome_of(r["conf"], "A-MAL") == "met");
+  BOOST_TEST(outcome_of(r["none"], "A-MAL") == "met");
+  BOOST_TEST(outcome_of(r["prov"], "I3") == "unknown");
+  BOOST_TEST(outcome_of(r["sle"], "I3") == "met");
+}
+
 // E-AI asks a human about every other autoimmune diagnosis CRITERIA.md T05 names: MCTD and overlap (M35.1),
 // any vasculitis (M31), any psoriasis (L40); Sjogren's (M35.0) alone is no reason to ask.
 BOOST_AUTO_TEST_CASE(other_autoimmune_diagnoses_go_to_review) {
