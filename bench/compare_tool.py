@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Compares cohort-finder's full-trial results with the simplified query's patient set (bench/README.md).
 
-    python3 bench/compare_tool.py --results OUT/results.ndjson --expected IDS.txt
+    python3 bench/compare_tool.py --results OUT/results.ndjson --expected IDS.txt --conditions DATA/Condition.ndjson
 
 T        = the tool's candidates: tier eligible or possible (the full trial definition).
 T_strict = the tool's decisions restricted to the criteria the simplified query has: not deceased, and I2, I3, I5
            `met`, and E-SLN, E-IGA not `met`. On the generated data (bench/README.md says why) T_strict must equal the
-           simplified set S exactly; T differs from S by design, and the reasons are counted.
+           simplified set S exactly; T differs from S by design, and the reasons are counted. The tool's I3 is also
+           met by the EULAR/ACR classification, which the simplified query does not have: a patient whose SLE
+           diagnosis is only recorded as a possibility (the tool leaves it to a human, the query does not count it)
+           can meet I3 that way, so T_strict also asks for the query's own SLE diagnosis rule (--conditions).
 Prints "key value" lines; exits 1 if T_strict differs from S.
 """
 import argparse
@@ -21,11 +24,36 @@ I5_MET = re.compile(r'"id":"I5","kind":"inclusion","label":"[^"]*","outcome":"me
 CANDIDATE = re.compile(r'^\{"patient":"[^"]*","tier":"(eligible|possible)"')
 
 
+def sle_diagnosed(path):
+    """Patients with an SLE Condition as bench/README.md's simplified query rule 3 counts it."""
+    out = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if "55464009" not in line and "M32.1" not in line:
+                continue
+            r = json.loads(line)
+            ref = r.get("subject", {}).get("reference", "")
+            if not ref.startswith("Patient/"):
+                continue
+            if not any((c.get("system") == "http://snomed.info/sct" and c.get("code") == "55464009")
+                       or (c.get("system") == "http://hl7.org/fhir/sid/icd-10-cm"
+                           and c.get("code", "").startswith("M32.1"))
+                       for c in r.get("code", {}).get("coding", [])):
+                continue
+            if any(c.get("code") in ("refuted", "entered-in-error", "unconfirmed", "provisional", "differential")
+                   for c in r.get("verificationStatus", {}).get("coding", [])):
+                continue
+            out.add(ref[8:])
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--expected", required=True)
+    ap.add_argument("--conditions", required=True, help="Condition.ndjson of the data (the SLE diagnosis rule)")
     a = ap.parse_args()
+    sle = sle_diagnosed(a.conditions)
     with open(a.expected, encoding="utf-8") as f:
         s = {line.strip() for line in f if line.strip()}
     tiers = collections.Counter()
@@ -46,7 +74,7 @@ def main():
             r = json.loads(line)
             out = {c["id"]: c["outcome"] for c in r["criteria"]}
             if (not r.get("deceased") and out.get("I2") == "met" and out.get("I3") == "met" and out.get("I5") == "met"
-                    and out.get("E-SLN") != "met" and out.get("E-IGA") != "met"):
+                    and out.get("E-SLN") != "met" and out.get("E-IGA") != "met" and pid in sle):
                 t_strict.add(pid)
             if pid in s and tier == "ineligible":
                 why_not_t[pid] = r.get("deciding", [])

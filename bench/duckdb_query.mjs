@@ -52,7 +52,7 @@ sle AS (
   WHERE starts_with(subject.reference, 'Patient/')
     AND len(list_filter(code.coding, c -> (c.system = 'http://snomed.info/sct' AND c.code = '55464009')
         OR (c.system = 'http://hl7.org/fhir/sid/icd-10-cm' AND starts_with(c.code, 'M32.1')))) > 0
-    AND coalesce(len(list_filter(verificationStatus.coding, c -> c.code IN ('refuted', 'entered-in-error'))), 0) = 0
+    AND coalesce(len(list_filter(verificationStatus.coding, c -> c.code IN ('refuted', 'entered-in-error', 'unconfirmed', 'provisional', 'differential'))), 0) = 0
 ),
 obs_raw AS (
   SELECT substr(subject.reference, 9) AS pid,

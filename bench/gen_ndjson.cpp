@@ -276,7 +276,7 @@ struct Facts {
   std::string id;
   long birth = 0;
   bool deceased = false;
-  bool sle = false;  // a Condition with an SLE code that is not refuted / entered-in-error
+  bool sle = false;  // a Condition with an SLE code that is not refuted / entered-in-error / tentative
   struct Dated {
     long day;
     bool usable;  // status not entered-in-error / cancelled
@@ -1204,6 +1204,7 @@ void one_patient(std::uint64_t seed, long index, long asof, Bufs& b, Facts& f) {
     // Diagnosis: SNOMED, ICD-10-CM M32.1x, or local code + SNOMED; sometimes an extra lupus nephritis record.
     const long onset = day_back(r, asof, 200, 15 * 365);
     const double cu = r.uni();
+    bool tentative = false;
     if (cu < 0.55) {
       condition(b.cond, c, "55464009", "Systemic lupus erythematosus (disorder)", nullptr, nullptr,
                 "Systemic lupus erythematosus", onset, "confirmed", false);
@@ -1216,10 +1217,12 @@ void one_patient(std::uint64_t seed, long index, long asof, Bufs& b, Facts& f) {
                 "Glomerular disease in systemic lupus erythematosus", "Lupus nephritis", onset, "confirmed",
                 false, "SLE", "系统性红斑狼疮");
     } else {
+      // Recorded as a possibility: the tool leaves I3 to a human, and the simplified query does not count it.
       condition(b.cond, c, "55464009", "Systemic lupus erythematosus (disorder)", nullptr, nullptr,
                 "Systemic lupus erythematosus", onset, r.chance(0.5) ? "provisional" : "unconfirmed", false);
+      tentative = true;
     }
-    f.sle = true;
+    f.sle = !tentative;
     if (r.chance(0.05)) {  // an earlier record entered in error does not undo the confirmed one
       condition(b.cond, c, "55464009", "Systemic lupus erythematosus (disorder)", nullptr, nullptr,
                 "Systemic lupus erythematosus", onset, "entered-in-error", false);

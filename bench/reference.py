@@ -89,7 +89,7 @@ def main():
                        or (c.get("system") == ICD10CM and c.get("code", "").startswith("M32.1"))
                        for c in r.get("code", {}).get("coding", [])):
                 continue
-            if any(c.get("code") in ("refuted", "entered-in-error")
+            if any(c.get("code") in ("refuted", "entered-in-error", "unconfirmed", "provisional", "differential")
                    for c in r.get("verificationStatus", {}).get("coding", [])):
                 continue
             sle.add(ref[8:])

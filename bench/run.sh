@@ -111,7 +111,9 @@ for N in "${SIZES[@]}"; do
   TSV="$RUN/rows.tsv"
   : >"$TABLE"
   : >"$TSV"
-  if [ ! -f "$DATA/gen-info.txt" ] || [ "$(field seed "$DATA/gen-info.txt")" != "$SEED" ] ||
+  # Generated again when the seed, the as-of date or the generator (its ground truth) changed.
+  if [ ! -f "$DATA/gen-info.txt" ] || [ "$HERE/build/gen_ndjson" -nt "$DATA/gen-info.txt" ] ||
+     [ "$(field seed "$DATA/gen-info.txt")" != "$SEED" ] ||
      [ "$(field as_of "$DATA/gen-info.txt")" != "$AS_OF" ]; then
     need_kb=$((N * 56))  # about 51 KB per patient, plus margin
     free_kb=$(df -k --output=avail "$HERE" | tail -1)
@@ -184,6 +186,7 @@ for N in "${SIZES[@]}"; do
       "$TOOL_MEM_LIMIT_GB" "$TOOL" "$DATA" "$AS_OF" "$OUT"
     if [ "$X" = 0 ] || [ "$X" = 5 ]; then
       "$PYTHON" "$HERE/compare_tool.py" --results "$OUT/results.ndjson" --expected "$DATA/expected-simplified.txt" \
+        --conditions "$DATA/Condition.ndjson" \
         >"$RUN/compare.out" || true
       cp "$OUT/manifest.json" "$RUN/tool-manifest.txt"
       du -b "$OUT"/* >"$RUN/tool-outputs.txt"
