@@ -236,10 +236,7 @@ resume_check() {
 }
 bg resume_check
 
-# ---- with a state folder (app/run.cpp keeps the status URL and applies `deleted`; on once run.cpp does) ----------
-store_wired=0
-grep -q "bulk_job" "$repo/src/app/run.cpp" && store_wired=1
-[ -n "${BULK_STORE_WIRING:-}" ] && store_wired=$BULK_STORE_WIRING
+# ---- with a state folder (app/run.cpp keeps the status URL and applies `deleted`) ----------------------------------
 # Killed mid-download (COHORT_CRASH_AT=mid-pull) after the status URL was saved: the next run resumes that job.
 store_resume_check() {
   wanted store-resume || return 0
@@ -287,12 +284,8 @@ if n: print("  the deleted Observation is still in the state store"); sys.exit(1
 PY
   result store-deleted $st
 }
-if [ "$store_wired" = 1 ]; then
-  bg store_resume_check
-  bg store_deleted_check
-else
-  echo "skipped: store-resume, store-deleted (app/run.cpp does not keep Bulk jobs yet)"
-fi
+bg store_resume_check
+bg store_deleted_check
 wait
 
 
