@@ -12,8 +12,8 @@
 #     outcome (check_bulk.py), and nothing exported as complete when data is missing;
 #   - _since: after a change on the server, the next night (state folder) exports only the change, and its results
 #     equal a full export's;
-#   - once app/run.cpp keeps Bulk jobs in the state store (it calls bulk_job; BULK_STORE_WIRING=1|0 forces it): a run
-#     killed mid-download is resumed by the next run (one kick-off), and `deleted` entries leave the store;
+#   - with a state folder: a run killed mid-download is resumed by the next run (one kick-off), and `deleted` entries
+#     leave the store;
 #   - Group _since: a member added between two nights makes the next night export in full (its older data too).
 # Usage: bulk_test.sh BULK_DRIVER REPO [NAME...]   (names: only those checks; BULK_KEEP=DIR keeps every run folder)
 set -u
