@@ -17,6 +17,21 @@ Result<criteria::Trial> trial_from(const std::string& criteria_json) {
       R"({"format":"cohort-finder/trial@1","id":"T","version":"1","criteria":[)" + criteria_json + "]}",
       "test.json", *test::terms());
 }
+// One patient per ICD-10 code, each with that diagnosis since 2020: `criterion` has the outcome paired with
+// it.
+void check_icd10_outcomes(const std::string& criterion,
+                          const std::vector<std::pair<std::string, std::string>>& cases) {
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string pid = "p" + std::to_string(i);
+    lines.push_back(test::patient(pid));
+    lines.push_back(test::condition("c" + std::to_string(i), pid, "http://hl7.org/fhir/sid/icd-10",
+                                    cases[i].first, "2020-01-01"));
+  }
+  auto r = test::evaluate(lines, "2026-11-26");
+  for (std::size_t i = 0; i < cases.size(); ++i)
+    BOOST_TEST(test::outcome_of(r["p" + std::to_string(i)], criterion) == cases[i].second, cases[i].first);
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(definition_errors_name_criterion_and_field) {
@@ -243,19 +258,10 @@ BOOST_AUTO_TEST_CASE(tentative_diagnoses_need_a_human) {
 // E-AI asks a human about every other autoimmune diagnosis CRITERIA.md T05 names: MCTD and overlap (M35.1),
 // any vasculitis (M31), any psoriasis (L40); Sjogren's (M35.0) alone is no reason to ask.
 BOOST_AUTO_TEST_CASE(other_autoimmune_diagnoses_go_to_review) {
-  const std::string icd = "http://hl7.org/fhir/sid/icd-10";
   const std::vector<std::pair<std::string, std::string>> cases = {{"M35.1", "unknown"},  {"M31.7", "unknown"},
                                                                   {"L40.0", "unknown"},  {"M31.3", "unknown"},
                                                                   {"M35.00", "not_met"}, {"J45", "not_met"}};
-  std::vector<std::string> lines;
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    const std::string pid = "p" + std::to_string(i);
-    lines.push_back(patient(pid));
-    lines.push_back(condition("c" + std::to_string(i), pid, icd, cases[i].first, "2020-01-01"));
-  }
-  auto r = test::evaluate(lines, "2026-11-26");
-  for (std::size_t i = 0; i < cases.size(); ++i)
-    BOOST_TEST(outcome_of(r["p" + std::to_string(i)], "E-AI") == cases[i].second, cases[i].first);
+  check_icd10_outcomes("E-AI", cases);
 }
 
 // I6d asks for >= 7.5 mg/day only when the glucocorticoid is the only therapy. An infusion counts for its day
@@ -293,21 +299,12 @@ BOOST_AUTO_TEST_CASE(recent_infusions_leave_glucocorticoid_only_to_review) {
 // E-TX excludes solid-organ and haematopoietic stem-cell transplants only (CRITERIA.md T03): a corneal, skin
 // or bone graft, or a transplant of unspecified tissue, is no reason to lose a candidate.
 BOOST_AUTO_TEST_CASE(transplant_exclusion_is_solid_organ_or_stem_cells) {
-  const std::string icd = "http://hl7.org/fhir/sid/icd-10";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"Z94.0", "met"},      {"Z940", "met"},       {"Z94.4", "met"},     {"Z94.8", "met"},
       {"Z94.84", "met"},     {"T86.11", "met"},     {"T86.0", "met"},     {"T86.81", "met"},
       {"Z94.5", "not_met"},  {"Z94.7", "not_met"},  {"Z94.9", "not_met"}, {"Z94.89", "not_met"},
       {"T86.84", "not_met"}, {"T86.82", "not_met"}, {"T86.8", "not_met"}, {"T86.9", "not_met"}};
-  std::vector<std::string> lines;
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    const std::string pid = "p" + std::to_string(i);
-    lines.push_back(patient(pid));
-    lines.push_back(condition("c" + std::to_string(i), pid, icd, cases[i].first, "2020-01-01"));
-  }
-  auto r = test::evaluate(lines, "2026-11-26");
-  for (std::size_t i = 0; i < cases.size(); ++i)
-    BOOST_TEST(outcome_of(r["p" + std::to_string(i)], "E-TX") == cases[i].second, cases[i].first);
+  check_icd10_outcomes("E-TX", cases);
 }
 
 BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
