@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 #include "json/json.hpp"
 #include "transport/detail/jwt_signer.hpp"
+#include "transport/detail/retry_schedule.hpp"
 #include "transport/retry_after.hpp"
 #include "transport/url.hpp"
 
@@ -19,8 +20,10 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 constexpr std::string_view kAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-constexpr int kConnectAttempts = 3;
-constexpr std::chrono::milliseconds kConnectRetryDelays[] = {100ms, 400ms};
+// A token request that could not connect, or was answered 408, 429 or 5xx (an overloaded or restarting
+// authorization server), is sent again with a new assertion (RELIABILITY T6, A2): 3 attempts in all.
+constexpr int kTokenAttempts = 3;
+constexpr std::chrono::milliseconds kTokenRetryDelays[] = {100ms, 400ms};
 constexpr std::size_t kMaxTokenChars = 16 * 1024;
 constexpr long long kMaxExpiresIn =
     24 * 3600;  // a longer claimed lifetime is capped (401 handling covers the rest)
@@ -352,15 +355,25 @@ cf::Result<std::string> SmartAuth::Impl::fetch_token() {
     auto resp = client_->send(request);
     detail::wipe(request.body);
     if (!resp) {
-      const bool again = is_connect_failure(resp.error()) && attempt < kConnectAttempts;
+      const bool again = is_connect_failure(resp.error()) && attempt < kTokenAttempts;
       detail::wipe(*assertion);
       if (!again)
         return cf::make_error("cannot reach the token endpoint: " + resp.error().message +
                                   (attempt > 1 ? " (" + std::to_string(attempt) + " attempts)" : ""),
                               endpoint_context());
-      const auto delay = kConnectRetryDelays[attempt - 1];
+      const auto delay = kTokenRetryDelays[attempt - 1];
       log("smart: token request could not connect (attempt " + std::to_string(attempt) + "/" +
-          std::to_string(kConnectAttempts) + "): " + resp.error().message + "; retrying in " +
+          std::to_string(kTokenAttempts) + "): " + resp.error().message + "; retrying in " +
+          std::to_string(delay.count()) + " ms with a new assertion");
+      std::this_thread::sleep_for(delay);
+      continue;
+    }
+    if (detail::is_retryable_status(resp->status) && attempt < kTokenAttempts) {
+      detail::wipe(*assertion);
+      detail::wipe(resp->body);
+      const auto delay = kTokenRetryDelays[attempt - 1];
+      log("smart: token request answered HTTP " + std::to_string(resp->status) + " (attempt " +
+          std::to_string(attempt) + "/" + std::to_string(kTokenAttempts) + "); retrying in " +
           std::to_string(delay.count()) + " ms with a new assertion");
       std::this_thread::sleep_for(delay);
       continue;

@@ -465,6 +465,37 @@ BOOST_AUTO_TEST_CASE(connect_failures_are_retried_with_fresh_assertions_then_rep
              }) == 2);
 }
 
+// RELIABILITY T6 and A-1: an authorization server that answers 500 or 503 while it restarts gets the token
+// request again, each time with a new assertion (a fresh jti), up to 3 attempts; then the error is reported.
+BOOST_AUTO_TEST_CASE(transient_token_errors_are_retried_with_fresh_assertions) {
+  {
+    TokenServer server(keys().rsa_pub, "RS384", {"--fail-first", "2"});
+    LogLines log;
+    auto auth = expect_auth(SmartAuth::create(options_for(server, keys().rsa, log), http_client()));
+    expect_token(auth->authorization());
+    const auto requests = server.token_requests();
+    BOOST_REQUIRE(requests.size() == 3u);
+    std::set<std::string> jtis;
+    for (const auto& r : requests) {
+      BOOST_TEST(r.violations.empty());
+      jtis.insert(r.jti);
+    }
+    BOOST_TEST(jtis.size() == 3u);
+    const auto lines = log.lines();
+    BOOST_TEST(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+                 return contains(l, "smart: token request answered HTTP 500");
+               }) == 2);
+  }
+  {
+    TokenServer server(keys().rsa_pub, "RS384", {"--fail-first", "9", "--fail-status", "503"});
+    LogLines log;
+    auto auth = expect_auth(SmartAuth::create(options_for(server, keys().rsa, log), http_client()));
+    const std::string error = expect_failure(auth->authorization());
+    BOOST_TEST(server.token_requests().size() == 3u);
+    BOOST_TEST(contains(error, "503"), error);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(discovery_failures_are_clear) {
   TokenServer server(keys().ec_pub, "ES384");
   LogLines log;

@@ -18,6 +18,7 @@
 //   --big-response BYTES  answer token requests with a 200 JSON body of BYTES bytes
 //   --non-json            answer token requests with a 200 HTML page
 //   --date-offset S       Date header of token responses S seconds off the real clock
+//   --fail-first N        answer the first N token requests with --fail-status (default 500), after verifying them
 //   --cert FILE --key FILE  also listen with HTTPS (same routes)
 // Listens on 127.0.0.1 with OS-chosen ports; prints "ports <http> <https or 0>" once listening; exits when stdin
 // closes.
@@ -134,6 +135,9 @@ function handleToken(req, res, body, scheme) {
 
   const extra = {};
   if (args['date-offset']) extra.Date = new Date(Date.now() + Number(args['date-offset']) * 1000).toUTCString();
+  if (args['fail-first'] && counts.token <= Number(args['fail-first'])) {
+    return json(res, Number(args['fail-status'] || 500), { error: 'temporarily_unavailable' }, extra);
+  }
   if (args.error) {
     const status = args.error === 'invalid_client' ? 401 : 400;
     return json(res, status, { error: args.error,
