@@ -354,6 +354,13 @@ cf::Result<std::string> SmartAuth::Impl::fetch_token() {
     ++counters_.token_requests;
     auto resp = client_->send(request);
     detail::wipe(request.body);
+    auto pause = [&](const std::string& what) {
+      const auto delay = kTokenRetryDelays[attempt - 1];
+      log("smart: token request " + what + " (attempt " + std::to_string(attempt) + "/" +
+          std::to_string(kTokenAttempts) + "); retrying in " + std::to_string(delay.count()) +
+          " ms with a new assertion");
+      std::this_thread::sleep_for(delay);
+    };
     if (!resp) {
       const bool again = is_connect_failure(resp.error()) && attempt < kTokenAttempts;
       detail::wipe(*assertion);
@@ -361,21 +368,13 @@ cf::Result<std::string> SmartAuth::Impl::fetch_token() {
         return cf::make_error("cannot reach the token endpoint: " + resp.error().message +
                                   (attempt > 1 ? " (" + std::to_string(attempt) + " attempts)" : ""),
                               endpoint_context());
-      const auto delay = kTokenRetryDelays[attempt - 1];
-      log("smart: token request could not connect (attempt " + std::to_string(attempt) + "/" +
-          std::to_string(kTokenAttempts) + "): " + resp.error().message + "; retrying in " +
-          std::to_string(delay.count()) + " ms with a new assertion");
-      std::this_thread::sleep_for(delay);
+      pause("could not connect: " + resp.error().message);
       continue;
     }
     if (detail::is_retryable_status(resp->status) && attempt < kTokenAttempts) {
       detail::wipe(*assertion);
       detail::wipe(resp->body);
-      const auto delay = kTokenRetryDelays[attempt - 1];
-      log("smart: token request answered HTTP " + std::to_string(resp->status) + " (attempt " +
-          std::to_string(attempt) + "/" + std::to_string(kTokenAttempts) + "); retrying in " +
-          std::to_string(delay.count()) + " ms with a new assertion");
-      std::this_thread::sleep_for(delay);
+      pause("answered HTTP " + std::to_string(resp->status));
       continue;
     }
     auto token = accept_token_response(*resp, sent_at, *assertion);
