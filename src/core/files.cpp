@@ -8,39 +8,54 @@
 
 namespace cf {
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
-  const std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(std::string("cannot create: ") + std::strerror(errno), tmp);
-  const char* p = content.data();
-  std::size_t left = content.size();
+namespace {
+
+// RELIABILITY S5: the temporary file is created afresh (O_EXCL) and never through a symlink (O_NOFOLLOW), so
+// that a link planted at "<path>.tmp" cannot make the run overwrite another file with patient data. A stale
+// one from a crashed run is removed first (unlink removes a symlink itself, not its target).
+int create_exclusive(const std::string& tmp) {
+  ::unlink(tmp.c_str());
+  return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+Status write_all(int fd, const char* p, std::size_t left, const std::string& where) {
   while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
+    const ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return make_error(std::string("cannot write: ") + std::strerror(e), tmp);
+      return make_error(std::string("cannot write: ") + std::strerror(errno), where);
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error(std::string("cannot flush: ") + std::strerror(errno), tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return make_error(std::string("cannot rename into place: ") + std::strerror(e), path.string());
-  }
   return Status::success();
+}
+
+// After the rename, the directory entry itself must reach the disk for the new file to survive a crash.
+Status sync_directory(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(std::string("cannot open the directory: ") + std::strerror(errno), dir.string());
+  const bool ok = ::fsync(fd) == 0 || errno == EINVAL;  // some file systems cannot sync a directory
+  const int e = errno;
+  ::close(fd);
+  if (!ok) return make_error(std::string("cannot flush the directory: ") + std::strerror(e), dir.string());
+  return Status::success();
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  auto f = AtomicFile::create(path);
+  if (!f) return f.error();
+  if (auto st = (*f)->write(content); !st) return st;
+  return (*f)->commit();
 }
 
 Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::path& path) {
   std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = create_exclusive(tmp);
   if (fd < 0) return make_error(std::string("cannot create: ") + std::strerror(errno), tmp);
   return std::unique_ptr<AtomicFile>(new AtomicFile(fd, std::move(tmp), path));
 }
@@ -52,18 +67,10 @@ AtomicFile::~AtomicFile() {
 }
 
 Status AtomicFile::flush() {
-  const char* p = buf_.data();
-  std::size_t left = buf_.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      failed_ = true;
-      error_ = make_error(std::string("cannot write: ") + std::strerror(errno), tmp_);
-      return error_;
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  if (auto st = write_all(fd_, buf_.data(), buf_.size(), tmp_); !st) {
+    failed_ = true;
+    error_ = st.error();
+    return error_;
   }
   buf_.clear();
   return Status::success();
@@ -71,25 +78,37 @@ Status AtomicFile::flush() {
 
 Status AtomicFile::write(std::string_view data) {
   if (failed_) return error_;
-  buf_.append(data);
-  if (buf_.size() >= (1u << 20)) return flush();
+  if (buf_.size() + data.size() < (1u << 20)) {
+    buf_.append(data);
+    return Status::success();
+  }
+  // A large piece goes out as it is, after what was buffered, instead of being copied into the buffer.
+  if (auto st = flush(); !st) return st;
+  if (auto st = write_all(fd_, data.data(), data.size(), tmp_); !st) {
+    failed_ = true;
+    error_ = st.error();
+    return error_;
+  }
   return Status::success();
 }
 
 Status AtomicFile::commit() {
   if (failed_) return error_;
   if (auto st = flush(); !st) return st;
-  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+  const bool synced = ::fsync(fd_) == 0;
+  const int e = errno;
+  const bool closed = ::close(fd_) == 0;  // closed whatever fsync said: no descriptor is leaked
+  if (!synced || !closed) {
     ::unlink(tmp_.c_str());
     done_ = true;
-    return make_error(std::string("cannot flush: ") + std::strerror(errno), tmp_);
+    return make_error(std::string("cannot flush: ") + std::strerror(synced ? errno : e), tmp_);
   }
   done_ = true;
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     ::unlink(tmp_.c_str());
     return make_error(std::string("cannot rename into place: ") + std::strerror(errno), path_.string());
   }
-  return Status::success();
+  return sync_directory(path_);
 }
 
 }  // namespace cf

@@ -8,8 +8,9 @@
 
 namespace cf {
 
-// Writes to "<path>.tmp", fsyncs, then renames over `path`: readers see the old file or the new one, never
-// half. Files are created 0600: outputs name patients.
+// Writes to "<path>.tmp" (created afresh, never through a symlink), fsyncs, renames it over `path` and fsyncs
+// the directory: readers see the old file or the new one, never half, and the new one survives a crash once
+// this returns. Files are created 0600: outputs name patients.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 // The same for output written piece by piece (results of hundreds of thousands of patients): nothing is

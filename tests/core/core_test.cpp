@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
 #include "core/date.hpp"
 #include "core/decimal.hpp"
+#include "core/files.hpp"
 #include "core/sha256.hpp"
 #include "core/task_pool.hpp"
 #include "core/temp_file.hpp"
@@ -71,6 +73,39 @@ BOOST_AUTO_TEST_CASE(sha256_known_vectors) {
 BOOST_AUTO_TEST_CASE(log_text_is_neutralised) {
   BOOST_TEST(sanitize_for_log("a\nb\x1b[31m", 100) == "a?b?[31m");
   BOOST_TEST(sanitize_for_log(std::string(500, 'x'), 10).size() == 13u);
+}
+
+// RELIABILITY S5: an output's temporary file is created afresh and never through a symlink. A link planted at
+// "<name>.tmp" (pointing at a file the run must not touch) is replaced, not followed; a stale temporary file
+// of a crashed run is replaced too; small and large pieces arrive whole.
+BOOST_AUTO_TEST_CASE(atomic_outputs_never_write_through_a_planted_link) {
+  char tmpl[] = "/tmp/cf-core-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  std::ofstream(dir / "victim") << "do not touch";
+  std::filesystem::create_symlink(dir / "victim", dir / "out.csv.tmp");
+  BOOST_TEST_REQUIRE(write_file_atomic(dir / "out.csv", "patient,tier\n").ok());
+  BOOST_TEST(slurp(dir / "victim") == "do not touch");
+  BOOST_TEST(slurp(dir / "out.csv") == "patient,tier\n");
+  BOOST_TEST(!std::filesystem::exists(dir / "out.csv.tmp"));
+
+  std::filesystem::create_symlink(dir / "victim", dir / "big.ndjson.tmp");
+  std::ofstream(dir / "stale.ndjson.tmp") << "half a file from a crashed run";
+  const std::string big(3u << 20, 'x');
+  for (const char* name : {"big.ndjson", "stale.ndjson"}) {
+    auto f = AtomicFile::create(dir / name);
+    BOOST_TEST_REQUIRE(f.ok());
+    BOOST_TEST_REQUIRE((*f)->write("{\"a\":1}\n").ok());
+    BOOST_TEST_REQUIRE((*f)->write(big).ok());
+    BOOST_TEST_REQUIRE((*f)->write("end\n").ok());
+    BOOST_TEST_REQUIRE((*f)->commit().ok());
+    BOOST_TEST((slurp(dir / name) == "{\"a\":1}\n" + big + "end\n"), name);
+  }
+  BOOST_TEST(slurp(dir / "victim") == "do not touch");
+  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(scratch_lines_read_back_and_leave_nothing) {
