@@ -19,31 +19,23 @@ import json
 import re
 import sys
 
+import reference  # bench/reference.py, next to this file (Python puts the script's folder on sys.path)
+
 # Lines that can matter: candidates, or I5 met (T_strict needs it). Everything else is skipped unparsed.
 I5_MET = re.compile(r'"id":"I5","kind":"inclusion","label":"[^"]*","outcome":"met"')
 CANDIDATE = re.compile(r'^\{"patient":"[^"]*","tier":"(eligible|possible)"')
 
 
 def sle_diagnosed(path):
-    """Patients with an SLE Condition as bench/README.md's simplified query rule 3 counts it."""
+    """Patients with an SLE diagnosis as the simplified query's rule 3 counts it (reference.sle_patient)."""
     out = set()
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if "55464009" not in line and "M32.1" not in line:
+            if "55464009" not in line and "M32.1" not in line:  # most lines, skipped unparsed
                 continue
-            r = json.loads(line)
-            ref = r.get("subject", {}).get("reference", "")
-            if not ref.startswith("Patient/"):
-                continue
-            if not any((c.get("system") == "http://snomed.info/sct" and c.get("code") == "55464009")
-                       or (c.get("system") == "http://hl7.org/fhir/sid/icd-10-cm"
-                           and c.get("code", "").startswith("M32.1"))
-                       for c in r.get("code", {}).get("coding", [])):
-                continue
-            if any(c.get("code") in ("refuted", "entered-in-error", "unconfirmed", "provisional", "differential")
-                   for c in r.get("verificationStatus", {}).get("coding", [])):
-                continue
-            out.add(ref[8:])
+            pid = reference.sle_patient(json.loads(line))
+            if pid:
+                out.add(pid)
     return out
 
 

@@ -49,6 +49,22 @@ def unit_of(q):
     return UNIT_ALIASES.get(u)
 
 
+def sle_patient(r):
+    """Rule 3: the patient id of a Condition that is an SLE diagnosis (not refuted, entered in error, or recorded
+    as a possibility), else None. compare_tool.py applies the same rule."""
+    ref = r.get("subject", {}).get("reference", "")
+    if not ref.startswith("Patient/"):
+        return None
+    if not any((c.get("system") == SNOMED and c.get("code") == "55464009")
+               or (c.get("system") == ICD10CM and c.get("code", "").startswith("M32.1"))
+               for c in r.get("code", {}).get("coding", [])):
+        return None
+    if any(c.get("code") in ("refuted", "entered-in-error", "unconfirmed", "provisional", "differential")
+           for c in r.get("verificationStatus", {}).get("coding", [])):
+        return None
+    return ref[8:]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -76,23 +92,14 @@ def main():
             if len(b) == 10 and 18 <= age_on(b, as_of) <= 65:
                 candidates.add(r["id"])
 
-    # 3. An SLE Condition that is not refuted or entered in error.
+    # 3. An SLE diagnosis (sle_patient).
     sle = set()
     with open(os.path.join(a.source, "Condition.ndjson"), encoding="utf-8") as f:
         for line in f:
-            r = json.loads(line)
             resources += 1
-            ref = r.get("subject", {}).get("reference", "")
-            if not ref.startswith("Patient/"):
-                continue
-            if not any((c.get("system") == SNOMED and c.get("code") == "55464009")
-                       or (c.get("system") == ICD10CM and c.get("code", "").startswith("M32.1"))
-                       for c in r.get("code", {}).get("coding", [])):
-                continue
-            if any(c.get("code") in ("refuted", "entered-in-error", "unconfirmed", "provisional", "differential")
-                   for c in r.get("verificationStatus", {}).get("coding", [])):
-                continue
-            sle.add(ref[8:])
+            pid = sle_patient(json.loads(line))
+            if pid:
+                sle.add(pid)
 
     # 4-6. Observations: latest serology within 365 days, creatinine within 56 days, latest IgA.
     latest = {}  # (concept, patient) -> [date, flag]: the latest date and whether any result of that date is flagged
