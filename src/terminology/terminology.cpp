@@ -257,10 +257,15 @@ class Loader {
     return Status::success();
   }
 
+  // A field written as a string or as a JSON number: its text.
+  static std::optional<std::string_view> scalar_text(const json::Value& obj, const char* field) {
+    auto s = json::string(member(obj, field));
+    return s ? s : json::number_text(member(obj, field));
+  }
+
   Result<Decimal> decimal(const json::Value& obj, const char* field, const std::string& where,
                           const char* dflt) {
-    auto s = json::string(member(obj, field));
-    if (!s) s = json::number_text(member(obj, field));
+    auto s = scalar_text(obj, field);
     if (!s) s = dflt;
     auto d = Decimal::parse(*s);
     if (!d)
@@ -271,8 +276,7 @@ class Loader {
   // "1.25" (mg of prednisone per mg) or "5/0.75" (5 mg of prednisone per 0.75 mg), both parts above zero.
   Result<PrednisoneEquivalence> equivalence(const json::Value& obj, const std::string& where) {
     const std::string at = file_ + " " + where + ".prednisone_mg_per_mg";
-    auto s = json::string(member(obj, "prednisone_mg_per_mg"));
-    if (!s) s = json::number_text(member(obj, "prednisone_mg_per_mg"));
+    const auto s = scalar_text(obj, "prednisone_mg_per_mg");
     if (!s) return make_error("expected a decimal or 'prednisone mg/drug mg' text", at);
     const std::size_t slash = s->find('/');
     auto mg = Decimal::parse(s->substr(0, slash));
