@@ -761,10 +761,6 @@ struct BulkSource::Impl {
 
   // ---- files
   // ---------------------------------------------------------------------------------------------------
-  // Streams one file into `lines` as it arrives (HttpClient::send_streaming), so that memory holds a piece of
-  // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
-  // has arrived. Fails when the file is refused, answers other than 200, or breaks off: then the lines fed so
-  // far have been handed on, but the file is not complete (the caller marks what is incomplete).
   // The first byte of a 206's Content-Range ("bytes 1000-4999/5000" -> 1000), or nullopt.
   static std::optional<std::uint64_t> range_start(std::string_view v) {
     if (v.substr(0, 6) != "bytes ") return std::nullopt;
@@ -785,6 +781,11 @@ struct BulkSource::Impl {
     return true;
   }
 
+  // Streams one file into `lines` as it arrives (HttpClient::send_streaming), so that memory holds a piece of
+  // the body and the line being split, whatever the file's size; lines.finish() is called once the whole body
+  // has arrived. Fails when the file is refused, answers other than 200 (or, to a request for the rest, 206),
+  // or breaks off: then the lines fed so far have been handed on, but the file is not complete (the caller
+  // marks what is incomplete).
   Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
                      int* http_status = nullptr) {
     auto u = Url::parse(f.url);
