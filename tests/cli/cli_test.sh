@@ -96,6 +96,21 @@ done
 for t in Observation Condition MedicationRequest; do
   check "the prefilter skipped corpus ${t}s" bash -c "[ ! -d '$corpus' ] || grep -qE '\"prefiltered\":\\{[^}]*\"$t\":[1-9]' pf-on/manifest.json"
 done
+# RELIABILITY H3/H4: a running cohort-finder cannot dump core and creates private files. A listener that
+# accepts and never answers holds the run at its first request while /proc is read.
+port_file="$tmp/port"
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1)
+open(sys.argv[1],"w").write(str(s.getsockname()[1])); c,_=s.accept(); time.sleep(60)' "$port_file" &
+listener=$!
+for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
+"$bin" run --source "http://127.0.0.1:$(cat "$port_file")/fhir" --out hang >/dev/null 2>&1 &
+run_pid=$!
+sleep 1
+check "a running run has no core dumps" grep -qE '^Max core file size +0 +0 ' /proc/$run_pid/limits
+check "a running run has umask 077" grep -qE '^Umask:\s+0077$' /proc/$run_pid/status
+kill $run_pid $listener 2>/dev/null
+wait $run_pid $listener 2>/dev/null
 "$bin" --help | grep -q "Exit codes"
 check "help lists exit codes" test $? -eq 0
 
