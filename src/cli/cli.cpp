@@ -91,7 +91,7 @@ const char* kRunHelp =
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables "
     "override\n"
     "                  it and options override both\n"
-    "FHIR server (when --source is an http(s) base URL):\n"
+    "FHIR server (when --source is an https base URL; plain http only to this machine, e.g. a local proxy):\n"
     "  --mode seed|population  seed: patients with an SLE diagnosis or serology, then their data (default);\n"
     "                  population: every patient\n"
     "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"

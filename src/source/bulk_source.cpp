@@ -113,15 +113,12 @@ std::optional<std::string> normalize_instant(std::string_view s) {
 
 // Hosts another origin must not make us contact unless trusted (RELIABILITY B6): loopback, link-local (cloud
 // metadata at 169.254.169.254), unspecified. Private ranges stay legal.
-bool is_local_host(const std::string& host) {
-  if (host == "localhost" || (host.size() > 10 && host.ends_with(".localhost"))) return true;
-  std::string h = to_lower_ascii(host);
-  if (h.rfind("::ffff:", 0) == 0) h = h.substr(7);
-  if (h.rfind("127.", 0) == 0 || h.rfind("169.254.", 0) == 0 || h.rfind("0.", 0) == 0) return true;
-  if (h == "::1" || h == "::" || h.rfind("fe8", 0) == 0 || h.rfind("fe9", 0) == 0 || h.rfind("fea", 0) == 0 ||
-      h.rfind("feb", 0) == 0)
-    return true;
-  return false;
+bool is_local_host(const transport::Url& u) {
+  if (u.is_loopback()) return true;
+  std::string_view h = u.host;  // lower case already
+  if (h.starts_with("::ffff:")) h.remove_prefix(7);
+  if (h.starts_with("169.254.") || h.starts_with("0.") || h == "::") return true;
+  return h.starts_with("fe8") || h.starts_with("fe9") || h.starts_with("fea") || h.starts_with("feb");
 }
 
 bool contains_word(std::string_view text, std::string_view word) {
@@ -369,7 +366,7 @@ struct BulkSource::Impl {
     if (transport::same_origin(u, base)) return Status::success();
     if (u.scheme != "https")
       return make_error(what + " is on another origin without https (" + u.redacted() + "): not followed");
-    if (is_local_host(u.host) && !trusted(u))
+    if (is_local_host(u) && !trusted(u))
       return make_error(what + " is on a loopback or link-local address of another origin (" + u.redacted() +
                         "): not followed");
     return Status::success();
@@ -796,7 +793,7 @@ struct BulkSource::Impl {
     if (!same) {
       if (u->scheme != "https")
         return make_error(std::string(what) + " is on another origin without https: not fetched", where);
-      if (is_local_host(u->host) && !trusted(*u))
+      if (is_local_host(*u) && !trusted(*u))
         return make_error(
             std::string(what) + " is on a loopback or link-local address of another origin: not fetched",
             where);

@@ -222,6 +222,11 @@ cf::Result<Response> HttpClient::Impl::send(const Request& request, Stream* stre
   const std::string context = request.method + " " + request.url.redacted();
   if ((request.url.scheme != "http" && request.url.scheme != "https") || request.url.host.empty())
     return cf::make_error("request URL is not an absolute http(s) URL", context);
+  // RELIABILITY T4: patient data and tokens travel over TLS only. Plain http is left for this machine (a
+  // local proxy or sidecar that does TLS itself, the test servers), whatever named the URL: configuration,
+  // a next link, a status or manifest URL, discovery.
+  if (request.url.scheme == "http" && !request.url.is_loopback())
+    return cf::make_error("refused plain http to a host other than this machine (use https)", context);
   auto wire = detail::build_request(request, options_);
   if (!wire) return cf::make_error(wire.error().message, context);
 

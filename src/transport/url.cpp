@@ -221,6 +221,15 @@ cf::Result<Url> Url::parse(std::string_view text) {
   return url;
 }
 
+bool Url::is_loopback() const {
+  if (host == "localhost" || (host.size() > 10 && host.ends_with(".localhost"))) return true;
+  const std::string_view h = std::string_view(host).starts_with("::ffff:") ? std::string_view(host).substr(7)
+                                                                           : std::string_view(host);
+  // parse() leaves a host of digits and dots only when it is a dotted quad.
+  const bool ipv4 = h.find_first_not_of("0123456789.") == std::string_view::npos;
+  return (ipv4 && h.starts_with("127.")) || h == "::1";
+}
+
 bool Url::is_default_port() const {
   return effective_port(*this) == default_port(scheme);
 }

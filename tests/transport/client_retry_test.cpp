@@ -44,6 +44,17 @@ BOOST_AUTO_TEST_CASE(plain_get_sends_expected_headers) {
   BOOST_TEST(client->counters().bytes_received > 2u);
 }
 
+// RELIABILITY T4. 0.0.0.0 reaches the fault server on 127.0.0.1 (Linux connects the unspecified address to
+// this machine), so a client without the check would send the request there rather than off the machine.
+BOOST_AUTO_TEST_CASE(plain_http_is_sent_only_to_this_machine) {
+  auto client = make_client(options());
+  const std::string elsewhere = "http://0.0.0.0:" + std::to_string(server.port()) + "/ok";
+  BOOST_TEST(contains(expect_error(get(*client, elsewhere)), "refused plain http"));
+  BOOST_TEST(server.requests().empty());
+  BOOST_TEST(client->counters().connections_opened == 0u);
+  BOOST_TEST(expect_response(get(*client, server.url("/ok"))).status == 200);  // 127.0.0.1
+}
+
 BOOST_AUTO_TEST_CASE(retry_after_seconds_is_honoured) {
   auto o = options();
   o.retry.max_retry_after = 5s;
