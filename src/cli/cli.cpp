@@ -96,9 +96,10 @@ const char* kRunHelp =
     "                  population: every patient\n"
     "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"
     "  --ca-file FILE  trust this CA bundle instead of the system store (TLS is always verified)\n"
-    "  --auth none|bearer|basic|smart  bearer: COHORT_FHIR_TOKEN or --token-file FILE; basic: "
-    "COHORT_FHIR_USER\n"
-    "                  and COHORT_FHIR_PASSWORD. Secrets are never accepted on the command line.\n"
+    "  --auth none|bearer|basic|smart  bearer: --token-file FILE; basic: --basic-user NAME and\n"
+    "                  --password-file FILE. Secrets only in files (chmod 600; systemd credentials "
+    "fhir-token,\n"
+    "                  fhir-password, smart-key), never on the command line or in the environment.\n"
     "  --auth smart    SMART Backend Services: --smart-client-id ID --smart-key FILE (PEM, RSA >= 2048 or EC "
     "P-384,\n"
     "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes "
@@ -223,6 +224,8 @@ int run_command(const std::vector<std::string>& args) {
                     "ca-file",
                     "auth",
                     "token-file",
+                    "password-file",
+                    "basic-user",
                     "strict-metadata",
                     "log-format",
                     "quiet",
@@ -287,6 +290,8 @@ int run_command(const std::vector<std::string>& args) {
   }
   if (f.count("state")) s.state = f["state"];
   if (f.count("smart-client-id")) s.smart_client_id = f["smart-client-id"];
+  if (f.count("password-file")) s.password_file = f["password-file"];
+  if (f.count("basic-user")) s.basic_user = f["basic-user"];
   if (f.count("smart-key")) s.smart_key_file = f["smart-key"];
   if (f.count("smart-kid")) s.smart_kid = f["smart-kid"];
   if (f.count("smart-alg")) s.smart_alg = f["smart-alg"];

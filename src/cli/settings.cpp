@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/base64.hpp"
+#include "core/secret_file.hpp"
 #include "core/text.hpp"
 #include "json/json.hpp"
 
@@ -68,9 +69,10 @@ Status apply_config_file(const std::string& path, Settings& s) {
       else
         return bad("a string or an array of strings");
     } else if (key == "trial" || key == "mappings" || key == "out" || key == "as_of" || key == "mode" ||
-               key == "ca_file" || key == "auth" || key == "token_file" || key == "observation_since" ||
-               key == "log_format" || key == "prefilter" || key == "state" || key == "bulk_level" ||
-               key == "ineligible_detail" || key.rfind("smart_", 0) == 0) {
+               key == "ca_file" || key == "auth" || key == "token_file" || key == "password_file" ||
+               key == "basic_user" || key == "observation_since" || key == "log_format" ||
+               key == "prefilter" || key == "state" || key == "bulk_level" || key == "ineligible_detail" ||
+               key.rfind("smart_", 0) == 0) {
       if (!str) return bad("a string");
       std::string& dst = key == "trial"                  ? s.trial
                          : key == "mappings"             ? s.mappings
@@ -80,6 +82,8 @@ Status apply_config_file(const std::string& path, Settings& s) {
                          : key == "ca_file"              ? s.ca_file
                          : key == "auth"                 ? s.auth
                          : key == "token_file"           ? s.token_file
+                         : key == "password_file"        ? s.password_file
+                         : key == "basic_user"           ? s.basic_user
                          : key == "observation_since"    ? s.observation_since
                          : key == "log_format"           ? s.log_format
                          : key == "state"                ? s.state
@@ -111,7 +115,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
       if (!b) return bad("true or false");
       (key == "quiet" ? s.quiet : key == "bulk" ? s.bulk : s.strict_metadata) = *b;
     } else if (key == "token" || key == "password") {
-      return make_error("secrets do not belong in the config file: use token_file or the environment",
+      return make_error("secrets do not belong in the config file: use token_file or password_file",
                         path + ": " + key);
     } else if (key.rfind("comment", 0) != 0) {
       return make_error("unknown setting", path + ": " + key);
@@ -128,6 +132,8 @@ Status apply_environment(Settings& s) {
   if (auto v = env("COHORT_FHIR_BASE_URL")) s.sources = {v};
   if (auto v = env("COHORT_FHIR_AUTH")) s.auth = v;
   if (auto v = env("COHORT_FHIR_TOKEN_FILE")) s.token_file = v;
+  if (auto v = env("COHORT_FHIR_PASSWORD_FILE")) s.password_file = v;
+  if (auto v = env("COHORT_FHIR_USER")) s.basic_user = v;
   if (auto v = env("COHORT_CA_FILE")) s.ca_file = v;
   if (auto v = env("COHORT_FHIR_MODE")) s.mode = v;
   if (auto v = env("COHORT_STATE_DIR")) s.state = v;
@@ -142,28 +148,53 @@ Status apply_environment(Settings& s) {
   if (auto v = env("COHORT_FHIR_PAGE_SIZE"))
     if (!to_int(v, s.page_size) || s.page_size <= 0)
       return make_error("not a positive number", "COHORT_FHIR_PAGE_SIZE");
+  // systemd credentials (LoadCredential=, deploy/systemd): files only the service can read, used when no
+  // file was configured.
+  if (auto dir = env("CREDENTIALS_DIRECTORY")) {
+    for (auto [name, file] :
+         {std::pair{"fhir-token", &s.token_file}, std::pair{"fhir-password", &s.password_file},
+          std::pair{"smart-key", &s.smart_key_file}}) {
+      std::error_code ec;
+      const auto path = std::filesystem::path(dir) / name;
+      if (file->empty() && std::filesystem::exists(path, ec)) *file = path.string();
+    }
+  }
   return Status::success();
 }
 
 Result<std::string> authorization(const Settings& s) {
   if (s.auth == "none" || s.auth == "smart") return std::string();  // SmartAuth supplies its own header
+  // RELIABILITY H2: secrets from files only. A variable that used to carry one is refused, not ignored, so
+  // that a deployment still passing it learns to move it.
+  for (const char* old : {"COHORT_FHIR_TOKEN", "COHORT_FHIR_PASSWORD"})
+    if (const char* v = std::getenv(old); v && *v)
+      return make_error(
+          std::string(old) +
+              " is set: secrets are not read from the environment (every child process inherits "
+              "it, /proc shows it); put it in a file only this user can read and give "
+              "token_file or password_file, or a systemd credential (deploy/README.md)",
+          "auth");
   if (s.auth == "bearer") {
-    std::string token;
-    if (!s.token_file.empty()) {
-      auto t = read_text(s.token_file, "token file");
-      if (!t) return t.error();
-      token = std::string(trim(*t));
-    } else if (const char* v = std::getenv("COHORT_FHIR_TOKEN")) {
-      token = std::string(trim(v));
-    }
-    if (token.empty()) return make_error("bearer auth needs COHORT_FHIR_TOKEN or a token_file", "auth");
+    if (s.token_file.empty())
+      return make_error(
+          "bearer auth needs token_file (--token-file FILE) or the systemd credential fhir-token", "auth");
+    auto t = read_secret_file(s.token_file, "token file");
+    if (!t) return t.error();
+    const std::string token(trim(*t));
+    if (token.empty()) return make_error("the token file is empty", s.token_file);
     return "Bearer " + token;
   }
   if (s.auth == "basic") {
-    const char* u = std::getenv("COHORT_FHIR_USER");
-    const char* p = std::getenv("COHORT_FHIR_PASSWORD");
-    if (!u || !p) return make_error("basic auth needs COHORT_FHIR_USER and COHORT_FHIR_PASSWORD", "auth");
-    return "Basic " + base64_encode(std::string(u) + ":" + p);
+    if (s.basic_user.empty() || s.password_file.empty())
+      return make_error(
+          "basic auth needs basic_user (--basic-user, COHORT_FHIR_USER) and password_file (--password-file "
+          "FILE) or the systemd credential fhir-password",
+          "auth");
+    auto p = read_secret_file(s.password_file, "password file");
+    if (!p) return p.error();
+    std::string password = *p;
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    return "Basic " + base64_encode(s.basic_user + ":" + password);
   }
   return make_error("auth must be none, bearer, basic or smart", "auth");
 }

@@ -23,7 +23,9 @@ struct Settings {
   std::string ca_file;
   bool strict_metadata = false;
   std::string auth = "none";  // none | bearer | basic | smart
-  std::string token_file;     // bearer token in a file (else COHORT_FHIR_TOKEN)
+  // Secrets only in files (RELIABILITY H2; core/secret_file.hpp): the bearer token, the basic-auth password.
+  std::string token_file, password_file;
+  std::string basic_user;
   // SMART Backend Services (auth = smart): the private key is a PEM file, never inline.
   std::string smart_client_id, smart_key_file, smart_kid, smart_alg, smart_scopes, smart_token_endpoint;
   std::string observation_since;

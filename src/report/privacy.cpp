@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "core/date.hpp"
+#include "core/secret_file.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 
@@ -253,9 +254,9 @@ bool looks_like_pseudonym(std::string_view id) {
 }
 
 Result<PrivacyKey> read_privacy_key(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return make_error("cannot read the pseudonym key", file.string());
-  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto read = read_secret_file(file, "pseudonym key");
+  if (!read) return read.error();
+  std::string secret = std::move(*read);
   while (!secret.empty() &&
          (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ' || secret.back() == '\t'))
     secret.pop_back();

@@ -523,12 +523,6 @@ cf::Result<std::shared_ptr<SmartAuth>> SmartAuth::create(SmartOptions options,
   auto signer = detail::JwtSigner::load(options.private_key_pem_file, options.algorithm);
   if (!signer) return signer.error();
   if (options.log) {
-    std::error_code ec;
-    const auto mode = std::filesystem::status(options.private_key_pem_file, ec).permissions();
-    using std::filesystem::perms;
-    if (!ec && (mode & (perms::group_all | perms::others_all)) != perms::none)
-      options.log("smart: warning: the private key file " + options.private_key_pem_file +
-                  " can be read or written by group or others; restrict it (chmod 600)");
     for (const auto& s : scopes)
       if (s.find('*') != std::string::npos)
         options.log("smart: warning: the scope " + s +

@@ -517,7 +517,7 @@ BOOST_AUTO_TEST_CASE(key_file_problems_are_clear) {
   };
   const std::string missing = keys().dir + "/missing.pem";
   BOOST_TEST(error_for(missing) ==
-             "private key file " + missing + ": cannot read it: No such file or directory");
+             "private key file " + missing + ": cannot open it: No such file or directory");
   BOOST_TEST(error_for(keys().dir) == "private key file " + keys().dir + ": is not a regular file");
   BOOST_TEST(error_for(keys().rsa_pub) ==
              "private key file " + keys().rsa_pub + ": holds a public key, not a private key");
@@ -555,25 +555,30 @@ BOOST_AUTO_TEST_CASE(key_file_problems_are_clear) {
   std::filesystem::remove(locked);
 }
 
-BOOST_AUTO_TEST_CASE(a_key_file_readable_by_others_is_warned_about) {
+// RELIABILITY H2: a key others may read is refused, not warned about; group read only for the run's own
+// group (Kubernetes mounts a Secret 0440 for a pod's fsGroup).
+BOOST_AUTO_TEST_CASE(a_key_file_others_can_read_is_refused) {
+  using std::filesystem::perms;
   const std::string shared = keys().dir + "/shared.pem";
   std::filesystem::copy_file(keys().ec, shared, std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::permissions(shared,
-                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                                   std::filesystem::perms::group_read | std::filesystem::perms::others_read);
-  LogLines log;
-  SmartOptions o = offline_options(shared);
-  o.log = log.sink();
-  expect_auth(SmartAuth::create(o, http_client()));
-  BOOST_TEST(
-      contains(all_lines(log), "smart: warning: the private key file " + shared +
-                                   " can be read or written by group or others; restrict it (chmod 600)"));
+  auto refusal = [&](perms mode) {
+    std::filesystem::permissions(shared, mode);
+    auto r = SmartAuth::create(offline_options(shared), http_client());
+    return r.ok() ? std::string() : r.error().what();
+  };
+  const std::string refused =
+      "private key file " + shared +
+      ": can be read or changed by other users: chmod 600 it (440 if the group is the run's own)";
+  BOOST_TEST(refusal(perms::owner_read | perms::owner_write | perms::others_read) == refused);
+  BOOST_TEST(refusal(perms::owner_read | perms::owner_write | perms::group_write) == refused);
+  if (geteuid() == 0) {  // only root may give a file to a group it is not in
+    BOOST_REQUIRE_EQUAL(::chown(shared.c_str(), static_cast<uid_t>(-1), getegid() + 1), 0);
+    BOOST_TEST(refusal(perms::owner_read | perms::group_read) == refused);
+  }
+  BOOST_REQUIRE_EQUAL(::chown(shared.c_str(), static_cast<uid_t>(-1), getegid()), 0);  // the run's own group
+  BOOST_TEST(refusal(perms::owner_read | perms::group_read).empty());
+  BOOST_TEST(refusal(perms::owner_read | perms::owner_write).empty());
   std::filesystem::remove(shared);
-  LogLines quiet;
-  o = offline_options(keys().ec);
-  o.log = quiet.sink();
-  expect_auth(SmartAuth::create(o, http_client()));
-  BOOST_TEST(!contains(all_lines(quiet), "chmod 600"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_options_are_refused) {

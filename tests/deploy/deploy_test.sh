@@ -25,7 +25,12 @@ assert job['concurrencyPolicy'] == 'Forbid'
 pod = job['jobTemplate']['spec']['template']['spec']
 assert pod['securityContext']['runAsNonRoot'] is True
 c = pod['containers'][0]
-assert any(e['valueFrom']['secretKeyRef'] for e in c['env'])
+assert 'env' not in c, 'secrets never in the environment (H2)'
+secret = [v for v in pod['volumes'] if 'secret' in v]
+assert secret and secret[0]['secret']['defaultMode'] == 0o400, secret
+mount = [m for m in c['volumeMounts'] if m['name'] == secret[0]['name']][0]
+assert mount['readOnly'] and mount['mountPath'] == '/run/secrets/cohort-finder', mount
+assert pod['securityContext']['runAsGroup'] == pod['securityContext']['fsGroup']
 assert pod['volumes'][0]['persistentVolumeClaim']['claimName'] == docs[0]['metadata']['name']
 print(' '.join(c['args']), file=open(sys.argv[2], 'w'))
 " "$d/kubernetes/cronjob.yaml" "$(mktemp)"
@@ -35,7 +40,8 @@ for f in sys.argv[1:]:
     c = configparser.ConfigParser(strict=False, interpolation=None); c.optionxform = str; c.read(f)
     assert c.sections(), f
 svc = configparser.ConfigParser(strict=False, interpolation=None); svc.optionxform = str; svc.read(sys.argv[1])
-assert svc['Service']['User'] != 'root' and 'EnvironmentFile' in svc['Service']
+assert svc['Service']['User'] != 'root' and 'EnvironmentFile' not in svc['Service']
+assert svc['Service']['LoadCredential'].startswith('fhir-token:')
 tim = configparser.ConfigParser(strict=False, interpolation=None); tim.optionxform = str; tim.read(sys.argv[2])
 assert 'OnCalendar' in tim['Timer']
 " "$d/systemd/cohort-finder.service" "$d/systemd/cohort-finder.timer"
@@ -65,9 +71,30 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "token" >"$tmp/token"
+chmod 600 "$tmp/token"
 sed "s#/run/secrets/cohort-finder/token#$tmp/token#" "$d/config.example.json" >"$tmp/config.json"
 check "run --config deploy/config.example.json --check" "$bin" run --config "$tmp/config.json" --trial "$repo/mappings/trials/nct07177911.json" \
   --mappings "$repo/mappings" --state "$tmp/state" --out "$tmp/out" --check true
+chmod 644 "$tmp/token"
+refused=$("$bin" run --config "$tmp/config.json" --trial "$repo/mappings/trials/nct07177911.json" --mappings "$repo/mappings" \
+  --state "$tmp/state" --out "$tmp/out" --check true 2>&1)
+check "a token file others can read is refused" test $? -ne 0
+check "the refusal names the file and the fix" grep -q "token file $tmp/token: can be read or changed by other users: chmod 600" <<<"$refused"
+chmod 600 "$tmp/token"
+refused=$(COHORT_FHIR_TOKEN=x "$bin" run --config "$tmp/config.json" --trial "$repo/mappings/trials/nct07177911.json" \
+  --mappings "$repo/mappings" --state "$tmp/state" --out "$tmp/out" --check true 2>&1)
+check "a token in the environment is refused" test $? -ne 0
+check "the refusal says why" grep -q "COHORT_FHIR_TOKEN is set: secrets are not read from the environment" <<<"$refused"
+# systemd credentials: fhir-token in $CREDENTIALS_DIRECTORY stands in for token_file.
+mkdir -m 700 "$tmp/creds" && sed '/token_file/d' "$tmp/config.json" >"$tmp/config-creds.json"
+"$bin" run --config "$tmp/config-creds.json" --trial "$repo/mappings/trials/nct07177911.json" --mappings "$repo/mappings" \
+  --state "$tmp/state" --out "$tmp/out" --check true >/dev/null 2>&1
+check "bearer auth without a token file is refused" test $? -ne 0
+install -m 0600 "$tmp/token" "$tmp/creds/fhir-token"
+CREDENTIALS_DIRECTORY="$tmp/creds" "$bin" run --config "$tmp/config-creds.json" \
+  --trial "$repo/mappings/trials/nct07177911.json" --mappings "$repo/mappings" --state "$tmp/state" --out "$tmp/out" \
+  --check true >/dev/null 2>&1
+check "the systemd credential fhir-token is used when no token_file is set" test $? -eq 0
 check "a secret in the config file is refused" bash -c "echo '{\"token\":\"x\"}' >'$tmp/bad.json'; ! '$bin' run --config '$tmp/bad.json' --check true 2>/dev/null"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

@@ -130,6 +130,13 @@ BOOST_AUTO_TEST_CASE(key_file_is_read_trimmed_and_checked) {
   test::TempDir dir;
   dir.write("good", std::string(44, 'k') + "\n");
   dir.write("short", "too short\n");
+  dir.write("shared", std::string(44, 'k') + "\n");
+  for (const char* f : {"good", "short"})
+    std::filesystem::permissions(dir.path / f,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(dir.path / "shared", std::filesystem::perms::owner_read |
+                                                        std::filesystem::perms::owner_write |
+                                                        std::filesystem::perms::others_read);
   auto good = report::read_privacy_key(dir.path / "good");
   BOOST_TEST_REQUIRE(good.ok());
   BOOST_TEST(good->pseudonym("x") == test_key(std::string(44, 'k')).pseudonym("x"),
@@ -138,6 +145,9 @@ BOOST_AUTO_TEST_CASE(key_file_is_read_trimmed_and_checked) {
   BOOST_TEST_REQUIRE(!shrt.ok());
   BOOST_TEST(shrt.error().message.find("at least 32") != std::string::npos);
   BOOST_TEST(!report::read_privacy_key(dir.path / "missing").ok());
+  auto shared = report::read_privacy_key(dir.path / "shared");  // RELIABILITY H2
+  BOOST_TEST_REQUIRE(!shared.ok());
+  BOOST_TEST(shared.error().message.find("can be read or changed by other users") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(export_modes_parse) {

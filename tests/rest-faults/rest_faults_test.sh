@@ -44,7 +44,8 @@ t0=$(date +%s.%N)
 
 # A fresh random token: it must reach the configured server only, and appear in no file.
 token="cf-fault-token-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-export COHORT_FHIR_TOKEN="$token"
+install -m 0600 /dev/null "$tmp/token"
+printf '%s\n' "$token" >"$tmp/token"
 # Bounded timeouts so that a hang shows as a failure, not a stuck test; read_timeout 1 s for slow-once.
 echo '{"connect_timeout_s": 5, "read_timeout_s": 10, "total_timeout_s": 30}' >"$tmp/config.json"
 echo '{"connect_timeout_s": 5, "read_timeout_s": 1, "total_timeout_s": 30}' >"$tmp/config-slow.json"
@@ -109,7 +110,8 @@ while read -r name mode conc page config expect types ftype opts; do
   fi
   read -r port _ <"$d/ports"
   s0=$(date +%s.%N)
-  timeout 60 "$bin" run --source "http://127.0.0.1:$port/fhir" --mode "$mode" --auth bearer --concurrency "$conc" \
+  timeout 60 "$bin" run --source "http://127.0.0.1:$port/fhir" --mode "$mode" --auth bearer --token-file "$tmp/token" \
+    --concurrency "$conc" \
     --page-size "$page" --config "$tmp/$config.json" --as-of 2026-11-26 --out "$d/out" --ineligible-detail full \
     --log-format json \
     >"$d/stdout" 2>"$d/stderr"

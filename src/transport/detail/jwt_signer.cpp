@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/secret_file.hpp"
 #include "core/text.hpp"
 
 namespace cf::transport::detail {
@@ -86,21 +87,18 @@ cf::Result<std::unique_ptr<JwtSigner>> JwtSigner::load(const std::string& pem_fi
         "algorithm must be RS384 or ES384, got '" + cf::sanitize_for_log(algorithm, 20) + "'",
         "SMART client assertion");
   if (pem_file.empty()) return cf::make_error("no private key file given", "SMART client assertion");
-  std::error_code ec;
-  const auto status = std::filesystem::status(pem_file, ec);
-  if (ec || !std::filesystem::exists(status))
-    return key_error(pem_file, "cannot read it: " + (ec ? ec.message() : std::string("no such file")));
-  if (!std::filesystem::is_regular_file(status)) return key_error(pem_file, "is not a regular file");
-  const auto size = std::filesystem::file_size(pem_file, ec);
-  if (ec) return key_error(pem_file, "cannot read it: " + ec.message());
-  if (size > kMaxKeyFileBytes)
-    return key_error(pem_file, "is " + std::to_string(size) + " bytes, too large for a PEM private key");
-
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(pem_file.c_str(), "r"));
+  auto pem = cf::read_secret_file(pem_file, "private key file");
+  if (!pem) return key_error(pem_file, pem.error().message);
+  if (pem->size() > kMaxKeyFileBytes)
+    return key_error(pem_file,
+                     "is " + std::to_string(pem->size()) + " bytes, too large for a PEM private key");
+  auto bio_of_pem = [&pem] {
+    return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  };
+  auto bio = bio_of_pem();
   if (!bio) {
-    const int err = errno;
     ERR_clear_error();
-    return key_error(pem_file, "cannot open it: " + std::system_category().message(err));
+    return key_error(pem_file, "cannot read it: out of memory");
   }
   bool asked_passphrase = false;
   std::unique_ptr<EVP_PKEY, PkeyFree> pkey(
@@ -112,13 +110,13 @@ cf::Result<std::unique_ptr<JwtSigner>> JwtSigner::load(const std::string& pem_fi
           pem_file,
           "is encrypted; give an unencrypted PEM key (PKCS#8) and protect it with file permissions");
     // Say what the file is instead, when it is a common mistake.
-    if (BIO_reset(bio.get()) == 0) {
-      std::unique_ptr<EVP_PKEY, PkeyFree> pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    if (auto again = bio_of_pem()) {
+      std::unique_ptr<EVP_PKEY, PkeyFree> pub(PEM_read_bio_PUBKEY(again.get(), nullptr, nullptr, nullptr));
       ERR_clear_error();
       if (pub) return key_error(pem_file, "holds a public key, not a private key");
     }
-    if (BIO_reset(bio.get()) == 0) {
-      std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (auto again = bio_of_pem()) {
+      std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(again.get(), nullptr, nullptr, nullptr));
       ERR_clear_error();
       if (cert) return key_error(pem_file, "holds a certificate, not a private key");
     }
