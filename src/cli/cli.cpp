@@ -15,6 +15,7 @@
 #include "app/merge.hpp"
 #include "app/run.hpp"
 #include "cli/settings.hpp"
+#include "core/text.hpp"
 #include "json/json.hpp"
 #include "report/outputs.hpp"
 #include "report/privacy.hpp"
@@ -104,6 +105,9 @@ const char* kRunHelp =
     "P-384,\n"
     "                  chmod 600) --smart-kid KID [--smart-alg RS384|ES384] [--smart-scopes "
     "\"system/Patient.rs ...\"]\n"
+    "                  [--smart-token-origins \"https://auth.example.org ...\"] (where a discovered "
+    "endpoint\n"
+    "                  may be when not on the FHIR server's origin)\n"
     "                  [--smart-token-endpoint URL] (default: discovered from "
     ".well-known/smart-configuration)\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
@@ -238,6 +242,7 @@ int run_command(const std::vector<std::string>& args) {
                     "smart-alg",
                     "smart-scopes",
                     "smart-token-endpoint",
+                    "smart-token-origins",
                     "threads",
                     "memory-budget",
                     "bulk",
@@ -297,6 +302,7 @@ int run_command(const std::vector<std::string>& args) {
   if (f.count("smart-alg")) s.smart_alg = f["smart-alg"];
   if (f.count("smart-scopes")) s.smart_scopes = f["smart-scopes"];
   if (f.count("smart-token-endpoint")) s.smart_token_endpoint = f["smart-token-endpoint"];
+  if (f.count("smart-token-origins")) s.smart_token_origins = f["smart-token-origins"];
   for (const char* k :
        {"trial", "mappings", "out", "prefilter", "mode", "ca-file", "auth", "token-file", "log-format"})
     if (f.count(k)) {
@@ -511,6 +517,8 @@ int run_command(const std::vector<std::string>& args) {
       so.algorithm = s.smart_alg;
       if (!s.smart_scopes.empty()) so.scopes = s.smart_scopes;
       so.token_endpoint = s.smart_token_endpoint;
+      for (auto origin : cf::split(s.smart_token_origins, ' '))
+        if (!origin.empty()) so.token_origins.emplace_back(origin);
       so.log = [&log](const std::string& line) { log("auth", line); };
       auto sa =
           transport::SmartAuth::create(std::move(so), std::shared_ptr<transport::HttpClient>(std::move(*ac)));

@@ -93,6 +93,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
                          : key == "smart_alg"            ? s.smart_alg
                          : key == "smart_scopes"         ? s.smart_scopes
                          : key == "smart_token_endpoint" ? s.smart_token_endpoint
+                         : key == "smart_token_origins"  ? s.smart_token_origins
                          : key == "bulk_level"           ? s.bulk_level
                          : key == "ineligible_detail"    ? s.ineligible_detail
                                                          : s.prefilter;

@@ -28,6 +28,7 @@ struct Settings {
   std::string basic_user;
   // SMART Backend Services (auth = smart): the private key is a PEM file, never inline.
   std::string smart_client_id, smart_key_file, smart_kid, smart_alg, smart_scopes, smart_token_endpoint;
+  std::string smart_token_origins;  // space-separated origins a discovered token endpoint may be on (A5)
   std::string observation_since;
   // Bulk Data $export instead of searches (source/bulk_source.hpp): which export, system | patient |
   // group:ID.

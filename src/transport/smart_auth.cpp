@@ -182,7 +182,7 @@ class SmartAuth::Impl {
     return now + margin < expires_at_;
   }
 
-  cf::Result<Url> check_token_endpoint(std::string_view text, const std::string& source);
+  cf::Result<Url> check_token_endpoint(std::string_view text, const std::string& source, bool configured);
   cf::Result<std::string> discover();
   cf::Result<std::string> build_assertion();
   cf::Result<std::string> fetch_token();
@@ -208,7 +208,8 @@ class SmartAuth::Impl {
   Counters counters_;
 };
 
-cf::Result<Url> SmartAuth::Impl::check_token_endpoint(std::string_view text, const std::string& source) {
+cf::Result<Url> SmartAuth::Impl::check_token_endpoint(std::string_view text, const std::string& source,
+                                                      bool configured) {
   auto url = Url::parse(text);
   if (!url)
     return cf::make_error(
@@ -216,9 +217,23 @@ cf::Result<Url> SmartAuth::Impl::check_token_endpoint(std::string_view text, con
         "SMART Backend Services");
   if (same_origin(*url, base_)) return url;
   if (url->scheme == "https") {
-    log("smart: note: the token endpoint " + url->redacted() + " (from " + source +
-        ") is on another origin than the FHIR server " + base_.origin() + "; accepted because it uses https");
-    return url;
+    if (configured) return url;
+    const bool listed =
+        std::any_of(options_.token_origins.begin(), options_.token_origins.end(), [&](const std::string& o) {
+          auto allowed = Url::parse(o);
+          return allowed && same_origin(*allowed, *url);
+        });
+    if (listed) {
+      log("smart: note: the token endpoint " + url->redacted() + " (from " + source +
+          ") is on another origin than the FHIR server " + base_.origin() +
+          "; accepted: its origin is listed");
+      return url;
+    }
+    return cf::make_error("refusing the token endpoint " + url->redacted() + " from " + source +
+                              ": it is on another origin than the FHIR server (" + base_.origin() +
+                              "); if the hospital's authorisation server is there, list " + url->origin() +
+                              " in smart_token_origins or set smart_token_endpoint",
+                          "SMART Backend Services");
   }
   return cf::make_error("refusing the token endpoint " + url->redacted() + " from " + source +
                             ": plain http on another origin than the FHIR server (" + base_.origin() +
@@ -264,9 +279,11 @@ cf::Result<std::string> SmartAuth::Impl::discover() {
       if (auto s = json::string(&v)) advertised_algs_.push_back(cf::sanitize_for_log(*s, 20));
     });
     if (std::find(advertised_algs_.begin(), advertised_algs_.end(), alg) == advertised_algs_.end())
-      log("smart: warning: the server's token_endpoint_auth_signing_alg_values_supported does not list " +
-          alg + " (it lists: " + (advertised_algs_.empty() ? "nothing" : join(advertised_algs_, ", ")) +
-          "); the token request may be refused");
+      return cf::make_error(
+          "the server's token_endpoint_auth_signing_alg_values_supported does not list " + alg +
+              " (it lists: " + (advertised_algs_.empty() ? "nothing" : join(advertised_algs_, ", ")) +
+              "); register a key for one of those and set smart_alg",
+          context);
   } else {
     log("smart: note: the SMART configuration does not list "
         "token_endpoint_auth_signing_alg_values_supported");
@@ -296,7 +313,7 @@ Status SmartAuth::Impl::set_up() {
     text = std::move(*discovered);
     source = "the SMART configuration of " + base_.origin();
   }
-  auto url = check_token_endpoint(text, source);
+  auto url = check_token_endpoint(text, source, !options_.token_endpoint.empty());
   if (!url) return url.error();
   token_url_ = std::move(*url);
   token_endpoint_text_ = std::move(text);

@@ -39,6 +39,10 @@ struct SmartOptions {
   // plain-http endpoint elsewhere would expose the assertion and the token, so it is refused (RELIABILITY
   //
   std::string token_endpoint;
+  // RELIABILITY A5: a discovered token endpoint on another origin than the FHIR server is used only when it
+  // is https and its origin is listed here ("https://auth.example.org"); a configured one is the operator's
+  // choice. Otherwise a tampered discovery document could send the client assertion anywhere.
+  std::vector<std::string> token_origins;
   // A cached token is renewed once it expires within this margin (at most half the token's lifetime, so that
   // a short-lived token is still reused).
   std::chrono::milliseconds refresh_margin{60000};

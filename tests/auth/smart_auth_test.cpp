@@ -341,19 +341,32 @@ BOOST_AUTO_TEST_CASE(a_foreign_plain_http_token_endpoint_is_refused) {
   BOOST_TEST(server.counts().token == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_foreign_https_token_endpoint_is_accepted_and_logged) {
+// RELIABILITY A5: a discovered https endpoint on another origin is used only when that origin is listed.
+BOOST_AUTO_TEST_CASE(a_foreign_https_token_endpoint_needs_its_origin_listed) {
   const cf::testing::TestPki pki;
   TokenServer server(keys().ec_pub, "ES384", {"--tls-token-endpoint"}, &pki.server);
-  const std::string endpoint = "https://localhost:" + std::to_string(server.tls_port()) + "/token";
+  const std::string origin = "https://localhost:" + std::to_string(server.tls_port());
+  const std::string endpoint = origin + "/token";
   ClientOptions co = cf::transport::test::fast_options();
   co.ca_file = pki.ca_file;
   LogLines log;
-  auto auth = expect_auth(SmartAuth::create(options_for(server, keys().ec, log), http_client(co)));
+  SmartOptions o = options_for(server, keys().ec, log);
+  o.token_origins = {"https://auth.example.org", "https://localhost:1"};  // other origins
+  BOOST_TEST(expect_failure(SmartAuth::create(o, http_client(co))) ==
+             "SMART Backend Services: refusing the token endpoint " + endpoint +
+                 " from the SMART configuration of " + server.origin() +
+                 ": it is on another origin than the FHIR server (" + server.origin() +
+                 "); if the hospital's authorisation server is there, list " + origin +
+                 " in smart_token_origins or set smart_token_endpoint");
+  BOOST_TEST(server.token_requests().empty());
+
+  o.token_origins.push_back("https://LOCALHOST:" + std::to_string(server.tls_port()) + "/");  // normalised
+  auto auth = expect_auth(SmartAuth::create(o, http_client(co)));
   BOOST_TEST(auth->token_endpoint() == endpoint);
   BOOST_TEST(contains(all_lines(log), "smart: note: the token endpoint " + endpoint +
                                           " (from the SMART configuration of " + server.origin() +
                                           ") is on another origin than the FHIR server " + server.origin() +
-                                          "; accepted because it uses https"));
+                                          "; accepted: its origin is listed"));
   const std::string token = expect_token(auth->authorization());
   const auto requests = server.token_requests();
   BOOST_REQUIRE(requests.size() == 1u);
@@ -361,6 +374,11 @@ BOOST_AUTO_TEST_CASE(a_foreign_https_token_endpoint_is_accepted_and_logged) {
   BOOST_TEST(requests[0].aud == endpoint);
   BOOST_TEST(requests[0].violations.empty());
   BOOST_TEST(token == "Bearer " + requests[0].issued);
+
+  // Configured by the operator, the same endpoint needs no list.
+  SmartOptions configured = options_for(server, keys().ec, log);
+  configured.token_endpoint = endpoint;
+  BOOST_TEST(expect_auth(SmartAuth::create(configured, http_client(co)))->token_endpoint() == endpoint);
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_expires_in_defaults_to_300_seconds) {
@@ -433,14 +451,13 @@ BOOST_AUTO_TEST_CASE(custom_scopes_are_sent_as_configured) {
              boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(an_algorithm_the_server_does_not_list_is_warned_about) {
+BOOST_AUTO_TEST_CASE(an_algorithm_the_server_does_not_list_is_refused) {  // RELIABILITY A5
   TokenServer server(keys().ec_pub, "ES384", {"--algs", "RS384"});
   LogLines log;
-  auto auth = expect_auth(SmartAuth::create(options_for(server, keys().ec, log), http_client()));
-  BOOST_TEST(
-      contains(all_lines(log),
-               "smart: warning: the server's token_endpoint_auth_signing_alg_values_supported does not list "
-               "ES384 (it lists: RS384); the token request may be refused\n"));
+  BOOST_TEST(contains(expect_failure(SmartAuth::create(options_for(server, keys().ec, log), http_client())),
+                      "the server's token_endpoint_auth_signing_alg_values_supported does not list ES384 (it "
+                      "lists: RS384); register a key for one of those and set smart_alg"));
+  BOOST_TEST(server.counts().token == 0);
 }
 
 BOOST_AUTO_TEST_CASE(connect_failures_are_retried_with_fresh_assertions_then_reported) {
