@@ -174,6 +174,8 @@ bg scenario status-503 status-503 "--attempts 1" --expect complete --compare "$c
 bg scenario status-500-fatal status-500-fatal "" --expect failed --deletes 1 \
   --error-text "export job failed: HTTP 500: error processing: export failed: disk full"
 bg scenario forever-202 forever-202 "--max-export-wait-ms 2500" --expect failed --error-text "not ready after" --deletes 1
+# RELIABILITY T6: the DELETE of the finished job is retried after a 503 (idempotent), within the attempts.
+bg scenario delete-503 delete-503 "" --expect complete --compare "$compare" --deletes 2 --faults 1 --counter job_deleted=true
 bg scenario progress-nasty progress-nasty "" --expect complete --compare "$compare" --faults 2 --max-log-line 300 \
   --log-excludes "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 # ---- files -------------------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--ranged-requests", default="", help="TYPE=N requests for the rest of that type's file")
     ap.add_argument("--ranged-sent", type=int, default=206, help="what the server answered them (206, or 200)")
     ap.add_argument("--summary-field", action="append", default=[], help="FIELD=JSON value in summary.json")
+    ap.add_argument("--counter", action="append", default=[], help="NAME=JSON value in summary.json counters")
     a = ap.parse_args()
 
     failures = 0
@@ -127,6 +128,10 @@ def main():
     for f in a.summary_field:
         k, v = f.split("=", 1)
         check(f"summary {k} = {v}", summary.get(k) == json.loads(v), f"got {json.dumps(summary.get(k))}")
+    for f in a.counter:
+        k, v = f.split("=", 1)
+        got = summary.get("counters", {}).get(k)
+        check(f"counter {k} = {v}", got == json.loads(v), f"got {json.dumps(got)}")
 
     if a.accepted_kickoffs is not None:
         n = sum(1 for r in record if r["kind"] == "kickoff" and r["sent"] == 202)

@@ -23,6 +23,7 @@
 //   status-503        polls 1-2: 503 without Retry-After; poll 3: 500 + OperationOutcome code "transient"
 //   status-500-fatal  every poll: 500 + OperationOutcome code "processing" (the job failed)
 //   forever-202       every poll: 202, Retry-After: 1 (the export never finishes)
+//   delete-503        the first DELETE of the status URL: 503 with Retry-After: 1; later ones forwarded
 //   progress-nasty    polls 1-2: 202 with an X-Progress of a tab, a forged "[INFO]" line and 10 KB, Retry-After: 1
 //   foreign-http      manifest: the Observation file moved to http://127.0.0.2:<foreign http port>
 //   foreign-https     manifest: requiresAccessToken true, the Observation file moved to https://127.0.0.2:<port>
@@ -69,6 +70,7 @@ const CANARY = 'CANARY-PHI-7f3';
 let foreignHttpPort = 0;
 let foreignHttpsPort = 0;
 let polls = 0;
+let removes = 0;
 const dynamicFiles = new Map();  // fault files made while rewriting a manifest
 const jobs = new Map();  // status URL path -> {since}: what the kick-off asked for
 
@@ -107,6 +109,7 @@ const S = {
   'status-503': { poll: (n) => (n <= 2 ? { status: 503, body: '' } : n === 3 ? { status: 500, body: outcome('transient', 'try again') } : null) },
   'status-500-fatal': { poll: () => ({ status: 500, body: outcome('processing', 'export failed: disk full') }) },
   'forever-202': { poll: () => ({ status: 202, headers: { 'Retry-After': '1', 'X-Progress': 'still working' }, body: '' }) },
+  'delete-503': { remove: (n) => (n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: '' } : null) },
   'progress-nasty': { poll: (n) => (n <= 2 ? { status: 202, headers: { 'Retry-After': '1', 'X-Progress': forged }, body: '' } : null) },
   'foreign-http': { manifest: (m) => moveType(m, 'Observation', `http://127.0.0.2:${foreignHttpPort}`) },
   'foreign-https': { manifest: (m) => { m.requiresAccessToken = true; moveType(m, 'Observation', `https://127.0.0.2:${foreignHttpsPort}`); } },
@@ -242,6 +245,16 @@ async function handle(listener, req, res) {
       }
     } else if (c.kind === 'status' && req.method === 'GET') {
       ++polls;
+    }
+    if (c.kind === 'status' && req.method === 'DELETE' && scenario.remove) {
+      const n = ++removes;
+      const f = scenario.remove(n);
+      if (f) {
+        entry.sent = f.status;
+        entry.fault = `delete ${n}: ${f.status}`;
+        reply(res, f.status, { 'Content-Type': 'application/fhir+json', ...(f.headers || {}) }, f.body || '');
+        return;
+      }
     }
     const up = await forward(req, body);
     entry.upstream = up.status;

@@ -12,7 +12,8 @@ BOOST_AUTO_TEST_SUITE(retry_schedule)
 BOOST_AUTO_TEST_CASE(only_get_and_head_are_retried) {
   BOOST_TEST(may_retry("GET"));
   BOOST_TEST(may_retry("HEAD"));
-  for (const char* m : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "get"}) BOOST_TEST(!may_retry(m), m);
+  BOOST_TEST(may_retry("DELETE"));
+  for (const char* m : {"POST", "PUT", "PATCH", "OPTIONS", "get"}) BOOST_TEST(!may_retry(m), m);
   for (const char* m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}) BOOST_TEST(is_idempotent(m), m);
   for (const char* m : {"POST", "PATCH"}) BOOST_TEST(!is_idempotent(m), m);
 }

@@ -10,8 +10,10 @@ bool is_idempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
 }
 
+// RELIABILITY T6: the idempotent methods the client sends. DELETE (of a finished export job) removes the same
+// job however often it is sent; a 404 on a repeat means it is gone, which the caller treats as success.
 bool may_retry(std::string_view m) {
-  return m == "GET" || m == "HEAD";
+  return m == "GET" || m == "HEAD" || m == "DELETE";
 }
 
 // RELIABILITY T6: 500 is retried too, within the same bounded attempts and run budget: EHRs answer overloads
