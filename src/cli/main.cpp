@@ -10,9 +10,11 @@
 
 #include "cli/cli.hpp"
 #include "cli/hardening.hpp"
+#include "core/stop_signal.hpp"
 
 int main(int argc, char** argv) {
   for (const auto& w : cf::cli::harden_process()) std::cerr << "cohort-finder: warning: " << w << "\n";
+  cf::install_stop_handlers();
   // Spilling a large input uses a scratch file per partition: take the file descriptors the system allows
   // (the soft limit is often 1024 while the hard one is far higher).
   if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "core/sha256.hpp"
+#include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "fhir/extract.hpp"
 #include "fhir/reference.hpp"
@@ -287,7 +288,7 @@ struct BulkSource::Impl {
     if (o.sleep)
       o.sleep(d);
     else
-      std::this_thread::sleep_for(d);
+      sleep_unless_stopped(d);
   }
   void incomplete(const std::string& type) {
     std::lock_guard lock(mu);
@@ -472,7 +473,7 @@ struct BulkSource::Impl {
 
   // ---- polling
   // -------------------------------------------------------------------------------------------------
-  enum class PollEnd { ready, gone, failed, deadline };
+  enum class PollEnd { ready, gone, failed, deadline, stopped };
   struct PollResult {
     PollEnd end = PollEnd::failed;
     std::string body;
@@ -486,7 +487,12 @@ struct BulkSource::Impl {
     const bool auth = transport::same_origin(status, base);
     milliseconds backoff = o.poll_interval, error_backoff = o.poll_interval;
     std::string last_progress;
+    const StopWatch watch;  // SIGTERM while polling: end the job here instead of dying (RELIABILITY B4)
     for (std::size_t n = 1;; ++n) {
+      if (stop_requested())
+        return {PollEnd::stopped,
+                {},
+                make_error("stopped by " + stop_signal_name() + " while the export ran", where)};
       if (Clock::now() >= deadline)
         return {PollEnd::deadline,
                 {},
@@ -1349,8 +1355,12 @@ struct BulkSource::Impl {
       }
       break;
     }
-    if (polled.end == PollEnd::deadline && self.on_status_url_) {
-      log("the export is still running at the deadline: the job is kept for the next run to resume");
+    // RELIABILITY B4/B11: at the deadline or a stop signal, a job the next run will resume (a state folder
+    // keeps its status URL) is kept; otherwise it is deleted below, so that it does not run on for nobody.
+    if ((polled.end == PollEnd::deadline || polled.end == PollEnd::stopped) && self.on_status_url_) {
+      log(std::string(polled.end == PollEnd::deadline ? "the export is still running at the deadline"
+                                                      : "stopped while the export runs") +
+          ": the job is kept for the next run to resume");
       return polled.error;
     }
     if (polled.end != PollEnd::ready) {

@@ -23,6 +23,7 @@
 
 #include "app/run.hpp"
 #include "core/date.hpp"
+#include "core/stop_signal.hpp"
 #include "json/json.hpp"
 #include "source/bulk_source.hpp"
 #include "source/file_source.hpp"
@@ -40,6 +41,7 @@ int usage(const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cf::install_stop_handlers();  // as cohort-finder's main()
   std::map<std::string, std::string> f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -174,6 +174,35 @@ bg scenario status-503 status-503 "--attempts 1" --expect complete --compare "$c
 bg scenario status-500-fatal status-500-fatal "" --expect failed --deletes 1 \
   --error-text "export job failed: HTTP 500: error processing: export failed: disk full"
 bg scenario forever-202 forever-202 "--max-export-wait-ms 2500" --expect failed --error-text "not ready after" --deletes 1
+# RELIABILITY B4: SIGTERM while the export runs ends the run at once (failed, exit 4); the job is deleted when no
+# state folder would resume it, and kept (no DELETE) when one would.
+stop_check() {  # name deletes [driver options]
+  local name=$1 deletes=$2
+  shift 2
+  wanted "$name" || return 0
+  proxy_start "$name" forever-202
+  local d="$work/$name"
+  rm -rf "$d/out" "$d/summary.json"
+  BULK_TOKEN="$token" "$tmp/bulk_driver" --repo "$repo" --out "$d/out" --summary "$d/summary.json" --base "$proxy" \
+    --max-export-wait-ms 60000 "$@" >"$d/stdout" 2>"$d/stderr" &
+  local pid=$! st=0
+  for _ in $(seq 100); do grep -q "export in progress" "$d/stderr" 2>/dev/null && break; sleep 0.05; done
+  local t0 t1
+  t0=$(date +%s.%N)
+  kill -TERM "$pid"
+  wait "$pid"
+  rc=$?
+  t1=$(date +%s.%N)
+  proxy_stop
+  python3 "$check_py" --dir "$d" --rc "$rc" --expect failed --error-text "stopped by SIGTERM while the export ran" \
+    --deletes "$deletes" >"$d/check.log" 2>&1 || st=1
+  python3 -c "import sys; t = float(sys.argv[2]) - float(sys.argv[1]); print(f'stopped after {t:.2f} s'); sys.exit(t > 3)" \
+    "$t0" "$t1" >>"$d/check.log" 2>&1 || { echo "  FAILED: the run did not stop within 3 s" >>"$d/check.log"; st=1; }
+  [ $st -ne 0 ] && grep FAILED "$d/check.log"
+  result "$name" $st
+}
+bg stop_check stop-sigterm 1
+bg stop_check stop-sigterm-state 0 --state "$work/stop-sigterm-state/state"
 # RELIABILITY T6: the DELETE of the finished job is retried after a 503 (idempotent), within the attempts.
 bg scenario delete-503 delete-503 "" --expect complete --compare "$compare" --deletes 2 --faults 1 --counter job_deleted=true
 bg scenario progress-nasty progress-nasty "" --expect complete --compare "$compare" --faults 2 --max-log-line 300 \

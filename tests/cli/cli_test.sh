@@ -109,8 +109,14 @@ run_pid=$!
 sleep 1
 check "a running run has no core dumps" grep -qE '^Max core file size +0 +0 ' /proc/$run_pid/limits
 check "a running run has umask 077" grep -qE '^Umask:\s+0077$' /proc/$run_pid/status
+# SIGTERM outside a Bulk export poll ends the run at once, as without a handler (core/stop_signal.hpp).
+kill -TERM $run_pid
+for _ in $(seq 40); do kill -0 $run_pid 2>/dev/null || break; sleep 0.05; done
+check "SIGTERM ends a run waiting on a server at once" bash -c "! kill -0 $run_pid 2>/dev/null"
+wait $run_pid
+check "... killed by the signal (exit 143)" test $? -eq 143
 kill $run_pid $listener 2>/dev/null
-wait $run_pid $listener 2>/dev/null
+wait $listener 2>/dev/null
 "$bin" --help | grep -q "Exit codes"
 check "help lists exit codes" test $? -eq 0
 
