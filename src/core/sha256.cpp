@@ -1,6 +1,13 @@
 #include "core/sha256.hpp"
 
+#include <algorithm>
 #include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define CF_SHA256_X86 1
+#endif
 
 #include "core/text.hpp"
 
@@ -19,9 +26,69 @@ constexpr std::uint32_t K[64] = {
 inline std::uint32_t rotr(std::uint32_t x, int n) {
   return (x >> n) | (x << (32 - n));
 }
+
+#ifdef CF_SHA256_X86
+// The x86 SHA extensions (Intel since Goldmont/Ice Lake, AMD since Zen) hash about 8 times faster than the
+// portable code: the manifest's fingerprints of hundreds of MB of outputs cost a tenth of a second, not one.
+bool cpu_has_sha() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = (c & bit_SSSE3) != 0, sse41 = (c & bit_SSE4_1) != 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return ssse3 && sse41 && (b & bit_SHA) != 0;
+}
+
+// Four rounds at a time on the state as the instructions want it (ABEF, CDGH), with the message schedule
+// computed four words at a time (W[t..t+3] from W[t-16..t-1]).
+__attribute__((target("sha,sse4.1,ssse3"))) void blocks_sha_ni(std::uint32_t h[8], const unsigned char* p,
+                                                               std::size_t count) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0]));     // DCBA
+  __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4]));  // HGFE
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                                         // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);                                   // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);                           // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);                                // CDGH
+  for (; count > 0; --count, p += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i w[4];
+    for (int g = 0; g < 16; ++g) {
+      if (g < 4) {
+        w[g] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), byte_swap);
+      } else {
+        const __m128i& prev = w[(g + 3) % 4];  // W[t-4..t-1]
+        __m128i x = _mm_sha256msg1_epu32(w[g % 4], w[(g + 1) % 4]);
+        x = _mm_add_epi32(x, _mm_alignr_epi8(prev, w[(g + 2) % 4], 4));
+        w[g % 4] = _mm_sha256msg2_epu32(x, prev);
+      }
+      __m128i msg = _mm_add_epi32(w[g % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&K[4 * g])));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[0]), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[4]), state1);
+}
+#endif
 }  // namespace
 
-Sha256::Sha256() {
+bool Sha256::hardware_available() {
+#ifdef CF_SHA256_X86
+  static const bool has = cpu_has_sha();
+  return has;
+#else
+  return false;
+#endif
+}
+
+Sha256::Sha256(bool allow_hardware) : hardware_(allow_hardware && hardware_available()) {
   const std::uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   std::memcpy(h_, init, sizeof h_);
@@ -64,21 +131,35 @@ void Sha256::block(const unsigned char* p) {
   h_[7] += h;
 }
 
+void Sha256::blocks(const unsigned char* p, std::size_t count) {
+#ifdef CF_SHA256_X86
+  if (hardware_) {
+    blocks_sha_ni(h_, p, count);
+    return;
+  }
+#endif
+  for (; count > 0; --count, p += 64) block(p);
+}
+
 void Sha256::update(std::string_view data) {
   total_ += data.size();
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t n = data.size();
-  while (n > 0) {
-    std::size_t take = 64 - buf_len_ < n ? 64 - buf_len_ : n;
+  if (buf_len_ > 0) {
+    const std::size_t take = std::min(64 - buf_len_, n);
     std::memcpy(buf_ + buf_len_, p, take);
     buf_len_ += take;
     p += take;
     n -= take;
-    if (buf_len_ == 64) {
-      block(buf_);
-      buf_len_ = 0;
-    }
+    if (buf_len_ < 64) return;
+    blocks(buf_, 1);
+    buf_len_ = 0;
   }
+  blocks(p, n / 64);  // whole blocks straight from the input
+  p += n / 64 * 64;
+  n %= 64;
+  std::memcpy(buf_, p, n);
+  buf_len_ = n;
 }
 
 std::string Sha256::hex_digest() {

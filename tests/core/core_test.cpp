@@ -68,6 +68,31 @@ BOOST_AUTO_TEST_CASE(age_in_completed_years) {
 BOOST_AUTO_TEST_CASE(sha256_known_vectors) {
   BOOST_TEST(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   BOOST_TEST(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // FIPS 180-4 two-block message, and a million 'a' (both paths).
+  for (bool hw : {false, true}) {
+    Sha256 two(hw);
+    two.update("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
+    BOOST_TEST(two.hex_digest() == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    Sha256 million(hw);
+    for (int i = 0; i < 1000; ++i) million.update(std::string(1000, 'a'));
+    BOOST_TEST(million.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+}
+
+// The CPU's SHA instructions (where it has them) and the portable code agree on every length and split.
+BOOST_AUTO_TEST_CASE(sha256_hardware_and_portable_agree) {
+  BOOST_TEST_MESSAGE("SHA instructions on this CPU: " << (Sha256::hardware_available() ? "yes" : "no"));
+  std::string data;
+  for (int i = 0; i < 5000; ++i) data += static_cast<char>((i * 131 + i / 7) & 0xff);
+  for (std::size_t len : {0u, 1u, 55u, 56u, 63u, 64u, 65u, 119u, 128u, 129u, 1000u, 4999u}) {
+    for (std::size_t split : {std::size_t{0}, len / 3, len}) {
+      Sha256 a(false), b(true);
+      a.update(std::string_view(data).substr(0, split));
+      a.update(std::string_view(data).substr(split, len - split));
+      b.update(std::string_view(data).substr(0, len));
+      BOOST_TEST(a.hex_digest() == b.hex_digest(), "length " << len << " split " << split);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(log_text_is_neutralised) {
