@@ -286,6 +286,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) return make_error("cannot create output folder: " + ec.message(), out.string());
+  std::vector<report::OutputFile> written;  // for the manifest, in the order written
   // results.ndjson: each shard's lines copied in the merged order, with their new rank.
   std::string candidates = candidates_header + "\n";
   {
@@ -317,6 +318,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       if (new_rank) candidates += std::to_string(new_rank) + candidate_rows[r.outcome.patient_id] + "\n";
     }
     if (auto c = (*file)->commit(); !c) return c.error();
+    written.push_back({"results.ndjson", (*file)->fingerprint()});
   }
   // Attrition: counts add up over shards; what remains after each criterion follows from them.
   std::string attr = attrition_header + "\n";
@@ -365,6 +367,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     });
     if (!w) return w.error();
     if (auto c = (*file)->commit(); !c) return c.error();
+    written.push_back({"report.html", (*file)->fingerprint()});
   }
   for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
            {"candidates.csv", candidates},
@@ -373,6 +376,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
            {"group.json", report::fhir_group_json(*trial, info, outcomes, mode, nullptr)}}) {
     auto st = write_file_atomic(out / name, text);
     if (!st) return st.error();
+    written.push_back({name, *st});
   }
   json::Writer w;
   w.begin_object().key("merged").boolean(true).key("shards").integer(n).key("from").begin_array();
@@ -382,15 +386,9 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   w.key("tiers").begin_object().key("eligible").integer(static_cast<long long>(sum.eligible));
   w.key("possible").integer(static_cast<long long>(sum.possible));
   w.key("ineligible").integer(static_cast<long long>(sum.ineligible)).end_object();
-  w.key("outputs")
-      .begin_array()
-      .str("candidates.csv")
-      .str("results.ndjson")
-      .str("attrition.csv")
-      .str("data_issues.ndjson")
-      .str("report.html")
-      .str("group.json");
-  w.end_array().end_object();
+  w.key("outputs");
+  report::write_outputs(w, written);
+  w.end_object();
   auto st = write_file_atomic(out / "manifest.json", std::string(w.view()) + "\n");
   if (!st) return st.error();
   sum.patients = rows.size();

@@ -588,6 +588,8 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
   // copied from the scratch file: both only read what the run decided. The pool is declared after all they
   // read, so that leaving early waits for the page before any of it goes.
+  std::map<std::string, FileFingerprint> written;  // output -> fingerprint, for the manifest
+  FileFingerprint html_written;
   TaskPool html_thread(1);
   auto html_done = html_thread.submit([&]() -> Status {
     auto file = AtomicFile::create(opts.out / "report.html");
@@ -597,7 +599,9 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       if (w.ok()) w = (*file)->write(piece);
     });
     if (!w) return w;
-    return (*file)->commit();
+    if (auto c = (*file)->commit(); !c) return c;
+    html_written = (*file)->fingerprint();
+    return Status::success();
   });
   {
     auto file = AtomicFile::create(opts.out / "results.ndjson");
@@ -610,8 +614,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
       if (!w) return w.error();
     }
     if (auto c = (*file)->commit(); !c) return c.error();
+    written["results.ndjson"] = (*file)->fingerprint();
   }
   if (auto h = html_done.get(); !h) return h.error();
+  written["report.html"] = html_written;
   // One output at a time, so that only one of them is in memory at once.
   std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
                                     "group.json"};
@@ -630,14 +636,19 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     if (names[i] == "report.html") continue;  // written above
     auto w = write_file_atomic(opts.out / names[i], writers[i]());
     if (!w) return w.error();
+    written[names[i]] = *w;
     if (i == 0) crash_point("mid-export");
   }
   info.finished = now_utc();
-  // The manifest goes last: its presence says the other outputs of this run are complete.
+  info.run_id = state ? record.id : 0;
+  // The manifest goes last: its presence says the other outputs of this run are complete, and its
+  // fingerprints let a reader check each of them (RELIABILITY S5).
   names.insert(names.begin() + 1, "results.ndjson");
+  std::vector<report::OutputFile> listed;
+  for (const auto& n : names) listed.push_back({n, written.at(n)});
   auto w = write_file_atomic(
       opts.out / "manifest.json",
-      report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, names));
+      report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, listed));
   if (!w) return w.error();
 
   RunSummary s;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,11 +47,12 @@ Status sync_directory(const std::filesystem::path& path) {
 
 }  // namespace
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+Result<FileFingerprint> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   auto f = AtomicFile::create(path);
   if (!f) return f.error();
-  if (auto st = (*f)->write(content); !st) return st;
-  return (*f)->commit();
+  if (auto st = (*f)->write(content); !st) return st.error();
+  if (auto st = (*f)->commit(); !st) return st.error();
+  return (*f)->fingerprint();
 }
 
 Result<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::path& path) {
@@ -78,6 +80,9 @@ Status AtomicFile::flush() {
 
 Status AtomicFile::write(std::string_view data) {
   if (failed_) return error_;
+  hash_.update(data);
+  fingerprint_.bytes += data.size();
+  fingerprint_.lines += static_cast<std::uint64_t>(std::count(data.begin(), data.end(), '\n'));
   if (buf_.size() + data.size() < (1u << 20)) {
     buf_.append(data);
     return Status::success();
@@ -104,6 +109,7 @@ Status AtomicFile::commit() {
     return make_error(std::string("cannot flush: ") + std::strerror(synced ? errno : e), tmp_);
   }
   done_ = true;
+  fingerprint_.sha256 = hash_.hex_digest();
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     ::unlink(tmp_.c_str());
     return make_error(std::string("cannot rename into place: ") + std::strerror(errno), path_.string());

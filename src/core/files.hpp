@@ -5,13 +5,22 @@
 #include <string_view>
 
 #include "core/result.hpp"
+#include "core/sha256.hpp"
 
 namespace cf {
+
+// What was written to a file, for the manifest (RELIABILITY S5): a reader checks a file it received against
+// these (sha256sum, wc -c, wc -l) before trusting it.
+struct FileFingerprint {
+  std::string sha256;  // lower-case hex
+  std::uint64_t bytes = 0;
+  std::uint64_t lines = 0;  // newline characters (a CSV's header line included)
+};
 
 // Writes to "<path>.tmp" (created afresh, never through a symlink), fsyncs, renames it over `path` and fsyncs
 // the directory: readers see the old file or the new one, never half, and the new one survives a crash once
 // this returns. Files are created 0600: outputs name patients.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
+Result<FileFingerprint> write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 // The same for output written piece by piece (results of hundreds of thousands of patients): nothing is
 // visible under `path` until commit() succeeds; a destroyed, uncommitted file is removed.
@@ -21,6 +30,8 @@ class AtomicFile {
   ~AtomicFile();
   Status write(std::string_view data);
   Status commit();
+  // What was written; complete once commit() succeeded.
+  const FileFingerprint& fingerprint() const { return fingerprint_; }
 
  private:
   AtomicFile(int fd, std::string tmp, std::filesystem::path path)
@@ -30,6 +41,8 @@ class AtomicFile {
   std::string tmp_;
   std::filesystem::path path_;
   std::string buf_;
+  Sha256 hash_;
+  FileFingerprint fingerprint_;
   Error error_;
   bool failed_ = false, done_ = false;
 };

@@ -349,11 +349,28 @@ std::string issues_ndjson(const std::vector<DataIssue>& issues) {
   return out;
 }
 
+void write_outputs(json::Writer& w, const std::vector<OutputFile>& outputs) {
+  w.begin_array();
+  for (const auto& o : outputs)
+    w.begin_object()
+        .key("file")
+        .str(o.name)
+        .key("sha256")
+        .str(o.fingerprint.sha256)
+        .key("bytes")
+        .integer(static_cast<long long>(o.fingerprint.bytes))
+        .key("lines")
+        .integer(static_cast<long long>(o.fingerprint.lines))
+        .end_object();
+  w.end_array();
+}
+
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
                           const std::vector<ranking::PatientOutcome>& outcomes,
-                          const std::vector<std::string>& outputs) {
+                          const std::vector<OutputFile>& outputs) {
   json::Writer w;
   w.begin_object();
+  if (info.run_id > 0) w.key("run").integer(info.run_id);
   w.key("tool")
       .begin_object()
       .key("name")
@@ -407,9 +424,8 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   for (const auto& o : outcomes) ++tiers[ranking::to_string(o.tier)];
   w.key("patients").integer(static_cast<long long>(outcomes.size()));
   counts("tiers", tiers);
-  w.key("outputs").begin_array();
-  for (const auto& o : outputs) w.str(o);
-  w.end_array();
+  w.key("outputs");
+  write_outputs(w, outputs);
   w.end_object();
   return std::string(w.view()) + "\n";
 }

@@ -8,13 +8,19 @@
 #include <vector>
 
 #include "core/data_issue.hpp"
+#include "core/files.hpp"
 #include "core/result.hpp"
 #include "criteria/trial.hpp"
 #include "ranking/ranking.hpp"
 
+namespace cf::json {
+class Writer;
+}
+
 namespace cf::report {
 
 struct RunInfo {
+  long long run_id = 0;  // the state store's run number; 0 without a state folder
   std::string tool_version;
   std::string as_of;
   std::string source;
@@ -85,9 +91,16 @@ std::string attrition_csv(const criteria::Trial& trial, const std::vector<rankin
 // before file:10), then kind, resource, path and message: the same file whatever the threads or partitions of
 // the run.
 std::string issues_ndjson(const std::vector<DataIssue>& issues);
+// An output of the run as manifest.json lists it: name and fingerprint (RELIABILITY S5).
+struct OutputFile {
+  std::string name;
+  FileFingerprint fingerprint;
+};
+// "outputs":[{"file":..,"sha256":..,"bytes":..,"lines":..},...] as the value of the current key.
+void write_outputs(json::Writer& w, const std::vector<OutputFile>& outputs);
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
                           const std::vector<ranking::PatientOutcome>& outcomes,
-                          const std::vector<std::string>& outputs);
+                          const std::vector<OutputFile>& outputs);
 
 // Plain-language account of one patient's line of results.ndjson.
 Result<std::string> explain(const std::filesystem::path& results_file, const std::string& patient_id);

@@ -25,6 +25,12 @@ done
 check "no temporary files left" test -z "$(ls cohort-output | grep '\.tmp$')"
 check "candidates.csv ranks eligible first" bash -c "sed -n 2p cohort-output/candidates.csv | grep -q '^1,\"cc-[0-9]*\",eligible,'"
 check "manifest records the trial hash" grep -q '"sha256":"[0-9a-f]\{64\}"' cohort-output/manifest.json
+check "manifest fingerprints every output (sha256, bytes, lines)" python3 "$repo/tests/support/check_manifest_outputs.py" \
+  cohort-output/manifest.json candidates.csv results.ndjson attrition.csv data_issues.ndjson report.html group.json
+cp cohort-output/manifest.json tampered.json
+sed -i 's/"bytes":\([0-9]\)/"bytes":9\1/' tampered.json && cp tampered.json cohort-output/tampered-manifest.json
+check "... and the check notices a wrong size" bash -c "! python3 '$repo/tests/support/check_manifest_outputs.py' cohort-output/tampered-manifest.json >/dev/null"
+rm cohort-output/tampered-manifest.json
 # explain names resource ids, values, units and dates behind each criterion.
 ex=$("$bin" explain cc-049 --out cohort-output)
 check "explain exits 0" test $? -eq 0

@@ -44,6 +44,8 @@ check "outputs are private" test "$(stat -c %a "$T/night1/candidates.csv")" = 60
 # Between nights 1 and 2: a new creatinine of 7.31975 mg/dL for cc-033 within 8 weeks excludes it (E-SLN).
 http PUT Observation/cc-033-new-creat '{"resourceType":"Observation","id":"cc-033-new-creat","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2160-0"}]},"subject":{"reference":"Patient/cc-033"},"effectiveDateTime":"2026-11-25","valueQuantity":{"value":7.31975,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}}'
 run 2026-11-26 night2; check "night 2 exits 0" test $? -eq 0
+check "each night's manifest names its run (1, 2)" python3 -c "import json,sys; sys.exit([json.load(open(f)).get('run') for f in sys.argv[1:]] != [1, 2])" "$T/night1/manifest.json" "$T/night2/manifest.json"
+check "night 2's manifest fingerprints changes.csv too" python3 "$REPO/tests/support/check_manifest_outputs.py" "$T/night2/manifest.json" changes.csv results.ndjson
 check "night 2: cc-033 moved to ineligible" test "$(tier "$T/night2/results.ndjson" cc-033)" = ineligible
 check "night 2: changes.csv says cc-033 dropped because E-SLN became met" \
   grep -q '^dropped,"cc-033",possible,ineligible,.*E-SLN: unknown -> met' "$T/night2/changes.csv"

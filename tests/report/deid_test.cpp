@@ -79,7 +79,7 @@ Export write_all(const test::Run& run, const std::vector<DataIssue>& issues, rep
            {"results.ndjson", report::results_ndjson(trial, outcomes)},
            {"attrition.csv", report::attrition_csv(trial, outcomes)},
            {"data_issues.ndjson", report::issues_ndjson(iss)},
-           {"manifest.json", report::manifest_json(trial, info, outcomes, {"candidates.csv"})},
+           {"manifest.json", report::manifest_json(trial, info, outcomes, {{"candidates.csv", {}}})},
            {"report.html", report::html_report(trial, info, outcomes, mode)},
            {"group.json", report::fhir_group_json(trial, info, outcomes, mode, key)}}};
 }

@@ -47,7 +47,8 @@ for n in 1 2 3 4; do
   done
   check "N=$n: report.html equals the single run's apart from the Source and Run rows" same_report "$tmp/single" "$tmp/m$n"
   check "N=$n: the merged report says it was merged" grep -q "<dt>Source</dt><dd>[^<]* (merged from $n shards)</dd>" "$tmp/m$n/report.html"
-  check "N=$n: the merged manifest lists report.html and group.json" python3 -c "import json,sys; o=json.load(open(sys.argv[1]))['outputs']; sys.exit(not ('report.html' in o and 'group.json' in o))" "$tmp/m$n/manifest.json"
+  check "N=$n: the merged manifest fingerprints every output" python3 "$repo/tests/support/check_manifest_outputs.py" \
+    "$tmp/m$n/manifest.json" candidates.csv results.ndjson attrition.csv data_issues.ndjson report.html group.json
   check "N=$n: data issues equal as a set" bash -c "diff <(sort -u '$tmp/single/data_issues.ndjson') <(sort -u '$tmp/m$n/data_issues.ndjson') >/dev/null"
   if [ "$n" -gt 1 ]; then
     total=0
