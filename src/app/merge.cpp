@@ -283,9 +283,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (a.outcome.score != b.outcome.score) return a.outcome.score > b.outcome.score;
     return a.outcome.patient_id < b.outcome.patient_id;
   });
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) return make_error("cannot create output folder: " + ec.message(), out.string());
+  if (auto d = make_private_dir(out, "output folder"); !d) return d.error();
   std::vector<report::OutputFile> written;  // for the manifest, in the order written
   // results.ndjson: each shard's lines copied in the merged order, with their new rank.
   std::string candidates = candidates_header + "\n";

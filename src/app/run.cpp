@@ -232,10 +232,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   const auto& terms = prepared.terms;
   const criteria::Trial* trial = &prepared.trial;
 
-  std::error_code ec;
-  fs::create_directories(opts.out, ec);
-  if (ec) return make_error("cannot create output folder: " + ec.message(), opts.out.string());
-  fs::permissions(opts.out, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (auto d = make_private_dir(opts.out, "output folder"); !d) return d.error();
 
   std::unique_ptr<store::StateStore> state;
   store::RunRecord record;

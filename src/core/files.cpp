@@ -1,6 +1,7 @@
 #include "core/files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +47,30 @@ Status sync_directory(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+Status make_private_dir(const std::filesystem::path& dir, std::string_view what) {
+  const std::string name(what);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return make_error("the " + name + " is a symbolic link: give the folder it points to", dir.string());
+    if (!S_ISDIR(st.st_mode)) return make_error("the " + name + " exists and is not a folder", dir.string());
+    if (st.st_uid != ::geteuid())
+      return make_error("the " + name + " belongs to another user (uid " + std::to_string(st.st_uid) + ")",
+                        dir.string());
+    if ((st.st_mode & S_IWOTH) != 0)
+      return make_error("the " + name + " is writable by every user: use a private folder", dir.string());
+  } else if (errno != ENOENT) {
+    return make_error("cannot inspect the " + name + ": " + std::strerror(errno), dir.string());
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return make_error("cannot create the " + name + ": " + ec.message(), dir.string());
+  }
+  if (::chmod(dir.c_str(), 0700) != 0)
+    return make_error("cannot make the " + name + " private: " + std::strerror(errno), dir.string());
+  return Status::success();
+}
 
 Result<FileFingerprint> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   auto f = AtomicFile::create(path);

@@ -9,6 +9,12 @@
 
 namespace cf {
 
+// Creates `dir` (and its parents) or checks the one that is there, and makes it 0700 (RELIABILITY H4). An
+// existing folder is refused when it is a symbolic link (whoever can change the link chooses where patient
+// data goes), not a folder, owned by another user, or writable by others (anyone may have put files or
+// links in it). `what` names the folder in errors ("output folder").
+Status make_private_dir(const std::filesystem::path& dir, std::string_view what);
+
 // What was written to a file, for the manifest (RELIABILITY S5): a reader checks a file it received against
 // these (sha256sum, wc -c, wc -l) before trusting it.
 struct FileFingerprint {

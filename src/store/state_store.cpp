@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/files.hpp"
 #include "core/sha256.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -109,11 +110,7 @@ StateStore::StateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 StateStore::~StateStore() = default;
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return make_error("cannot create the state folder: " + ec.message(), dir.string());
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  if (ec) return make_error("cannot make the state folder private: " + ec.message(), dir.string());
+  if (auto d = make_private_dir(dir, "state folder"); !d) return d.error();
   auto db = Db::open((dir / "state.db").string());
   if (!db) return db.error();
   auto st = migrate(**db);
@@ -386,8 +383,7 @@ Status StateStore::delete_resources(const std::string& source, const std::vector
 }
 
 Result<std::unique_ptr<RunLock>> RunLock::acquire(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
+  if (auto d = make_private_dir(dir, "state folder"); !d) return d.error();
   const std::string path = (dir / "run.lock").string();
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(std::string("cannot open the run lock: ") + std::strerror(errno), path);

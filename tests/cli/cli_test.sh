@@ -60,6 +60,22 @@ check "--check exits 0" test $? -eq 0
 check "--check counts the unverified codes" grep -q '^mappings: [0-9]* codes are marked "verified": false' <<<"$chk"
 check "--check lists an unverified code" grep -qx '  concepts.json creatinine: loinc 2160-0 (code not verified)' <<<"$chk"
 check "--check does not list a verified code" bash -c "! grep -q '14682-9' <<<\"\$1\"" _ "$chk"
+# RELIABILITY H4: output and state folders are private; a symlinked or world-writable one is refused.
+mkdir -m 755 open-out
+"$bin" run --as-of 2026-11-26 --out open-out >/dev/null 2>&1
+check "an existing 0755 output folder is made 0700" test "$(stat -c %a open-out)" = 700
+mkdir -m 700 real-out && ln -s real-out link-out
+err=$("$bin" run --as-of 2026-11-26 --out link-out 2>&1)
+check "a symlinked output folder exits 4" test $? -eq 4
+check "... saying why" grep -q "output folder is a symbolic link" <<<"$err"
+check "... and nothing is written through it" test -z "$(ls -A real-out)"
+mkdir shared-out && chmod 777 shared-out
+err=$("$bin" run --as-of 2026-11-26 --out shared-out 2>&1)
+check "a world-writable output folder exits 4" test $? -eq 4
+check "... saying why" grep -q "output folder is writable by every user" <<<"$err"
+mkdir -m 700 real-state && ln -s real-state link-state
+err=$("$bin" run --as-of 2026-11-26 --out o-state --state link-state 2>&1)
+check "a symlinked state folder is refused" grep -q "state folder is a symbolic link" <<<"$err"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
