@@ -1320,6 +1320,17 @@ struct BulkSource::Impl {
           "invalid options: concurrency >= 1, page size >= 1, 10 ms <= min poll <= poll <= max poll",
           "bulk export");
     requested.insert(o.types.begin(), o.types.end());
+    if (o.smart) {  // RELIABILITY A4: a type the token does not grant is incomplete, whatever comes back
+      auto missing = o.smart->types_not_granted(o.types);
+      if (!missing) return missing.error();
+      for (const auto& t : *missing) {
+        self.completeness_.run_types.insert(t);
+        issues.add(Severity::error, "scope-not-granted", base.redacted(), "", "",
+                   "the access token does not grant reading and searching " + t +
+                       ": every decision that needs it is unknown");
+        log("the access token does not grant system/" + t + ".rs: " + t + " is incomplete");
+      }
+    }
 
     // 1-2: kick-off (or resume) and poll until the manifest is ready.
     std::optional<Url> status;

@@ -566,6 +566,36 @@ const std::string& SmartAuth::token_endpoint() const {
 const std::string& SmartAuth::algorithm() const {
   return impl_->algorithm();
 }
+bool scopes_grant_read(const std::vector<std::string>& scopes, std::string_view type) {
+  for (const auto& s : scopes) {
+    if (!s.starts_with("system/") || s.find('?') != std::string::npos) continue;
+    const std::string_view rest = std::string_view(s).substr(7);
+    const auto dot = rest.find('.');
+    if (dot == std::string_view::npos) continue;
+    const std::string_view what = rest.substr(0, dot), how = rest.substr(dot + 1);
+    if (what != type && what != "*") continue;
+    if (how == "read" || how == "*") return true;  // SMART v1
+    // SMART v2: a subset of "cruds" in that order (anything else is malformed, so not counted).
+    bool v2 = !how.empty();
+    for (std::size_t i = 0, at = 0; v2 && i < how.size(); ++i) {
+      const auto p = std::string_view("cruds").find(how[i], at);
+      v2 = p != std::string_view::npos;
+      at = p + 1;
+    }
+    if (v2 && how.find('r') != std::string_view::npos && how.find('s') != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+cf::Result<std::vector<std::string>> SmartAuth::types_not_granted(const std::vector<std::string>& types) {
+  if (auto a = authorization(); !a) return a.error();
+  const auto granted = granted_scopes();
+  std::vector<std::string> missing;
+  for (const auto& t : types)
+    if (!scopes_grant_read(granted, t)) missing.push_back(t);
+  return missing;
+}
+
 std::vector<std::string> SmartAuth::granted_scopes() const {
   return impl_->granted_scopes();
 }

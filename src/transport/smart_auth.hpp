@@ -51,6 +51,11 @@ struct SmartOptions {
   std::function<void(const std::string&)> log;
 };
 
+// Whether `scopes` let a system client read and search every resource of `type`: system/<type or *> with
+// read and search (SMART v2 "rs", "cruds"...; v1 "read" or "*"). A scope restricted by a query
+// ("system/Observation.rs?category=laboratory") covers part of the type only, so it does not count.
+bool scopes_grant_read(const std::vector<std::string>& scopes, std::string_view type);
+
 class SmartAuth {
  public:
   // Loads and checks the key, then finds the token endpoint (a GET of the discovery document unless
@@ -82,6 +87,10 @@ class SmartAuth {
   // the first token. A narrower grant than requested is also logged (RELIABILITY.md A4 marks types
   // incomplete).
   std::vector<std::string> granted_scopes() const;
+  // RELIABILITY A4: the resource types of `types` the current grant does not let the client read and search
+  // in full (a token is obtained first if none is cached). A source marks them incomplete, so that criteria
+  // resting on them are unknown rather than decided on what a narrower grant let through.
+  cf::Result<std::vector<std::string>> types_not_granted(const std::vector<std::string>& types);
 
   struct Counters {
     std::size_t token_requests = 0;  // POSTs sent to the token endpoint (each with its own assertion)

@@ -14,6 +14,7 @@
 #include "auth_fixture.hpp"
 #include "core/text.hpp"
 #include "fault-server/fault_server.hpp"
+#include "source/rest_source.hpp"
 #include "transport/smart_auth.hpp"
 #include "transport/test_support.hpp"
 
@@ -436,6 +437,51 @@ BOOST_AUTO_TEST_CASE(a_narrower_grant_is_logged_and_reported) {
                "system/Observation.rs system/MedicationRequest.rs system/MedicationStatement.rs "
                "system/MedicationAdministration.rs system/Procedure.rs system/Medication.rs; granted in "
                "addition: -\n"));
+}
+
+// RELIABILITY A4: which scopes let the client read and search a type in full.
+BOOST_AUTO_TEST_CASE(scopes_that_grant_reading_a_type) {
+  auto grants = [](std::string_view scopes, std::string_view type) {
+    return cf::transport::scopes_grant_read(scopes_of(scopes), type);
+  };
+  for (const char* s : {"system/Observation.rs", "system/Observation.cruds", "system/Observation.read",
+                        "system/Observation.*", "system/*.rs", "system/*.read", "system/*.*",
+                        "system/Patient.rs system/Observation.rs"})
+    BOOST_TEST(grants(s, "Observation"), s);
+  for (const char* s : {"system/Patient.rs", "system/Observation.r", "system/Observation.s",
+                        "system/Observation.write", "system/Observation.cud", "patient/Observation.rs",
+                        "user/*.rs", "system/Observation.rs?category=laboratory", "system/Observations.rs",
+                        "system/Observation.sr", "system/Observation", ""})
+    BOOST_TEST(!grants(s, "Observation"), s);
+}
+
+BOOST_AUTO_TEST_CASE(a_narrower_grant_makes_the_ungranted_types_incomplete) {
+  TokenServer server(keys().ec_pub, "ES384", {"--grant-scope", "system/Patient.rs system/Condition.read"});
+  LogLines log;
+  auto auth = expect_auth(SmartAuth::create(options_for(server, keys().ec, log), http_client()));
+  auto missing = auth->types_not_granted({"Patient", "Condition", "Observation", "Procedure"});
+  BOOST_REQUIRE(missing.ok());
+  BOOST_TEST(*missing == scopes_of("Observation Procedure"), boost::test_tools::per_element());
+
+  // Through a REST pull (population mode): every search answers an empty Bundle, yet the ungranted types are
+  // incomplete, so no criterion resting on them can be "not met".
+  cf::source::RestOptions ro;
+  ro.base_url = server.base();
+  ro.smart = auth;
+  cf::source::RestPlan plan;
+  plan.population = true;
+  cf::source::RestSource rest(ro, plan, http_client());
+  cf::IssueLog issues;
+  BOOST_REQUIRE(rest.read([](cf::source::Page&&) {}, issues).ok());
+  const auto& incomplete = rest.completeness().run_types;
+  BOOST_TEST(
+      std::vector<std::string>(incomplete.begin(), incomplete.end()) ==
+          scopes_of("Medication MedicationAdministration MedicationRequest MedicationStatement Observation "
+                    "Procedure"),
+      boost::test_tools::per_element());
+  std::size_t scope_issues = 0;
+  for (const auto& i : issues.issues()) scope_issues += i.kind == "scope-not-granted";
+  BOOST_TEST(scope_issues == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(custom_scopes_are_sent_as_configured) {

@@ -25,7 +25,8 @@
 //
 // Routes: GET  /fhir/.well-known/smart-configuration   discovery document
 //         POST /token                                  token endpoint
-//         GET  /fhir/Patient                           200 with a valid bearer token, else 401
+//         GET  /fhir/metadata                          a minimal FHIR 4.0.1 CapabilityStatement
+//         GET  /fhir/<Type>                            an empty searchset Bundle with a valid bearer token, else 401
 //         GET  /_control/token-requests                JSON array: one record per token request (see record())
 //         GET  /_control/revoke                        revokes every token issued so far
 //         GET  /_control/counts                        {"discovery": n, "token": n, "fhir": n, "fhir_401": n}
@@ -191,7 +192,10 @@ function handler(scheme) {
         });
       }
       if (p === '/token' && req.method === 'POST') return handleToken(req, res, body, scheme);
-      if (p === '/fhir/Patient') {
+      if (p === '/fhir/metadata' && req.method === 'GET')
+        return json(res, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance',
+          fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server' }] });
+      if (/^\/fhir\/[A-Z][A-Za-z]+$/.test(p)) {
         counts.fhir++;
         const m = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
         const expiry = m ? tokens.get(m[1]) : undefined;
