@@ -163,6 +163,7 @@ struct RestSource::Impl {
     std::set<std::string> visited;
     std::unordered_set<std::size_t> seen_pages;  // fingerprints of the non-empty pages read so far (P-7)
     std::size_t empty_in_a_row = 0, matches = 0;
+    bool oversized_noted = false;
     std::uint64_t total = 0;
     bool has_total = false;
     for (std::size_t page = 1;; ++page) {
@@ -186,6 +187,15 @@ struct RestSource::Impl {
         return make_error("paging loop: page " + std::to_string(page) +
                               " repeats the entries of an earlier page under a new link",
                           where);
+      // RELIABILITY P8: a page larger than the _count asked for is kept (nothing is dropped), and noted once
+      // per search: a server that ignores _count may also page in ways the client did not plan for.
+      if (parsed.entries > static_cast<std::size_t>(std::max(self.opts_.page_size, 1)) && !oversized_noted) {
+        oversized_noted = true;
+        issues.add(Severity::warning, "page-size-exceeded", where, "", "Bundle.entry",
+                   "page " + std::to_string(page) + " holds " + std::to_string(parsed.entries) +
+                       " entries, more than the _count=" + std::to_string(self.opts_.page_size) +
+                       " asked for: all kept");
+      }
       empty_in_a_row = parsed.entries == 0 && !parsed.next.empty() ? empty_in_a_row + 1 : 0;
       if (self.opts_.max_empty_pages > 0 && empty_in_a_row >= self.opts_.max_empty_pages)
         return make_error(std::to_string(empty_in_a_row) +
