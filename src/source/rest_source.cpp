@@ -67,7 +67,8 @@ struct RestSource::Impl {
     return r;
   }
 
-  Result<transport::Response> fetch(const Url& url) {
+  // `status`, when given, receives the HTTP status of a response that is not 200.
+  Result<transport::Response> fetch(const Url& url, int* status = nullptr) {
     transport::Request req = get(url);
     std::string used;
     if (self.opts_.smart) {
@@ -86,6 +87,7 @@ struct RestSource::Impl {
       resp = self.client_->send(req);
       if (!resp) return resp.error();
     }
+    if (resp->status != 200 && status) *status = resp->status;
     if (resp->status != 200)
       return make_error(
           "HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) + " attempt(s)",
@@ -163,7 +165,7 @@ struct RestSource::Impl {
     std::set<std::string> visited;
     std::unordered_set<std::size_t> seen_pages;  // fingerprints of the non-empty pages read so far (P-7)
     std::size_t empty_in_a_row = 0, matches = 0;
-    bool oversized_noted = false;
+    bool oversized_noted = false, restarted = false;
     std::uint64_t total = 0;
     bool has_total = false;
     for (std::size_t page = 1;; ++page) {
@@ -173,7 +175,25 @@ struct RestSource::Impl {
             "GET " + url.redacted());
       if (!visited.insert(url.str()).second)
         return make_error("paging loop: a next link repeats an earlier page", "GET " + url.redacted());
-      auto resp = fetch(url);
+      int status = 0;
+      auto resp = fetch(url, &status);
+      if (!resp && page > 1 && (status == 404 || status == 410) && !restarted) {
+        // RELIABILITY P7: the server forgot the search's paging state (it expires on many servers). Read the
+        // search again from page 1, once; versions already delivered are kept once (deliver()), and no page
+        // is skipped.
+        restarted = true;
+        issues.add(Severity::warning, "paging-restarted", "GET " + url.redacted(), "", "",
+                   q.label + ": page " + std::to_string(page) + " answered HTTP " + std::to_string(status) +
+                       " (paging state expired?): the search was read again from page 1");
+        log("paging state of " + q.label + " gone at page " + std::to_string(page) + " (HTTP " +
+            std::to_string(status) + "): reading it again from page 1");
+        url = *first;
+        visited.clear();
+        seen_pages.clear();
+        empty_in_a_row = matches = 0;
+        page = 0;
+        continue;
+      }
       if (!resp) return resp.error();
       {
         std::lock_guard lock(mu);

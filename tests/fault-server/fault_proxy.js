@@ -55,6 +55,7 @@
 //   gzip-bomb             page 1 of MedicationRequest (data): 200, Content-Encoding gzip, ~1.3 MB that inflate to
 //                         1.25 GiB of zeros (concatenated gzip members); first attempt only
 //   oversized-body        page 1 of Patient (data): 200 announcing Content-Length 600 MiB, 64 KiB sent, then stall
+//   page-expired          page 2 of Observation (data): 410 (the paging state expired), first attempt only
 //   500-once              page 3 of Observation (data): 500 + OperationOutcome, first attempt only
 //   500-forever           page 1 of Procedure (data): 500 + OperationOutcome, every attempt
 //   503-forever           page 1 of MedicationStatement (data): 503 (no Retry-After), every attempt
@@ -162,6 +163,7 @@ const S = {
   'slow-once': { targets: [{ type: 'Condition', phase: 'data', page: 2, once: true, fault: 'slow' }] },
   'gzip-bomb': { targets: [{ type: 'MedicationRequest', phase: 'data', page: 1, once: true, fault: 'gzip-bomb' }] },
   'oversized-body': { targets: [{ type: 'Patient', phase: 'data', page: 1, fault: 'oversized' }] },
+  'page-expired': { targets: [{ type: 'Observation', phase: 'data', page: 2, once: true, fault: 'status', status: 410 }] },
   '500-once': { targets: [{ type: 'Observation', phase: 'data', page: 3, once: true, fault: 'status', status: 500 }] },
   '500-forever': { targets: [{ type: 'Procedure', phase: 'data', page: 1, fault: 'status', status: 500 }] },
   '503-forever': { targets: [{ type: 'MedicationStatement', phase: 'data', page: 1, fault: 'status', status: 503 }] },

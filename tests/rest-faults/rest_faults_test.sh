@@ -82,6 +82,7 @@ outcome-error      population 8 25 config      incomplete Observation           
 gzip-bomb          population 8 25 config      incomplete MedicationRequest,Medication  MedicationRequest   --attempts 1 --error-text decoded_body_exceeds
 oversized-body     seed       4 10 config      incomplete Patient                       Patient             --attempts 1 --error-text body_exceeds_the_limit
 500-once           seed       4 10 config      complete   -                             -                   --attempts 2
+page-expired       seed       4 10 config      complete   -                             -                   --issue-kind paging-restarted
 500-forever        seed       4 10 config      incomplete Procedure                     Procedure           --attempts 5 --error-text HTTP_500
 503-forever        population 8 25 config      incomplete MedicationStatement           MedicationStatement --attempts 5 --error-text HTTP_503_after_5_attempt
 seed-500           seed       4 10 config      failed     -                             Condition           --min-faults 1
