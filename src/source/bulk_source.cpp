@@ -311,6 +311,9 @@ struct BulkSource::Impl {
     const transport::HttpClient::StreamIf only_200 = [](const transport::Response& r) {
       return r.status == 200;
     };
+    // RELIABILITY H1: a URL of another origin (manifest links, status URLs) may not lead to this machine or
+    // a link-local address by its name's resolution either, unless that origin is trusted.
+    req.local_addresses_allowed = transport::same_origin(req.url, base) || trusted(req.url);
     auto exchange = [&] {
       return body_sink ? client.send_streaming(req, *body_sink, stream_if ? *stream_if : only_200)
                        : client.send(req);

@@ -97,11 +97,13 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
                        std::to_string(options_.max_connections) + ")",
                    false, false};
   std::unique_ptr<Connection> connection = std::move(lease->connection);
+  if (connection && !request.local_addresses_allowed && connection->peer_is_local())
+    connection.reset();  // opened for a request that allowed it: this one must resolve and check afresh
   reused = connection != nullptr;
   if (!connection) {
     connection = std::make_unique<Connection>(request.url,
                                               request.url.scheme == "https" ? tls_.get() : nullptr, options_);
-    if (auto failure = connection->open(deadline)) {
+    if (auto failure = connection->open(deadline, request.local_addresses_allowed)) {
       connection.reset();
       pool_.release(origin, nullptr);
       return *std::move(failure);

@@ -18,6 +18,10 @@ struct Request {
   // set by the client and refused here; User-Agent and Accept-Encoding replace the client's defaults.
   HeaderList headers;
   std::string body;
+  // RELIABILITY H1: false for a URL another origin handed us (a Bulk manifest's file link): the connection is
+  // refused when the host name resolves to any loopback, link-local (cloud metadata) or unspecified address,
+  // whatever the name looked like, so a name pointing at this machine cannot reach its services.
+  bool local_addresses_allowed = true;
 };
 
 struct Response {

@@ -55,6 +55,24 @@ BOOST_AUTO_TEST_CASE(plain_http_is_sent_only_to_this_machine) {
   BOOST_TEST(expect_response(get(*client, server.url("/ok"))).status == 200);  // 127.0.0.1
 }
 
+// RELIABILITY H1: a request that may not reach local addresses is refused after name resolution, before any
+// connection, whatever the name ("localhost" here; a DNS name pointing at 127.0.0.1 alike), and a pooled
+// connection to a local peer is not reused for it.
+BOOST_AUTO_TEST_CASE(resolved_local_addresses_are_refused_when_asked) {
+  auto client = make_client(options());
+  BOOST_TEST(expect_response(get(*client, server.url("/ok"))).status == 200);  // pooled, peer 127.0.0.1
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    Request r;
+    r.url = url("http://" + host + ":" + std::to_string(server.port()) + "/ok");
+    r.local_addresses_allowed = false;
+    const std::string error = expect_error(client->send(r));
+    BOOST_TEST(contains(error, "resolves to a loopback, link-local or unspecified address: not contacted"),
+               error);
+  }
+  BOOST_TEST(server.requests().size() == 1u);  // only the first, allowed request
+  BOOST_TEST(client->counters().connections_opened == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(retry_after_seconds_is_honoured) {
   auto o = options();
   o.retry.max_retry_after = 5s;

@@ -77,7 +77,21 @@ bool Connection::drive(const Deadline& deadline) {
   return false;
 }
 
-std::optional<Failure> Connection::open(const Deadline& deadline) {
+namespace {
+bool local_address(const boost::asio::ip::address& a) {
+  if (a.is_v4()) {
+    const auto v4 = a.to_v4();
+    const auto b = v4.to_bytes();
+    return v4.is_loopback() || v4.is_unspecified() || (b[0] == 169 && b[1] == 254);
+  }
+  const auto v6 = a.to_v6();
+  if (v6.is_v4_mapped())
+    return local_address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
+  return v6.is_loopback() || v6.is_unspecified() || v6.is_link_local();
+}
+}  // namespace
+
+std::optional<Failure> Connection::open(const Deadline& deadline, bool allow_local) {
   const auto start = clock::now();
   const auto connect_until = std::min(start + options_.connect_timeout, deadline.at());
   const bool deadline_first = deadline.at() < start + options_.connect_timeout;
@@ -99,9 +113,18 @@ std::optional<Failure> Connection::open(const Deadline& deadline) {
     return Failure{timeout_message + " (name resolution)", true, false};
   }
   if (ec) return Failure{"cannot resolve the host name: " + ec.message(), true, false};
+  bool any_local = false;
+  for (const auto& e : endpoints) any_local = any_local || local_address(e.endpoint().address());
+  // Any local address, not only the first: a name that resolves to both would let the connect pick either.
+  if (any_local && !allow_local)
+    return Failure{"the host name resolves to a loopback, link-local or unspecified address: not contacted",
+                   false, false};
 
   lowest().expires_at(connect_until);
-  lowest().async_connect(endpoints, [&](const beast::error_code& e, const tcp::endpoint&) { ec = e; });
+  lowest().async_connect(endpoints, [&](const beast::error_code& e, const tcp::endpoint& peer) {
+    ec = e;
+    if (!e) peer_local_ = local_address(peer.address());
+  });
   drive(deadline);
   if (ec == beast::error::timeout || deadline_hit_) return Failure{timeout_message, true, false};
   if (ec) return Failure{"cannot connect: " + ec.message(), true, false};

@@ -47,7 +47,12 @@ class Connection {
 
   // Resolves and connects (connect_timeout), then for https performs the TLS handshake with SNI, chain and
   // host-name verification (handshake_timeout).
-  std::optional<Failure> open(const Deadline& deadline);
+  // `allow_local` false: refused before connecting when any resolved address is loopback, link-local or
+  // unspecified (Request::local_addresses_allowed).
+  std::optional<Failure> open(const Deadline& deadline, bool allow_local = true);
+  // The connected peer is loopback, link-local or unspecified (a pooled connection is reused only for
+  // requests that allow it).
+  bool peer_is_local() const { return peer_local_; }
   // Writes the request and reads exactly one complete response; read_timeout bounds every silence. Without a
   // handler the body is collected in RawResponse::body; with one it goes to the handler in pieces of at most
   // kPieceBytes as it arrives, so memory does not grow with the body.
@@ -92,6 +97,7 @@ class Connection {
   const ClientOptions& options_;
   std::size_t bytes_read_ = 0;
   bool deadline_hit_ = false;
+  bool peer_local_ = false;
   Deadline::clock::time_point idle_since_{};
 };
 
