@@ -142,6 +142,7 @@ void Sha256::blocks(const unsigned char* p, std::size_t count) {
 }
 
 void Sha256::update(std::string_view data) {
+  if (data.empty()) return;  // data() may be null: no memcpy from it
   total_ += data.size();
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t n = data.size();
