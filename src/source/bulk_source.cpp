@@ -115,7 +115,7 @@ std::optional<std::string> normalize_instant(std::string_view s) {
 // Hosts another origin must not make us contact unless trusted (RELIABILITY B6): loopback, link-local (cloud
 // metadata at 169.254.169.254), unspecified. Private ranges stay legal.
 bool is_local_host(const transport::Url& u) {
-  if (u.is_loopback()) return true;
+  if (u.is_loopback() || (u.host.size() > 10 && u.host.ends_with(".localhost"))) return true;
   std::string_view h = u.host;  // lower case already
   if (h.starts_with("::ffff:")) h.remove_prefix(7);
   if (h.starts_with("169.254.") || h.starts_with("0.") || h == "::") return true;

@@ -222,7 +222,9 @@ cf::Result<Url> Url::parse(std::string_view text) {
 }
 
 bool Url::is_loopback() const {
-  if (host == "localhost" || (host.size() > 10 && host.ends_with(".localhost"))) return true;
+  // Only "localhost" among names: another name under .localhost should resolve to this machine (RFC 6761),
+  // but a resolver that does not enforce it would send plain http wherever DNS says.
+  if (host == "localhost") return true;
   const std::string_view h = std::string_view(host).starts_with("::ffff:") ? std::string_view(host).substr(7)
                                                                            : std::string_view(host);
   // parse() leaves a host of digits and dots only when it is a dotted quad.

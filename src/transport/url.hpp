@@ -31,7 +31,7 @@ struct Url {
   std::string redacted() const;
   std::string host_header() const;  // value of the Host header: host, plus ":port" unless default
   bool is_default_port() const;
-  // The host is this machine: 127.0.0.0/8, ::1, ::ffff:127.x.x.x, "localhost" or a name under ".localhost".
+  // The host is this machine: 127.0.0.0/8, ::1, ::ffff:127.x.x.x or "localhost".
   bool is_loopback() const;
 
   friend bool operator==(const Url&, const Url&) = default;
