@@ -793,7 +793,7 @@ struct BulkSource::Impl {
   // or breaks off: then the lines fed so far have been handed on, but the file is not complete (the caller
   // marks what is incomplete).
   Status stream_file(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
-                     int* http_status = nullptr) {
+                     int* http_status = nullptr, std::string* location = nullptr) {
     auto u = Url::parse(f.url);
     if (!u)
       return make_error(std::string(what) + " URL is not an absolute http(s) URL: not fetched", "manifest");
@@ -916,6 +916,7 @@ struct BulkSource::Impl {
     if (!resp) return Error{resp.error().message, where};
     if (resp->status != 200 && !(resp->status == 206 && rest_only)) {
       if (http_status) *http_status = resp->status;
+      if (location) *location = resp->header("location");
       const BodyOutcome oo = body_outcome(resp->body);
       return make_error("HTTP " + std::to_string(resp->status) + (oo.text.empty() ? "" : ": " + oo.text),
                         where);
@@ -933,7 +934,7 @@ struct BulkSource::Impl {
   Status fetch_file(const FileRef& f, std::vector<FileRef> Manifest::*list, bool requires_token,
                     const char* what, NdjsonLines& lines) {
     int http_status = 0;
-    Status st = stream_file(f, requires_token, what, lines, &http_status);
+    Status st = follow_redirects(f, requires_token, what, lines, http_status);
     if (st || (http_status != 401 && http_status != 403 && http_status != 404 && http_status != 410) ||
         lines.lines() != 0 || !lines.ended_with_newline())
       return st;
@@ -942,7 +943,44 @@ struct BulkSource::Impl {
     if (!again) return st;
     log(std::string(what) + " answered HTTP " + std::to_string(http_status) +
         ": trying it again from its link in the manifest read again");
-    return stream_file(*again, token, what, lines);
+    return follow_redirects(*again, token, what, lines, http_status);
+  }
+
+  // stream_file(), following up to kMaxRedirects redirects of a file download (RELIABILITY T11; storage
+  // services answer file links with a redirect to a signed URL). A hop must stay on https once there and,
+  // like the manifest's own links, is refused on plain http elsewhere; the access token goes only where
+  // stream_file() would send it, never to another origin a redirect names (a signed URL carries its own
+  // authorisation). Only file downloads follow redirects: the kick-off, status and token requests do not.
+  Status follow_redirects(const FileRef& f, bool requires_token, const char* what, NdjsonLines& lines,
+                          int& http_status) {
+    constexpr int kMaxRedirects = 5;
+    FileRef current = f;
+    bool token = requires_token;
+    for (int hop = 0;; ++hop) {
+      http_status = 0;
+      std::string location;
+      Status st = stream_file(current, token, what, lines, &http_status, &location);
+      const bool redirect = http_status == 301 || http_status == 302 || http_status == 303 ||
+                            http_status == 307 || http_status == 308;
+      if (st || !redirect || location.empty() || lines.lines() != 0) return st;
+      auto from = Url::parse(current.url);
+      auto to = from ? transport::resolve(*from, location) : Result<Url>(from.error());
+      const std::string where = "GET " + (from ? from->redacted() : std::string("(file URL)"));
+      if (!to)
+        return make_error(std::string(what) + " redirected to an unusable URL: " + to.error().message, where);
+      if (hop == kMaxRedirects)
+        return make_error(std::string(what) + ": more than " + std::to_string(kMaxRedirects) + " redirects",
+                          where);
+      if (!transport::same_origin(*to, *from) && to->scheme != "https")
+        return make_error(std::string(what) + " redirected to another origin without https (" +
+                              to->redacted() + "): not followed",
+                          where);
+      if (from->scheme == "https" && to->scheme != "https")
+        return make_error(std::string(what) + " redirected from https to http: not followed", where);
+      token = token && transport::same_origin(*to, base);
+      log(std::string(what) + " redirected (HTTP " + std::to_string(http_status) + ") to " + to->redacted());
+      current.url = to->str();
+    }
   }
 
   // Local patient id of a subject reference: relative, or absolute on this server's base.

@@ -22,9 +22,12 @@
 //      pages handed to the sink as they fill, so memory per download is one line, one body piece and one
 //      page, whatever the file's size) and each line goes through the same parse and extract path as the file
 //      source (json::parse, fhir::extract_resource, the optional LineFilter); the error files are read last.
-//      A file that breaks off mid-way is not retried (its first part has been used): its type is incomplete.
-//      A file that answers 401/403/404/410 once the manifest is older than manifest_reread_after is tried
-//      once more from the link of the manifest read again from the status URL (expired signed links);
+//      A file that breaks off mid-way is downloaded again up to 3 times in all, reading on after what was
+//      already used (the rest by Range, or the whole file with its first part checked unchanged); after that
+//      its type is incomplete. A file link that redirects is followed up to 5 hops (https once https, the
+//      token never to another origin). A file that answers 401/403/404/410 once the manifest is older than
+//      manifest_reread_after is tried once more from the link of the manifest read again from the status URL
+//      (expired signed links);
 //   5. Medications that MedicationRequest/Statement/Administration resources reference but the export did not
 //      contain (Patient and Group exports hold only the Patient compartment) are read with
 //      Medication?_id=...;

@@ -174,6 +174,13 @@ bg scenario status-503 status-503 "--attempts 1" --expect complete --compare "$c
 bg scenario status-500-fatal status-500-fatal "" --expect failed --deletes 1 \
   --error-text "export job failed: HTTP 500: error processing: export failed: disk full"
 bg scenario forever-202 forever-202 "--max-export-wait-ms 2500" --expect failed --error-text "not ready after" --deletes 1
+# RELIABILITY T11: a file download follows up to 5 redirects (same origin here: Authorization kept), refuses a
+# sixth and a hop to plain http elsewhere.
+bg scenario file-redirect file-redirect "" --expect complete --compare "$compare" --baseline "$tmp/baseline.json"
+bg scenario redirect-loop redirect-loop "" --expect incomplete --incomplete-types Observation \
+  --error-text "more than 5 redirects"
+bg scenario redirect-http redirect-http "" --expect incomplete --incomplete-types Observation \
+  --error-text "redirected to another origin without https" --foreign-requests foreign-http=0
 # RELIABILITY B4: SIGTERM while the export runs ends the run at once (failed, exit 4); the job is deleted when no
 # state folder would resume it, and kept (no DELETE) when one would.
 stop_check() {  # name deletes [driver options]

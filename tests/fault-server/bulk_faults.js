@@ -24,6 +24,9 @@
 //   status-500-fatal  every poll: 500 + OperationOutcome code "processing" (the job failed)
 //   forever-202       every poll: 202, Retry-After: 1 (the export never finishes)
 //   delete-503        the first DELETE of the status URL: 503 with Retry-After: 1; later ones forwarded
+//   file-redirect     the Observation file: 302 to the same URL with ?hop=1, then 307 to ?hop=2, then served
+//   redirect-loop     the Observation file: 302 to ?hop=n+1 for ever
+//   redirect-http     the Observation file: 302 to the same path on the plain-http foreign listener
 //   progress-nasty    polls 1-2: 202 with an X-Progress of a tab, a forged "[INFO]" line and 10 KB, Retry-After: 1
 //   foreign-http      manifest: the Observation file moved to http://127.0.0.2:<foreign http port>
 //   foreign-https     manifest: requiresAccessToken true, the Observation file moved to https://127.0.0.2:<port>
@@ -109,6 +112,9 @@ const S = {
   'status-503': { poll: (n) => (n <= 2 ? { status: 503, body: '' } : n === 3 ? { status: 500, body: outcome('transient', 'try again') } : null) },
   'status-500-fatal': { poll: () => ({ status: 500, body: outcome('processing', 'export failed: disk full') }) },
   'forever-202': { poll: () => ({ status: 202, headers: { 'Retry-After': '1', 'X-Progress': 'still working' }, body: '' }) },
+  'file-redirect': { redirect: (type, hop) => (type === 'Observation' && hop < 2 ? { status: hop ? 307 : 302, to: 'self' } : null) },
+  'redirect-loop': { redirect: (type) => (type === 'Observation' ? { status: 302, to: 'self' } : null) },
+  'redirect-http': { redirect: (type, hop) => (type === 'Observation' && hop === 0 ? { status: 302, to: 'foreign-http' } : null) },
   'delete-503': { remove: (n) => (n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: '' } : null) },
   'progress-nasty': { poll: (n) => (n <= 2 ? { status: 202, headers: { 'Retry-After': '1', 'X-Progress': forged }, body: '' } : null) },
   'foreign-http': { manifest: (m) => moveType(m, 'Observation', `http://127.0.0.2:${foreignHttpPort}`) },
@@ -226,6 +232,19 @@ async function handle(listener, req, res) {
       entry.fault = 'token required';
       reply(res, 401, { 'Content-Type': 'application/fhir+json' }, outcome('login', 'access token required'));
       return;
+    }
+    if (c.kind === 'file' && scenario.redirect) {
+      const hop = Number(c.url.searchParams.get('hop') || 0);
+      const r = scenario.redirect(c.fileType, hop);
+      if (r) {
+        const next = new URL(c.url.toString());
+        next.searchParams.set('hop', String(hop + 1));
+        const origin = r.to === 'foreign-http' ? `http://127.0.0.2:${foreignHttpPort}` : `http://${req.headers.host}`;
+        entry.sent = r.status;
+        entry.fault = `redirect ${hop + 1}`;
+        reply(res, r.status, { Location: origin + next.pathname + next.search }, '');
+        return;
+      }
     }
     if (c.kind === 'fault-file') {
       const name = c.path.split('/').pop();
