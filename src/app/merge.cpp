@@ -284,6 +284,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     return a.outcome.patient_id < b.outcome.patient_id;
   });
   if (auto d = make_private_dir(out, "output folder"); !d) return d.error();
+  if (auto m = remove_file(out / "manifest.json"); !m) return m.error();  // written last (see app/run.cpp)
   std::vector<report::OutputFile> written;  // for the manifest, in the order written
   // results.ndjson: each shard's lines copied in the merged order, with their new rank.
   std::string candidates = candidates_header + "\n";

@@ -582,6 +582,10 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
   info.shard = opts.shard.str();
   const auto shown_info = report::apply_privacy(info, opts.export_mode, pkey);
   const auto shown_issues = report::apply_privacy(issues.issues(), opts.export_mode, pkey);
+  // RELIABILITY S6: each output replaces last night's whole or not at all, but a run that fails half-way
+  // (disk full) would leave a mix of both nights; last night's manifest goes first, so that a folder without
+  // a manifest says "incomplete" and one with a manifest lists exactly the files written with it.
+  if (auto m = remove_file(opts.out / "manifest.json"); !m) return m.error();
   // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
   // copied from the scratch file: both only read what the run decided. The pool is declared after all they
   // read, so that leaving early waits for the page before any of it goes.

@@ -82,6 +82,14 @@ Status make_private_dir(const std::filesystem::path& dir, std::string_view what)
   return Status::success();
 }
 
+Status remove_file(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::success();
+    return make_error(std::string("cannot remove: ") + std::strerror(errno), path.string());
+  }
+  return sync_directory(path);
+}
+
 Result<FileFingerprint> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   auto f = AtomicFile::create(path);
   if (!f) return f.error();

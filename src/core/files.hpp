@@ -15,6 +15,10 @@ namespace cf {
 // links in it). `what` names the folder in errors ("output folder").
 Status make_private_dir(const std::filesystem::path& dir, std::string_view what);
 
+// Removes `path` if it is there (a missing file is success), and makes the removal durable (fsync of the
+// folder).
+Status remove_file(const std::filesystem::path& path);
+
 // What was written to a file, for the manifest (RELIABILITY S5): a reader checks a file it received against
 // these (sha256sum, wc -c, wc -l) before trusting it.
 struct FileFingerprint {

@@ -76,6 +76,23 @@ check "... saying why" grep -q "output folder is writable by every user" <<<"$er
 mkdir -m 700 real-state && ln -s real-state link-state
 err=$("$bin" run --as-of 2026-11-26 --out o-state --state link-state 2>&1)
 check "a symlinked state folder is refused" grep -q "state folder is a symbolic link" <<<"$err"
+# RELIABILITY S6: a file system that refuses a write (EFBIG under ulimit -f, as ENOSPC would) ends the run with
+# exit 4 and the file named; outputs are replaced whole or not at all, last night's manifest is gone (a folder
+# without one is incomplete), nothing half-written is left, and the state store stays consistent.
+"$bin" run --as-of 2026-11-26 --out s6-out --state s6-state >/dev/null 2>&1
+check "S6: a first run completes" test -s s6-out/manifest.json
+err=$( (trap '' XFSZ; ulimit -f 1000; "$bin" run --as-of 2026-11-26 --out s6-out --state s6-state 2>&1 >/dev/null) )
+check "S6: a write refused half-way exits 4" test $? -eq 4
+check "S6: ... naming the file and the error" grep -q "report.html.tmp: cannot write: File too large" <<<"$err"
+check "S6: ... with no manifest left in the folder" test ! -e s6-out/manifest.json
+check "S6: ... and no temporary file" test -z "$(ls s6-out | grep '\.tmp$')"
+err=$( (trap '' XFSZ; ulimit -f 64; "$bin" run --as-of 2026-11-26 --out s6-small 2>&1 >/dev/null) )
+check "S6: a scratch file that cannot be written exits 4" test $? -eq 4
+check "S6: ... saying so" grep -q "cannot write a scratch file: File too large" <<<"$err"
+"$bin" run --as-of 2026-11-26 --out s6-out --state s6-state >/dev/null 2>&1
+check "S6: the next run completes" test -s s6-out/manifest.json
+check "S6: the state store lists the failed run as abandoned between two complete ones" \
+  bash -c "'$bin' history --state s6-state | awk 'NR>1 {print \$2}' | tr '\n' ' ' | grep -qx 'complete abandoned complete '"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
