@@ -963,9 +963,10 @@ struct BulkSource::Impl {
       const bool redirect = http_status == 301 || http_status == 302 || http_status == 303 ||
                             http_status == 307 || http_status == 308;
       if (st || !redirect || location.empty() || lines.lines() != 0) return st;
-      auto from = Url::parse(current.url);
-      auto to = from ? transport::resolve(*from, location) : Result<Url>(from.error());
-      const std::string where = "GET " + (from ? from->redacted() : std::string("(file URL)"));
+      auto from = Url::parse(current.url);  // valid: stream_file() answered a request to it
+      if (!from) return st;
+      auto to = transport::resolve(*from, location);
+      const std::string where = "GET " + from->redacted();
       if (!to)
         return make_error(std::string(what) + " redirected to an unusable URL: " + to.error().message, where);
       if (hop == kMaxRedirects)
@@ -1361,17 +1362,11 @@ struct BulkSource::Impl {
           "invalid options: concurrency >= 1, page size >= 1, 10 ms <= min poll <= poll <= max poll",
           "bulk export");
     requested.insert(o.types.begin(), o.types.end());
-    if (o.smart) {  // RELIABILITY A4: a type the token does not grant is incomplete, whatever comes back
-      auto missing = o.smart->types_not_granted(o.types);
-      if (!missing) return missing.error();
-      for (const auto& t : *missing) {
-        self.completeness_.run_types.insert(t);
-        issues.add(Severity::error, "scope-not-granted", base.redacted(), "", "",
-                   "the access token does not grant reading and searching " + t +
-                       ": every decision that needs it is unknown");
-        log("the access token does not grant system/" + t + ".rs: " + t + " is incomplete");
-      }
-    }
+    if (o.smart)
+      if (auto st = mark_types_not_granted(*o.smart, o.types, self.completeness_, issues, base.redacted(),
+                                           [this](const std::string& l) { log(l); });
+          !st)
+        return st;
 
     // 1-2: kick-off (or resume) and poll until the manifest is ready.
     std::optional<Url> status;

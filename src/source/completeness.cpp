@@ -1,11 +1,28 @@
 #include "source/source.hpp"
 
+#include "transport/smart_auth.hpp"
+
 namespace cf::source {
 
 bool Completeness::incomplete(const std::string& patient, const std::string& type) const {
   if (run_types.count("*") || run_types.count(type)) return true;
   auto it = patient_types.find(patient);
   return it != patient_types.end() && (it->second.count("*") || it->second.count(type));
+}
+
+Status mark_types_not_granted(transport::SmartAuth& smart, const std::vector<std::string>& types,
+                              Completeness& completeness, IssueLog& issues, const std::string& where,
+                              const std::function<void(const std::string&)>& log) {
+  auto missing = smart.types_not_granted(types);
+  if (!missing) return missing.error();
+  for (const auto& t : *missing) {
+    completeness.run_types.insert(t);
+    issues.add(Severity::error, "scope-not-granted", where, "", "",
+               "the access token does not grant reading and searching " + t +
+                   ": every decision that needs it is unknown");
+    if (log) log("the access token does not grant system/" + t + ".rs: " + t + " is incomplete");
+  }
+  return Status::success();
 }
 
 }  // namespace cf::source

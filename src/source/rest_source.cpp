@@ -383,20 +383,6 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   impl.base = *base;
   if (!impl.base.target.empty() && impl.base.target.back() == '/') impl.base.target.pop_back();
   if (auto st = impl.check_metadata(issues); !st) return st;
-  if (opts_.smart) {  // RELIABILITY A4: a type the token does not grant is incomplete, whatever comes back
-    auto missing = opts_.smart->types_not_granted({"Patient", "Condition", "Observation", "MedicationRequest",
-                                                   "MedicationStatement", "MedicationAdministration",
-                                                   "Procedure", "Medication"});
-    if (!missing) return missing.error();
-    for (const auto& t : *missing) {
-      completeness_.run_types.insert(t);
-      issues.add(Severity::error, "scope-not-granted", impl.base.redacted(), "", "",
-                 "the access token does not grant reading and searching " + t +
-                     ": every decision that needs it is unknown");
-      impl.log("the access token does not grant system/" + t + ".rs: " + t + " is incomplete");
-    }
-  }
-
   const std::string count = "_count=" + std::to_string(opts_.page_size);
   auto deliver = [&](fhir::Resource&& r) {
     fhir::Header& h = fhir::header(r);
@@ -485,6 +471,14 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
     if (type == "MedicationRequest") t.push_back("Medication");
     return t;
   };
+  if (opts_.smart) {  // the types these searches deliver, each needing the grant
+    std::set<std::string> types;
+    for (const auto& tq : expand)
+      for (auto& t : types_of(tq.type)) types.insert(std::move(t));
+    auto st = mark_types_not_granted(*opts_.smart, {types.begin(), types.end()}, completeness_, issues,
+                                     impl.base.redacted(), [&impl](const std::string& l) { impl.log(l); });
+    if (!st) return st;
+  }
   std::vector<Query> queries;
   if (plan_.population) {
     for (const auto& tq : expand)

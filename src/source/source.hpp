@@ -12,6 +12,10 @@
 #include "core/result.hpp"
 #include "fhir/model.hpp"
 
+namespace cf::transport {
+class SmartAuth;
+}
+
 namespace cf::source {
 
 struct Page {
@@ -29,6 +33,13 @@ struct Completeness {
   bool complete() const { return run_types.empty() && patient_types.empty(); }
   bool incomplete(const std::string& patient, const std::string& type) const;
 };
+
+// RELIABILITY A4: the `types` a SMART grant does not let the client read and search in full are incomplete
+// for the whole run, whatever the server answers, each with a scope-not-granted data issue at `where` and a
+// line to `log`. Fails when no token can be obtained.
+Status mark_types_not_granted(transport::SmartAuth& smart, const std::vector<std::string>& types,
+                              Completeness& completeness, IssueLog& issues, const std::string& where,
+                              const std::function<void(const std::string&)>& log);
 
 struct Stats {
   std::map<std::string, std::size_t> read_by_type;     // extracted and handed on

@@ -253,27 +253,21 @@ async function handle(listener, req, res) {
       reply(res, entry.sent, { 'Content-Type': 'application/fhir+ndjson' }, content || outcome('not-found', 'no such file'));
       return;
     }
-    if (c.kind === 'status' && req.method === 'GET' && scenario.poll) {
+    // A scenario's poll(n) / remove(n) answer for the n-th status GET / DELETE, or null to forward it.
+    const faulted = (label, f) => {
+      if (!f) return false;
+      entry.sent = f.status;
+      entry.fault = `${label}: ${f.status}`;
+      reply(res, f.status, { 'Content-Type': 'application/fhir+json', ...(f.headers || {}) }, f.body || '');
+      return true;
+    };
+    if (c.kind === 'status' && req.method === 'GET') {
       const n = ++polls;
-      const f = scenario.poll(n);
-      if (f) {
-        entry.sent = f.status;
-        entry.fault = `poll ${n}: ${f.status}`;
-        reply(res, f.status, { 'Content-Type': 'application/fhir+json', ...(f.headers || {}) }, f.body || '');
-        return;
-      }
-    } else if (c.kind === 'status' && req.method === 'GET') {
-      ++polls;
+      if (scenario.poll && faulted(`poll ${n}`, scenario.poll(n))) return;
     }
-    if (c.kind === 'status' && req.method === 'DELETE' && scenario.remove) {
+    if (c.kind === 'status' && req.method === 'DELETE') {
       const n = ++removes;
-      const f = scenario.remove(n);
-      if (f) {
-        entry.sent = f.status;
-        entry.fault = `delete ${n}: ${f.status}`;
-        reply(res, f.status, { 'Content-Type': 'application/fhir+json', ...(f.headers || {}) }, f.body || '');
-        return;
-      }
+      if (scenario.remove && faulted(`delete ${n}`, scenario.remove(n))) return;
     }
     const up = await forward(req, body);
     entry.upstream = up.status;
