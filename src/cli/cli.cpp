@@ -111,6 +111,8 @@ const char* kRunHelp =
     "                  [--smart-token-endpoint URL] (default: discovered from "
     ".well-known/smart-configuration)\n"
     "  --strict-metadata true  fail when /metadata does not list a search parameter the plan uses\n"
+    "  --search-by-get true  searches for given patients put their ids in the URL (GET) instead of a\n"
+    "                  POST [type]/_search form body, for a server that takes no POST searches\n"
     "  --bulk true     read with a Bulk Data $export (v2; v1 servers tolerated) instead of searches: with "
     "--state,\n"
     "                  later runs export only what changed (_since) and a killed run resumes its export job\n"
@@ -231,6 +233,7 @@ int run_command(const std::vector<std::string>& args) {
                     "password-file",
                     "basic-user",
                     "strict-metadata",
+                    "search-by-get",
                     "log-format",
                     "quiet",
                     "state",
@@ -319,6 +322,7 @@ int run_command(const std::vector<std::string>& args) {
     }
   if (f.count("as-of")) s.as_of = f["as-of"];
   if (f.count("strict-metadata")) s.strict_metadata = f["strict-metadata"] != "false";
+  if (f.count("search-by-get")) s.search_by_get = f["search-by-get"] != "false";
   if (f.count("quiet")) s.quiet = f["quiet"] != "false";
   if (f.count("bulk")) s.bulk = f["bulk"] != "false";
   if (f.count("bulk-level")) s.bulk_level = f["bulk-level"];
@@ -476,6 +480,7 @@ int run_command(const std::vector<std::string>& args) {
     ro.page_size = s.page_size;
     ro.concurrency = s.concurrency;
     ro.strict_metadata = s.strict_metadata;
+    ro.search_by_get = s.search_by_get;
     ro.authorization = *auth;
     ro.log = [&log](const std::string& line) { log("pull", line); };
     // A live progress line when a person watches (stderr is a terminal); cron gets the JSON-lines log

@@ -112,9 +112,12 @@ Status apply_config_file(const std::string& path, Settings& s) {
                  : key == "keep_lines"        ? s.keep_lines
                                               : s.total_timeout_s;
       dst = n;
-    } else if (key == "strict_metadata" || key == "quiet" || key == "bulk") {
+    } else if (key == "strict_metadata" || key == "quiet" || key == "bulk" || key == "search_by_get") {
       if (!b) return bad("true or false");
-      (key == "quiet" ? s.quiet : key == "bulk" ? s.bulk : s.strict_metadata) = *b;
+      (key == "quiet"           ? s.quiet
+       : key == "bulk"          ? s.bulk
+       : key == "search_by_get" ? s.search_by_get
+                                : s.strict_metadata) = *b;
     } else if (key == "token" || key == "password") {
       return make_error("secrets do not belong in the config file: use token_file or password_file",
                         path + ": " + key);

@@ -22,7 +22,8 @@ struct Settings {
   int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
   std::string ca_file;
   bool strict_metadata = false;
-  std::string auth = "none";  // none | bearer | basic | smart
+  bool search_by_get = false;  // patient ids in search URLs instead of POST _search bodies (RELIABILITY P9)
+  std::string auth = "none";   // none | bearer | basic | smart
   // Secrets only in files (RELIABILITY H2; core/secret_file.hpp): the bearer token, the basic-auth password.
   std::string token_file, password_file;
   std::string basic_user;

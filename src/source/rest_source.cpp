@@ -29,6 +29,9 @@ struct Query {
   std::vector<std::string> patients;  // whose data it delivers (empty: every patient)
   std::vector<std::string> types;     // resource types it delivers
   bool seed = false;
+  // RELIABILITY P9: the first page is asked for with POST [type]/_search and `relative`'s parameters in a
+  // form body, so that patient ids stay out of URLs (and the access logs of every proxy on the way).
+  bool post = false;
 };
 
 std::string join(const std::vector<std::string>& v, std::size_t from, std::size_t to, char sep = ',') {
@@ -67,9 +70,26 @@ struct RestSource::Impl {
     return r;
   }
 
+  // The first page of `q`: GET [base]/[relative], or POST [base]/[type]/_search with the parameters as a
+  // form body.
+  Result<transport::Request> first_request(const Query& q) {
+    const std::size_t mark = q.relative.find('?');
+    const std::string path = q.post ? q.relative.substr(0, mark) + "/_search" : q.relative;
+    auto url = transport::resolve(base, base.path() + "/" + path);
+    if (!url) return Error{url.error().message, "query " + q.label};
+    transport::Request r = get(*url);
+    if (q.post) {
+      r.method = "POST";
+      r.safe = true;
+      r.body = mark == std::string::npos ? "" : q.relative.substr(mark + 1);
+      r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    }
+    return r;
+  }
+
   // `status`, when given, receives the HTTP status of a response that is not 200.
-  Result<transport::Response> fetch(const Url& url, int* status = nullptr) {
-    transport::Request req = get(url);
+  Result<transport::Response> fetch(const Url& url, int* status = nullptr) { return fetch(get(url), status); }
+  Result<transport::Response> fetch(transport::Request req, int* status = nullptr) {
     std::string used;
     if (self.opts_.smart) {
       auto a = self.opts_.smart->authorization();
@@ -91,7 +111,7 @@ struct RestSource::Impl {
     if (resp->status != 200)
       return make_error(
           "HTTP " + std::to_string(resp->status) + " after " + std::to_string(resp->attempts) + " attempt(s)",
-          "GET " + url.redacted());
+          req.method + " " + req.url.redacted());
     return resp;
   }
 
@@ -159,9 +179,10 @@ struct RestSource::Impl {
 
   // Runs one search to its last page. `on_resource` receives every resource (search.mode match or include).
   Status run(const Query& q, IssueLog& issues, const std::function<void(fhir::Resource&&)>& on_resource) {
-    auto first = transport::resolve(base, base.path() + "/" + q.relative);
-    if (!first) return Error{first.error().message, "query " + q.label};
-    Url url = *first;
+    auto first = first_request(q);
+    if (!first) return first.error();
+    transport::Request req = *first;  // the page asked for next: the first, then a GET of each next link
+    const Url& url = req.url;
     std::set<std::string> visited;
     std::unordered_set<std::size_t> seen_pages;  // fingerprints of the non-empty pages read so far (P-7)
     std::size_t empty_in_a_row = 0, matches = 0;
@@ -172,11 +193,17 @@ struct RestSource::Impl {
       if (page > self.opts_.max_pages_per_query)
         return make_error(
             "more than " + std::to_string(self.opts_.max_pages_per_query) + " pages: runaway paging",
-            "GET " + url.redacted());
-      if (!visited.insert(url.str()).second)
-        return make_error("paging loop: a next link repeats an earlier page", "GET " + url.redacted());
+            req.method + " " + url.redacted());
+      if (!visited.insert(req.method + " " + url.str()).second)
+        return make_error("paging loop: a next link repeats an earlier page",
+                          req.method + " " + url.redacted());
       int status = 0;
-      auto resp = fetch(url, &status);
+      auto resp = fetch(req, &status);
+      if (!resp && page == 1 && req.method == "POST" && (status == 404 || status == 405 || status == 501))
+        return make_error(resp.error().message +
+                              ": the server does not take searches as POST [type]/_search; setting "
+                              "search_by_get (--search-by-get true) sends patient ids in URLs instead",
+                          resp.error().context);
       if (!resp && page > 1 && (status == 404 || status == 410) && !restarted) {
         // RELIABILITY P7: the server forgot the search's paging state (it expires on many servers). Read the
         // search again from page 1, once; versions already delivered are kept once (deliver()), and no page
@@ -187,7 +214,7 @@ struct RestSource::Impl {
                        " (paging state expired?): the search was read again from page 1");
         log("paging state of " + q.label + " gone at page " + std::to_string(page) + " (HTTP " +
             std::to_string(status) + "): reading it again from page 1");
-        url = *first;
+        req = *first;
         visited.clear();
         seen_pages.clear();
         empty_in_a_row = matches = 0;
@@ -200,8 +227,8 @@ struct RestSource::Impl {
         ++self.counters_.pages;
       }
       ParsedPage parsed;
-      if (auto st = parse_page(*resp, url, page, issues, parsed); !st) return st;
-      const std::string where = "GET " + url.redacted();
+      if (auto st = parse_page(*resp, req, page, issues, parsed); !st) return st;
+      const std::string where = req.method + " " + url.redacted();
       // Runaway checks (P4) come before the page's resources are used: a runaway page may hold anything.
       if (parsed.entries > 0 && !seen_pages.insert(parsed.fingerprint).second)
         return make_error("paging loop: page " + std::to_string(page) +
@@ -258,7 +285,8 @@ struct RestSource::Impl {
       // Same origin but outside the base path (another tenant or application on that host, P3).
       if (const std::string prefix = base.path() + "/"; n->path().rfind(prefix, 0) != 0)
         return make_error("next link leaves the FHIR base path (" + n->redacted() + "): not followed", where);
-      url = *n;
+      req =
+          get(*n);  // as given (P1): a server that copies the search's parameters into it puts them in a URL
     }
   }
 
@@ -277,9 +305,10 @@ struct RestSource::Impl {
     }
   }
 
-  Status parse_page(const transport::Response& resp, const Url& url, std::size_t page, IssueLog& issues,
-                    ParsedPage& out) {
-    const std::string where = "GET " + url.redacted();
+  Status parse_page(const transport::Response& resp, const transport::Request& req, std::size_t page,
+                    IssueLog& issues, ParsedPage& out) {
+    const Url& url = req.url;
+    const std::string where = req.method + " " + url.redacted();
     std::FILE* f = fmemopen(const_cast<char*>(resp.body.data()), resp.body.size(), "rb");
     if (!f) return make_error("cannot read the response body", where);
     json::Document root;
@@ -545,6 +574,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
         q.relative = head + encode(join(ids, i, j)) + tail;
         q.patients.assign(ids.begin() + static_cast<long>(i), ids.begin() + static_cast<long>(j));
         q.types = types_of(tq.type);
+        q.post = !opts_.search_by_get;
         queries.push_back(std::move(q));
         i = j;
       }

@@ -5,7 +5,8 @@
 //      (or, in population mode, every Patient);
 //   3. expand: for chunks of seed patients, Patient?_id=..., Observation?patient=...&code=<mapped codes>,
 //      Condition, MedicationRequest (+ _include of Medication), MedicationStatement, MedicationAdministration
-//      and Procedure?patient=..., in parallel.
+//      and Procedure?patient=..., in parallel, each sent as POST [type]/_search with a form body so that
+//      patient ids stay out of URLs and access logs (P9).
 // Paging follows Bundle.link[next] exactly as given and only on the base URL's origin and path (P1-P3). A
 // loop or runaway paging stops the query (P4): a repeated next URL, a page whose entries repeat an earlier
 // page of the same search, too many empty pages in a row that still link onwards, far more entries than
@@ -51,9 +52,12 @@ struct RestOptions {
   int concurrency = 4;
   std::size_t max_pages_per_query = 10000;
   std::size_t max_empty_pages = 10;  // consecutive empty pages that still carry a next link (0: no limit)
-  std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs under this
-  bool strict_metadata = false;      // fail instead of warn when /metadata does not fit the plan
-  std::string authorization;         // full Authorization header value, or empty (never logged)
+  std::size_t max_url_bytes = 8000;  // patient lists are chunked to keep URLs (or POST bodies) under this
+  // Searches naming patients go as POST [type]/_search with a form body (P9) unless this is set: then the
+  // patient ids go in the URL, for a server that takes no POST searches.
+  bool search_by_get = false;
+  bool strict_metadata = false;                 // fail instead of warn when /metadata does not fit the plan
+  std::string authorization;                    // full Authorization header value, or empty (never logged)
   std::shared_ptr<transport::SmartAuth> smart;  // SMART Backend Services: supplies Authorization when set
   std::function<void(const std::string&)> log;  // progress and warnings, one line each, no PHI
   std::function<void(const struct RestProgress&)> progress;  // after every page

@@ -22,6 +22,9 @@ struct Request {
   // refused when the host name resolves to any loopback, link-local (cloud metadata) or unspecified address,
   // whatever the name looked like, so a name pointing at this machine cannot reach its services.
   bool local_addresses_allowed = true;
+  // A POST that changes nothing on the server (FHIR `POST [type]/_search`, RELIABILITY P9): resent and
+  // retried like a GET. Other POSTs (a Bulk kick-off, a token request) are sent once.
+  bool safe = false;
 };
 
 struct Response {

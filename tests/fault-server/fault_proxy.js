@@ -60,6 +60,8 @@
 //   500-forever           page 1 of Procedure (data): 500 + OperationOutcome, every attempt
 //   503-forever           page 1 of MedicationStatement (data): 503 (no Retry-After), every attempt
 //   seed-500              page 1 of the Condition seed search: 500, every attempt
+//   post-refused          page 1 of Observation (data) asked for as POST _search: 405, as a server without POST
+//                         searches answers
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
@@ -113,8 +115,16 @@ function record(entry) {
 
 // ---- request classification ---------------------------------------------------------------------------------------
 const PROXY_PARAMS = ['_cf_more'];
+// A POST [type]/_search (the client's searches for given patients, RELIABILITY P9) is treated as the same
+// search sent as GET [type]?<form body>: classified, faulted and forwarded upstream that way.
 function classify(req) {
-  const u = new URL(req.url, 'http://proxy.invalid');
+  let u = new URL(req.url, 'http://proxy.invalid');
+  const post = req.method === 'POST' && u.pathname.endsWith('/_search');
+  if (post) {
+    const params = new URLSearchParams(u.searchParams);
+    for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.append(k, v);
+    u = new URL(u.pathname.slice(0, -'/_search'.length) + '?' + params.toString(), 'http://proxy.invalid');
+  }
   const segments = u.pathname.split('/').filter(Boolean);
   const type = segments.length ? segments[segments.length - 1] : '';
   const params = u.searchParams;
@@ -134,7 +144,7 @@ function classify(req) {
   for (const p of PROXY_PARAMS) up.searchParams.delete(p);
   const upTarget = up.pathname + (up.search || '');
   return { url: u, type, phase, count, offset, more, page: Math.floor(offset / Math.max(count, 1)) + 1,
-           queryKey, target: req.url, upTarget };
+           queryKey, target: post ? u.pathname + u.search : req.url, upTarget, post };
 }
 
 // ---- scenario table -----------------------------------------------------------------------------------------------
@@ -163,6 +173,7 @@ const S = {
   'slow-once': { targets: [{ type: 'Condition', phase: 'data', page: 2, once: true, fault: 'slow' }] },
   'gzip-bomb': { targets: [{ type: 'MedicationRequest', phase: 'data', page: 1, once: true, fault: 'gzip-bomb' }] },
   'oversized-body': { targets: [{ type: 'Patient', phase: 'data', page: 1, fault: 'oversized' }] },
+  'post-refused': { targets: [{ type: 'Observation', phase: 'data', page: 1, post: true, fault: 'status', status: 405 }] },
   'page-expired': { targets: [{ type: 'Observation', phase: 'data', page: 2, once: true, fault: 'status', status: 410 }] },
   '500-once': { targets: [{ type: 'Observation', phase: 'data', page: 3, once: true, fault: 'status', status: 500 }] },
   '500-forever': { targets: [{ type: 'Procedure', phase: 'data', page: 1, fault: 'status', status: 500 }] },
@@ -202,6 +213,7 @@ const lastPageInfo = new Map();   // query key -> {upTarget, total} of the page 
 
 function matches(t, info) {
   if (info.type !== t.type || (t.phase !== 'any' && info.phase !== t.phase)) return false;
+  if (t.post && !info.post) return false;
   return true;
 }
 // The target that applies to this request before it goes upstream (page numbers known from the URL), if any.
@@ -214,7 +226,7 @@ function targetFor(info, i, t) {
 }
 
 // ---- responses ----------------------------------------------------------------------------------------------------
-const REASONS = { 200: 'OK', 408: 'Request Timeout', 429: 'Too Many Requests', 500: 'Internal Server Error',
+const REASONS = { 200: 'OK', 405: 'Method Not Allowed', 408: 'Request Timeout', 429: 'Too Many Requests', 500: 'Internal Server Error',
   502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 function rawHead(status, headers) {
   let s = `HTTP/1.1 ${status} ${REASONS[status] || 'Status'}\r\n`;
@@ -254,13 +266,16 @@ function gzipBomb() {
 
 // ---- upstream -----------------------------------------------------------------------------------------------------
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function fetchUpstream(req, target) {
+function fetchUpstream(req, target) {  // a POST search goes upstream as the GET it stands for
   return new Promise((resolve, reject) => {
     const headers = { ...req.headers };
     delete headers['accept-encoding'];
     delete headers['connection'];
     delete headers['keep-alive'];
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: target,
+    delete headers['content-length'];
+    delete headers['content-type'];
+    const up = http.request({ host: upstream.hostname, port: upstream.port,
+                              method: req.method === 'POST' ? 'GET' : req.method, path: target,
                               headers, agent }, (r) => {
       const chunks = [];
       r.on('data', (c) => chunks.push(c));
@@ -277,7 +292,8 @@ async function handle(req, res) {
   const n = ++requestCount;
   const info = classify(req);
   const rec = { n, t_ms: Math.round(elapsedMs() * 10) / 10, listener: 'proxy', method: req.method, path: info.url.pathname,
-                type: info.type, page: info.more ? `more-${info.more}` : info.page, query: hash(info.queryKey),
+                type: info.type, phase: info.phase, page: info.more ? `more-${info.more}` : info.page,
+                query: hash(info.queryKey), ids_in_url: /[?&](patient|_id)=/.test(req.url),
                 target: hash(info.target), auth: Boolean(req.headers.authorization), upstream: null, sent: null, fault: null };
   const done = (sent, fault) => { rec.sent = sent; rec.fault = fault || null; record(rec); };
   const sock = req.socket;
@@ -473,11 +489,17 @@ function foreignHandler(name) {
 let foreignHostPort = 0;
 let foreignPortPort = 0;
 const proxy = http.createServer({ keepAliveTimeout: 10000 }, (req, res) => {
-  handle(req, res).catch((e) => {
-    process.stderr.write(`fault_proxy: ${e.stack}\n`);
-    try { sendJson(res, 500, operationOutcome('exception', 'proxy error')); } catch (_) { /* socket gone */ }
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    req.body = Buffer.concat(chunks);
+    handle(req, res).catch(proxyError(res));
   });
 });
+const proxyError = (res) => (e) => {
+    process.stderr.write(`fault_proxy: ${e.stack}\n`);
+    try { sendJson(res, 500, operationOutcome('exception', 'proxy error')); } catch (_) { /* socket gone */ }
+};
 proxy.on('clientError', (err, socket) => socket.destroy());
 const foreignHost = http.createServer(foreignHandler('foreign-host'));
 const foreignPort = http.createServer(foreignHandler('foreign-port'));

@@ -88,6 +88,13 @@ def main():
           f"{sum(1 for r in proxy_recs if not r['auth'])} without")
     outside = [r["path"] for r in proxy_recs if not r["path"].startswith("/fhir/")]
     check("every request stayed under the FHIR base path", not outside, ", ".join(sorted(set(outside)))[:200])
+    # P9: a search for given patients asks for its first page as POST [type]/_search, the ids in the body; only
+    # next links (as the server wrote them) may carry them in a URL.
+    firsts = [r for r in proxy_recs if r.get("phase") == "data" and r["page"] == 1]
+    if a.mode == "seed" and a.expect != "failed":  # a failed seed search leaves no patient searches
+        in_url = [r for r in firsts if r["method"] != "POST" or r["ids_in_url"]]
+        check("first pages of patient searches are POST _search, no ids in the URL", firsts and not in_url,
+              f"{len(in_url)} of {len(firsts)} not")
     leaks = []
     scan = [os.path.join(d, "stdout"), os.path.join(d, "stderr"), os.path.join(d, "record.jsonl"),
             os.path.join(d, "proxy.log")]
@@ -180,9 +187,10 @@ def main():
                 check(f"{t} incomplete for every seed patient", ps == set(rest), f"{len(ps)} of {len(rest)} patients")
                 affected |= ps
         fail_lines = [l for l in stderr.splitlines() if "query failed: " + a.fault_type in l]
-        url = f"GET http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}"
+        urls = (f"GET http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}",
+                f"POST http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}/_search")
         check("the log names the failed query and its redacted URL",
-              any(url in l for l in fail_lines), (fail_lines or ["no 'query failed' line"])[0][:200])
+              any(u in l for l in fail_lines for u in urls), (fail_lines or ["no 'query failed' line"])[0][:200])
         if a.error_text:
             check(f"the error says '{a.error_text}'", any(a.error_text in l for l in fail_lines))
         issues = _issues(out)
@@ -238,9 +246,10 @@ def main():
         exported = [n for n in ("manifest.json", "results.ndjson", "candidates.csv")
                     if os.path.exists(os.path.join(out, n))]
         check("nothing exported", not exported, ", ".join(exported))
-        url = f"GET http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}"
-        check("the error names the redacted URL", any(url in l and l.startswith("cohort-finder: ")
-                                                      for l in stderr.splitlines()))
+        urls = (f"GET http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}",
+                f"POST http://127.0.0.1:{a.proxy_port}/fhir/{a.fault_type}/_search")
+        errors = [l for l in stderr.splitlines() if l.startswith("cohort-finder: ")]
+        check("the error names the redacted URL", any(u in l for l in errors for u in urls))
 
     if a.issue_kind:
         check(f"data_issues.ndjson has '{a.issue_kind}'", any(i.get("kind") == a.issue_kind for i in _issues(out)))

@@ -86,6 +86,7 @@ page-expired       seed       4 10 config      complete   -                     
 500-forever        seed       4 10 config      incomplete Procedure                     Procedure           --attempts 5 --error-text HTTP_500
 503-forever        population 8 25 config      incomplete MedicationStatement           MedicationStatement --attempts 5 --error-text HTTP_503_after_5_attempt
 seed-500           seed       4 10 config      failed     -                             Condition           --min-faults 1
+post-refused       seed       4 10 config      incomplete Observation                   Observation         --attempts 1 --error-text not_take_searches_as_POST
 TABLE
 )
 

@@ -28,6 +28,16 @@ set -u
 echo "population rc=\$?" >"$tmp/rc"
 "$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/seed" --concurrency 8 --page-size 7 2>"$tmp/seed.log"
 echo "seed rc=\$?" >>"$tmp/rc"
+# RELIABILITY P9: searches for given patients go as POST [type]/_search, so the server's access log (--log)
+# shows no patient id; with --search-by-get they go in the URL (the check below can fail).
+: >"\$FHIR_SERVER_LOG"
+"$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/post" 2>/dev/null
+echo "post rc=\$?" >>"$tmp/rc"
+cp "\$FHIR_SERVER_LOG" "$tmp/post.access"
+: >"\$FHIR_SERVER_LOG"
+"$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/get" --search-by-get true 2>/dev/null
+echo "get rc=\$?" >>"$tmp/rc"
+cp "\$FHIR_SERVER_LOG" "$tmp/get.access"
 # The FHIR Group of the candidates round-trips through the server: PUT it, read it back, same members.
 python3 - "\$FHIR_BASE_URL" "$tmp/files/group.json" >"$tmp/group.out" 2>&1 <<'PY'
 import json, sys, urllib.request
@@ -44,7 +54,7 @@ assert members(back) == members(g) and len(members(g)) == 35, (len(members(back)
 print("group round-trip ok", len(members(g)))
 PY
 SCRIPT
-"$repo/tests/fhir-server/with-server.sh" "${loads[@]}" -- bash "$tmp/rest.sh"
+"$repo/tests/fhir-server/with-server.sh" --log "${loads[@]}" -- bash "$tmp/rest.sh"
 check "population run exits 0" grep -q "population rc=0" "$tmp/rc"
 check "seed run exits 0" grep -q "seed rc=0" "$tmp/rc"
 check "REST population = files, every patient" python3 "$repo/tests/rest/compare_results.py" "$tmp/files/results.ndjson" "$tmp/pop/results.ndjson"
@@ -52,6 +62,10 @@ check "REST seed = files, every candidate" python3 "$repo/tests/rest/compare_res
 check "seed mode paged (page size 7)" bash -c "grep -q 'pages' '$tmp/seed.log' && ! grep -q ' 0 failed queries.* 13 pages' '$tmp/seed.log'"
 check "JSON-lines log is JSON" python3 -c "import json,sys; [json.loads(l) for l in open('$tmp/pop.log')]"
 check "FHIR Group accepted by the server and read back with the same 35 members" grep -q "group round-trip ok 35" "$tmp/group.out"
+check "POST searches: runs exit 0, same results" bash -c "grep -q 'post rc=0' '$tmp/rc' && grep -q 'get rc=0' '$tmp/rc' && python3 '$repo/tests/rest/compare_results.py' '$tmp/post/results.ndjson' '$tmp/get/results.ndjson' --candidates-only >/dev/null"
+check "POST searches: patient searches were POST _search" grep -q "^POST /fhir/Observation/_search -> 200" "$tmp/post.access"
+check "POST searches: no patient id in any URL the server logged" bash -c "! grep -q 'cc-0' '$tmp/post.access'"
+check "--search-by-get: patient ids in URLs (the check above can fail)" grep -q "^GET /fhir/Observation?patient=cc-0" "$tmp/get.access"
 check "no token or PHI in the log" bash -c "! grep -qi 'cc-0\|bearer' '$tmp/pop.log' '$tmp/seed.log'"
 grep -h "summary" "$tmp/pop.log" "$tmp/seed.log" | sed 's/^/  /'
 echo "$pass passed, $fail failed"
