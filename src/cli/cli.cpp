@@ -95,7 +95,8 @@ const char* kRunHelp =
     "FHIR server (when --source is an https base URL; plain http only to this machine, e.g. a local proxy):\n"
     "  --mode seed|population  seed: patients with an SLE diagnosis or serology, then their data (default);\n"
     "                  population: every patient\n"
-    "  --concurrency N parallel requests (default 4)   --page-size N  _count (default 1000)\n"
+    "  --concurrency N parallel requests (default 4; 2 with --bulk; lowered while the server answers\n"
+    "                  429/503)   --page-size N  _count (default 1000)\n"
     "  --ca-file FILE  trust this CA bundle instead of the system store (TLS is always verified)\n"
     "  --auth none|bearer|basic|smart  bearer: --token-file FILE; basic: --basic-user NAME and\n"
     "                  --password-file FILE. Secrets only in files (chmod 600; systemd credentials "
@@ -458,6 +459,7 @@ int run_command(const std::vector<std::string>& args) {
       return kUsage;
     }
     transport::ClientOptions co;
+    if (s.concurrency == 0) s.concurrency = s.bulk ? 2 : 4;
     co.max_connections = static_cast<std::size_t>(s.concurrency);
     co.connect_timeout = std::chrono::seconds(s.connect_timeout_s);
     co.handshake_timeout = std::chrono::seconds(s.connect_timeout_s);

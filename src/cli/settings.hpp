@@ -15,7 +15,9 @@ struct Settings {
   std::string trial, mappings, out = "cohort-output", as_of, prefilter = "on", state;
   // FHIR server
   std::string mode = "seed";  // seed | population
-  int concurrency = 4, page_size = 1000;
+  // Requests at once: 0 = 4 for searches, 2 for Bulk file downloads (RELIABILITY T12: parallel downloads of
+  // many files draw 429 storms); the client lowers it further while a server answers 429/503.
+  int concurrency = 0, page_size = 1000;
   int threads = 0;            // NDJSON parsing and evaluation threads; 0 = one per core
   int memory_budget_mb = 32;  // kept resources beyond this are spilled to scratch files in the output folder
   int keep_lines = 0;         // with a state folder: results lines of the last N runs (0: all)

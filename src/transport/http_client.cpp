@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "core/text.hpp"
+#include "transport/detail/adaptive_limit.hpp"
 #include "transport/detail/connection.hpp"
 #include "transport/detail/connection_pool.hpp"
 #include "transport/detail/content_decoding.hpp"
@@ -50,6 +51,7 @@ class HttpClient::Impl {
       : options_(std::move(options)),
         tls_(std::move(tls)),
         pool_(options_.max_connections, options_.idle_timeout),
+        limit_(options_.max_connections),
         rng_(std::random_device{}()),
         budget_left_(options_.retry.run_budget) {}
 
@@ -79,6 +81,7 @@ class HttpClient::Impl {
   const ClientOptions options_;
   const std::shared_ptr<boost::asio::ssl::context> tls_;
   ConnectionPool pool_;
+  detail::AdaptiveLimit limit_;  // requests in flight per origin, lowered when an origin is overloaded
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
   std::atomic<int> budget_left_;
@@ -195,6 +198,7 @@ HttpClient::Impl::Outcome HttpClient::Impl::exchange_once(const Request& request
 
 HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, const detail::WireRequest& wire,
                                                     Stream* stream) {
+  const auto ticket = limit_.acquire(request.url.origin());
   const Deadline deadline(options_.total_timeout);
   bool reused = false;
   Outcome outcome = exchange_once(request, wire, deadline, false, reused, stream);
@@ -205,6 +209,16 @@ HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, cons
     // on a fresh connection. Not a retry: no backoff, no budget.
     outcome = exchange_once(request, wire, deadline, true, reused, stream);
   }
+  using Answer = detail::AdaptiveLimit::Answer;
+  const auto* response = std::get_if<Response>(&outcome);
+  const Answer answer = !response                                            ? Answer::neither
+                        : response->status == 429 || response->status == 503 ? Answer::overloaded
+                                                                             : Answer::ok;
+  if (const std::size_t now = limit_.release(ticket, answer); now && options_.log)
+    options_.log("concurrency " + request.url.origin() + " " +
+                 (answer == Answer::overloaded ? "lowered to " + std::to_string(now) + " after HTTP " +
+                                                     std::to_string(response->status)
+                                               : "raised to " + std::to_string(now)));
   return outcome;
 }
 

@@ -211,6 +211,10 @@ stop_check() {  # name deletes [driver options]
 bg stop_check stop-sigterm 1
 bg stop_check stop-sigterm-state 0 --state "$work/stop-sigterm-state/state"
 # RELIABILITY T6: the DELETE of the finished job is retried after a 503 (idempotent), within the attempts.
+# RELIABILITY T12: a server that serves one file at a time answers 429 to the others; the client halves its
+# concurrency (4 -> 2 -> 1) and every file arrives: at most 3 + 1 429s, not one per file and retry.
+bg scenario files-one-at-a-time files-one-at-a-time "" --expect complete --compare "$compare" \
+  --baseline "$tmp/baseline.json" --file-faults 1-4
 bg scenario delete-503 delete-503 "" --expect complete --compare "$compare" --deletes 2 --faults 1 --counter job_deleted=true
 bg scenario progress-nasty progress-nasty "" --expect complete --compare "$compare" --faults 2 --max-log-line 300 \
   --log-excludes "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"

@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--accepted-kickoffs", type=int, help="kick-offs answered 202 (record)")
     ap.add_argument("--deletes", type=int, help="DELETEs of the status URL (record)")
     ap.add_argument("--faults", type=int, help="status answers the proxy faulted (record)")
+    ap.add_argument("--file-faults", default="", help="MIN-MAX file answers the proxy faulted (record)")
     ap.add_argument("--min-poll-gap", type=float, help="seconds between consecutive status GETs, at least")
     ap.add_argument("--foreign-requests", default="", help="LISTENER=N requests to a foreign origin")
     ap.add_argument("--file-auth", choices=["all", "none"], help="Authorization on the proxy's file requests")
@@ -142,6 +143,10 @@ def main():
     if a.faults is not None:
         n = sum(1 for r in record if r["kind"] == "status" and r["fault"])
         check(f"{a.faults} faulted status answers", n == a.faults, f"got {n}")
+    if a.file_faults:
+        lo, hi = (int(x) for x in a.file_faults.split("-"))
+        n = sum(1 for r in record if r["kind"] == "file" and r["fault"])
+        check(f"{lo}-{hi} faulted file answers", lo <= n <= hi, f"got {n}")
     if a.min_poll_gap is not None:
         t = [r["t_ms"] for r in record if r["kind"] == "status" and r["method"] == "GET"]
         gaps = [(b - x) / 1000 for x, b in zip(t, t[1:])]

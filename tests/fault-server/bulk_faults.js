@@ -39,6 +39,8 @@
 //   truncated-ranged-416  the same, but a Range request is answered 416 (as if the break came after the last byte)
 //   truncated-ranged-changed  the same, but later requests get a changed file (a blank line first) with ETag
 //                     "obs-v2": If-Range "obs-v1" no longer matches, so the whole new file comes back (200)
+//   files-one-at-a-time  every file request is held 200 ms; one that comes while another file request is being
+//                     answered gets 429 with Retry-After: 0 (a server that serves one download at a time, T12)
 //   cut-line          the Observation file: correct framing, but the body ends in the middle of a line
 //   count-mismatch    manifest: MedicationRequest count one higher than the file's lines
 //   wrong-type        the Procedure file gets an extra Condition line (count raised to match)
@@ -73,6 +75,7 @@ const CANARY = 'CANARY-PHI-7f3';
 let foreignHttpPort = 0;
 let foreignHttpsPort = 0;
 let polls = 0;
+let filesInFlight = 0;  // files-one-at-a-time
 let removes = 0;
 const dynamicFiles = new Map();  // fault files made while rewriting a manifest
 const jobs = new Map();  // status URL path -> {since}: what the kick-off asked for
@@ -115,6 +118,7 @@ const S = {
   'file-redirect': { redirect: (type, hop) => (type === 'Observation' && hop < 2 ? { status: hop ? 307 : 302, to: 'self' } : null) },
   'redirect-loop': { redirect: (type) => (type === 'Observation' ? { status: 302, to: 'self' } : null) },
   'redirect-http': { redirect: (type, hop) => (type === 'Observation' && hop === 0 ? { status: 302, to: 'foreign-http' } : null) },
+  'files-one-at-a-time': { oneFileAtATime: 200 },
   'delete-503': { remove: (n) => (n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: '' } : null) },
   'progress-nasty': { poll: (n) => (n <= 2 ? { status: 202, headers: { 'Retry-After': '1', 'X-Progress': forged }, body: '' } : null) },
   'foreign-http': { manifest: (m) => moveType(m, 'Observation', `http://127.0.0.2:${foreignHttpPort}`) },
@@ -245,6 +249,17 @@ async function handle(listener, req, res) {
         reply(res, r.status, { Location: origin + next.pathname + next.search }, '');
         return;
       }
+    }
+    if (c.kind === 'file' && scenario.oneFileAtATime) {
+      if (filesInFlight > 0) {
+        entry.sent = 429;
+        entry.fault = 'busy';
+        reply(res, 429, { 'Retry-After': '0', 'Content-Type': 'application/fhir+json' }, outcome('throttled', 'one download at a time'));
+        return;
+      }
+      ++filesInFlight;
+      res.on('close', () => --filesInFlight);
+      await new Promise((r) => setTimeout(r, scenario.oneFileAtATime));
     }
     if (c.kind === 'fault-file') {
       const name = c.path.split('/').pop();

@@ -37,6 +37,8 @@
 //   /silent                      no response at all
 //   /trickle                     headers, then one body byte every 100 ms
 //   /delay/<ms>                  200 after <ms>
+//   /busy/<ms>                   429 (Retry-After: 0) while another /busy request is being answered, else 200
+//                                after <ms>: a server that takes one request at a time (RELIABILITY T12)
 //   /big?bytes=<n>               200 with n bytes (default 2 MiB) and Content-Length
 //   /big-chunked?bytes=<n>       the same, chunked
 //   /big-header                  a 100 KiB header
@@ -78,6 +80,7 @@ let mainPort = 0;
 // ---- records and stats --------------------------------------------------------------------------------------------
 let records = [];
 let counters = new Map();
+let busyInFlight = 0;  // /busy requests being answered
 const stats = new Map();  // local address -> { tcp, open, maxOpen, tlsFailures }
 const openSockets = new Set();
 let nextConnectionId = 1;
@@ -275,6 +278,12 @@ function handle(ctx) {
     return;
   }
   if ((m = path.match(/^\/delay\/(\d+)$/))) { setTimeout(() => send(ctx, 200, 'ok'), Number(m[1])); return; }
+  if ((m = path.match(/^\/busy\/(\d+)$/))) {
+    if (busyInFlight > 0) return send(ctx, 429, 'one at a time', [['Retry-After', '0']]);
+    ++busyInFlight;
+    setTimeout(() => { --busyInFlight; send(ctx, 200, 'ok'); }, Number(m[1]));
+    return;
+  }
   if (path === '/big') return send(ctx, 200, Buffer.alloc(Number(q.get('bytes') ?? 2 << 20), 'b'));
   if (path === '/big-chunked') {
     let left = Number(q.get('bytes') ?? 2 << 20);

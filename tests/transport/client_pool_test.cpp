@@ -81,4 +81,43 @@ BOOST_AUTO_TEST_CASE(limit_applies_per_origin) {
   BOOST_TEST(client->counters().connections_opened == 4u);
 }
 
+// RELIABILITY T12: a server that answers 429 whenever another request is in flight. 4 threads, 8 requests
+// each: the client halves its limit to 1, probes 2 twice (each probe draws one 429) and then stays at 1.
+BOOST_AUTO_TEST_CASE(concurrency_halves_on_429_and_settles_at_one) {
+  auto o = fast_options();
+  o.max_connections = 4;
+  o.retry.min_retry_after = 1ms;
+  LogLines log;
+  o.log = log.sink();
+  auto client = make_client(o);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 8; ++i) {
+        Request request;
+        request.url = *Url::parse(server.url("/busy/50?t=" + std::to_string(t) + "-" + std::to_string(i)));
+        auto r = client->send(request);
+        if (r.ok() && r->status == 200) ++ok;
+      }
+    });
+  for (auto& w : workers) w.join();
+  BOOST_TEST(ok.load() == 32);
+  int lowered = 0, raised = 0;
+  std::string last;
+  for (const auto& line : log.lines()) {
+    if (line.find("concurrency ") != 0) continue;
+    lowered += line.find(" lowered to ") != std::string::npos;
+    raised += line.find(" raised to ") != std::string::npos;
+    last = line;
+  }
+  BOOST_TEST_MESSAGE("429s " << client->counters().retries << ", lowered " << lowered << ", raised "
+                             << raised);
+  BOOST_TEST(raised == 2);   // two probes, both failed
+  BOOST_TEST(lowered == 4);  // 4 -> 2 -> 1, and back to 1 after each probe
+  BOOST_TEST(last.find("lowered to 1 after HTTP 429") != std::string::npos, last);
+  // Every 429 is retried: the first wave (at most 3 + 1 while the limit comes down) and one per probe.
+  BOOST_TEST(client->counters().retries <= 6u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

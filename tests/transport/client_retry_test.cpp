@@ -37,7 +37,7 @@ BOOST_AUTO_TEST_CASE(plain_get_sends_expected_headers) {
   BOOST_TEST(requests[0].header("host") == "127.0.0.1:" + std::to_string(server.port()));
   BOOST_TEST(requests[0].header("user-agent") == "cohort-finder");
   BOOST_TEST(requests[0].header("accept-encoding") == "gzip, deflate");
-  BOOST_TEST(log.lines().empty());
+  BOOST_TEST(log.retries().empty());
   BOOST_TEST(client->counters().requests == 1u);
   BOOST_TEST(client->counters().retries == 0u);
   BOOST_TEST(client->counters().connections_opened == 1u);
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(retry_after_seconds_is_honoured) {
   BOOST_TEST(server.count("/retry-after-seconds/1") == 2u);
   BOOST_TEST(elapsed >= 0.95);
   BOOST_TEST(elapsed < 3.0);
-  const auto lines = log.lines();
+  const auto lines = log.retries();
   BOOST_REQUIRE(lines.size() == 1u);
   BOOST_TEST(lines[0] == "retry GET " + server.url("/retry-after-seconds/1") +
                              " status=429 attempt=1/5 delay=1000ms (Retry-After)");
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(absurd_retry_after_is_clamped_and_logged) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.attempts == 3);
   BOOST_TEST(server.count("/retry-after-seconds/2?ra=1766170000") == 3u);
-  const auto lines = log.lines();
+  const auto lines = log.retries();
   BOOST_REQUIRE(lines.size() == 2u);
   for (const auto& line : lines)
     BOOST_TEST(contains(line, "delay=50ms (Retry-After 1766170000000ms clamped)"), line);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(retry_after_http_date_is_honoured) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.attempts == 2);
   BOOST_TEST(server.count("/retry-after-date/1") == 2u);
-  const auto lines = log.lines();
+  const auto lines = log.retries();
   BOOST_REQUIRE(lines.size() == 1u);
   BOOST_TEST(contains(lines[0], "(Retry-After"), lines[0]);
   // The server sends now + 1 s with whole-second resolution: the wait asked for is in (0, 1000] ms, and one
@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(garbage_retry_after_falls_back_to_backoff) {
       BOOST_TEST(r.status == 200);
       BOOST_TEST(r.attempts == 2);
       BOOST_TEST(server.count(target) == 2u);
-      const auto lines = lines_for_value.lines();
+      const auto lines = lines_for_value.retries();
       BOOST_REQUIRE(lines.size() == 1u);
       BOOST_TEST(contains(lines[0], "(backoff)"), lines[0]);
       BOOST_TEST(*logged_delay_ms(lines[0]) <= 1);  // base_delay 1 ms, first retry
@@ -152,8 +152,8 @@ BOOST_AUTO_TEST_CASE(contradictory_retry_after_headers_fall_back_to_backoff) {
   auto client = make_client(options());
   const Response r = expect_response(get(*client, server.url("/two-retry-after/1")));
   BOOST_TEST(r.attempts == 2);
-  BOOST_REQUIRE(log.lines().size() == 1u);
-  BOOST_TEST(contains(log.lines()[0], "(backoff)"));
+  BOOST_REQUIRE(log.retries().size() == 1u);
+  BOOST_TEST(contains(log.retries()[0], "(backoff)"));
 }
 
 BOOST_AUTO_TEST_CASE(service_unavailable_twice_then_success) {
@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(service_unavailable_twice_then_success) {
   BOOST_TEST(client->counters().retries == 2u);
   BOOST_TEST(client->counters().requests == 3u);
   BOOST_TEST(client->counters().connections_opened == 1u);  // keep-alive across retries
-  BOOST_TEST(log.lines().size() == 2u);
+  BOOST_TEST(log.retries().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(persistent_503_stops_at_max_attempts) {
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(persistent_503_stops_at_max_attempts) {
   BOOST_TEST(r.status == 503);
   BOOST_TEST(r.attempts == 4);
   BOOST_TEST(server.count("/503/10") == 4u);
-  BOOST_TEST(log.lines().size() == 3u);
+  BOOST_TEST(log.retries().size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(other_retryable_statuses) {
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(permanent_statuses_are_not_retried) {
       BOOST_TEST(server.count(target) == 1u);
     }
   }
-  BOOST_TEST(log.lines().empty());
+  BOOST_TEST(log.retries().empty());
 }
 
 BOOST_AUTO_TEST_CASE(post_is_never_retried) {
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_retried_then_reported) {
       expect_error(get(*client, "http://127.0.0.1:" + std::to_string(port) + "/ok?x=1"));
   BOOST_TEST(error == "GET http://127.0.0.1:" + std::to_string(port) +
                           "/ok?x=*: cannot connect: Connection refused (gave up after 3 attempts)");
-  BOOST_TEST(log.lines().size() == 2u);
+  BOOST_TEST(log.retries().size() == 2u);
   BOOST_TEST(client->counters().retries == 2u);
   BOOST_TEST(client->counters().connections_opened == 0u);
 }
@@ -266,9 +266,8 @@ BOOST_AUTO_TEST_CASE(credentials_and_query_values_stay_out_of_errors_and_logs) {
   BOOST_TEST(!contains(error, "CANARY"));
   BOOST_TEST(contains(error, "/Patient?identifier=*"));
   expect_response(get(*client, server.url("/503/1?identifier=CANARY-456"), auth));
-  const auto lines = log.lines();
-  BOOST_REQUIRE(lines.size() == 2u);
-  for (const auto& line : lines) {
+  BOOST_REQUIRE(log.retries().size() == 2u);
+  for (const auto& line : log.lines()) {
     BOOST_TEST(!contains(line, "SECRET"), line);
     BOOST_TEST(!contains(line, "CANARY"), line);
     BOOST_TEST(!contains(line, "?"), line);

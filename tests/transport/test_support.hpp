@@ -29,6 +29,13 @@ class LogLines {
     std::lock_guard lock(state_->mutex);
     return state_->lines;
   }
+  // The "retry ..." lines only (without the concurrency changes a 429 or 503 also logs).
+  std::vector<std::string> retries() const {
+    std::vector<std::string> out;
+    for (auto& l : lines())
+      if (l.rfind("retry ", 0) == 0) out.push_back(std::move(l));
+    return out;
+  }
 
  private:
   struct State {
