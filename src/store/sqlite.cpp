@@ -26,8 +26,11 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<Db> out(new Db(db, path));
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  // secure_delete (RELIABILITY H9): deleted rows (resources the server deleted, pruned results lines) are
+  // overwritten with zeros instead of lingering in free pages. Debian's build has it on by default; other
+  // builds may not.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                             "PRAGMA secure_delete=ON"}) {
     auto st = out->exec(pragma);
     if (!st) return st.error();
   }

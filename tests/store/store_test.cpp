@@ -3,6 +3,10 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 #include "store/state_store.hpp"
@@ -140,6 +144,55 @@ BOOST_AUTO_TEST_CASE(prune_lines_keeps_the_latest_runs_lines_and_every_decision)
     BOOST_TEST((pruned->tier == "eligible" && pruned->rank == 1 && *pruned->outcome("I2") == "met"));
   }
   BOOST_TEST(*st.integrity_check() == "ok");
+}
+
+// RELIABILITY H9: patient data the store lets go of (a resource deleted on the server, a results line pruned,
+// an old version of a resource) is overwritten, not left in free pages of the database or its WAL.
+BOOST_AUTO_TEST_CASE(deleted_patient_data_leaves_no_trace_in_the_files) {
+  test::TempDir dir;
+  const std::string gone = "CANARY-DELETED-7c1", old = "CANARY-OLDVERSION-7c1", line = "CANARY-LINE-7c1";
+  auto resource = [](const std::string& id, const std::string& version, const std::string& text) {
+    return store::StoredResource{"Observation",
+                                 id,
+                                 version,
+                                 "2026-11-0" + version + "T00:00:00Z",
+                                 "p1",
+                                 "f.ndjson",
+                                 "{\"resourceType\":\"Observation\",\"note\":\"" + text + "\"}"};
+  };
+  {
+    auto s = store::StateStore::open(dir.path / "state");
+    BOOST_REQUIRE(s);
+    auto& st = **s;
+    for (int night = 1; night <= 2; ++night) {
+      store::RunRecord r = begun_run(st);
+      r.complete = true;
+      store::ResourceUpdate u{"files:x", {}, false, ""};
+      if (night == 1) u.pulled = {resource("gone", "1", gone), resource("kept", "1", old)};
+      if (night == 2) u.pulled = {resource("kept", "2", "new version")};
+      BOOST_REQUIRE(st.finish_run(
+          r, 1,
+          [&](std::size_t) {
+            return store::PatientResult{"p1", "eligible", 1, 1.0, {{"I2", "met"}}, night == 1 ? line : "{}"};
+          },
+          {"me", "run", "night"}, &u));
+    }
+    BOOST_REQUIRE(st.delete_resources("files:x", {"Observation/gone"}));
+    BOOST_REQUIRE(st.prune_lines(1, "me"));
+    BOOST_TEST(st.resources("files:x")->size() == 1u);
+  }  // closed: the WAL is checkpointed into the database
+  std::size_t files = 0, kept = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& canary : {gone, old, line})
+      BOOST_TEST(bytes.find(canary) == std::string::npos, canary << " in " << e.path().filename());
+    kept += bytes.find("new version") != std::string::npos;
+  }
+  BOOST_TEST(files >= 1u);
+  BOOST_TEST(kept == 1u);  // the scan does see what the store still holds
 }
 
 // A change and its audit entry commit together: when the entry cannot be written (here a trigger refuses it,
