@@ -225,8 +225,15 @@ if [ -s "$tmp/cert.pem" ]; then
   # requiresAccessToken true: the token goes to the server's own files, never to the other origin (which refuses).
   bg scenario foreign-https foreign-https "--ca-file $tmp/cert.pem --trust https://127.0.0.2:PORT_HTTPS" --expect incomplete \
     --incomplete-types Observation --foreign-requests foreign-http=0,foreign-https=1 --file-auth all
+  # RELIABILITY T11/H1: a file redirected to another origin. Trusted: followed, without the token (which that origin
+  # then asks for); not trusted: refused before connecting, since the name resolves to this machine.
+  bg scenario redirect-https-trusted redirect-https "--ca-file $tmp/cert.pem --trust https://127.0.0.2:PORT_HTTPS" \
+    --expect incomplete --incomplete-types Observation --foreign-requests foreign-http=0,foreign-https=1 --file-auth all
+  bg scenario redirect-https-untrusted redirect-https "--ca-file $tmp/cert.pem" --expect incomplete \
+    --incomplete-types Observation --foreign-requests foreign-http=0,foreign-https=0 --error-text "local address" \
+    --file-auth all
 else
-  echo "skipped: foreign-https (no openssl)"
+  echo "skipped: foreign-https and redirect-https (no openssl)"
 fi
 bg scenario file-404 file-404 "" --expect incomplete --incomplete-types Condition --issue-kind bulk-file-failed
 bg scenario truncated-file truncated-file "" --expect incomplete --incomplete-types Observation --file-requests Observation=3 \

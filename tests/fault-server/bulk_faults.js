@@ -27,6 +27,8 @@
 //   file-redirect     the Observation file: 302 to the same URL with ?hop=1, then 307 to ?hop=2, then served
 //   redirect-loop     the Observation file: 302 to ?hop=n+1 for ever
 //   redirect-http     the Observation file: 302 to the same path on the plain-http foreign listener
+//   redirect-https    manifest: requiresAccessToken true; the Observation file: 302 to the same path on the https
+//                     foreign listener (another origin)
 //   progress-nasty    polls 1-2: 202 with an X-Progress of a tab, a forged "[INFO]" line and 10 KB, Retry-After: 1
 //   foreign-http      manifest: the Observation file moved to http://127.0.0.2:<foreign http port>
 //   foreign-https     manifest: requiresAccessToken true, the Observation file moved to https://127.0.0.2:<port>
@@ -119,6 +121,8 @@ const S = {
   'redirect-loop': { redirect: (type) => (type === 'Observation' ? { status: 302, to: 'self' } : null) },
   'redirect-http': { redirect: (type, hop) => (type === 'Observation' && hop === 0 ? { status: 302, to: 'foreign-http' } : null) },
   'files-one-at-a-time': { oneFileAtATime: 200 },
+  'redirect-https': { manifest: (m) => { m.requiresAccessToken = true; },
+                      redirect: (type, hop) => (type === 'Observation' && hop === 0 ? { status: 302, to: 'foreign-https' } : null) },
   'delete-503': { remove: (n) => (n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: '' } : null) },
   'progress-nasty': { poll: (n) => (n <= 2 ? { status: 202, headers: { 'Retry-After': '1', 'X-Progress': forged }, body: '' } : null) },
   'foreign-http': { manifest: (m) => moveType(m, 'Observation', `http://127.0.0.2:${foreignHttpPort}`) },
@@ -243,7 +247,8 @@ async function handle(listener, req, res) {
       if (r) {
         const next = new URL(c.url.toString());
         next.searchParams.set('hop', String(hop + 1));
-        const origin = r.to === 'foreign-http' ? `http://127.0.0.2:${foreignHttpPort}` : `http://${req.headers.host}`;
+        const origin = r.to === 'foreign-http' ? `http://127.0.0.2:${foreignHttpPort}`
+          : r.to === 'foreign-https' ? `https://127.0.0.2:${foreignHttpsPort}` : `http://${req.headers.host}`;
         entry.sent = r.status;
         entry.fault = `redirect ${hop + 1}`;
         reply(res, r.status, { Location: origin + next.pathname + next.search }, '');
