@@ -2,7 +2,8 @@
 # Installs everything cohort-finder needs from Debian 12 packages (run as root).
 #   deploy/install-deps.sh                 build and run dependencies
 #   deploy/install-deps.sh --with-tests    also what the test suite needs (clang for fuzzing, Node.js for the
-#                                          FHIR test server, openssl for throwaway certificates)
+#                                          FHIR test server, openssl for throwaway certificates, libfaketime
+#                                          for the clock-jump tests)
 set -euo pipefail
 with_tests=0
 for a in "$@"; do
@@ -18,7 +19,7 @@ fi
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libboost-dev libboost-test-dev rapidjson-dev libssl-dev libsqlite3-dev zlib1g-dev libgoogle-perftools-dev)
 if [ "$with_tests" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev clang-format openssl python3 python3-yaml curl chromium)
+  pkgs+=(clang libclang-rt-14-dev clang-format openssl python3 python3-yaml curl chromium faketime)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()

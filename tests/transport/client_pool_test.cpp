@@ -6,6 +6,7 @@
 
 #include "fault-server/fault_server.hpp"
 #include "test_support.hpp"
+#include "transport/detail/adaptive_limit.hpp"
 
 using namespace cf::transport;
 using namespace cf::transport::test;
@@ -81,8 +82,9 @@ BOOST_AUTO_TEST_CASE(limit_applies_per_origin) {
   BOOST_TEST(client->counters().connections_opened == 4u);
 }
 
-// RELIABILITY T12: a server that answers 429 whenever another request is in flight. 4 threads, 8 requests
-// each: the client halves its limit to 1, probes 2 twice (each probe draws one 429) and then stays at 1.
+// RELIABILITY T12: a server that answers 429 whenever another request is in flight. 4 threads, 12 requests
+// each: the client halves its limit to 1, probes 2 at most twice (a probe that overlaps draws one 429) and
+// then stays at 1. Which requests overlap depends on timing; the limits below hold whatever it is.
 BOOST_AUTO_TEST_CASE(concurrency_halves_on_429_and_settles_at_one) {
   auto o = fast_options();
   o.max_connections = 4;
@@ -94,7 +96,7 @@ BOOST_AUTO_TEST_CASE(concurrency_halves_on_429_and_settles_at_one) {
   std::vector<std::thread> workers;
   for (int t = 0; t < 4; ++t)
     workers.emplace_back([&, t] {
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < 12; ++i) {
         Request request;
         request.url = *Url::parse(server.url("/busy/50?t=" + std::to_string(t) + "-" + std::to_string(i)));
         auto r = client->send(request);
@@ -102,22 +104,54 @@ BOOST_AUTO_TEST_CASE(concurrency_halves_on_429_and_settles_at_one) {
       }
     });
   for (auto& w : workers) w.join();
-  BOOST_TEST(ok.load() == 32);
+  BOOST_TEST(ok.load() == 48);
   int lowered = 0, raised = 0;
-  std::string last;
   for (const auto& line : log.lines()) {
-    if (line.find("concurrency ") != 0) continue;
-    lowered += line.find(" lowered to ") != std::string::npos;
-    raised += line.find(" raised to ") != std::string::npos;
-    last = line;
+    lowered += line.find("concurrency ") == 0 && line.find(" lowered to ") != std::string::npos;
+    raised += line.find("concurrency ") == 0 && line.find(" raised to ") != std::string::npos;
   }
   BOOST_TEST_MESSAGE("429s " << client->counters().retries << ", lowered " << lowered << ", raised "
                              << raised);
-  BOOST_TEST(raised == 2);   // two probes, both failed
-  BOOST_TEST(lowered == 4);  // 4 -> 2 -> 1, and back to 1 after each probe
-  BOOST_TEST(last.find("lowered to 1 after HTTP 429") != std::string::npos, last);
+  BOOST_TEST(lowered >= 2);  // 4 -> 2 -> 1
+  BOOST_TEST(raised <= 2);   // then at most two probes
+  BOOST_TEST(
+      (lowered == raised + 2 || lowered == raised + 1));  // every probe but perhaps the last drew a 429
   // Every 429 is retried: the first wave (at most 3 + 1 while the limit comes down) and one per probe.
-  BOOST_TEST(client->counters().retries <= 6u);
+  BOOST_TEST(client->counters().retries <= 4u + static_cast<std::size_t>(raised));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The limit's rules, without a network: halving once per wave, raising after 8 x limit calm answers, no more
+// raises after two failed probes, and never above the configured limit or below 1.
+BOOST_AUTO_TEST_CASE(adaptive_limit_rules) {
+  using cf::transport::detail::AdaptiveLimit;
+  using A = AdaptiveLimit::Answer;
+  AdaptiveLimit l(4);
+  const std::string o = "https://ehr.example";
+  auto answer = [&](A a) { return l.release(l.acquire(o), a); };
+  BOOST_TEST(l.limit(o) == 4u);
+  // A wave of four sent under limit 4: the first 429 halves, the others of that wave do not.
+  std::vector<AdaptiveLimit::Ticket> wave;
+  for (int i = 0; i < 4; ++i) wave.push_back(l.acquire(o));
+  BOOST_TEST(l.release(wave[0], A::overloaded) == 2u);
+  BOOST_TEST(l.release(wave[1], A::overloaded) == 0u);
+  BOOST_TEST(l.release(wave[2], A::ok) == 0u);
+  BOOST_TEST(l.release(wave[3], A::overloaded) == 0u);
+  BOOST_TEST(l.limit(o) == 2u);
+  BOOST_TEST(answer(A::overloaded) == 1u);  // sent under limit 2
+  BOOST_TEST(answer(A::overloaded) == 0u);  // at 1 already
+  // 8 calm answers at limit 1 raise it to 2; failures without an answer neither count nor reset.
+  for (int i = 0; i < 7; ++i) BOOST_TEST(answer(A::ok) == 0u);
+  BOOST_TEST(answer(A::neither) == 0u);
+  BOOST_TEST(answer(A::ok) == 2u);
+  BOOST_TEST(answer(A::overloaded) == 1u);  // failed probe 1
+  for (int i = 0; i < 7; ++i) answer(A::ok);
+  BOOST_TEST(answer(A::ok) == 2u);
+  for (int i = 0; i < 15; ++i) answer(A::ok);
+  BOOST_TEST(answer(A::ok) == 3u);          // 16 calm answers at limit 2
+  BOOST_TEST(answer(A::overloaded) == 1u);  // 3 / 2: failed probe 2
+  for (int i = 0; i < 100; ++i) BOOST_TEST(answer(A::ok) == 0u);
+  BOOST_TEST(l.limit(o) == 1u);                        // stays
+  BOOST_TEST(l.limit("https://other.example") == 4u);  // per origin
+}
