@@ -215,7 +215,17 @@ source::RestPlan rest_plan_for(const Prepared& prepared, bool population) {
   return plan;
 }
 
-Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {
+namespace {
+
+// What a run began in the state store, so that a run that stops with an error can say why (RELIABILITY S6).
+struct Ledger {
+  std::unique_ptr<store::StateStore> state;
+  std::int64_t run_id = 0;
+  bool finished = false;
+};
+
+Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, source::Source& src,
+                             Ledger& ledger) {
   const std::string started = now_utc();
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
@@ -234,7 +244,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
 
   if (auto d = make_private_dir(opts.out, "output folder"); !d) return d.error();
 
-  std::unique_ptr<store::StateStore> state;
+  std::unique_ptr<store::StateStore>& state = ledger.state;
   store::RunRecord record;
   if (!opts.state.empty()) {
     auto s = store::StateStore::open(opts.state);
@@ -253,6 +263,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     auto id = state->begin_run(record);
     if (!id) return id.error();
     record.id = *id;
+    ledger.run_id = *id;
   }
 
   // With a state folder: what was pulled before, and whether to ask the source only for changes.
@@ -707,6 +718,7 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
                                       std::to_string(s.possible) + " possible) written to " + record.out_dir +
                                       " [" + outputs + "manifest.json]"};
     if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update); !f) return f.error();
+    ledger.finished = true;
     s.run_id = record.id;
     if (opts.keep_lines > 0) {
       // After the commit: tonight's results stand whether or not the old lines can be pruned.
@@ -719,6 +731,16 @@ Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source:
     }
   }
   return s;
+}
+
+}  // namespace
+
+Result<RunSummary> run(const RunOptions& opts, const Prepared& prepared, source::Source& src) {
+  Ledger ledger;
+  auto r = run_steps(opts, prepared, src, ledger);
+  if (!r && ledger.state && ledger.run_id && !ledger.finished)
+    (void)ledger.state->fail_run(ledger.run_id, r.error().what());  // best effort: the error is what counts
+  return r;
 }
 
 }  // namespace cf::app

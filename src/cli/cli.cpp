@@ -757,11 +757,13 @@ int history_command(const std::vector<std::string>& args) {
   for (const auto& r : *h) {
     char line[512];
     std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
-                  static_cast<long long>(r.id), r.status.c_str(), r.as_of.c_str(), r.started.c_str(),
-                  static_cast<long long>(r.patients), static_cast<long long>(r.eligible),
-                  static_cast<long long>(r.possible), static_cast<long long>(r.ineligible),
-                  static_cast<long long>(r.data_issues), r.trial_id.c_str(), r.trial_version.c_str());
+                  static_cast<long long>(r.id), r.failure.empty() ? r.status.c_str() : "failed",
+                  r.as_of.c_str(), r.started.c_str(), static_cast<long long>(r.patients),
+                  static_cast<long long>(r.eligible), static_cast<long long>(r.possible),
+                  static_cast<long long>(r.ineligible), static_cast<long long>(r.data_issues),
+                  r.trial_id.c_str(), r.trial_version.c_str());
     std::cout << line;
+    if (!r.failure.empty()) std::cout << "     " << r.failure << "\n";
   }
   return kOk;
 }

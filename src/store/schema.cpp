@@ -57,6 +57,12 @@ CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicke
     R"sql(
 CREATE INDEX results_with_line ON results(run_id) WHERE line <> '';
 )sql",
+    // 5: why a run ended without a result (RELIABILITY S6: a full disk, a source that failed), recorded as it
+    // fails; its status is 'abandoned', as for a run that was killed, but history shows it as failed with the
+    // reason.
+    R"sql(
+ALTER TABLE runs ADD COLUMN failure TEXT;
+)sql",
 };
 
 }  // namespace

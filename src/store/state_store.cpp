@@ -85,6 +85,7 @@ RunRecord read_run(const Statement& q) {
   r.data_issues = q.integer(13);
   r.out_dir = q.text(14);
   r.user = q.text(15);
+  r.failure = q.text(16);
   return r;
 }
 
@@ -102,7 +103,7 @@ PatientResult read_result(const Statement& q) {
 constexpr const char* kRunColumns =
     "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, "
     "eligible, "
-    "possible, ineligible, data_issues, out_dir, user";
+    "possible, ineligible, data_issues, out_dir, user, failure";
 
 }  // namespace
 
@@ -227,6 +228,15 @@ Result<std::string> StateStore::watermark(const std::string& source) {
 
 Status StateStore::abandon_stale_runs() {
   Statement q(*db_, "UPDATE runs SET status='abandoned' WHERE status='running'");
+  return q.run();
+}
+
+Status StateStore::fail_run(std::int64_t id, const std::string& why) {
+  Statement q(*db_,
+              "UPDATE runs SET status='abandoned', finished=?, failure=? WHERE id=? AND status='running'");
+  q.bind(1, now_utc());
+  q.bind(2, why.empty() ? std::string("failed") : why);
+  q.bind(3, id);
   return q.run();
 }
 

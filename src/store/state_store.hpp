@@ -22,6 +22,7 @@ struct RunRecord {
   std::string started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user;
   bool complete = false;
   std::int64_t patients = 0, eligible = 0, possible = 0, ineligible = 0, data_issues = 0;
+  std::string failure;  // why the run ended without a result (fail_run), or ""
 };
 
 struct PatientResult {
@@ -87,6 +88,9 @@ class StateStore {
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
   // Runs marked running by a process that no longer holds the lock become 'abandoned'.
   Status abandon_stale_runs();
+  // A run that stopped with an error: 'abandoned' with the reason, so history says why (best effort: on a
+  // full disk this may fail too, and the next run marks it abandoned without one).
+  Status fail_run(std::int64_t id, const std::string& why);
 
   // The last run that finished (complete or incomplete), other than `except`.
   Result<std::optional<RunRecord>> last_finished_run(std::int64_t except = 0);

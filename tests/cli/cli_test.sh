@@ -91,8 +91,10 @@ check "S6: a scratch file that cannot be written exits 4" test $? -eq 4
 check "S6: ... saying so" grep -q "cannot write a scratch file: File too large" <<<"$err"
 "$bin" run --as-of 2026-11-26 --out s6-out --state s6-state >/dev/null 2>&1
 check "S6: the next run completes" test -s s6-out/manifest.json
-check "S6: the state store lists the failed run as abandoned between two complete ones" \
-  bash -c "'$bin' history --state s6-state | awk 'NR>1 {print \$2}' | tr '\n' ' ' | grep -qx 'complete abandoned complete '"
+check "S6: the state store lists the failed run between two complete ones" \
+  bash -c "'$bin' history --state s6-state | awk '\$1 ~ /^[0-9]+\$/ {print \$2}' | tr '\n' ' ' | grep -qx 'complete failed complete '"
+check "S6: ... with the reason it failed" \
+  bash -c "'$bin' history --state s6-state | grep -q '^ .*report.html.tmp: cannot write: File too large'"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

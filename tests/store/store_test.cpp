@@ -18,7 +18,14 @@ namespace {
 
 // A run begun in `st` on `as_of` (status running), with the id the store gave it.
 store::RunRecord begun_run(store::StateStore& st, const std::string& as_of = "2026-11-26") {
-  store::RunRecord r{0, as_of + "T01:00:00Z", "", as_of, "files:x", "T", "1", "abc", "", "", "me"};
+  store::RunRecord r;
+  r.started = as_of + "T01:00:00Z";
+  r.as_of = as_of;
+  r.source = "files:x";
+  r.trial_id = "T";
+  r.trial_version = "1";
+  r.trial_sha256 = "abc";
+  r.user = "me";
   auto id = st.begin_run(r);
   BOOST_REQUIRE(id);
   r.id = *id;
@@ -74,9 +81,20 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   auto res = st.results(id1);
   BOOST_REQUIRE(res);
   BOOST_TEST(*res->at("p1").outcome("I2") == "met");
+  // A run that stops with an error records why; a finished or abandoned run is not changed by it.
+  auto id3 = st.begin_run(r);
+  BOOST_REQUIRE(id3);
+  BOOST_REQUIRE(st.fail_run(*id3, "report.html.tmp: cannot write: No space left on device"));
+  BOOST_REQUIRE(st.fail_run(id1, "late"));
+  BOOST_REQUIRE(st.fail_run(*id2, "late"));
   auto h = st.history();
   BOOST_REQUIRE(h);
-  BOOST_TEST(h->at(1).status == "abandoned");
+  BOOST_REQUIRE(h->size() == 3u);
+  BOOST_TEST((h->at(0).status == "complete" && h->at(0).failure.empty()));
+  BOOST_TEST((h->at(1).status == "abandoned" && h->at(1).failure.empty()));
+  BOOST_TEST(h->at(2).status == "abandoned");
+  BOOST_TEST(h->at(2).failure == "report.html.tmp: cannot write: No space left on device");
+  BOOST_TEST(!h->at(2).finished.empty());
   BOOST_REQUIRE(st.add_feedback({"p1", "screened", "", "t1", "me"}));
   BOOST_REQUIRE(st.add_feedback({"p1", "enrolled", "", "t2", "me"}));
   BOOST_TEST(st.feedback()->at("p1").status == "enrolled");
