@@ -33,9 +33,8 @@ CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN
   SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
     // 2: the resources pulled from each source (the JSON of every resource, so a past decision can be shown
-    // and
-    // an incremental pull completed), and each source's watermark (the server's clock at its last complete
-    // pull).
+    // and an incremental pull completed), and each source's watermark (the server's clock at its last
+    // complete pull).
     R"sql(
 CREATE TABLE resources (
   source TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL, version_id TEXT NOT NULL, last_updated TEXT NOT NULL,
@@ -44,10 +43,8 @@ CREATE TABLE resources (
 CREATE TABLE sources (source TEXT PRIMARY KEY, watermark TEXT NOT NULL, last_full_pull TEXT NOT NULL);
 )sql",
     // 3: the Bulk Data export job a source is waiting for (its status URL), saved right after the kick-off
-    // and
-    // before the first poll, so a run that was killed resumes the same job instead of starting another
-    // (RELIABILITY
-    // B1); removed once the job's files are read and the job is deleted on the server.
+    // and before the first poll, so a run that was killed resumes the same job instead of starting another
+    // (RELIABILITY B1); removed once the job's files are read and the job is deleted on the server.
     R"sql(
 CREATE TABLE bulk_jobs (source TEXT PRIMARY KEY, status_url TEXT NOT NULL, kicked_off TEXT NOT NULL);
 )sql",
