@@ -14,6 +14,7 @@
 #include "auth_fixture.hpp"
 #include "core/text.hpp"
 #include "fault-server/fault_server.hpp"
+#include "source/bulk_source.hpp"
 #include "source/rest_source.hpp"
 #include "transport/smart_auth.hpp"
 #include "transport/test_support.hpp"
@@ -482,6 +483,30 @@ BOOST_AUTO_TEST_CASE(a_narrower_grant_makes_the_ungranted_types_incomplete) {
   std::size_t scope_issues = 0;
   for (const auto& i : issues.issues()) scope_issues += i.kind == "scope-not-granted";
   BOOST_TEST(scope_issues == 6u);
+}
+
+// The same through a Bulk export: the export itself succeeds (its manifest lists no files), and the types the
+// grant does not cover are incomplete before any file is read.
+BOOST_AUTO_TEST_CASE(a_narrower_grant_makes_a_bulk_exports_ungranted_types_incomplete) {
+  TokenServer server(keys().ec_pub, "ES384", {"--grant-scope", "system/Patient.rs system/Condition.read"});
+  LogLines log;
+  auto auth = expect_auth(SmartAuth::create(options_for(server, keys().ec, log), http_client()));
+  cf::source::BulkOptions bo;
+  bo.base_url = server.base();
+  bo.smart = auth;
+  bo.types = {"Patient", "Condition", "Observation", "Procedure"};
+  bo.poll_interval = bo.min_poll_interval = std::chrono::milliseconds(10);
+  cf::source::BulkSource bulk(bo, http_client());
+  cf::IssueLog issues;
+  const auto st = bulk.read([](cf::source::Page&&) {}, issues);
+  BOOST_REQUIRE_MESSAGE(st.ok(), (st.ok() ? std::string() : st.error().what()));
+  const auto& incomplete = bulk.completeness().run_types;
+  BOOST_TEST(
+      std::vector<std::string>(incomplete.begin(), incomplete.end()) == scopes_of("Observation Procedure"),
+      boost::test_tools::per_element());
+  std::size_t scope_issues = 0;
+  for (const auto& i : issues.issues()) scope_issues += i.kind == "scope-not-granted";
+  BOOST_TEST(scope_issues == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(custom_scopes_are_sent_as_configured) {

@@ -27,6 +27,8 @@
 //         POST /token                                  token endpoint
 //         GET  /fhir/metadata                          a minimal FHIR 4.0.1 CapabilityStatement
 //         GET  /fhir/<Type>                            an empty searchset Bundle with a valid bearer token, else 401
+//         GET  /fhir/$export                           202 to /fhir/_export/job (valid bearer token, else 401)
+//         GET  /fhir/_export/job                       200, a manifest with no files; DELETE: 202
 //         GET  /_control/token-requests                JSON array: one record per token request (see record())
 //         GET  /_control/revoke                        revokes every token issued so far
 //         GET  /_control/counts                        {"discovery": n, "token": n, "fhir": n, "fhir_401": n}
@@ -195,7 +197,9 @@ function handler(scheme) {
       if (p === '/fhir/metadata' && req.method === 'GET')
         return json(res, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance',
           fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server' }] });
-      if (/^\/fhir\/[A-Z][A-Za-z]+$/.test(p)) {
+      const fhir = /^\/fhir\/[A-Z][A-Za-z]+$/.test(p);
+      const bulk = p === '/fhir/$export' || p === '/fhir/_export/job';
+      if (fhir || bulk) {
         counts.fhir++;
         const m = /^Bearer (\S+)$/.exec(req.headers.authorization || '');
         const expiry = m ? tokens.get(m[1]) : undefined;
@@ -204,7 +208,14 @@ function handler(scheme) {
           return json(res, 401, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] },
             { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
         }
-        return json(res, 200, { resourceType: 'Bundle', type: 'searchset', total: 0 });
+        if (fhir) return json(res, 200, { resourceType: 'Bundle', type: 'searchset', total: 0 });
+        if (p === '/fhir/$export') {
+          res.writeHead(202, { 'Content-Location': `${scheme}://${req.headers.host}/fhir/_export/job`, 'Content-Length': 0 });
+          return res.end();
+        }
+        if (req.method === 'DELETE') { res.writeHead(202, { 'Content-Length': 0 }); return res.end(); }
+        return json(res, 200, { transactionTime: new Date().toISOString(), request: `${scheme}://${req.headers.host}/fhir/$export`,
+          requiresAccessToken: true, output: [], error: [] });
       }
       return json(res, 404, { error: 'not found' });
     });
