@@ -717,7 +717,14 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
                                       std::to_string(s.eligible) + " eligible, " +
                                       std::to_string(s.possible) + " possible) written to " + record.out_dir +
                                       " [" + outputs + "manifest.json]"};
-    if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update); !f) return f.error();
+    if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update); !f) {
+      // RELIABILITY S6: the night is not recorded (the store rolled back), so its outputs must not look like
+      // a finished night's either: without manifest.json the folder says it is incomplete.
+      (void)remove_file(opts.out / "manifest.json");
+      return Error{"the run could not be recorded in the state store (" + f.error().message +
+                       "); its outputs were written but manifest.json is removed: free space and run again",
+                   f.error().context};
+    }
     ledger.finished = true;
     s.run_id = record.id;
     if (opts.keep_lines > 0) {

@@ -95,6 +95,18 @@ check "S6: the state store lists the failed run between two complete ones" \
   bash -c "'$bin' history --state s6-state | awk '\$1 ~ /^[0-9]+\$/ {print \$2}' | tr '\n' ' ' | grep -qx 'complete failed complete '"
 check "S6: ... with the reason it failed" \
   bash -c "'$bin' history --state s6-state | grep -q '^ .*report.html.tmp: cannot write: File too large'"
+# ... and when the state store's commit is what fails (its WAL grows past the limit; the outputs fit under it):
+# exit 4 naming the database, the store rolled back (the next run completes on it), the run listed as failed with the reason, no
+# manifest (the outputs are not a recorded night), and the next run completes.
+err=$( (trap '' XFSZ; ulimit -f 1800; "$bin" run --as-of 2026-11-26 --out s6-db-out --state s6-db 2>&1 >/dev/null) )
+check "S6: a state commit refused exits 4" test $? -eq 4
+check "S6: ... naming the database" grep -q "s6-db/state.db: COMMIT: the run could not be recorded in the state store" <<<"$err"
+check "S6: ... with no manifest left in the folder" test ! -e s6-db-out/manifest.json
+"$bin" run --as-of 2026-11-26 --out s6-db-out --state s6-db >/dev/null 2>&1
+check "S6: ... the next run completes" test -s s6-db-out/manifest.json
+check "S6: ... and history lists failed, then complete" \
+  bash -c "'$bin' history --state s6-db | awk '\$1 ~ /^[0-9]+\$/ {print \$2}' | tr '\n' ' ' | grep -qx 'failed complete '"
+check "S6: ... with the reason" bash -c "'$bin' history --state s6-db | grep -q '^ .*could not be recorded in the state store'"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
