@@ -96,8 +96,8 @@ check "S6: the state store lists the failed run between two complete ones" \
 check "S6: ... with the reason it failed" \
   bash -c "'$bin' history --state s6-state | grep -q '^ .*report.html.tmp: cannot write: File too large'"
 # ... and when the state store's commit is what fails (its WAL grows past the limit; the outputs fit under it):
-# exit 4 naming the database, the store rolled back (the next run completes on it), the run listed as failed with the reason, no
-# manifest (the outputs are not a recorded night), and the next run completes.
+# exit 4 naming the database, no manifest (the outputs are not a recorded night), the store rolled back so that the
+# next run completes on it, and the run listed as failed with the reason.
 err=$( (trap '' XFSZ; ulimit -f 1800; "$bin" run --as-of 2026-11-26 --out s6-db-out --state s6-db 2>&1 >/dev/null) )
 check "S6: a state commit refused exits 4" test $? -eq 4
 check "S6: ... naming the database" grep -q "s6-db/state.db: COMMIT: the run could not be recorded in the state store" <<<"$err"
