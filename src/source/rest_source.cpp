@@ -285,8 +285,8 @@ struct RestSource::Impl {
       // Same origin but outside the base path (another tenant or application on that host, P3).
       if (const std::string prefix = base.path() + "/"; n->path().rfind(prefix, 0) != 0)
         return make_error("next link leaves the FHIR base path (" + n->redacted() + "): not followed", where);
-      req =
-          get(*n);  // as given (P1): a server that copies the search's parameters into it puts them in a URL
+      // As given (P1): a server that copies the search's parameters into its next links puts them in a URL.
+      req = get(*n);
     }
   }
 
