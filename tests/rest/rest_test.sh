@@ -42,7 +42,7 @@ cp "\$FHIR_SERVER_LOG" "$tmp/get.access"
 # RELIABILITY S8: the incremental watermark is the server's clock (its Date header), not ours: a run whose wall
 # clock is 2 hours ahead (libfaketime; the monotonic clock untouched) stores a watermark near the real time.
 if [ -n "$faketime_lib" ]; then
-  LD_PRELOAD="$faketime_lib" FAKETIME="+2h" DONT_FAKE_MONOTONIC=1 \
+  LD_PRELOAD="$faketime_lib" FAKETIME="+2h" DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="\${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
     "$bin" run --source "\$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --out "$tmp/fake-out" --state "$tmp/fake-state" 2>/dev/null
   echo "faketime rc=\$?" >>"$tmp/rc"
 fi
