@@ -43,6 +43,7 @@ const char* kUsageText =
     "DIR]\n"
     "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  cohort-finder history --state DIR\n"
+    "  cohort-finder audit --state DIR\n"
     "  cohort-finder merge --out DIR SHARD_DIR...\n"
     "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
     "--state DIR\n"
@@ -141,6 +142,12 @@ const char* kMergeHelp =
 const char* kHistoryHelp =
     "cohort-finder history --state DIR\n"
     "  Lists the runs recorded in the state folder with their counts.\n";
+
+const char* kAuditHelp =
+    "cohort-finder audit --state DIR\n"
+    "  Prints the audit log (runs, one disclosure entry per candidate a run's outputs name, pruning,\n"
+    "  feedback) and checks its hash chain: exit 0 when every entry verifies, 7 at the first that does "
+    "not.\n";
 
 const char* kFeedbackHelp =
     "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
@@ -731,6 +738,43 @@ int merge_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
+int audit_command(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> f;
+  std::vector<std::string> pos;
+  if (!parse_flags(args, 1, {"state"}, f, pos) || !pos.empty()) {
+    std::cerr << kAuditHelp;
+    return kUsage;
+  }
+  if (f.count("help")) {
+    std::cout << kAuditHelp;
+    return kOk;
+  }
+  auto st = open_state(f);
+  if (!st) {
+    std::cerr << "cohort-finder audit: " << st.error().what() << "\n";
+    return kUsage;
+  }
+  auto log = (*st)->audit_log();
+  auto check = log ? (*st)->verify_audit() : Result<store::AuditCheck>(log.error());
+  if (!check) {
+    std::cerr << "cohort-finder audit: " << check.error().what() << "\n";
+    return kSource;
+  }
+  for (const auto& e : *log) std::cout << e[0] << "  " << e[1] << "  " << e[2] << "  " << e[3] << "\n";
+  const auto& c = *check;
+  if (c.broken_at) {
+    std::cerr << "cohort-finder audit: the hash chain breaks at entry " << c.broken_at << ": " << c.why
+              << "\n";
+    return kTampered;
+  }
+  std::cout << c.entries << " entries; hash chain verified"
+            << (c.unchained ? " from entry " + std::to_string(c.unchained + 1) + " (the " +
+                                  std::to_string(c.unchained) + " before it predate the chain)"
+                            : std::string())
+            << "\n";
+  return kOk;
+}
+
 int history_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
@@ -805,6 +849,8 @@ int main(const std::vector<std::string>& args) {
       std::cout << kExplainHelp;
     else if (args.size() > 1 && args[1] == "history")
       std::cout << kHistoryHelp;
+    else if (args.size() > 1 && args[1] == "audit")
+      std::cout << kAuditHelp;
     else if (args.size() > 1 && args[1] == "merge")
       std::cout << kMergeHelp;
     else if (args.size() > 1 && args[1] == "feedback")
@@ -820,6 +866,7 @@ int main(const std::vector<std::string>& args) {
   if (args[0] == "run") return run_command(args);
   if (args[0] == "explain") return explain_command(args);
   if (args[0] == "history") return history_command(args);
+  if (args[0] == "audit") return audit_command(args);
   if (args[0] == "merge") return merge_command(args);
   if (args[0] == "feedback") return feedback_command(args);
   std::cerr << "cohort-finder: unknown command '" << args[0] << "'\n\n" << kUsageText;

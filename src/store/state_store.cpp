@@ -190,6 +190,13 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
     one.bind(6, encode_outcomes(p.outcomes)).bind(7, p.line);
     auto st = one.run();
     if (!st) return st;
+    // RELIABILITY H6: one disclosure entry per candidate the outputs name (the list coordinators work from).
+    if (p.tier == "eligible" || p.tier == "possible")
+      if (auto a = audit({audit_entry.who, "disclose",
+                          "patient " + p.patient + ": " + p.tier + ", rank " + std::to_string(p.rank) +
+                              ", in the outputs of run " + std::to_string(r.id) + " (" + r.out_dir + ")"});
+          !a)
+        return a;
   }
   Statement up(
       *db_,
@@ -329,10 +336,62 @@ Result<std::map<std::string, Feedback>> StateStore::feedback() {
   return out;
 }
 
+namespace {
+
+// SHA-256 over the previous entry's hash and this entry's fields, each preceded by its length, so that no two
+// different entries hash alike by moving text between fields.
+std::string audit_hash(const std::string& previous, const std::string& at, const std::string& who,
+                       const std::string& action, const std::string& detail) {
+  std::string text;
+  for (const std::string* f : {&previous, &at, &who, &action, &detail}) {
+    text += std::to_string(f->size());
+    text += ':';
+    text += *f;
+  }
+  return sha256_hex(text);
+}
+
+}  // namespace
+
 Status StateStore::audit(const AuditEntry& e) {
-  Statement q(*db_, "INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)");
-  q.bind(1, now_utc()).bind(2, e.who).bind(3, e.action).bind(4, e.detail);
+  Statement last(*db_, "SELECT COALESCE(hash, '') FROM audit ORDER BY id DESC LIMIT 1");
+  std::string previous = last.step() ? last.text(0) : std::string();
+  if (!last.status()) return last.status();
+  const std::string at = now_utc();
+  Statement q(*db_, "INSERT INTO audit(at, who, action, detail, hash) VALUES (?,?,?,?,?)");
+  q.bind(1, at).bind(2, e.who).bind(3, e.action).bind(4, e.detail);
+  q.bind(5, audit_hash(previous, at, e.who, e.action, e.detail));
   return q.run();
+}
+
+Result<AuditCheck> StateStore::verify_audit() {
+  Statement q(*db_, "SELECT id, at, who, action, detail, hash FROM audit ORDER BY id");
+  AuditCheck c;
+  std::string previous;
+  bool chained = false;
+  while (q.step()) {
+    ++c.entries;
+    const std::string hash = q.text(5);
+    if (c.broken_at) continue;
+    if (hash.empty()) {
+      if (!chained) {
+        ++c.unchained;
+        continue;
+      }
+      c.broken_at = q.integer(0);
+      c.why = "entry without a hash after the chain began";
+      continue;
+    }
+    chained = true;
+    if (audit_hash(previous, q.text(1), q.text(2), q.text(3), q.text(4)) != hash) {
+      c.broken_at = q.integer(0);
+      c.why = "hash does not match the entry and the one before it (changed, removed or inserted)";
+      continue;
+    }
+    previous = hash;
+  }
+  if (!q.status()) return q.status().error();
+  return c;
 }
 
 Result<std::vector<std::vector<std::string>>> StateStore::audit_log() {

@@ -69,6 +69,14 @@ struct AuditEntry {
   std::string who, action, detail;
 };
 
+// What StateStore::verify_audit() found.
+struct AuditCheck {
+  std::size_t entries = 0;
+  std::size_t unchained = 0;   // entries from before schema 6, ahead of the chain
+  std::int64_t broken_at = 0;  // id of the first entry whose hash does not verify, or 0
+  std::string why;             // what is wrong there
+};
+
 class StateStore {
  public:
   // Creates the folder (0700) and the database (0600) if needed, and migrates the schema.
@@ -113,7 +121,11 @@ class StateStore {
 
   // Append-only: who did what, when; never clinical values. The store's own changes write their entry in the
   // transaction that makes the change, so that a change and its entry commit together or not at all.
+  // Appends an entry to the hash chain (within the caller's transaction when there is one).
   Status audit(const AuditEntry& e);
+  // Recomputes the chain from its first entry: an entry edited, removed or inserted without its hash breaks
+  // it (removing the newest entries does not: the chain has no outside anchor).
+  Result<AuditCheck> verify_audit();
   Result<std::vector<std::vector<std::string>>> audit_log();
 
   Result<std::string> integrity_check();

@@ -146,6 +146,10 @@ try:
 except sqlite3.DatabaseError as e:
     assert 'append-only' in str(e)
 " "$T/state/state.db"
+# RELIABILITY H6: after every kill and rerun the audit log's hash chain still verifies, with a disclosure entry per
+# candidate of each recorded run.
+check "the audit hash chain verifies after the kills" bash -c "'$BIN' audit --state '$T/state' | tail -1 | grep -q 'hash chain verified'"
+check "disclosure entries name candidates" bash -c "'$BIN' audit --state '$T/state' | grep -q '  disclose  patient .*: \\(eligible\\|possible\\), rank '"
 echo "kill -9 points: $points, integrity failures: $integrity_failures"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

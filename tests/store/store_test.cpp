@@ -101,9 +101,10 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_TEST(!st.add_feedback({"p1", "maybe", "", "t3", "me"}));  // CHECK constraint
   const auto log = st.audit_log();
   BOOST_REQUIRE(log);
-  BOOST_REQUIRE(log->size() == 3u);  // the run and two feedbacks (not the refused one)
-  BOOST_TEST(((*log)[0][1] == "me" && (*log)[0][2] == "run" && (*log)[0][3] == "run 1"));
-  BOOST_TEST(((*log)[2][2] == "feedback" && (*log)[2][3] == "patient p1: enrolled"));
+  BOOST_REQUIRE(log->size() == 4u);  // p1's disclosure, the run and two feedbacks (not the refused one)
+  BOOST_TEST(((*log)[0][1] == "me" && (*log)[0][2] == "disclose"));
+  BOOST_TEST(((*log)[1][1] == "me" && (*log)[1][2] == "run" && (*log)[1][3] == "run 1"));
+  BOOST_TEST(((*log)[3][2] == "feedback" && (*log)[3][3] == "patient p1: enrolled"));
   BOOST_TEST(*st.integrity_check() == "ok");
 }
 
@@ -211,6 +212,58 @@ BOOST_AUTO_TEST_CASE(deleted_patient_data_leaves_no_trace_in_the_files) {
   }
   BOOST_TEST(files >= 1u);
   BOOST_TEST(kept == 1u);  // the scan does see what the store still holds
+}
+
+// RELIABILITY H6: the audit log is a hash chain, and a run records one disclosure entry per candidate.
+BOOST_AUTO_TEST_CASE(the_audit_log_is_a_hash_chain_with_a_disclosure_per_candidate) {
+  test::TempDir dir;
+  {
+    auto s = store::StateStore::open(dir.path / "state");
+    BOOST_REQUIRE(s);
+    auto& st = **s;
+    store::RunRecord r = begun_run(st);
+    r.complete = true;
+    const std::vector<std::string> tiers = {"eligible", "possible", "ineligible", "possible"};
+    BOOST_REQUIRE(st.finish_run(r, tiers.size(),
+                                [&](std::size_t i) {
+                                  return store::PatientResult{
+                                      "p" + std::to_string(i), tiers[i], 1, 1.0, {}, "{}"};
+                                },
+                                {"me", "run", "night"}));
+    BOOST_REQUIRE(st.add_feedback({"p0", "screened", "", "t1", "me"}));
+    const auto log = st.audit_log();
+    BOOST_REQUIRE(log);
+    std::vector<std::string> actions;
+    for (const auto& e : *log) actions.push_back(e[2]);
+    BOOST_TEST(actions == (std::vector<std::string>{"disclose", "disclose", "disclose", "run", "feedback"}),
+               boost::test_tools::per_element());
+    BOOST_TEST((*log)[1][3].find("patient p1: possible") == 0u, (*log)[1][3]);
+    const auto ok = st.verify_audit();
+    BOOST_REQUIRE(ok);
+    BOOST_TEST((ok->entries == 5u && ok->broken_at == 0 && ok->unchained == 0u));
+  }
+  // Editing, removing or inserting an entry (here with the append-only triggers dropped) breaks the chain
+  // there.
+  const std::vector<std::pair<std::string, std::int64_t>> tampering = {
+      {"UPDATE audit SET detail='patient p9: eligible' WHERE id=2", 2},
+      {"DELETE FROM audit WHERE id=3", 4},
+      {"INSERT INTO audit(at, who, action, detail, hash) VALUES ('t', 'x', 'run', 'y', 'z')", 6}};
+  for (const auto& [sql, breaks_at] : tampering) {
+    test::TempDir copy;
+    std::filesystem::copy(dir.path / "state", copy.path / "state");
+    {
+      auto db = store::Db::open((copy.path / "state" / "state.db").string());
+      BOOST_REQUIRE(db);
+      BOOST_REQUIRE(
+          (*db)->exec("DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete"));
+      BOOST_REQUIRE((*db)->exec(sql));
+    }
+    auto s = store::StateStore::open(copy.path / "state");
+    BOOST_REQUIRE(s);
+    const auto c = (*s)->verify_audit();
+    BOOST_REQUIRE(c);
+    BOOST_TEST(c->broken_at == breaks_at, sql);
+  }
 }
 
 // A change and its audit entry commit together: when the entry cannot be written (here a trigger refuses it,
