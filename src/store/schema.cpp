@@ -61,8 +61,8 @@ CREATE INDEX results_with_line ON results(run_id) WHERE line <> '';
 ALTER TABLE runs ADD COLUMN failure TEXT;
 )sql",
     // 6: the audit log as a hash chain (RELIABILITY H6): each entry's hash covers the previous entry's hash
-    // and
-    // its own fields, so an entry changed or removed in the middle shows. Entries written before carry none.
+    // and its own fields, so an entry changed or removed in the middle shows. Entries written before carry
+    // none.
     R"sql(
 ALTER TABLE audit ADD COLUMN hash TEXT;
 )sql",
