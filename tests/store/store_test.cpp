@@ -330,6 +330,45 @@ BOOST_AUTO_TEST_CASE(one_run_at_a_time) {
   BOOST_TEST(store::RunLock::acquire(dir.path).ok());
 }
 
+// A state folder written by the tool before schema 5 (runs.failure) and 6 (audit.hash) opens with its runs
+// and audit entries kept: the old entries stand ahead of the chain, new ones are chained, and the whole
+// verifies.
+BOOST_AUTO_TEST_CASE(a_schema_4_state_folder_is_upgraded_in_place) {
+  test::TempDir dir;
+  {
+    auto s = store::StateStore::open(dir.path / "state");
+    BOOST_REQUIRE(s);
+    store::RunRecord r = begun_run(**s);
+    r.complete = true;
+    BOOST_REQUIRE((*s)->finish_run(
+        r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
+        {"me", "run", "night 1"}));
+  }
+  {  // back to what schema 4 had (SQLite drops columns since 3.35)
+    auto db = store::Db::open((dir.path / "state" / "state.db").string());
+    BOOST_REQUIRE(db);
+    BOOST_REQUIRE(
+        (*db)->exec("ALTER TABLE audit DROP COLUMN hash; ALTER TABLE runs DROP COLUMN failure; "
+                    "DELETE FROM schema_version WHERE version > 4"));
+  }
+  auto s = store::StateStore::open(dir.path / "state");
+  BOOST_REQUIRE(s);
+  auto& st = **s;
+  const std::int64_t failed = begun_run(st).id;
+  BOOST_REQUIRE(st.fail_run(failed, "disk full"));
+  BOOST_REQUIRE(st.add_feedback({"p1", "screened", "", "t1", "me"}));
+  const auto h = st.history();
+  BOOST_REQUIRE(h);
+  BOOST_REQUIRE(h->size() == 2u);
+  BOOST_TEST((h->at(0).status == "complete" && h->at(0).failure.empty()));
+  BOOST_TEST(h->at(1).failure == "disk full");
+  const auto c = st.verify_audit();
+  BOOST_REQUIRE(c);
+  BOOST_TEST(c->entries == 3u);    // p1's disclosure and night 1 from before, the feedback after
+  BOOST_TEST(c->unchained == 2u);  // the two written under schema 4
+  BOOST_TEST(c->broken_at == 0);
+}
+
 BOOST_AUTO_TEST_CASE(newer_schema_is_refused) {
   test::TempDir dir;
   {
