@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -738,78 +739,74 @@ int merge_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
-int audit_command(const std::vector<std::string>& args) {
+// The commands that take only --state: usage and help, then `body` on the opened store.
+int with_state(const std::vector<std::string>& args, const char* name, const char* help,
+               const std::function<int(store::StateStore&)>& body) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
   if (!parse_flags(args, 1, {"state"}, f, pos) || !pos.empty()) {
-    std::cerr << kAuditHelp;
+    std::cerr << help;
     return kUsage;
   }
   if (f.count("help")) {
-    std::cout << kAuditHelp;
+    std::cout << help;
     return kOk;
   }
   auto st = open_state(f);
   if (!st) {
-    std::cerr << "cohort-finder audit: " << st.error().what() << "\n";
+    std::cerr << "cohort-finder " << name << ": " << st.error().what() << "\n";
     return kUsage;
   }
-  auto log = (*st)->audit_log();
-  auto check = log ? (*st)->verify_audit() : Result<store::AuditCheck>(log.error());
-  if (!check) {
-    std::cerr << "cohort-finder audit: " << check.error().what() << "\n";
-    return kSource;
-  }
-  for (const auto& e : *log) std::cout << e[0] << "  " << e[1] << "  " << e[2] << "  " << e[3] << "\n";
-  const auto& c = *check;
-  if (c.broken_at) {
-    std::cerr << "cohort-finder audit: the hash chain breaks at entry " << c.broken_at << ": " << c.why
+  return body(**st);
+}
+
+int audit_command(const std::vector<std::string>& args) {
+  return with_state(args, "audit", kAuditHelp, [](store::StateStore& st) {
+    auto log = st.audit_log();
+    auto check = st.verify_audit();
+    if (!log || !check) {
+      std::cerr << "cohort-finder audit: " << (!log ? log.error() : check.error()).what() << "\n";
+      return kSource;
+    }
+    for (const auto& e : *log) std::cout << e[0] << "  " << e[1] << "  " << e[2] << "  " << e[3] << "\n";
+    const auto& c = *check;
+    if (c.broken_at) {
+      std::cerr << "cohort-finder audit: the hash chain breaks at entry " << c.broken_at << ": " << c.why
+                << "\n";
+      return kTampered;
+    }
+    std::cout << c.entries << " entries; hash chain verified"
+              << (c.unchained ? " from entry " + std::to_string(c.unchained + 1) + " (the " +
+                                    std::to_string(c.unchained) + " before it predate the chain)"
+                              : std::string())
               << "\n";
-    return kTampered;
-  }
-  std::cout << c.entries << " entries; hash chain verified"
-            << (c.unchained ? " from entry " + std::to_string(c.unchained + 1) + " (the " +
-                                  std::to_string(c.unchained) + " before it predate the chain)"
-                            : std::string())
-            << "\n";
-  return kOk;
+    return kOk;
+  });
 }
 
 int history_command(const std::vector<std::string>& args) {
-  std::map<std::string, std::string> f;
-  std::vector<std::string> pos;
-  if (!parse_flags(args, 1, {"state"}, f, pos) || !pos.empty()) {
-    std::cerr << kHistoryHelp;
-    return kUsage;
-  }
-  if (f.count("help")) {
-    std::cout << kHistoryHelp;
+  return with_state(args, "history", kHistoryHelp, [](store::StateStore& st) {
+    auto h = st.history();
+    if (!h) {
+      std::cerr << "cohort-finder history: " << h.error().what() << "\n";
+      return kSource;
+    }
+    std::cout
+        << "run  status      as-of       started               patients  eligible  possible  ineligible  "
+           "issues  trial\n";
+    for (const auto& r : *h) {
+      char line[512];
+      std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
+                    static_cast<long long>(r.id), r.failure.empty() ? r.status.c_str() : "failed",
+                    r.as_of.c_str(), r.started.c_str(), static_cast<long long>(r.patients),
+                    static_cast<long long>(r.eligible), static_cast<long long>(r.possible),
+                    static_cast<long long>(r.ineligible), static_cast<long long>(r.data_issues),
+                    r.trial_id.c_str(), r.trial_version.c_str());
+      std::cout << line;
+      if (!r.failure.empty()) std::cout << "     " << r.failure << "\n";
+    }
     return kOk;
-  }
-  auto st = open_state(f);
-  if (!st) {
-    std::cerr << "cohort-finder history: " << st.error().what() << "\n";
-    return kUsage;
-  }
-  auto h = (*st)->history();
-  if (!h) {
-    std::cerr << "cohort-finder history: " << h.error().what() << "\n";
-    return kSource;
-  }
-  std::cout << "run  status      as-of       started               patients  eligible  possible  ineligible  "
-               "issues  trial\n";
-  for (const auto& r : *h) {
-    char line[512];
-    std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
-                  static_cast<long long>(r.id), r.failure.empty() ? r.status.c_str() : "failed",
-                  r.as_of.c_str(), r.started.c_str(), static_cast<long long>(r.patients),
-                  static_cast<long long>(r.eligible), static_cast<long long>(r.possible),
-                  static_cast<long long>(r.ineligible), static_cast<long long>(r.data_issues),
-                  r.trial_id.c_str(), r.trial_version.c_str());
-    std::cout << line;
-    if (!r.failure.empty()) std::cout << "     " << r.failure << "\n";
-  }
-  return kOk;
+  });
 }
 
 int feedback_command(const std::vector<std::string>& args) {

@@ -972,12 +972,11 @@ struct BulkSource::Impl {
       if (hop == kMaxRedirects)
         return make_error(std::string(what) + ": more than " + std::to_string(kMaxRedirects) + " redirects",
                           where);
+      // Also keeps an https download on https: a hop to http is always to another origin.
       if (!transport::same_origin(*to, *from) && to->scheme != "https")
         return make_error(std::string(what) + " redirected to another origin without https (" +
                               to->redacted() + "): not followed",
                           where);
-      if (from->scheme == "https" && to->scheme != "https")
-        return make_error(std::string(what) + " redirected from https to http: not followed", where);
       token = token && transport::same_origin(*to, base);
       log(std::string(what) + " redirected (HTTP " + std::to_string(http_status) + ") to " + to->redacted());
       current.url = to->str();

@@ -203,8 +203,7 @@ HttpClient::Impl::Outcome HttpClient::Impl::attempt(const Request& request, cons
   bool reused = false;
   Outcome outcome = exchange_once(request, wire, deadline, false, reused, stream);
   const auto* failure = std::get_if<Failure>(&outcome);
-  if (failure && failure->before_response && reused &&
-      (request.safe || detail::is_idempotent(request.method))) {
+  if (failure && failure->before_response && reused && detail::is_idempotent(request)) {
     // The pooled connection was closed by the server while idle, so the request never reached it: resend once
     // on a fresh connection. Not a retry: no backoff, no budget.
     outcome = exchange_once(request, wire, deadline, true, reused, stream);
@@ -247,7 +246,7 @@ cf::Result<Response> HttpClient::Impl::send(const Request& request, Stream* stre
   auto wire = detail::build_request(request, options_);
   if (!wire) return cf::make_error(wire.error().message, context);
 
-  const bool retry_allowed = request.safe || detail::may_retry(request.method);
+  const bool retry_allowed = detail::may_retry(request);
   const int max_attempts = options_.retry.max_attempts;
   for (int attempt_number = 1;; ++attempt_number) {
     Outcome outcome = attempt(request, *wire, stream);

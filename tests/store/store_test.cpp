@@ -32,6 +32,23 @@ store::RunRecord begun_run(store::StateStore& st, const std::string& as_of = "20
   return r;
 }
 
+// A run of one patient (p1, eligible) recorded with its audit entry; returns its id.
+std::int64_t recorded_run(store::StateStore& st, const std::string& detail, bool complete) {
+  store::RunRecord r = begun_run(st);
+  r.complete = complete;
+  BOOST_REQUIRE(st.finish_run(
+      r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
+      {"me", "run", detail}));
+  return r.id;
+}
+
+// Runs `sql` on a state folder's database directly, as a tamperer or an older version of the tool would.
+void raw_sql(const std::filesystem::path& state_dir, const std::string& sql) {
+  auto db = store::Db::open((state_dir / "state.db").string());
+  BOOST_REQUIRE(db);
+  BOOST_REQUIRE((*db)->exec(sql));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(transactions_roll_back_unless_committed) {
@@ -251,13 +268,8 @@ BOOST_AUTO_TEST_CASE(the_audit_log_is_a_hash_chain_with_a_disclosure_per_candida
   for (const auto& [sql, breaks_at] : tampering) {
     test::TempDir copy;
     std::filesystem::copy(dir.path / "state", copy.path / "state");
-    {
-      auto db = store::Db::open((copy.path / "state" / "state.db").string());
-      BOOST_REQUIRE(db);
-      BOOST_REQUIRE(
-          (*db)->exec("DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete"));
-      BOOST_REQUIRE((*db)->exec(sql));
-    }
+    raw_sql(copy.path / "state",
+            "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; " + sql);
     auto s = store::StateStore::open(copy.path / "state");
     BOOST_REQUIRE(s);
     const auto c = (*s)->verify_audit();
@@ -274,21 +286,11 @@ BOOST_AUTO_TEST_CASE(nothing_is_recorded_without_its_audit_entry) {
   {
     auto s = store::StateStore::open(dir.path / "state");
     BOOST_REQUIRE(s);
-    for (int night = 1; night <= 2; ++night) {
-      const store::RunRecord r = begun_run(**s);
-      run_id = r.id;
-      BOOST_REQUIRE((*s)->finish_run(
-          r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
-          {"me", "run", "night"}));
-    }
+    for (int night = 1; night <= 2; ++night) run_id = recorded_run(**s, "night", false);
   }
-  {
-    auto db = store::Db::open((dir.path / "state" / "state.db").string());
-    BOOST_REQUIRE(db);
-    BOOST_REQUIRE(
-        (*db)->exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN "
-                    "SELECT RAISE(ABORT, 'audit log unavailable'); END"));
-  }
+  raw_sql(dir.path / "state",
+          "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN "
+          "SELECT RAISE(ABORT, 'audit log unavailable'); END");
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
   auto& st = **s;
@@ -338,19 +340,12 @@ BOOST_AUTO_TEST_CASE(a_schema_4_state_folder_is_upgraded_in_place) {
   {
     auto s = store::StateStore::open(dir.path / "state");
     BOOST_REQUIRE(s);
-    store::RunRecord r = begun_run(**s);
-    r.complete = true;
-    BOOST_REQUIRE((*s)->finish_run(
-        r, 1, [](std::size_t) { return store::PatientResult{"p1", "eligible", 1, 1.0, {}, "{}"}; },
-        {"me", "run", "night 1"}));
+    recorded_run(**s, "night 1", true);
   }
-  {  // back to what schema 4 had (SQLite drops columns since 3.35)
-    auto db = store::Db::open((dir.path / "state" / "state.db").string());
-    BOOST_REQUIRE(db);
-    BOOST_REQUIRE(
-        (*db)->exec("ALTER TABLE audit DROP COLUMN hash; ALTER TABLE runs DROP COLUMN failure; "
-                    "DELETE FROM schema_version WHERE version > 4"));
-  }
+  // Back to what schema 4 had (SQLite drops columns since 3.35).
+  raw_sql(dir.path / "state",
+          "ALTER TABLE audit DROP COLUMN hash; ALTER TABLE runs DROP COLUMN failure; "
+          "DELETE FROM schema_version WHERE version > 4");
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
   auto& st = **s;

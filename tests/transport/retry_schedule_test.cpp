@@ -16,6 +16,11 @@ BOOST_AUTO_TEST_CASE(only_get_and_head_are_retried) {
   for (const char* m : {"POST", "PUT", "PATCH", "OPTIONS", "get"}) BOOST_TEST(!may_retry(m), m);
   for (const char* m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}) BOOST_TEST(is_idempotent(m), m);
   for (const char* m : {"POST", "PATCH"}) BOOST_TEST(!is_idempotent(m), m);
+  cf::transport::Request post;
+  post.method = "POST";
+  BOOST_TEST((!may_retry(post) && !is_idempotent(post)));
+  post.safe = true;  // a FHIR search sent as POST
+  BOOST_TEST((may_retry(post) && is_idempotent(post)));
 }
 
 BOOST_AUTO_TEST_CASE(retryable_statuses) {

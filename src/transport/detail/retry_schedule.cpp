@@ -16,6 +16,14 @@ bool may_retry(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "DELETE";
 }
 
+bool is_idempotent(const Request& r) {
+  return r.safe || is_idempotent(r.method);
+}
+
+bool may_retry(const Request& r) {
+  return r.safe || may_retry(r.method);
+}
+
 // RELIABILITY T6: 500 is retried too, within the same bounded attempts and run budget: EHRs answer overloads
 // and restarts with it (as they disguise fatal errors as it, which is why the retries are bounded).
 bool is_retryable_status(int s) {

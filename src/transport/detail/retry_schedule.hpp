@@ -7,14 +7,18 @@
 #include <vector>
 
 #include "transport/client_options.hpp"
+#include "transport/http_message.hpp"
 
 namespace cf::transport::detail {
 
 // RFC 9110 section 9.2.2. A request on a pooled connection that the server had already closed never reached
 // it, so idempotent requests may be resent once on a fresh connection.
 bool is_idempotent(std::string_view method);
-// Only GET and HEAD are retried after a failure that may have reached the server.
+// Only GET, HEAD and DELETE are retried after a failure that may have reached the server.
 bool may_retry(std::string_view method);
+// The same for a request: its method, or a POST marked safe (a FHIR search that changes nothing).
+bool is_idempotent(const Request& request);
+bool may_retry(const Request& request);
 // 408, 429, 500, 502, 503 and 504: the server asks us to come back later, failed for now, or a proxy lost the
 // upstream.
 bool is_retryable_status(int status);
