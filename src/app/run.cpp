@@ -658,10 +658,12 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   names.insert(names.begin() + 1, "results.ndjson");
   std::vector<report::OutputFile> listed;
   for (const auto& n : names) listed.push_back({n, written.at(n)});
-  auto w = write_file_atomic(
-      opts.out / "manifest.json",
-      report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, listed));
-  if (!w) return w.error();
+  auto write_manifest = [&] {
+    return write_file_atomic(
+        opts.out / "manifest.json",
+        report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, listed));
+  };
+  if (auto w = write_manifest(); !w) return w.error();
 
   RunSummary s;
   s.read_seconds = read_seconds;
@@ -735,6 +737,19 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       } else {
         s.prune_error = kept.error().what();
       }
+    }
+    // RELIABILITY H6: the hash chain shows an entry changed or removed in the middle, not the newest ones
+    // removed. The head after tonight's entries goes where the store cannot reach it: manifest.json (written
+    // again, whole or not at all) and the run's log; `audit --state DIR MANIFEST...` checks the log has it.
+    auto head = state->audit_head();
+    if (head && head->entry > 0) {
+      info.audit_entry = head->entry;
+      info.audit_hash = head->hash;
+      s.audit_entry = head->entry;
+      s.audit_hash = head->hash;
+      if (auto w = write_manifest(); !w) s.anchor_error = w.error().what();
+    } else if (!head) {
+      s.anchor_error = head.error().what();
     }
   }
   return s;

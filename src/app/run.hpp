@@ -50,6 +50,9 @@ struct RunSummary {
   std::int64_t run_id = 0;
   std::int64_t lines_kept_from = 0;  // keep_lines: the oldest run whose results lines are kept
   std::string prune_error;           // keep_lines: why the old lines could not be pruned (the run stands)
+  std::int64_t audit_entry = 0;      // the audit log's newest entry after the run (0 without a state folder)
+  std::string audit_hash;            // its hash, also in manifest.json
+  std::string anchor_error;          // why manifest.json could not be given the audit head (the run stands)
   std::size_t partitions = 1;  // evaluated one after another (more than 1: the memory budget was reached)
   std::uint64_t spilled_bytes = 0;                                    // written to scratch files
   double read_seconds = 0, evaluate_seconds = 0, output_seconds = 0;  // wall time of each stage

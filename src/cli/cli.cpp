@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "app/audit_anchor.hpp"
 #include "app/merge.hpp"
 #include "app/run.hpp"
 #include "cli/settings.hpp"
@@ -44,7 +45,7 @@ const char* kUsageText =
     "DIR]\n"
     "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  cohort-finder history --state DIR\n"
-    "  cohort-finder audit --state DIR\n"
+    "  cohort-finder audit --state DIR [MANIFEST...]\n"
     "  cohort-finder merge --out DIR SHARD_DIR...\n"
     "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
     "--state DIR\n"
@@ -145,10 +146,13 @@ const char* kHistoryHelp =
     "  Lists the runs recorded in the state folder with their counts.\n";
 
 const char* kAuditHelp =
-    "cohort-finder audit --state DIR\n"
+    "cohort-finder audit --state DIR [MANIFEST...]\n"
     "  Prints the audit log (runs, one disclosure entry per candidate a run's outputs name, pruning,\n"
     "  feedback) and checks its hash chain: exit 0 when every entry verifies, 7 at the first that does "
-    "not.\n";
+    "not.\n"
+    "  Each MANIFEST (a run's manifest.json, kept with its outputs) names the log's newest entry when that\n"
+    "  run ended: exit 7 too if the log no longer has it with the same hash, which is how the newest\n"
+    "  entries removed shows.\n";
 
 const char* kFeedbackHelp =
     "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
@@ -635,6 +639,13 @@ int run_command(const std::vector<std::string>& args) {
     log("prune", "results lines kept for runs " + std::to_string(sum->lines_kept_from) +
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
+  if (sum->audit_entry > 0)
+    log("audit", "log head: entry " + std::to_string(sum->audit_entry) + ", sha256 " + sum->audit_hash +
+                     " (also in manifest.json)");
+  if (!sum->anchor_error.empty())
+    std::cerr << "cohort-finder: WARNING: manifest.json could not be given the audit log's head (the run is "
+                 "recorded): "
+              << sum->anchor_error << "\n";
   if (!sum->prune_error.empty())
     std::cerr
         << "cohort-finder: WARNING: the results lines of old runs could not be pruned (the run's results "
@@ -739,12 +750,14 @@ int merge_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
-// The commands that take only --state: usage and help, then `body` on the opened store.
+// The commands that take only --state (and, with `files_ok`, file names): usage and help, then `body` on the
+// opened store.
 int with_state(const std::vector<std::string>& args, const char* name, const char* help,
-               const std::function<int(store::StateStore&)>& body) {
+               const std::function<int(store::StateStore&, const std::vector<std::string>&)>& body,
+               bool files_ok = false) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
-  if (!parse_flags(args, 1, {"state"}, f, pos) || !pos.empty()) {
+  if (!parse_flags(args, 1, {"state"}, f, pos) || (!pos.empty() && !files_ok)) {
     std::cerr << help;
     return kUsage;
   }
@@ -757,11 +770,11 @@ int with_state(const std::vector<std::string>& args, const char* name, const cha
     std::cerr << "cohort-finder " << name << ": " << st.error().what() << "\n";
     return kUsage;
   }
-  return body(**st);
+  return body(**st, pos);
 }
 
 int audit_command(const std::vector<std::string>& args) {
-  return with_state(args, "audit", kAuditHelp, [](store::StateStore& st) {
+  auto body = [](store::StateStore& st, const std::vector<std::string>& manifests) -> int {
     auto log = st.audit_log();
     auto check = st.verify_audit();
     if (!log || !check) {
@@ -780,33 +793,48 @@ int audit_command(const std::vector<std::string>& args) {
                                     std::to_string(c.unchained) + " before it predate the chain)"
                               : std::string())
               << "\n";
-    return kOk;
-  });
+    int rc = kOk;
+    for (const auto& m : manifests) {
+      auto a = app::check_audit_anchor(st, m);
+      if (!a) {
+        std::cerr << "cohort-finder audit: " << a.error().what() << "\n";
+        if (rc == kOk) rc = kUsage;
+      } else if (!a->holds) {
+        std::cerr << "cohort-finder audit: " << m << ": " << a->why << "\n";
+        rc = kTampered;
+      } else {
+        std::cout << m << ": entry " << a->entry << " verified\n";
+      }
+    }
+    return rc;
+  };
+  return with_state(args, "audit", kAuditHelp, body, true);
 }
 
 int history_command(const std::vector<std::string>& args) {
-  return with_state(args, "history", kHistoryHelp, [](store::StateStore& st) {
-    auto h = st.history();
-    if (!h) {
-      std::cerr << "cohort-finder history: " << h.error().what() << "\n";
-      return kSource;
-    }
-    std::cout
-        << "run  status      as-of       started               patients  eligible  possible  ineligible  "
-           "issues  trial\n";
-    for (const auto& r : *h) {
-      char line[512];
-      std::snprintf(line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
-                    static_cast<long long>(r.id), r.failure.empty() ? r.status.c_str() : "failed",
-                    r.as_of.c_str(), r.started.c_str(), static_cast<long long>(r.patients),
-                    static_cast<long long>(r.eligible), static_cast<long long>(r.possible),
-                    static_cast<long long>(r.ineligible), static_cast<long long>(r.data_issues),
-                    r.trial_id.c_str(), r.trial_version.c_str());
-      std::cout << line;
-      if (!r.failure.empty()) std::cout << "     " << r.failure << "\n";
-    }
-    return kOk;
-  });
+  return with_state(
+      args, "history", kHistoryHelp, [](store::StateStore& st, const std::vector<std::string>&) {
+        auto h = st.history();
+        if (!h) {
+          std::cerr << "cohort-finder history: " << h.error().what() << "\n";
+          return kSource;
+        }
+        std::cout
+            << "run  status      as-of       started               patients  eligible  possible  ineligible  "
+               "issues  trial\n";
+        for (const auto& r : *h) {
+          char line[512];
+          std::snprintf(
+              line, sizeof line, "%-4lld %-11s %-11s %-21s %8lld  %8lld  %8lld  %10lld  %6lld  %s %s\n",
+              static_cast<long long>(r.id), r.failure.empty() ? r.status.c_str() : "failed", r.as_of.c_str(),
+              r.started.c_str(), static_cast<long long>(r.patients), static_cast<long long>(r.eligible),
+              static_cast<long long>(r.possible), static_cast<long long>(r.ineligible),
+              static_cast<long long>(r.data_issues), r.trial_id.c_str(), r.trial_version.c_str());
+          std::cout << line;
+          if (!r.failure.empty()) std::cout << "     " << r.failure << "\n";
+        }
+        return kOk;
+      });
 }
 
 int feedback_command(const std::vector<std::string>& args) {

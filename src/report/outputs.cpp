@@ -424,6 +424,14 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   for (const auto& o : outcomes) ++tiers[ranking::to_string(o.tier)];
   w.key("patients").integer(static_cast<long long>(outcomes.size()));
   counts("tiers", tiers);
+  if (info.audit_entry > 0)
+    w.key("audit")
+        .begin_object()
+        .key("entry")
+        .integer(info.audit_entry)
+        .key("sha256")
+        .str(info.audit_hash)
+        .end_object();
   w.key("outputs");
   write_outputs(w, outputs);
   w.end_object();

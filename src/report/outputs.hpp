@@ -34,6 +34,10 @@ struct RunInfo {
   std::string export_mode = "identified";
   std::string ineligible_detail = "deciding";  // to_string(IneligibleDetail)
   std::string shard = "1/1";
+  // The state store's audit log after the run recorded itself (entry 0: no state folder): a copy of its head
+  // outside the store, which shows later whether the newest entries were removed (`cohort-finder audit`).
+  long long audit_entry = 0;
+  std::string audit_hash;
 };
 
 // One quoted CSV field; text that a spreadsheet would run as a formula (= + - @) is prefixed with '.

@@ -394,6 +394,23 @@ Result<AuditCheck> StateStore::verify_audit() {
   return c;
 }
 
+Result<AuditHead> StateStore::audit_head() {
+  Statement q(*db_, "SELECT id, COALESCE(hash, '') FROM audit ORDER BY id DESC LIMIT 1");
+  AuditHead h;
+  if (q.step()) h = AuditHead{q.integer(0), q.text(1)};
+  if (!q.status()) return q.status().error();
+  return h;
+}
+
+Result<std::optional<std::string>> StateStore::audit_hash_at(std::int64_t entry) {
+  Statement q(*db_, "SELECT COALESCE(hash, '') FROM audit WHERE id=?");
+  q.bind(1, entry);
+  std::optional<std::string> out;
+  if (q.step()) out = q.text(0);
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
 Result<std::vector<std::vector<std::string>>> StateStore::audit_log() {
   Statement q(*db_, "SELECT at, who, action, detail FROM audit ORDER BY id");
   std::vector<std::vector<std::string>> out;

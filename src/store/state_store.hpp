@@ -69,6 +69,13 @@ struct AuditEntry {
   std::string who, action, detail;
 };
 
+// The newest entry of the audit log (entry 0 and no hash: the log is empty). Kept apart from the state folder
+// (each run's manifest.json, the run's log), it shows whether the newest entries were removed since.
+struct AuditHead {
+  std::int64_t entry = 0;
+  std::string hash;
+};
+
 // What StateStore::verify_audit() found.
 struct AuditCheck {
   std::size_t entries = 0;
@@ -124,8 +131,11 @@ class StateStore {
   // Appends an entry to the hash chain (within the caller's transaction when there is one).
   Status audit(const AuditEntry& e);
   // Recomputes the chain from its first entry: an entry edited, removed or inserted without its hash breaks
-  // it (removing the newest entries does not: the chain has no outside anchor).
+  // it. Removing the newest entries does not: that shows only against a head kept elsewhere (audit_head()).
   Result<AuditCheck> verify_audit();
+  Result<AuditHead> audit_head();
+  // The hash of entry `entry`; nullopt when there is no such entry (or it predates the chain: "").
+  Result<std::optional<std::string>> audit_hash_at(std::int64_t entry);
   Result<std::vector<std::vector<std::string>>> audit_log();
 
   Result<std::string> integrity_check();

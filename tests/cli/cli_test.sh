@@ -107,6 +107,43 @@ check "S6: ... the next run completes" test -s s6-db-out/manifest.json
 check "S6: ... and history lists failed, then complete" \
   bash -c "'$bin' history --state s6-db | awk '\$1 ~ /^[0-9]+\$/ {print \$2}' | tr '\n' ' ' | grep -qx 'failed complete '"
 check "S6: ... with the reason" bash -c "'$bin' history --state s6-db | grep -q '^ .*could not be recorded in the state store'"
+# RELIABILITY H6: each run's manifest keeps the audit log's head, so that the newest entries removed (which
+# leaves a valid chain behind) shows against it.
+manifest_head() { python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["audit"]; print(a["entry"], a["sha256"])' "$1"; }
+remove_audit_after() {  # remove_audit_after STATE ENTRY: what someone with write access to the database can do
+  python3 -c 'import sqlite3,sys
+db = sqlite3.connect(sys.argv[1] + "/state.db")
+db.execute("DROP TRIGGER audit_append_only_delete")
+db.execute("DELETE FROM audit WHERE id > ?", (int(sys.argv[2]),))
+db.commit()' "$1" "$2"
+}
+out=$("$bin" run --as-of 2026-11-26 --out h6-1 --state h6-state 2>&1)
+read -r head1 hash1 < <(manifest_head h6-1/manifest.json)
+check "H6: the manifest names the audit log's head" test "${head1:-0}" -gt 1
+check "H6: ... and the run's log says it too" grep -q "log head: entry $head1, sha256 $hash1 " <<<"$out"
+check "H6: ... which is the last entry: the run's own" bash -c "'$bin' audit --state h6-state | sed -n '${head1}p' | grep -q '  run  run 1 as of'"
+"$bin" run --as-of 2026-11-26 --out h6-2 --state h6-state >/dev/null 2>&1
+read -r head2 _ < <(manifest_head h6-2/manifest.json)
+check "H6: the next run's head is further on" test "${head2:-0}" -gt "${head1:-0}"
+out=$("$bin" audit --state h6-state h6-1/manifest.json h6-2/manifest.json 2>&1)
+check "H6: both manifests verify against the log" test $? -eq 0
+check "H6: ... each named" bash -c "grep -q 'h6-1/manifest.json: entry $head1 verified' <<<'$out' && grep -q 'h6-2/manifest.json: entry $head2 verified' <<<'$out'"
+remove_audit_after h6-state "$head1"
+"$bin" audit --state h6-state >/dev/null 2>&1
+check "H6: the newest entries removed leave a chain that verifies on its own" test $? -eq 0
+err=$("$bin" audit --state h6-state h6-1/manifest.json h6-2/manifest.json 2>&1 >/dev/null)
+check "H6: ... but not against the second run's manifest (exit 7)" test $? -eq 7
+check "H6: ... which says entries were removed"   grep -q "h6-2/manifest.json: entry $head2 is not in the log: entries were removed" <<<"$err"
+check "H6: ... and not against the first" bash -c "! grep -q 'h6-1/manifest.json' <<<'$err'"
+"$bin" run --as-of 2026-11-26 --out h6-3 --state h6-state >/dev/null 2>&1
+err=$("$bin" audit --state h6-state h6-2/manifest.json 2>&1 >/dev/null)
+check "H6: entries appended after the removal take the old numbers, with other hashes (exit 7)" test $? -eq 7
+check "H6: ... and say so" grep -q "entry $head2 has another hash than when that run ended" <<<"$err"
+"$bin" run --as-of 2026-11-26 --out h6-nostate >/dev/null 2>&1
+err=$("$bin" audit --state h6-state h6-nostate/manifest.json 2>&1 >/dev/null)
+check "H6: a manifest without an audit head is a usage error (exit 2)" test $? -eq 2
+check "H6: ... that says why" grep -q "the manifest names no audit log entry" <<<"$err"
+check "H6: a run without --state writes no audit head" bash -c "! grep -q '\"audit\"' h6-nostate/manifest.json"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

@@ -238,6 +238,9 @@ BOOST_AUTO_TEST_CASE(the_audit_log_is_a_hash_chain_with_a_disclosure_per_candida
     auto s = store::StateStore::open(dir.path / "state");
     BOOST_REQUIRE(s);
     auto& st = **s;
+    const auto none = st.audit_head();
+    BOOST_REQUIRE(none);
+    BOOST_TEST((none->entry == 0 && none->hash.empty()));
     store::RunRecord r = begun_run(st);
     r.complete = true;
     const std::vector<std::string> tiers = {"eligible", "possible", "ineligible", "possible"};
@@ -247,7 +250,19 @@ BOOST_AUTO_TEST_CASE(the_audit_log_is_a_hash_chain_with_a_disclosure_per_candida
                                       "p" + std::to_string(i), tiers[i], 1, 1.0, {}, "{}"};
                                 },
                                 {"me", "run", "night"}));
+    const auto run_head = st.audit_head();
+    BOOST_REQUIRE(run_head);
+    BOOST_TEST(run_head->entry == 4);  // the run's own entry, after its 3 disclosures
     BOOST_REQUIRE(st.add_feedback({"p0", "screened", "", "t1", "me"}));
+    const auto head = st.audit_head();
+    BOOST_REQUIRE(head);
+    BOOST_TEST(head->entry == 5);
+    BOOST_TEST(head->hash.size() == 64u);
+    const auto at5 = st.audit_hash_at(5), at4 = st.audit_hash_at(4), at6 = st.audit_hash_at(6);
+    BOOST_REQUIRE((at5 && at4 && at6));
+    BOOST_TEST((*at5 && **at5 == head->hash));
+    BOOST_TEST((*at4 && **at4 == run_head->hash && **at4 != head->hash));
+    BOOST_TEST(!*at6);  // no such entry
     const auto log = st.audit_log();
     BOOST_REQUIRE(log);
     std::vector<std::string> actions;
