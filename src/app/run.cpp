@@ -719,7 +719,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
                                       std::to_string(s.eligible) + " eligible, " +
                                       std::to_string(s.possible) + " possible) written to " + record.out_dir +
                                       " [" + outputs + "manifest.json]"};
-    if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update); !f) {
+    if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update, src.queries()); !f) {
       // RELIABILITY S6: the night is not recorded (the store rolled back), so its outputs must not look like
       // a finished night's either: without manifest.json the folder says it is incomplete.
       (void)remove_file(opts.out / "manifest.json");

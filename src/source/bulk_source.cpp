@@ -243,6 +243,10 @@ void BulkSource::pull_changes_since(const std::string& since, std::set<std::stri
   known_ = std::move(known);
 }
 
+std::vector<std::string> BulkSource::queries() const {
+  return sent_;
+}
+
 std::string BulkSource::describe() const {
   switch (opts_.level) {
     case BulkLevel::system:
@@ -376,6 +380,11 @@ struct BulkSource::Impl {
     return Status::success();
   }
 
+  // For queries(): a request asked again as it was (a kick-off answered 429) is noted once.
+  void note_sent(std::string what) {
+    if (self.sent_.empty() || self.sent_.back() != what) self.sent_.push_back(std::move(what));
+  }
+
   // ---- kick-off
   // ------------------------------------------------------------------------------------------------
   std::string kickoff_path() const {
@@ -428,6 +437,7 @@ struct BulkSource::Impl {
       {
         std::lock_guard lock(mu);
         ++self.counters_.kickoffs;
+        note_sent("GET " + kickoff_path().substr(base.path().size() + 1) + "?" + q);
       }
       const std::string where = "GET " + url->redacted();
       auto resp = send(client, req, true);
@@ -1278,8 +1288,8 @@ struct BulkSource::Impl {
       std::string ids;
       for (std::size_t j = i; j < std::min(missing.size(), i + 50); ++j)
         ids += (ids.empty() ? "" : ",") + missing[j];
-      auto url = transport::resolve(
-          base, base.path() + "/Medication?_id=" + transport::percent_encode(ids) + "&_count=100");
+      const std::string relative = "Medication?_id=" + transport::percent_encode(ids) + "&_count=100";
+      auto url = transport::resolve(base, base.path() + "/" + relative);
       if (!url) {
         incomplete("Medication");
         return;
@@ -1289,6 +1299,7 @@ struct BulkSource::Impl {
       req.url = *url;
       req.headers = {{"Accept", "application/fhir+json"}};
       ++self.counters_.medication_searches;
+      note_sent("GET " + relative);
       auto resp = send(*self.client_, req, true);
       json::Document doc;
       json::ParseError perr;

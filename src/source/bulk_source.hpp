@@ -130,6 +130,7 @@ class BulkSource : public Source {
   // The manifest's transactionTime (the server's clock), normalised to YYYY-MM-DDThh:mm:ssZ in UTC (fractions
   // dropped, so it never moves later); empty when the manifest's value was missing or invalid.
   std::string watermark() const override { return watermark_; }
+  std::vector<std::string> queries() const override;
 
   // Poll this status URL (saved by an earlier run) instead of kicking off. If the server no longer knows it
   // (404/410), a new job is kicked off.
@@ -158,6 +159,7 @@ class BulkSource : public Source {
   std::shared_ptr<transport::HttpClient> client_;
   Stats stats_;
   Completeness completeness_;
+  std::vector<std::string> sent_;  // queries(), in the order sent
   Counters counters_;
   std::string since_;
   std::set<std::string> known_;  // patients the state store holds (for a Group export's new members)

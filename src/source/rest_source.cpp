@@ -181,6 +181,12 @@ struct RestSource::Impl {
   Status run(const Query& q, IssueLog& issues, const std::function<void(fhir::Resource&&)>& on_resource) {
     auto first = first_request(q);
     if (!first) return first.error();
+    {
+      std::lock_guard lock(mu);
+      self.sent_.push_back(q.post ? "POST " + q.relative.substr(0, q.relative.find('?')) + "/_search " +
+                                        first->body
+                                  : "GET " + q.relative);
+    }
     transport::Request req = *first;  // the page asked for next: the first, then a GET of each next link
     const Url& url = req.url;
     std::set<std::string> visited;
@@ -400,6 +406,10 @@ struct RestSource::Impl {
 
 RestSource::RestSource(RestOptions opts, RestPlan plan, std::shared_ptr<transport::HttpClient> client)
     : opts_(std::move(opts)), plan_(std::move(plan)), client_(std::move(client)) {}
+
+std::vector<std::string> RestSource::queries() const {
+  return sent_;
+}
 
 std::string RestSource::describe() const {
   return "fhir:" + opts_.base_url;

@@ -77,6 +77,7 @@ class RestSource : public Source {
   }
   bool delivered_changes_only() const override { return !plan_.since.empty(); }
   std::string watermark() const override { return watermark_; }
+  std::vector<std::string> queries() const override;
 
   struct Counters {
     std::size_t queries = 0, pages = 0, resources = 0, failed_queries = 0;
@@ -92,6 +93,7 @@ class RestSource : public Source {
   std::shared_ptr<transport::HttpClient> client_;
   Stats stats_;
   Completeness completeness_;
+  std::vector<std::string> sent_;  // queries(), in the order sent
   Counters counters_;
   std::string watermark_;
 };

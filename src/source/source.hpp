@@ -72,6 +72,10 @@ class Source {
   virtual std::string watermark() const { return {}; }
   // About how many bytes read() will go through, when known before reading (0: unknown).
   virtual std::uint64_t size_hint() const { return 0; }
+  // The searches and export requests read() sent, for the audit log (RELIABILITY H6): method, path after
+  // the server's base and parameters ("GET Patient?_count=1000", "POST Observation/_search patient=..."),
+  // each once however many pages followed, in the order sent. Empty for files.
+  virtual std::vector<std::string> queries() const { return {}; }
 
  protected:
   bool keep_raw_ = false;

@@ -135,9 +135,13 @@ Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
 
 Status StateStore::finish_run(const RunRecord& r, std::size_t count,
                               const std::function<PatientResult(std::size_t)>& row,
-                              const AuditEntry& audit_entry, const ResourceUpdate* update) {
+                              const AuditEntry& audit_entry, const ResourceUpdate* update,
+                              const std::vector<std::string>& queries) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begun();
+  // RELIABILITY H6 (IHE BALP): what was asked of the server, as sent; never what it answered.
+  for (const auto& q : queries)
+    if (auto a = audit({audit_entry.who, "query", "run " + std::to_string(r.id) + ": " + q}); !a) return a;
   if (update) {
     if (update->full) {
       // Resources the source no longer has are deleted: mark every stored one, then unmark what was pulled.

@@ -93,12 +93,13 @@ class StateStore {
   // Records a run as started (committed at once, so a killed run is visible as 'abandoned' later).
   Result<std::int64_t> begin_run(const RunRecord& r);
   // In one transaction: every patient's result, the run's summary, status 'complete' (or 'incomplete' when
-  // some input could not be read) and the run's audit entry. Before this commits, the run does not count as
-  // a night's result. `row(i)` for i < count produces each patient's result (one at a time: lines are not
+  // some input could not be read) and the run's audit entries: one per query the source sent (`queries`,
+  // as sent), one disclosure per candidate, then `audit`. Before this commits, the run does not count as a
+  // night's result. `row(i)` for i < count produces each patient's result (one at a time: lines are not
   // all held in memory).
   Status finish_run(const RunRecord& r, std::size_t count,
                     const std::function<PatientResult(std::size_t)>& row, const AuditEntry& audit,
-                    const ResourceUpdate* resources = nullptr);
+                    const ResourceUpdate* resources = nullptr, const std::vector<std::string>& queries = {});
   Result<std::vector<StoredResource>> resources(const std::string& source);
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
   // Runs marked running by a process that no longer holds the lock become 'abandoned'.

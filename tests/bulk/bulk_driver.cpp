@@ -178,6 +178,9 @@ int main(int argc, char** argv) {
     w.key("deleted").begin_array();
     for (const auto& k : bulk->deleted()) w.str(k);
     w.end_array();
+    w.key("queries").begin_array();  // for the audit log
+    for (const auto& q : bulk->queries()) w.str(q);
+    w.end_array();
     const auto c = bulk->counters();
     w.key("counters").begin_object();
     w.key("kickoffs")

@@ -165,7 +165,8 @@ cp "$tmp/files/summary.json" "$tmp/baseline.json"
 # Server-paced polling (Retry-After: 1 while the job runs), the token only on the server's own requests, one job.
 bg scenario polling none "" --expect complete --compare "$compare" --baseline "$tmp/baseline.json" \
   --accepted-kickoffs 1 --deletes 1 --min-poll-gap 0.95 --file-auth none --status-auth all --foreign-requests foreign-http=0 \
-  --issue-kind bulk-typefilter-refused
+  --issue-kind bulk-typefilter-refused --query-count 2 --query-includes 'GET $export?_type=Patient' \
+  --query-includes '&_typeFilter=Observation'
 # ---- status URL faults -------------------------------------------------------------------------------------------
 bg scenario status-429 status-429 "--attempts 1" --expect complete --compare "$compare" --faults 3 --min-poll-gap 0.95 \
   --accepted-kickoffs 1 --deletes 1

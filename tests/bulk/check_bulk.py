@@ -39,6 +39,8 @@ def main():
     ap.add_argument("--issues-include", default="", help="text data_issues.ndjson must contain")
     ap.add_argument("--max-log-line", type=int, default=400, help="longest stderr line allowed")
     ap.add_argument("--accepted-kickoffs", type=int, help="kick-offs answered 202 (record)")
+    ap.add_argument("--query-count", type=int, help="requests the source lists for the audit log (summary)")
+    ap.add_argument("--query-includes", action="append", default=[], help="text one of those requests holds")
     ap.add_argument("--deletes", type=int, help="DELETEs of the status URL (record)")
     ap.add_argument("--faults", type=int, help="status answers the proxy faulted (record)")
     ap.add_argument("--file-faults", default="", help="MIN-MAX file answers the proxy faulted (record)")
@@ -134,6 +136,11 @@ def main():
         got = summary.get("counters", {}).get(k)
         check(f"counter {k} = {v}", got == json.loads(v), f"got {json.dumps(got)}")
 
+    queries = summary.get("queries", [])
+    if a.query_count is not None:
+        check(f"{a.query_count} request(s) listed for the audit log", len(queries) == a.query_count, f"got {queries}")
+    for t in a.query_includes:
+        check(f"a listed request holds '{t}'", any(t in q for q in queries), f"got {queries}")
     if a.accepted_kickoffs is not None:
         n = sum(1 for r in record if r["kind"] == "kickoff" and r["sent"] == 202)
         check(f"{a.accepted_kickoffs} kick-off(s) accepted", n == a.accepted_kickoffs, f"got {n}")

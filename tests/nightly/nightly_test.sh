@@ -150,6 +150,12 @@ except sqlite3.DatabaseError as e:
 # candidate of each recorded run.
 check "the audit hash chain verifies after the kills" bash -c "'$BIN' audit --state '$T/state' | tail -1 | grep -q 'hash chain verified'"
 check "disclosure entries name candidates" bash -c "'$BIN' audit --state '$T/state' | grep -q '  disclose  patient .*: \\(eligible\\|possible\\), rank '"
+# ... and the searches each run sent, as sent (IHE BALP: the query, never the answer): night 1 all of a type,
+# night 2 only what changed since the watermark.
+"$BIN" audit --state "$T/state" >"$T/audit.txt" 2>&1
+check "query entries record night 1's searches" grep -qE '  query  run 1: (GET|POST) Patient(/_search |\?)' "$T/audit.txt"
+check "query entries record night 2's incremental searches" grep -qE '  query  run 2: .*_lastUpdated=gt2' "$T/audit.txt"
+check "no query entry carries a server answer" bash -c "! grep -E '  query  ' '$T/audit.txt' | grep -q 'resourceType'"
 echo "kill -9 points: $points, integrity failures: $integrity_failures"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

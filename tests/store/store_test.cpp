@@ -249,37 +249,39 @@ BOOST_AUTO_TEST_CASE(the_audit_log_is_a_hash_chain_with_a_disclosure_per_candida
                                   return store::PatientResult{
                                       "p" + std::to_string(i), tiers[i], 1, 1.0, {}, "{}"};
                                 },
-                                {"me", "run", "night"}));
+                                {"me", "run", "night"}, nullptr, {"GET Patient?_count=10"}));
     const auto run_head = st.audit_head();
     BOOST_REQUIRE(run_head);
-    BOOST_TEST(run_head->entry == 4);  // the run's own entry, after its 3 disclosures
+    BOOST_TEST(run_head->entry == 5);  // the run's own entry, after its query and 3 disclosures
     BOOST_REQUIRE(st.add_feedback({"p0", "screened", "", "t1", "me"}));
     const auto head = st.audit_head();
     BOOST_REQUIRE(head);
-    BOOST_TEST(head->entry == 5);
+    BOOST_TEST(head->entry == 6);
     BOOST_TEST(head->hash.size() == 64u);
-    const auto at5 = st.audit_hash_at(5), at4 = st.audit_hash_at(4), at6 = st.audit_hash_at(6);
-    BOOST_REQUIRE((at5 && at4 && at6));
-    BOOST_TEST((*at5 && **at5 == head->hash));
-    BOOST_TEST((*at4 && **at4 == run_head->hash && **at4 != head->hash));
-    BOOST_TEST(!*at6);  // no such entry
+    const auto at6 = st.audit_hash_at(6), at5 = st.audit_hash_at(5), at7 = st.audit_hash_at(7);
+    BOOST_REQUIRE((at6 && at5 && at7));
+    BOOST_TEST((*at6 && **at6 == head->hash));
+    BOOST_TEST((*at5 && **at5 == run_head->hash && **at5 != head->hash));
+    BOOST_TEST(!*at7);  // no such entry
     const auto log = st.audit_log();
     BOOST_REQUIRE(log);
     std::vector<std::string> actions;
     for (const auto& e : *log) actions.push_back(e[2]);
-    BOOST_TEST(actions == (std::vector<std::string>{"disclose", "disclose", "disclose", "run", "feedback"}),
-               boost::test_tools::per_element());
-    BOOST_TEST((*log)[1][3].find("patient p1: possible") == 0u, (*log)[1][3]);
+    BOOST_TEST(
+        actions == (std::vector<std::string>{"query", "disclose", "disclose", "disclose", "run", "feedback"}),
+        boost::test_tools::per_element());
+    BOOST_TEST((*log)[0][3] == "run 1: GET Patient?_count=10");
+    BOOST_TEST((*log)[2][3].find("patient p1: possible") == 0u, (*log)[2][3]);
     const auto ok = st.verify_audit();
     BOOST_REQUIRE(ok);
-    BOOST_TEST((ok->entries == 5u && ok->broken_at == 0 && ok->unchained == 0u));
+    BOOST_TEST((ok->entries == 6u && ok->broken_at == 0 && ok->unchained == 0u));
   }
   // Editing, removing or inserting an entry (here with the append-only triggers dropped) breaks the chain
   // there.
   const std::vector<std::pair<std::string, std::int64_t>> tampering = {
       {"UPDATE audit SET detail='patient p9: eligible' WHERE id=2", 2},
       {"DELETE FROM audit WHERE id=3", 4},
-      {"INSERT INTO audit(at, who, action, detail, hash) VALUES ('t', 'x', 'run', 'y', 'z')", 6}};
+      {"INSERT INTO audit(at, who, action, detail, hash) VALUES ('t', 'x', 'run', 'y', 'z')", 7}};
   for (const auto& [sql, breaks_at] : tampering) {
     test::TempDir copy;
     std::filesystem::copy(dir.path / "state", copy.path / "state");
