@@ -368,10 +368,13 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     TempLines::Ref shown, stored;
   };
   std::unordered_map<std::string, Lines> ineligible_lines;
-  const bool two_lines = state && opts.export_mode != report::ExportMode::identified;
+  // Lines shown as evaluated: identified exports, and counts-only ones (which write no lines at all).
+  const bool lines_as_stored =
+      opts.export_mode == report::ExportMode::identified || opts.export_mode == report::ExportMode::counts;
+  const bool two_lines = state && !lines_as_stored;
   const report::ResultLines result_lines(*trial, opts.ineligible_detail);
   auto shown_line = [&](const ranking::PatientOutcome& o) {
-    return opts.export_mode == report::ExportMode::identified
+    return lines_as_stored
                ? result_lines.line(o)
                : result_lines.line(report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
   };
@@ -574,8 +577,10 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
 
   // What the outputs show: the export mode applied once, to every writer (report/privacy.hpp).
   // (Identified exports show the outcomes as they are: no copy of a hospital's worth of them.)
+  // (Counts-only exports show no patient: their one writer counts outcomes, which it takes as they are.)
+  const bool counts_only = opts.export_mode == report::ExportMode::counts;
   std::vector<ranking::PatientOutcome> shown_copy;
-  if (opts.export_mode != report::ExportMode::identified)
+  if (opts.export_mode != report::ExportMode::identified && !counts_only)
     shown_copy = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
   const auto& shown = opts.export_mode == report::ExportMode::identified ? outcomes : shown_copy;
   auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
@@ -597,71 +602,87 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   // (disk full) would leave a mix of both nights; last night's manifest goes first, so that a folder without
   // a manifest says "incomplete" and one with a manifest lists exactly the files written with it.
   if (auto m = remove_file(opts.out / "manifest.json"); !m) return m.error();
-  // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
-  // copied from the scratch file: both only read what the run decided. The pool is declared after all they
-  // read, so that leaving early waits for the page before any of it goes.
   std::map<std::string, FileFingerprint> written;  // output -> fingerprint, for the manifest
-  FileFingerprint html_written;
-  TaskPool html_thread(1);
-  auto html_done = html_thread.submit([&]() -> Status {
-    auto file = AtomicFile::create(opts.out / "report.html");
-    if (!file) return file.error();
-    Status w = Status::success();
-    report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
-      if (w.ok()) w = (*file)->write(piece);
-    });
-    if (!w) return w;
-    if (auto c = (*file)->commit(); !c) return c;
-    html_written = (*file)->fingerprint();
-    return Status::success();
-  });
-  {
-    auto file = AtomicFile::create(opts.out / "results.ndjson");
-    if (!file) return file.error();
-    std::string text;
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      if (auto r = line_of(i, false, text); !r) return r.error();
-      text += '\n';
-      auto w = (*file)->write(text);
-      if (!w) return w.error();
-    }
-    if (auto c = (*file)->commit(); !c) return c.error();
-    written["results.ndjson"] = (*file)->fingerprint();
-  }
-  if (auto h = html_done.get(); !h) return h.error();
-  written["report.html"] = html_written;
-  // One output at a time, so that only one of them is in memory at once.
-  std::vector<std::string> names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html",
-                                    "group.json"};
-  std::vector<std::function<std::string()>> writers = {
-      [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
-      [&] { return report::issues_ndjson(shown_issues); },
-      [] { return std::string(); },  // report.html: written above
-      [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
-  if (state) {
-    if (pkey)
-      for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
-    names.push_back("changes.csv");
-    writers.push_back([&] { return report::changes_csv(changes); });
-  }
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == "report.html") continue;  // written above
-    auto w = write_file_atomic(opts.out / names[i], writers[i]());
+  std::vector<std::string> names;                  // in the manifest's order
+  if (counts_only) {
+    // RELIABILITY H8: aggregates only. A previous night's patient-level outputs (another export mode) go, so
+    // that the folder holds nothing this mode would not write.
+    for (const char* n : {"candidates.csv", "results.ndjson", "report.html", "data_issues.ndjson",
+                          "group.json", "changes.csv"})
+      if (auto r = remove_file(opts.out / n); !r) return r.error();
+    auto w =
+        write_file_atomic(opts.out / "attrition.csv", report::attrition_csv(*trial, outcomes, &opts.cells));
     if (!w) return w.error();
-    written[names[i]] = *w;
-    if (i == 0) crash_point("mid-export");
+    written["attrition.csv"] = *w;
+    names = {"attrition.csv"};
+  } else {
+    // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
+    // copied from the scratch file: both only read what the run decided. The pool is declared after all they
+    // read, so that leaving early waits for the page before any of it goes.
+    FileFingerprint html_written;
+    TaskPool html_thread(1);
+    auto html_done = html_thread.submit([&]() -> Status {
+      auto file = AtomicFile::create(opts.out / "report.html");
+      if (!file) return file.error();
+      Status w = Status::success();
+      report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
+        if (w.ok()) w = (*file)->write(piece);
+      });
+      if (!w) return w;
+      if (auto c = (*file)->commit(); !c) return c;
+      html_written = (*file)->fingerprint();
+      return Status::success();
+    });
+    {
+      auto file = AtomicFile::create(opts.out / "results.ndjson");
+      if (!file) return file.error();
+      std::string text;
+      for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        if (auto r = line_of(i, false, text); !r) return r.error();
+        text += '\n';
+        auto w = (*file)->write(text);
+        if (!w) return w.error();
+      }
+      if (auto c = (*file)->commit(); !c) return c.error();
+      written["results.ndjson"] = (*file)->fingerprint();
+    }
+    if (auto h = html_done.get(); !h) return h.error();
+    written["report.html"] = html_written;
+    // One output at a time, so that only one of them is in memory at once.
+    names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html", "group.json"};
+    std::vector<std::function<std::string()>> writers = {
+        [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
+        [&] { return report::issues_ndjson(shown_issues); },
+        [] { return std::string(); },  // report.html: written above
+        [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
+    if (state) {
+      if (pkey)
+        for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
+      names.push_back("changes.csv");
+      writers.push_back([&] { return report::changes_csv(changes); });
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "report.html") continue;  // written above
+      auto w = write_file_atomic(opts.out / names[i], writers[i]());
+      if (!w) return w.error();
+      written[names[i]] = *w;
+      if (i == 0) crash_point("mid-export");
+    }
+    names.insert(names.begin() + 1, "results.ndjson");
   }
   info.finished = now_utc();
   info.run_id = state ? record.id : 0;
   // The manifest goes last: its presence says the other outputs of this run are complete, and its
   // fingerprints let a reader check each of them (RELIABILITY S5).
-  names.insert(names.begin() + 1, "results.ndjson");
   std::vector<report::OutputFile> listed;
   for (const auto& n : names) listed.push_back({n, written.at(n)});
   auto write_manifest = [&] {
     return write_file_atomic(
         opts.out / "manifest.json",
-        report::manifest_json(*trial, report::apply_privacy(info, opts.export_mode, pkey), shown, listed));
+        report::manifest_json(*trial,
+                              counts_only ? report::counts_run_info(info, opts.cells)
+                                          : report::apply_privacy(info, opts.export_mode, pkey),
+                              counts_only ? outcomes : shown, listed, counts_only ? &opts.cells : nullptr));
   };
   if (auto w = write_manifest(); !w) return w.error();
 
@@ -690,6 +711,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     record.possible = static_cast<std::int64_t>(s.possible);
     record.ineligible = static_cast<std::int64_t>(s.ineligible);
     record.data_issues = static_cast<std::int64_t>(s.data_issues);
+    record.disclosed = !counts_only;
     auto row = [&](std::size_t i) {
       const auto& o = outcomes[i];
       store::PatientResult r;

@@ -7,6 +7,7 @@
 #include "core/date.hpp"
 #include "core/result.hpp"
 #include "core/shard.hpp"
+#include "report/counts.hpp"
 #include "report/outputs.hpp"
 #include "report/privacy.hpp"
 #include "source/line_filter.hpp"
@@ -32,6 +33,7 @@ struct RunOptions {
   // What the outputs may contain (the state store always keeps the identified results).
   report::ExportMode export_mode = report::ExportMode::identified;
   std::filesystem::path pseudonym_key;  // required for deidentified
+  report::CellPolicy cells;             // counts: the small-cell rule
   // How much of an ineligible patient's results line is written (report::IneligibleDetail).
   report::IneligibleDetail ineligible_detail = report::IneligibleDetail::deciding;
   Shard shard;  // this process's share of the patients (run --shard K/N; `merge` combines the shards)

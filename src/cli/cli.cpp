@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 #include <chrono>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -86,10 +87,14 @@ const char* kRunHelp =
     "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
     "output\n"
     "                  folders with `cohort-finder merge`\n"
-    "  --export-mode identified|limited|deidentified  what outputs may contain (default identified): limited "
-    "drops\n"
-    "                  names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, no "
-    "free text\n"
+    "  --export-mode identified|limited|deidentified|counts  what outputs may contain (default identified): "
+    "limited\n"
+    "                  drops names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, "
+    "no free\n"
+    "                  text; counts: attrition.csv and manifest.json only, counts of patients under the "
+    "small-cell rule\n"
+    "  --min-cell-count N  counts: a count from 1 to N-1 is shown as <N (default 11)\n"
+    "  --round-counts-to N counts: larger counts are rounded to a multiple of N (default 5)\n"
     "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away "
     "from outputs\n"
     "  --config FILE   JSON settings (any option below, with _ for -); COHORT_* environment variables "
@@ -264,6 +269,8 @@ int run_command(const std::vector<std::string>& args) {
                     "bulk",
                     "bulk-level",
                     "export-mode",
+                    "min-cell-count",
+                    "round-counts-to",
                     "pseudonym-key",
                     "shard",
                     "ineligible-detail",
@@ -381,8 +388,8 @@ int run_command(const std::vector<std::string>& args) {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);
     if (!mode) {
-      std::cerr << "cohort-finder run: --export-mode is identified, limited or deidentified, got '" << em
-                << "'\n";
+      std::cerr << "cohort-finder run: --export-mode is identified, limited, deidentified or counts, got '"
+                << em << "'\n";
       return kUsage;
     }
     o.export_mode = *mode;
@@ -399,6 +406,25 @@ int run_command(const std::vector<std::string>& args) {
     } else if (!o.pseudonym_key.empty()) {
       std::cerr << "cohort-finder run: --pseudonym-key needs --export-mode deidentified\n";
       return kUsage;
+    }
+    // The small-cell rule (report/counts.hpp): the privacy office's numbers, defaults 11 and 5.
+    for (const auto& [flag, value] :
+         {std::pair<const char*, std::size_t*>{"min-cell-count", &o.cells.min_count},
+          {"round-counts-to", &o.cells.round_to}}) {
+      if (!f.count(flag)) continue;
+      if (*mode != report::ExportMode::counts) {
+        std::cerr << "cohort-finder run: --" << flag << " needs --export-mode counts\n";
+        return kUsage;
+      }
+      const std::string& t = f[flag];
+      std::size_t n = 0;
+      const auto r = std::from_chars(t.data(), t.data() + t.size(), n);
+      if (r.ec != std::errc() || r.ptr != t.data() + t.size() || n < 1 || n > 1000) {
+        std::cerr << "cohort-finder run: --" << flag << " is a whole number from 1 to 1000, got '" << t
+                  << "'\n";
+        return kUsage;
+      }
+      *value = n;
     }
   }
   if (f.count("shard")) {
@@ -633,8 +659,15 @@ int run_command(const std::vector<std::string>& args) {
   std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients
             << " patients evaluated: " << sum->eligible << " eligible, " << sum->possible << " possible, "
             << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";
-  std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string() << "\n";
-  if (!sum->changes.empty()) std::cout << "changes " << sum->changes << " (changes.csv)\n";
+  if (o.export_mode == report::ExportMode::counts)
+    std::cout << "counts only (no patient-level output): "
+              << fs::absolute(o.out / "attrition.csv").lexically_normal().string() << "\n";
+  else
+    std::cout << "ranked candidates: " << fs::absolute(sum->candidates_csv).lexically_normal().string()
+              << "\n";
+  if (!sum->changes.empty())
+    std::cout << "changes " << sum->changes
+              << (o.export_mode == report::ExportMode::counts ? "\n" : " (changes.csv)\n");
   if (sum->lines_kept_from > 0)
     log("prune", "results lines kept for runs " + std::to_string(sum->lines_kept_from) +
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +

@@ -9,6 +9,7 @@
 
 #include "core/date.hpp"
 #include "json/json.hpp"
+#include "report/counts.hpp"
 #include "report/privacy.hpp"
 
 namespace cf::report {
@@ -254,8 +255,9 @@ std::string ResultLines::line(const ranking::PatientOutcome& o) const {
   return std::string(w.view());
 }
 
-std::string attrition_csv(const criteria::Trial& trial,
-                          const std::vector<ranking::PatientOutcome>& outcomes) {
+std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes,
+                          const CellPolicy* cells) {
+  auto count = [&](std::size_t n) { return cells ? publish_count(n, *cells) : std::to_string(n); };
   // Per criterion: how it decided every patient, and (in definition order) how many candidates each removed.
   std::string out = "\xEF\xBB\xBF";
   out +=
@@ -267,7 +269,7 @@ std::string attrition_csv(const criteria::Trial& trial,
     if (alive[p]) ++remaining;
   }
   out += "0,\"deceased\",built-in,\"Deceased patients are never candidates\",false,,,,," +
-         std::to_string(outcomes.size() - remaining) + "," + std::to_string(remaining) + "\r\n";
+         count(outcomes.size() - remaining) + "," + count(remaining) + "\r\n";
   for (std::size_t i = 0; i < trial.criteria.size(); ++i) {
     const auto& c = trial.criteria[i];
     std::size_t n[4] = {0, 0, 0, 0}, removed = 0;
@@ -282,9 +284,9 @@ std::string attrition_csv(const criteria::Trial& trial,
     }
     remaining -= removed;
     out += std::to_string(i + 1) + "," + csv_field(c.id) + "," + (c.inclusion ? "inclusion" : "exclusion") +
-           "," + csv_field(c.label) + "," + (c.analogue ? "true" : "false") + "," + std::to_string(n[0]) +
-           "," + std::to_string(n[1]) + "," + std::to_string(n[2]) + "," + std::to_string(n[3]) + "," +
-           std::to_string(removed) + "," + std::to_string(remaining) + "\r\n";
+           "," + csv_field(c.label) + "," + (c.analogue ? "true" : "false") + "," + count(n[0]) + "," +
+           count(n[1]) + "," + count(n[2]) + "," + count(n[3]) + "," + count(removed) + "," +
+           count(remaining) + "\r\n";
   }
   return out;
 }
@@ -367,7 +369,7 @@ void write_outputs(json::Writer& w, const std::vector<OutputFile>& outputs) {
 
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
                           const std::vector<ranking::PatientOutcome>& outcomes,
-                          const std::vector<OutputFile>& outputs) {
+                          const std::vector<OutputFile>& outputs, const CellPolicy* cells) {
   json::Writer w;
   w.begin_object();
   if (info.run_id > 0) w.key("run").integer(info.run_id);
@@ -422,8 +424,22 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   counts("data_issues", info.issues_by_kind);
   std::map<std::string, std::size_t> tiers{{"eligible", 0}, {"possible", 0}, {"ineligible", 0}};
   for (const auto& o : outcomes) ++tiers[ranking::to_string(o.tier)];
-  w.key("patients").integer(static_cast<long long>(outcomes.size()));
-  counts("tiers", tiers);
+  if (cells) {  // counts-only: the same members, as text through the small-cell rule
+    w.key("patients").str(publish_count(outcomes.size(), *cells));
+    w.key("tiers").begin_object();
+    for (const auto& [name, n] : tiers) w.key(name).str(publish_count(n, *cells));
+    w.end_object();
+    w.key("small_cells")
+        .begin_object()
+        .key("suppressed_below")
+        .integer(static_cast<long long>(cells->min_count))
+        .key("rounded_to")
+        .integer(static_cast<long long>(cells->round_to))
+        .end_object();
+  } else {
+    w.key("patients").integer(static_cast<long long>(outcomes.size()));
+    counts("tiers", tiers);
+  }
   if (info.audit_entry > 0)
     w.key("audit")
         .begin_object()

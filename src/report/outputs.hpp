@@ -90,7 +90,10 @@ struct Change {
   std::string screening_status;
 };
 std::string changes_csv(const std::vector<Change>& changes);
-std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes);
+struct CellPolicy;  // report/counts.hpp
+// With `cells` (a counts-only export), every count of patients is published through the small-cell rule.
+std::string attrition_csv(const criteria::Trial& trial, const std::vector<ranking::PatientOutcome>& outcomes,
+                          const CellPolicy* cells = nullptr);
 // data_issues.ndjson: one issue per line, sorted by location (digits compared as numbers, so file:9 comes
 // before file:10), then kind, resource, path and message: the same file whatever the threads or partitions of
 // the run.
@@ -102,9 +105,11 @@ struct OutputFile {
 };
 // "outputs":[{"file":..,"sha256":..,"bytes":..,"lines":..},...] as the value of the current key.
 void write_outputs(json::Writer& w, const std::vector<OutputFile>& outputs);
+// With `cells`, the counts of patients (in all, per tier) go through the small-cell rule, which the manifest
+// records.
 std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
                           const std::vector<ranking::PatientOutcome>& outcomes,
-                          const std::vector<OutputFile>& outputs);
+                          const std::vector<OutputFile>& outputs, const CellPolicy* cells = nullptr);
 
 // Plain-language account of one patient's line of results.ndjson.
 Result<std::string> explain(const std::filesystem::path& results_file, const std::string& patient_id);

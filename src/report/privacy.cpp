@@ -9,6 +9,7 @@
 #include "core/secret_file.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
+#include "report/counts.hpp"
 
 namespace cf::report {
 
@@ -171,6 +172,8 @@ const char* to_string(ExportMode m) {
       return "limited";
     case ExportMode::deidentified:
       return "deidentified";
+    case ExportMode::counts:
+      return "counts";
   }
   return "deidentified";
 }
@@ -179,6 +182,7 @@ std::optional<ExportMode> parse_export_mode(std::string_view s) {
   if (s == "identified") return ExportMode::identified;
   if (s == "limited") return ExportMode::limited;
   if (s == "deidentified") return ExportMode::deidentified;
+  if (s == "counts") return ExportMode::counts;
   return std::nullopt;
 }
 
@@ -294,6 +298,8 @@ std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientO
     for (auto& o : outcomes) o.name.clear();
     return outcomes;
   }
+  if (mode == ExportMode::counts)
+    return {};  // no writer shows a patient: only aggregates (report/counts.hpp)
   assert(key && "deidentified exports need a pseudonym key");
   if (!key) return {};  // fail closed
   for (auto& o : outcomes) {
@@ -305,6 +311,7 @@ std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientO
 }
 
 RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
+  if (mode == ExportMode::counts) return counts_run_info(std::move(info), CellPolicy{});
   if (mode != ExportMode::deidentified) return info;
   assert(key && "deidentified exports need a pseudonym key");
   for (auto& s : info.incomplete) {
@@ -318,6 +325,7 @@ RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
 }
 
 std::vector<DataIssue> apply_privacy(std::vector<DataIssue> issues, ExportMode mode, const PrivacyKey* key) {
+  if (mode == ExportMode::counts) return {};  // each issue names a resource
   if (mode != ExportMode::deidentified) return issues;
   assert(key && "deidentified exports need a pseudonym key");
   for (auto& i : issues) {

@@ -6,7 +6,10 @@
 //   deidentified  ids replaced by keyed HMAC-SHA256 pseudonyms; every date of a patient shifted by one
 //                 offset derived from the same key (-30..-1 or +1..+30 days: never 0, so no true date
 //                 survives); free text removed (reasons, notes, display strings, value text with letters,
-//                 file locations); the score withheld (0), as its recency term would reveal the shift.
+//                 file locations); the score withheld (0), as its recency term would reveal the shift;
+//   counts        no patient-level output at all: attrition.csv and the manifest, with every count of
+//   patients
+//                 through a small-cell rule (report/counts.hpp).
 // Tiers, ranks, order and criterion outcomes never change: privacy is applied after ranking.
 #include <cstdint>
 #include <filesystem>
@@ -23,7 +26,7 @@
 
 namespace cf::report {
 
-enum class ExportMode { identified, limited, deidentified };
+enum class ExportMode { identified, limited, deidentified, counts };
 const char* to_string(ExportMode m);
 std::optional<ExportMode> parse_export_mode(std::string_view s);
 

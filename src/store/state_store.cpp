@@ -195,7 +195,7 @@ Status StateStore::finish_run(const RunRecord& r, std::size_t count,
     auto st = one.run();
     if (!st) return st;
     // RELIABILITY H6: one disclosure entry per candidate the outputs name (the list coordinators work from).
-    if (p.tier == "eligible" || p.tier == "possible")
+    if (r.disclosed && (p.tier == "eligible" || p.tier == "possible"))
       if (auto a = audit({audit_entry.who, "disclose",
                           "patient " + p.patient + ": " + p.tier + ", rank " + std::to_string(p.rank) +
                               ", in the outputs of run " + std::to_string(r.id) + " (" + r.out_dir + ")"});

@@ -22,7 +22,8 @@ struct RunRecord {
   std::string started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user;
   bool complete = false;
   std::int64_t patients = 0, eligible = 0, possible = 0, ineligible = 0, data_issues = 0;
-  std::string failure;  // why the run ended without a result (fail_run), or ""
+  std::string failure;    // why the run ended without a result (fail_run), or ""
+  bool disclosed = true;  // its outputs name the candidates (not a counts-only export): disclosure entries
 };
 
 struct PatientResult {

@@ -144,6 +144,37 @@ err=$("$bin" audit --state h6-state h6-nostate/manifest.json 2>&1 >/dev/null)
 check "H6: a manifest without an audit head is a usage error (exit 2)" test $? -eq 2
 check "H6: ... that says why" grep -q "the manifest names no audit log entry" <<<"$err"
 check "H6: a run without --state writes no audit head" bash -c "! grep -q '\"audit\"' h6-nostate/manifest.json"
+# RELIABILITY H8: a counts-only export into a folder an identified run wrote: afterwards it holds the funnel and
+# the manifest only, no patient id anywhere, every count of patients under the small-cell rule, and the state
+# store's audit log has no disclosure entry for that run.
+"$bin" run --as-of 2026-11-26 --out h8-out --state h8-state >/dev/null 2>&1
+out=$("$bin" run --as-of 2026-11-26 --out h8-out --state h8-state --export-mode counts 2>&1)
+check "H8: a counts-only run exits 0" test $? -eq 0
+check "H8: ... and says where the counts are" grep -q "counts only (no patient-level output): $tmp/h8-out/attrition.csv" <<<"$out"
+check "H8: ... leaving only attrition.csv and manifest.json in the folder" test "$(ls h8-out | tr '\n' ' ')" = "attrition.csv manifest.json "
+check "H8: no patient id in the folder" bash -c "! grep -rq 'cc-[0-9]' h8-out"
+check "H8: every count in attrition.csv is 0, <11 or a multiple of 5 from 10" python3 -c '
+import csv, re, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig")))
+cells = [v for r in rows[1:] for v in r[5:]]
+assert len(rows) > 20 and "<11" in cells, rows
+assert all(re.fullmatch(r"|0|<11|[1-9][0-9]*[05]", v) for v in cells), cells' h8-out/attrition.csv
+check "H8: the manifest counts patients under the rule and records it" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["export_mode"] == "counts" and m["patients"] == "65" and m["tiers"] == {"eligible": "15", "possible": "20", "ineligible": "30"}, m
+assert m["small_cells"] == {"suppressed_below": 11, "rounded_to": 5}, m
+assert [o["file"] for o in m["outputs"]] == ["attrition.csv"], m["outputs"]' h8-out/manifest.json
+check "H8: disclosure entries for the identified run only" \
+  bash -c "test \$('$bin' audit --state h8-state | grep -c '  disclose  .*in the outputs of run 2') -eq 0 && '$bin' audit --state h8-state | grep -q '  disclose  .*in the outputs of run 1'"
+"$bin" run --as-of 2026-11-26 --out h8-strict --export-mode counts --min-cell-count 20 --round-counts-to 10 >/dev/null 2>&1
+check "H8: the threshold and rounding are the privacy office's (--min-cell-count 20 --round-counts-to 10)" \
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["tiers"] == {"eligible": "<20", "possible": "20", "ineligible": "30"}, m' h8-strict/manifest.json
+err=$("$bin" run --as-of 2026-11-26 --out h8-x --min-cell-count 5 2>&1)
+check "H8: --min-cell-count without --export-mode counts exits 2" test $? -eq 2
+check "H8: ... and says so" grep -q -- "--min-cell-count needs --export-mode counts" <<<"$err"
+"$bin" run --as-of 2026-11-26 --out h8-x --export-mode counts --round-counts-to 0 >/dev/null 2>&1
+check "H8: --round-counts-to 0 exits 2" test $? -eq 2
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2
