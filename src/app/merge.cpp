@@ -188,6 +188,12 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
             "pseudonymised, so the order of one unsharded run cannot be rebuilt from them (run the "
             "shards identified or limited, or run unsharded)",
             d.string());
+      if (info.export_mode == "counts")
+        return make_error(
+            "counts-only shards cannot be merged: their rounded counts do not add up to the counts of one "
+            "unsharded run (run the shards identified and merge them, or run unsharded with --export-mode "
+            "counts)",
+            d.string());
       if (!report::parse_export_mode(info.export_mode))
         return make_error("unknown export mode '" + info.export_mode + "'", d.string());
       auto t = trial_of(doc, d);

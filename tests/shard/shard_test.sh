@@ -3,7 +3,7 @@
 # group.json byte for byte, report.html byte for byte once its two run-metadata rows are normalised (norm_html below:
 # "Source", which the merge marks "(merged from N shards)", and "Run", the wall-clock start/finish), data issues as a
 # set; the same in a limited export for N = 2; shards of different as-of dates, a missing shard, a duplicate,
-# de-identified shards and shards whose trial definition is no longer readable are refused.
+# de-identified and counts-only shards and shards whose trial definition is no longer readable are refused.
 set -u
 bin=$(readlink -f "$1")
 repo=$(readlink -f "$2")
@@ -75,6 +75,9 @@ for k in 1 2; do
   "$bin" run "${args[@]}" --export-mode deidentified --pseudonym-key "$tmp/key" --shard "$k/2" --out "$tmp/de-$k" >/dev/null
 done
 check "de-identified shards are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/de-1' '$tmp/de-2' 2>/dev/null"
+for k in 1 2; do "$bin" run "${args[@]}" --export-mode counts --shard "$k/2" --out "$tmp/counts-$k" >/dev/null 2>&1; done
+err=$("$bin" merge --out "$tmp/bad-counts" "$tmp/counts-1" "$tmp/counts-2" 2>&1)
+check "counts-only shards are refused (their rounded counts do not add up)" grep -q "counts-only shards cannot be merged" <<<"$err"
 # The trial definition is read again for the report: a manifest naming one that is gone is refused.
 cp -r "$tmp/s2-1" "$tmp/gone-1" && cp -r "$tmp/s2-2" "$tmp/gone-2"
 for k in 1 2; do
