@@ -1,8 +1,8 @@
 #include "cli/cli.hpp"
 
 #include <unistd.h>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
