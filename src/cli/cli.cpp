@@ -152,9 +152,9 @@ const char* kHistoryHelp =
 
 const char* kAuditHelp =
     "cohort-finder audit --state DIR [MANIFEST...]\n"
-    "  Prints the audit log (runs, one disclosure entry per candidate a run's outputs name, pruning,\n"
-    "  feedback) and checks its hash chain: exit 0 when every entry verifies, 7 at the first that does "
-    "not.\n"
+    "  Prints the audit log (runs, the searches each sent to the server, one disclosure entry per\n"
+    "  candidate a run's outputs name, pruning, feedback) and checks its hash chain: exit 0 when every\n"
+    "  entry verifies, 7 at the first that does not.\n"
     "  Each MANIFEST (a run's manifest.json, kept with its outputs) names the log's newest entry when that\n"
     "  run ended: exit 7 too if the log no longer has it with the same hash, which is how the newest\n"
     "  entries removed shows.\n";
