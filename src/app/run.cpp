@@ -733,14 +733,17 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     update.pulled = std::move(pulled);
     update.full = !src.delivered_changes_only() && s.complete;
     if (s.complete) update.watermark = src.watermark();
+    // RELIABILITY H6, the export's record: which criteria, where to, and each output's SHA-256 (as in
+    // manifest.json), so that a copy found later can be matched to the run that wrote it.
     std::string outputs;
-    for (const auto& n : names) outputs += n + " ";
-    const store::AuditEntry entry{record.user, "run",
-                                  "run " + std::to_string(record.id) + " as of " + record.as_of + " from " +
-                                      record.source + ": " + std::to_string(s.patients) + " patients (" +
-                                      std::to_string(s.eligible) + " eligible, " +
-                                      std::to_string(s.possible) + " possible) written to " + record.out_dir +
-                                      " [" + outputs + "manifest.json]"};
+    for (const auto& n : names) outputs += n + " sha256:" + written.at(n).sha256 + ", ";
+    const store::AuditEntry entry{
+        record.user, "run",
+        "run " + std::to_string(record.id) + " as of " + record.as_of + " from " + record.source +
+            " with trial " + trial->id + " version " + trial->version + " (" + to_string(opts.export_mode) +
+            " export): " + std::to_string(s.patients) + " patients (" + std::to_string(s.eligible) +
+            " eligible, " + std::to_string(s.possible) + " possible) written to " + record.out_dir + " [" +
+            outputs + "manifest.json]"};
     if (auto f = state->finish_run(record, outcomes.size(), row, entry, &update, src.queries()); !f) {
       // RELIABILITY S6: the night is not recorded (the store rolled back), so its outputs must not look like
       // a finished night's either: without manifest.json the folder says it is incomplete.

@@ -122,6 +122,9 @@ read -r head1 hash1 < <(manifest_head h6-1/manifest.json)
 check "H6: the manifest names the audit log's head" test "${head1:-0}" -gt 1
 check "H6: ... and the run's log says it too" grep -q "log head: entry $head1, sha256 $hash1 " <<<"$out"
 check "H6: ... which is the last entry: the run's own" bash -c "'$bin' audit --state h6-state | sed -n '${head1}p' | grep -q '  run  run 1 as of'"
+check "H6: the run's entry names the trial, the export mode and each output's SHA-256" bash -c "'$bin' audit --state h6-state |
+  grep '  run  run 1 as of' | grep 'with trial NCT07177911 version .* (identified export)' |
+  grep -q 'candidates.csv sha256:$(sha256sum h6-1/candidates.csv | cut -d' ' -f1), '"
 "$bin" run --as-of 2026-11-26 --out h6-2 --state h6-state >/dev/null 2>&1
 read -r head2 _ < <(manifest_head h6-2/manifest.json)
 check "H6: the next run's head is further on" test "${head2:-0}" -gt "${head1:-0}"
