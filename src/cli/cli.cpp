@@ -46,7 +46,7 @@ const char* kUsageText =
     "DIR]\n"
     "  cohort-finder explain PATIENT_ID [--out DIR | --state DIR [--run N]]\n"
     "  cohort-finder history --state DIR\n"
-    "  cohort-finder audit --state DIR [MANIFEST...]\n"
+    "  cohort-finder audit --state DIR [ANCHOR...]\n"
     "  cohort-finder merge --out DIR SHARD_DIR...\n"
     "  cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
     "--state DIR\n"
@@ -151,13 +151,13 @@ const char* kHistoryHelp =
     "  Lists the runs recorded in the state folder with their counts.\n";
 
 const char* kAuditHelp =
-    "cohort-finder audit --state DIR [MANIFEST...]\n"
+    "cohort-finder audit --state DIR [ANCHOR...]\n"
     "  Prints the audit log (runs, the searches each sent to the server, one disclosure entry per\n"
     "  candidate a run's outputs name, pruning, feedback) and checks its hash chain: exit 0 when every\n"
     "  entry verifies, 7 at the first that does not.\n"
-    "  Each MANIFEST (a run's manifest.json, kept with its outputs) names the log's newest entry when that\n"
-    "  run ended: exit 7 too if the log no longer has it with the same hash, which is how the newest\n"
-    "  entries removed shows.\n";
+    "  Each ANCHOR names the log's newest entry when a run ended: the run's manifest.json (kept with its\n"
+    "  outputs), or N:SHA256 from the run's log line \"log head: entry N, sha256 SHA256\". Exit 7 too if\n"
+    "  the log no longer has that entry with that hash, which is how the newest entries removed shows.\n";
 
 const char* kFeedbackHelp =
     "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
@@ -807,7 +807,7 @@ int with_state(const std::vector<std::string>& args, const char* name, const cha
 }
 
 int audit_command(const std::vector<std::string>& args) {
-  auto body = [](store::StateStore& st, const std::vector<std::string>& manifests) -> int {
+  auto body = [](store::StateStore& st, const std::vector<std::string>& anchors) -> int {
     auto log = st.audit_log();
     auto check = st.verify_audit();
     if (!log || !check) {
@@ -827,7 +827,7 @@ int audit_command(const std::vector<std::string>& args) {
                               : std::string())
               << "\n";
     int rc = kOk;
-    for (const auto& m : manifests) {
+    for (const auto& m : anchors) {
       auto a = app::check_audit_anchor(st, m);
       if (!a) {
         std::cerr << "cohort-finder audit: " << a.error().what() << "\n";

@@ -126,7 +126,7 @@ check "H6: the run's entry names the trial, the export mode and each output's SH
   grep '  run  run 1 as of' | grep 'with trial NCT07177911 version .* (identified export)' |
   grep -q 'candidates.csv sha256:$(sha256sum h6-1/candidates.csv | cut -d' ' -f1), '"
 "$bin" run --as-of 2026-11-26 --out h6-2 --state h6-state >/dev/null 2>&1
-read -r head2 _ < <(manifest_head h6-2/manifest.json)
+read -r head2 hash2 < <(manifest_head h6-2/manifest.json)
 check "H6: the next run's head is further on" test "${head2:-0}" -gt "${head1:-0}"
 out=$("$bin" audit --state h6-state h6-1/manifest.json h6-2/manifest.json 2>&1)
 check "H6: both manifests verify against the log" test $? -eq 0
@@ -136,7 +136,11 @@ remove_audit_after h6-state "$head1"
 check "H6: the newest entries removed leave a chain that verifies on its own" test $? -eq 0
 err=$("$bin" audit --state h6-state h6-1/manifest.json h6-2/manifest.json 2>&1 >/dev/null)
 check "H6: ... but not against the second run's manifest (exit 7)" test $? -eq 7
-check "H6: ... which says entries were removed"   grep -q "h6-2/manifest.json: entry $head2 is not in the log: entries were removed" <<<"$err"
+check "H6: ... which says entries were removed" grep -q "h6-2/manifest.json: entry $head2 is not in the log: entries were removed" <<<"$err"
+"$bin" audit --state h6-state "$head2:$hash2" >/dev/null 2>&1
+check "H6: ... nor against the head as the run's log line gave it (N:SHA256, exit 7)" test $? -eq 7
+"$bin" audit --state h6-state "$head1:$hash1" >/dev/null 2>&1
+check "H6: ... while the first run's head still verifies" test $? -eq 0
 check "H6: ... and not against the first" bash -c "! grep -q 'h6-1/manifest.json' <<<'$err'"
 "$bin" run --as-of 2026-11-26 --out h6-3 --state h6-state >/dev/null 2>&1
 err=$("$bin" audit --state h6-state h6-2/manifest.json 2>&1 >/dev/null)
