@@ -765,7 +765,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     }
     // RELIABILITY H6: the hash chain shows an entry changed or removed in the middle, not the newest ones
     // removed. The head after tonight's entries goes where the store cannot reach it: manifest.json (written
-    // again, whole or not at all) and the run's log; `audit --state DIR MANIFEST...` checks the log has it.
+    // again, whole or not at all) and the run's log; `audit --state DIR ANCHOR...` checks the log has it.
     auto head = state->audit_head();
     if (head && head->entry > 0) {
       info.audit_entry = head->entry;
