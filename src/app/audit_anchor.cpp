@@ -2,7 +2,7 @@
 
 #include <charconv>
 #include <fstream>
-#include <regex>
+#include <optional>
 #include <sstream>
 
 #include "json/json.hpp"
@@ -13,6 +13,20 @@ namespace {
 
 bool parse_entry(std::string_view text, std::int64_t& entry) {
   return std::from_chars(text.data(), text.data() + text.size(), entry).ec == std::errc() && entry > 0;
+}
+
+// "N:SHA256": 1 to 18 digits, a colon, 64 lower-case hex digits.
+std::optional<store::AuditHead> head_in_text(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon > 18 || text.size() - colon - 1 != 64) return std::nullopt;
+  store::AuditHead h;
+  for (char c : text.substr(0, colon))
+    if (c < '0' || c > '9') return std::nullopt;
+  if (!parse_entry(text.substr(0, colon), h.entry)) return std::nullopt;
+  for (char c : text.substr(colon + 1))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  h.hash = std::string(text.substr(colon + 1));
+  return h;
 }
 
 Result<store::AuditHead> head_in_manifest(const std::string& manifest) {
@@ -39,16 +53,13 @@ Result<store::AuditHead> head_in_manifest(const std::string& manifest) {
 
 Result<AnchorCheck> check_audit_anchor(store::StateStore& st, const std::string& anchor) {
   // "N:SHA256", as the run's log line gives them: a head kept in the journal rather than a manifest.
-  static const std::regex kHead("([0-9]{1,18}):([0-9a-f]{64})");
-  std::smatch m;
   store::AuditHead head;
-  if (std::regex_match(anchor, m, kHead) && !std::filesystem::exists(anchor) &&
-      parse_entry(m.str(1), head.entry)) {
-    head.hash = m.str(2);
+  if (auto text = head_in_text(anchor); text && !std::filesystem::exists(anchor)) {
+    head = std::move(*text);
   } else {
-    auto h = head_in_manifest(anchor);
-    if (!h) return h.error();
-    head = std::move(*h);
+    auto in_manifest = head_in_manifest(anchor);
+    if (!in_manifest) return in_manifest.error();
+    head = std::move(*in_manifest);
   }
   AnchorCheck c;
   c.entry = head.entry;

@@ -2,7 +2,6 @@
 // funnel of the demo run under it, and the run metadata stripped of patient ids.
 #include <boost/test/unit_test.hpp>
 
-#include <regex>
 #include <sstream>
 
 #include "demo.hpp"
@@ -37,7 +36,12 @@ BOOST_AUTO_TEST_CASE(the_demo_funnel_shows_no_count_from_1_to_10) {
   std::string line;
   std::getline(in, line);  // header
   std::size_t rows = 0, suppressed = 0;
-  const std::regex cell("^(|0|<11|[1-9][0-9]*[05])$");
+  // Empty (the deceased row's outcome cells), 0, <11, or a multiple of 5 from 10.
+  auto published = [](const std::string& f) {
+    if (f.empty() || f == "0" || f == "<11") return true;
+    if (f.size() < 2 || f[0] == '0' || f.find_first_not_of("0123456789") != std::string::npos) return false;
+    return f.back() == '0' || f.back() == '5';
+  };
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     ++rows;
@@ -50,7 +54,7 @@ BOOST_AUTO_TEST_CASE(the_demo_funnel_shows_no_count_from_1_to_10) {
       end = comma;
     }
     for (const auto& f : fields) {
-      BOOST_TEST(std::regex_match(f, cell), line);
+      BOOST_TEST(published(f), line);
       suppressed += f == "<11";
     }
   }
