@@ -18,6 +18,7 @@
 
 #include "core/crash_point.hpp"
 #include "core/files.hpp"
+#include "core/sha256.hpp"
 #include "core/task_pool.hpp"
 #include "core/temp_file.hpp"
 #include "criteria/trial.hpp"
@@ -258,6 +259,11 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     record.trial_id = trial->id;
     record.trial_version = trial->version;
     record.trial_sha256 = trial->sha256;
+    {
+      std::string shas;
+      for (const auto& [file, sha] : terms->files()) shas += sha + "\n";
+      record.mappings_sha256 = sha256_hex(shas);
+    }
     record.out_dir = fs::absolute(opts.out).lexically_normal().string();
     record.user = store::current_user();
     auto id = state->begin_run(record);
@@ -269,13 +275,28 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   // With a state folder: what was pulled before, and whether to ask the source only for changes.
   std::vector<store::StoredResource> stored;
   std::string incremental_since;
+  std::string full_because;  // why a pull that could have been incremental was a full one
   if (state) {
     auto r = state->resources(src.describe());
     if (!r) return r.error();
     stored = std::move(*r);
     auto wm = state->watermark(src.describe());
     if (!wm) return wm.error();
+    // What the store kept was chosen by last night's trial definition and mappings: if either changed, codes
+    // that did not matter then may matter now, and only a full pull brings them.
     if (!opts.full && src.supports_incremental() && !wm->empty() && !stored.empty()) {
+      auto runs = state->history();
+      if (!runs) return runs.error();
+      for (auto past = runs->rbegin(); past != runs->rend(); ++past) {
+        if (past->id == record.id || past->source != record.source ||
+            (past->status != "complete" && past->status != "incomplete"))
+          continue;
+        if (past->trial_sha256 != record.trial_sha256 || past->mappings_sha256 != record.mappings_sha256)
+          full_because = "the trial definition or the mappings changed since run " + std::to_string(past->id);
+        break;
+      }
+    }
+    if (!opts.full && full_because.empty() && src.supports_incremental() && !wm->empty() && !stored.empty()) {
       incremental_since = minus_seconds(*wm, opts.since_margin_seconds);
       std::set<std::string> known;
       for (const auto& s : stored)
@@ -691,6 +712,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   s.evaluate_seconds = evaluate_seconds;
   s.output_seconds = seconds_since(t_output);
   s.changes = change_summary;
+  s.full_because = full_because;
   s.patients = outcomes.size();
   for (const auto& o : outcomes) {
     if (o.tier == ranking::Tier::eligible) ++s.eligible;

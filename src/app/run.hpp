@@ -49,6 +49,7 @@ struct RunSummary {
   bool complete = true;
   std::filesystem::path candidates_csv;
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
+  std::string full_because;  // why the pull was a full one where it could have been incremental, or ""
   std::int64_t run_id = 0;
   std::int64_t lines_kept_from = 0;  // keep_lines: the oldest run whose results lines are kept
   std::string prune_error;           // keep_lines: why the old lines could not be pruned (the run stands)

@@ -672,6 +672,7 @@ int run_command(const std::vector<std::string>& args) {
     log("prune", "results lines kept for runs " + std::to_string(sum->lines_kept_from) +
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
+  if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
   if (sum->audit_entry > 0)
     log("audit", "log head: entry " + std::to_string(sum->audit_entry) + ", sha256 " + sum->audit_hash +
                      " (also in manifest.json)");

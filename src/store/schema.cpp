@@ -66,6 +66,12 @@ ALTER TABLE runs ADD COLUMN failure TEXT;
     R"sql(
 ALTER TABLE audit ADD COLUMN hash TEXT;
 )sql",
+    // 7: the mapping files a run used (one SHA-256 over theirs), beside the trial definition's: when either
+    // differs from the last run's, codes that mattered nothing before may matter now, and what the state
+    // store kept from incremental pulls no longer covers them, so the next pull is a full one.
+    R"sql(
+ALTER TABLE runs ADD COLUMN mappings_sha256 TEXT;
+)sql",
 };
 
 }  // namespace

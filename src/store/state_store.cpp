@@ -86,6 +86,7 @@ RunRecord read_run(const Statement& q) {
   r.out_dir = q.text(14);
   r.user = q.text(15);
   r.failure = q.text(16);
+  r.mappings_sha256 = q.text(17);
   return r;
 }
 
@@ -103,7 +104,7 @@ PatientResult read_result(const Statement& q) {
 constexpr const char* kRunColumns =
     "id, started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, patients, "
     "eligible, "
-    "possible, ineligible, data_issues, out_dir, user, failure";
+    "possible, ineligible, data_issues, out_dir, user, failure, COALESCE(mappings_sha256, '')";
 
 }  // namespace
 
@@ -122,10 +123,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& dir) {
 Result<std::int64_t> StateStore::begin_run(const RunRecord& r) {
   Statement q(*db_,
               "INSERT INTO runs(started, as_of, source, trial_id, trial_version, trial_sha256, status, "
-              "out_dir, user) "
-              "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)");
+              "out_dir, user, mappings_sha256) "
+              "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)");
   q.bind(1, r.started).bind(2, r.as_of).bind(3, r.source).bind(4, r.trial_id).bind(5, r.trial_version);
-  q.bind(6, r.trial_sha256).bind(7, r.out_dir).bind(8, r.user);
+  q.bind(6, r.trial_sha256).bind(7, r.out_dir).bind(8, r.user).bind(9, r.mappings_sha256);
   auto st = q.run();
   if (!st) return st.error();
   Statement id(*db_, "SELECT last_insert_rowid()");

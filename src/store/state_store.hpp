@@ -20,6 +20,7 @@ class Db;
 struct RunRecord {
   std::int64_t id = 0;
   std::string started, finished, as_of, source, trial_id, trial_version, trial_sha256, status, out_dir, user;
+  std::string mappings_sha256;  // over the mapping files' SHA-256s, in order ("" before schema 7)
   bool complete = false;
   std::int64_t patients = 0, eligible = 0, possible = 0, ineligible = 0, data_issues = 0;
   std::string failure;    // why the run ended without a result (fail_run), or ""

@@ -130,6 +130,23 @@ done
 check "integrity_check ok after every kill" test "$integrity_failures" -eq 0
 check "killed runs are recorded as abandoned" bash -c "'$BIN' history --state '$T/state' | grep -c abandoned | grep -qx $points"
 
+# Changed mappings (a copy whose concepts.json differs only in its comment): what the store kept from incremental
+# pulls was chosen by the old ones, so the next pull is a full one; the night after, incremental again.
+cp -r "$REPO/mappings" "$T/mappings2"
+python3 - "$T/mappings2/concepts.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["comment"] += " (changed by the nightly test)"
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+run 2026-11-27 remapped --mappings "$T/mappings2"; check "a night with changed mappings exits 0" test $? -eq 0
+check "changed mappings: everything pulled again, and the log says why" \
+  grep -q "pulled everything again: the trial definition or the mappings changed since run" "$T/remapped.stderr"
+check "changed mappings: not an incremental pull" bash -c "! grep -q 'pulled [0-9]* changed' '$T/remapped.stdout'"
+run 2026-11-27 remapped2 --mappings "$T/mappings2"
+check "the next night with the same mappings pulls incrementally again" grep -q "pulled [0-9]* changed" "$T/remapped2.stdout"
+check "... and says nothing of a full pull" bash -c "! grep -q 'pulled everything again' '$T/remapped2.stderr'"
+
 # No clinical value in logs: a planted creatinine value never appears in stdout/stderr of any run.
 check "no planted value in logs" bash -c "! grep -l 7.31975 '$T'/*.stdout '$T'/*.stderr"
 check "the audit log records runs without clinical values" python3 -c "

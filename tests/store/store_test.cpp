@@ -108,6 +108,7 @@ BOOST_AUTO_TEST_CASE(state_store_runs_feedback_audit) {
   BOOST_REQUIRE(h);
   BOOST_REQUIRE(h->size() == 3u);
   BOOST_TEST((h->at(0).status == "complete" && h->at(0).failure.empty()));
+  BOOST_TEST(h->at(0).mappings_sha256.empty());  // from before schema 7: the next pull is a full one
   BOOST_TEST((h->at(1).status == "abandoned" && h->at(1).failure.empty()));
   BOOST_TEST(h->at(2).status == "abandoned");
   BOOST_TEST(h->at(2).failure == "report.html.tmp: cannot write: No space left on device");
@@ -362,6 +363,7 @@ BOOST_AUTO_TEST_CASE(a_schema_4_state_folder_is_upgraded_in_place) {
   // Back to what schema 4 had (SQLite drops columns since 3.35).
   raw_sql(dir.path / "state",
           "ALTER TABLE audit DROP COLUMN hash; ALTER TABLE runs DROP COLUMN failure; "
+          "ALTER TABLE runs DROP COLUMN mappings_sha256; "
           "DELETE FROM schema_version WHERE version > 4");
   auto s = store::StateStore::open(dir.path / "state");
   BOOST_REQUIRE(s);
