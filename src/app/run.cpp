@@ -321,20 +321,31 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   if (!opts.shard.whole())
     collector.set_patient_filter([s = opts.shard](const std::string& id) { return s.contains(id); });
   collector.set_spill(opts.out, opts.memory_budget_bytes, spill_buckets(src.size_hint()), kPartitionsPerFile);
-  std::vector<store::StoredResource> pulled;
-  std::set<std::string> pulled_keys;
-  std::size_t pages = 0;
+  // The state store keeps what the collector keeps, and a resource that replaces one it has: a newer version
+  // that no longer matters (recoded, say) must take the old one's place, or tomorrow's incremental night
+  // would still read the old one from the store.
+  std::set<std::string> stored_keys;
+  for (const auto& s : stored) stored_keys.insert(s.type + "/" + s.id);
+  std::vector<store::StoredResource> pulled;  // what the store keeps of what was read
+  std::set<std::string> pulled_keys;          // their keys: the store's versions of these are replaced
+  std::size_t delivered = 0, pages = 0;
   auto st = src.read(
       [&](source::Page&& page) {
         if (++pages == 2) crash_point("mid-pull");
         for (auto& r : page.resources) {
-          if (state) {
-            const fhir::Header& h = fhir::header(r);
-            pulled.push_back({fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id,
-                              h.origin.location, h.raw});
-            pulled_keys.insert(h.key());
+          ++delivered;
+          if (!state) {
+            collector.add(std::move(r));
+            continue;
           }
-          collector.add(std::move(r));
+          const fhir::Header& h = fhir::header(r);
+          store::StoredResource row{fhir::to_string(h.type), h.id, h.version_id, h.last_updated, h.patient_id,
+                                    h.origin.location,       h.raw};
+          std::string resource_key = h.key();
+          if (collector.add(std::move(r)) || stored_keys.count(resource_key)) {
+            pulled.push_back(std::move(row));
+            pulled_keys.insert(std::move(resource_key));
+          }
         }
       },
       issues);
@@ -563,7 +574,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       n_rank += c.kind == "rank";
     }
     if (!incremental_since.empty() && src.delivered_changes_only())
-      change_summary = "pulled " + std::to_string(pulled.size()) + " changed resources since " +
+      change_summary = "pulled " + std::to_string(delivered) + " changed resources since " +
                        incremental_since + " (" + std::to_string(from_store) +
                        " unchanged from the state store); ";
     change_summary += *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of +

@@ -401,7 +401,11 @@ struct BulkSource::Impl {
 
   std::vector<std::string> type_filters() const {
     std::vector<std::string> out;
-    if (!o.type_filter || o.observation_codes.empty() || !requested.count("Observation")) return out;
+    // Not on an incremental export: a changed Observation that no longer has a mapped code must still come,
+    // to replace the version the state store kept.
+    if (!o.type_filter || o.observation_codes.empty() || !requested.count("Observation") ||
+        !self.since_.empty())
+      return out;
     std::string codes;
     for (const auto& c : o.observation_codes)
       codes += (codes.empty() ? "" : ",") + transport::percent_encode(c);
@@ -1062,7 +1066,9 @@ struct BulkSource::Impl {
       }
       if (trim(line).empty()) return;
       ++lines;
-      if (o.line_filter) {
+      // An incremental export (_since) is read whole: a changed resource that no longer matches (recoded)
+      // must still reach the state store, to replace the version it kept.
+      if (o.line_filter && self.since_.empty()) {
         std::string_view t;
         switch (o.line_filter->check(line, t)) {
           case LineFilter::Verdict::other_type:

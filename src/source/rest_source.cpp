@@ -504,6 +504,14 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       expand.push_back({"Observation", "&code:text=" + encode(t) + obs_since});
 
   const std::string since = plan_.since.empty() ? "" : "&_lastUpdated=gt" + encode(plan_.since);
+  // The searches for changes ask for every changed Observation, not only those with a mapped code or text:
+  // one recoded since the last night must still come, to replace the version the state store kept.
+  std::vector<TypeQuery> changes;
+  for (const auto& tq : expand)
+    if (std::string(tq.type) != "Observation")
+      changes.push_back(tq);
+    else if (tq.extra.find("&code:text=") == std::string::npos)
+      changes.push_back({"Observation", obs_since});
   // The Medications a MedicationRequest search includes come only from that search: they fail with it.
   auto types_of = [](const std::string& type) {
     std::vector<std::string> t{type};
@@ -520,7 +528,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   }
   std::vector<Query> queries;
   if (plan_.population) {
-    for (const auto& tq : expand)
+    for (const auto& tq : plan_.since.empty() ? expand : changes)
       queries.push_back({std::string(tq.type) + " (all patients)",
                          std::string(tq.type) + "?" + count + tq.extra + since,
                          {},
@@ -565,7 +573,7 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
                 : " (" + std::to_string(fresh.size()) + " new, changes since " + plan_.since + ")"));
 
   for (int pass = 0; pass < 2; ++pass)
-    for (const auto& tq : expand) {
+    for (const auto& tq : pass == 0 ? expand : changes) {
       const std::vector<std::string>& ids = pass == 0 ? fresh : known;
       if (ids.empty()) continue;
       const std::string param = std::string(tq.type) == "Patient" ? "_id" : "patient";

@@ -159,19 +159,19 @@ Status Collector::settle_cross_partition_versions() {
   return Status::success();
 }
 
-void Collector::add(fhir::Resource&& r) {
+bool Collector::add(fhir::Resource&& r) {
   fhir::Header& h = fhir::header(r);
   if (auto* m = std::get_if<fhir::Medication>(&r)) {
     medications_[h.key()] = m->code;
-    return;
+    return true;
   }
   if (h.patient_id.empty()) {
     ++stats_.unattributed;
-    return;
+    return false;
   }
   if (filter_ && !filter_(h.patient_id)) {
     ++stats_.other_shard;
-    return;
+    return false;
   }
   bool relevant = h.type == fhir::ResourceType::patient;
   if (const auto* cc = fhir::code_of(r)) relevant = t_->means_any(*cc, h.type);
@@ -179,20 +179,21 @@ void Collector::add(fhir::Resource&& r) {
     relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
   if (!relevant) {
     ++stats_.unmatched;
-    return;
+    return false;
   }
   const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
   std::string().swap(h.raw);  // not needed once extracted (the state store took its copy)
   if (spill_) {
     note_key(h, b);
     if (auto w = spill_->write(b, r); !w && status_.ok()) status_ = w;
-    return;
+    return true;
   }
   // A rough size (the struct plus its text) to decide when to spill.
   in_memory_bytes_ +=
       sizeof(fhir::Resource) + 768 + h.origin.location.size() + h.id.size() + h.subject.size();
   parts_[b].in_memory.push_back(std::move(r));
   if (spill_enabled_ && !spill_ && in_memory_bytes_ > budget_) start_spilling();
+  return true;
 }
 
 Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::size_t p, IssueLog& issues) {

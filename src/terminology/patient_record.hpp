@@ -69,7 +69,9 @@ class Collector {
   // `files` x `partitions_per_file` partitions (SpillBuckets).
   void set_spill(std::filesystem::path dir, std::size_t budget_bytes, std::size_t files,
                  std::size_t partitions_per_file = 1);
-  void add(fhir::Resource&& r);
+  // True when the resource is kept (a Patient, a Medication, or a clinical resource that matched), false when
+  // it was counted and dropped (no patient, another shard's, relevant to no criterion).
+  bool add(fhir::Resource&& r);
   // Keep only the patients this predicate accepts (a shard of the run); others are counted and dropped.
   void set_patient_filter(std::function<bool(const std::string&)> f) { filter_ = std::move(f); }
   // A spill file that could not be written: the run must fail rather than lose the resource.

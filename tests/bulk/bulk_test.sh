@@ -344,14 +344,20 @@ if wanted since; then
   st=0
   drive since-night1 "$FHIR_BASE_URL" --state "$work/since-state"
   [ "$rc" -eq 0 ] || { echo "  night 1 rc $rc"; st=1; }
-  # One change on the server: a new version of cc-001's SLE diagnosis (same content).
+  # Two changes on the server: a new version of cc-001's SLE diagnosis (same content), and cc-050's creatinine of
+  # 3.0 mg/dL within 8 weeks (E-SLN) recoded as a glucose, which no criterion reads: the export's line filter and
+  # _typeFilter must not hide it, or the version the state store kept would still exclude cc-050.
   python3 - "$FHIR_BASE_URL" <<'PY' || st=1
 import json, sys, urllib.request
 base = sys.argv[1]
-r = json.load(urllib.request.urlopen(base + "/Condition/cc-001-cond-1"))
-req = urllib.request.Request(base + "/Condition/cc-001-cond-1", data=json.dumps(r).encode(), method="PUT",
-                             headers={"Content-Type": "application/fhir+json"})
-assert urllib.request.urlopen(req).status in (200, 201)
+def put(path, r):
+    req = urllib.request.Request(base + path, data=json.dumps(r).encode(), method="PUT",
+                                 headers={"Content-Type": "application/fhir+json"})
+    assert urllib.request.urlopen(req).status in (200, 201)
+put("/Condition/cc-001-cond-1", json.load(urllib.request.urlopen(base + "/Condition/cc-001-cond-1")))
+o = json.load(urllib.request.urlopen(base + "/Observation/cc-050-obs-13"))
+o["code"] = {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]}
+put("/Observation/cc-050-obs-13", o)
 PY
   drive since-night2 "$FHIR_BASE_URL" --state "$work/since-state"
   night2_rc=$rc
@@ -362,6 +368,7 @@ n2, n1 = (json.load(open(p)) for p in sys.argv[1:])
 problems = []
 if not n2.get("changes_only"): problems.append("night 2 was not an incremental export")
 if n2["read_by_type"].get("Condition", 0) < 1: problems.append("the changed Condition was not exported")
+if n2["read_by_type"].get("Observation", 0) < 1: problems.append("the recoded Observation was not read")
 if sum(n2["read_by_type"].values()) >= sum(n1["read_by_type"].values()) / 10:
     problems.append(f"night 2 read {n2['read_by_type']}: not only the changes")
 if not n2.get("watermark") or n2["watermark"] < n1["watermark"]: problems.append("the watermark did not move on")

@@ -147,6 +147,37 @@ run 2026-11-27 remapped2 --mappings "$T/mappings2"
 check "the next night with the same mappings pulls incrementally again" grep -q "pulled [0-9]* changed" "$T/remapped2.stdout"
 check "... and says nothing of a full pull" bash -c "! grep -q 'pulled everything again' '$T/remapped2.stderr'"
 
+# A resource recoded on the server since the last night: cc-050's creatinine of 3.0 mg/dL within 8 weeks (E-SLN)
+# becomes a glucose, which no criterion reads. The searches for changes ask for every changed Observation, not
+# only mapped codes, so it still comes and replaces the version the state store kept.
+run 2026-11-26 recode-before --mappings "$T/mappings2"
+check "before the recode: cc-050 ineligible" test "$(tier "$T/recode-before/results.ndjson" cc-050)" = ineligible
+body=$(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if o["id"] == "cc-050-obs-13":
+        o["code"] = {"coding": [{"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}]}
+        o.pop("meta", None)
+        print(json.dumps(o))' "$REPO/fhir-samples/ndjson/Observation.ndjson")
+http PUT Observation/cc-050-obs-13 "$body"
+# ... and a new glucose no criterion reads: delivered by the same searches, but not kept in the store.
+http PUT Observation/cc-050-glucose '{"resourceType":"Observation","id":"cc-050-glucose","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},"subject":{"reference":"Patient/cc-050"},"effectiveDateTime":"2026-11-25","valueQuantity":{"value":5.1,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"}}'
+run 2026-11-26 recode-after --mappings "$T/mappings2"; check "the night after the recode exits 0" test $? -eq 0
+check "the night after the recode is incremental" grep -q "pulled [0-9]* changed" "$T/recode-after.stdout"
+check "after the recode: cc-050 is a candidate again (the old creatinine is not read from the store)" \
+  grep -q '^new,"cc-050",ineligible,' "$T/recode-after/changes.csv"
+check "the state store keeps the recoded version" python3 -c "
+import sqlite3, sys
+row = sqlite3.connect(sys.argv[1]).execute(\"SELECT json FROM resources WHERE id='cc-050-obs-13'\").fetchone()
+assert row and '2345-7' in row[0], row
+" "$T/state/state.db"
+check "... but not a new resource that no criterion reads" python3 -c "
+import sqlite3, sys
+n = sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM resources WHERE id='cc-050-glucose'\").fetchone()[0]
+assert n == 0, n
+" "$T/state/state.db"
+
 # No clinical value in logs: a planted creatinine value never appears in stdout/stderr of any run.
 check "no planted value in logs" bash -c "! grep -l 7.31975 '$T'/*.stdout '$T'/*.stderr"
 check "the audit log records runs without clinical values" python3 -c "
