@@ -182,7 +182,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (!ks.insert(shard->k).second) return make_error("shard " + shard->str() + " given twice", d.string());
     if (!trial) {
       info.export_mode = str(json::member(doc, "export_mode"));
-      if (info.export_mode == "deidentified")
+      if (info.export_mode == "deidentified" || info.export_mode == "safe-harbor")
         return make_error(
             "de-identified shards cannot be merged: their scores are withheld and their ids "
             "pseudonymised, so the order of one unsharded run cannot be rebuilt from them (run the "

@@ -234,7 +234,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
   std::optional<report::PrivacyKey> key;
-  if (opts.export_mode == report::ExportMode::deidentified) {
+  if (report::pseudonymised(opts.export_mode)) {
     auto k = report::read_privacy_key(opts.pseudonym_key);
     if (!k) return k.error();
     key = std::move(*k);
@@ -408,7 +408,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   auto shown_line = [&](const ranking::PatientOutcome& o) {
     return lines_as_stored
                ? result_lines.line(o)
-               : result_lines.line(report::apply_privacy({o}, opts.export_mode, pkey, trial).front());
+               : result_lines.line(
+                     report::apply_privacy({o}, opts.export_mode, pkey, trial, opts.as_of).front());
   };
   struct Evaluated {
     ranking::PatientOutcome outcome;
@@ -613,7 +614,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   const bool counts_only = opts.export_mode == report::ExportMode::counts;
   std::vector<ranking::PatientOutcome> shown_copy;
   if (opts.export_mode != report::ExportMode::identified && !counts_only)
-    shown_copy = report::apply_privacy(outcomes, opts.export_mode, pkey, trial);
+    shown_copy = report::apply_privacy(outcomes, opts.export_mode, pkey, trial, opts.as_of);
   const auto& shown = opts.export_mode == report::ExportMode::identified ? outcomes : shown_copy;
   auto line_of = [&](std::size_t i, bool for_store, std::string& out) -> Status {
     const auto& o = outcomes[i];

@@ -32,7 +32,7 @@ struct RunOptions {
   int since_margin_seconds = 300;  // incremental pulls start this long before the last watermark
   // What the outputs may contain (the state store always keeps the identified results).
   report::ExportMode export_mode = report::ExportMode::identified;
-  std::filesystem::path pseudonym_key;  // required for deidentified
+  std::filesystem::path pseudonym_key;  // required for deidentified and safe-harbor
   report::CellPolicy cells;             // counts: the small-cell rule
   // How much of an ineligible patient's results line is written (report::IneligibleDetail).
   report::IneligibleDetail ineligible_detail = report::IneligibleDetail::deciding;

@@ -87,12 +87,13 @@ const char* kRunHelp =
     "  --shard K/N     evaluate only shard K of N of the patients (stable hash of the id); combine the N "
     "output\n"
     "                  folders with `cohort-finder merge`\n"
-    "  --export-mode identified|limited|deidentified|counts  what outputs may contain (default identified): "
-    "limited\n"
-    "                  drops names; deidentified: keyed pseudonyms, dates shifted up to 30 days per patient, "
-    "no free\n"
-    "                  text; counts: attrition.csv and manifest.json only, counts of patients under the "
-    "small-cell rule\n"
+    "  --export-mode identified|limited|deidentified|safe-harbor|counts  what outputs may contain (default "
+    "identified):\n"
+    "                  limited drops names; deidentified: keyed pseudonyms, dates shifted up to 30 days per "
+    "patient, no\n"
+    "                  free text; safe-harbor: as deidentified, but dates as years and ages over 89 as 90+; "
+    "counts:\n"
+    "                  attrition.csv and manifest.json only, counts of patients under the small-cell rule\n"
     "  --min-cell-count N  counts: a count from 1 to N-1 is shown as <N (default 11)\n"
     "  --round-counts-to N counts: larger counts are rounded to a multiple of N (default 5)\n"
     "  --pseudonym-key FILE  secret of at least 32 bytes (head -c 48 /dev/urandom | base64); keep it away "
@@ -388,15 +389,17 @@ int run_command(const std::vector<std::string>& args) {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);
     if (!mode) {
-      std::cerr << "cohort-finder run: --export-mode is identified, limited, deidentified or counts, got '"
-                << em << "'\n";
+      std::cerr
+          << "cohort-finder run: --export-mode is identified, limited, deidentified, safe-harbor or counts, "
+             "got '"
+          << em << "'\n";
       return kUsage;
     }
     o.export_mode = *mode;
     if (f.count("pseudonym-key")) o.pseudonym_key = f["pseudonym-key"];
-    if (*mode == report::ExportMode::deidentified) {
+    if (report::pseudonymised(*mode)) {
       if (o.pseudonym_key.empty()) {
-        std::cerr << "cohort-finder run: --export-mode deidentified needs --pseudonym-key FILE\n";
+        std::cerr << "cohort-finder run: --export-mode " << em << " needs --pseudonym-key FILE\n";
         return kUsage;
       }
       if (auto k = report::read_privacy_key(o.pseudonym_key); !k) {
@@ -404,7 +407,7 @@ int run_command(const std::vector<std::string>& args) {
         return kUsage;
       }
     } else if (!o.pseudonym_key.empty()) {
-      std::cerr << "cohort-finder run: --pseudonym-key needs --export-mode deidentified\n";
+      std::cerr << "cohort-finder run: --pseudonym-key needs --export-mode deidentified or safe-harbor\n";
       return kUsage;
     }
     // The small-cell rule (report/counts.hpp): the privacy office's numbers, defaults 11 and 5.

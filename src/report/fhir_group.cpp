@@ -63,9 +63,10 @@ std::string group_id(const criteria::Trial& trial, ExportMode mode) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     id += ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.') ? c : '-';
   }
-  const std::string suffix = mode == ExportMode::identified ? ""
-                             : mode == ExportMode::limited  ? "-limited"
-                                                            : "-deid";
+  const std::string suffix = mode == ExportMode::identified    ? ""
+                             : mode == ExportMode::limited     ? "-limited"
+                             : mode == ExportMode::safe_harbor ? "-sh"
+                                                               : "-deid";
   if (id.size() + suffix.size() > 64) id.resize(64 - suffix.size());
   return id + suffix;
 }
@@ -121,7 +122,7 @@ std::string fhir_group_json(const criteria::Trial& trial, const RunInfo& info,
     w.key("member").begin_array();
     for (const auto& o : members)
       if (o.tier != ranking::Tier::ineligible && fhir::valid_id(o.patient_id) && o.rank > 0)
-        member(w, o, mode != ExportMode::deidentified);
+        member(w, o, !pseudonymised(mode));
     w.end_array();
   }
   w.end_object();

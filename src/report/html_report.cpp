@@ -338,7 +338,7 @@ class Page {
   // De-identified exports withhold the score (apply_privacy zeroes it): its recency term would reveal the
   // shift.
   std::string score(const PatientOutcome& o) const {
-    return mode_ == ExportMode::deidentified ? "withheld" : format_score(o.score);
+    return pseudonymised(mode_) ? "withheld" : format_score(o.score);
   }
 
   void head() {
@@ -353,10 +353,23 @@ class Page {
   }
 
   void header() {
-    static const char* kModeText[] = {"identified: names and ids", "limited data set: no names",
-                                      "de-identified: pseudonyms, shifted dates"};
+    auto mode_text = [](ExportMode m) {  // a switch, so that a new mode cannot be missed
+      switch (m) {
+        case ExportMode::identified:
+          return "identified: names and ids";
+        case ExportMode::limited:
+          return "limited data set: no names";
+        case ExportMode::deidentified:
+          return "de-identified: pseudonyms, shifted dates";
+        case ExportMode::safe_harbor:
+          return "Safe Harbor: pseudonyms, years only";
+        case ExportMode::counts:
+          break;
+      }
+      return "counts only";
+    };
     out_ += "<header class=\"top\"><h1>" + esc(trial_.id) +
-            " \xE2\x80\x94 possible participants<span class=\"mode\">" + kModeText[static_cast<int>(mode_)] +
+            " \xE2\x80\x94 possible participants<span class=\"mode\">" + mode_text(mode_) +
             "</span></h1><div class=\"sub\">" + esc(trial_.title) + "<br>As of <b>" + esc(info_.as_of) +
             "</b> \xC2\xB7 trial definition version " + esc(trial_.version) + " \xC2\xB7 cohort-finder " +
             esc(info_.tool_version) + "</div></header>";
@@ -519,7 +532,7 @@ class Page {
         "autocomplete=\"off\"></label><span id=\"f-shown\" class=\"small muted\" "
         "aria-live=\"polite\"></span></div>";
     // Headers with data-key are made sortable by the script; the withheld score is not.
-    const std::string score_key = mode_ == ExportMode::deidentified ? "" : " data-key=\"score\"";
+    const std::string score_key = pseudonymised(mode_) ? "" : " data-key=\"score\"";
     out_ +=
         "<table id=\"cand\"><thead><tr><th data-key=\"rank\" class=\"num\" aria-sort=\"ascending\">Rank</th>"
         "<th data-key=\"patient\">Patient</th><th data-key=\"tier\">Tier</th><th class=\"num\"" +
@@ -580,6 +593,10 @@ class Page {
       out_ +=
           " Dates are shifted by up to 30 days per patient (the same shift for all of one patient's dates); "
           "decisions were made on the true dates.";
+    if (mode_ == ExportMode::safe_harbor)
+      out_ +=
+          " Dates are shown as years only and ages over 89 as 90+ (HIPAA Safe Harbor), so there are no trend "
+          "charts; decisions were made on the true dates.";
     out_ += "</p>";
     for (const auto& o : outcomes_)
       if (o.tier != Tier::ineligible) {
@@ -599,8 +616,7 @@ class Page {
     std::string who;
     if (identified() && !o.name.empty()) who += "<b>" + esc(o.name) + "</b> \xC2\xB7 ";
     if (!o.gender.empty()) who += "gender " + esc(o.gender);
-    if (mode_ != ExportMode::deidentified && !o.birth_date.empty())
-      who += " \xC2\xB7 born " + esc(o.birth_date);
+    if (!pseudonymised(mode_) && !o.birth_date.empty()) who += " \xC2\xB7 born " + esc(o.birth_date);
     if (!o.screening_status.empty()) who += " \xC2\xB7 screening: " + esc(o.screening_status);
     who += " \xC2\xB7 lab-only lower bounds: SLEDAI-2K " + std::to_string(o.bounds.sledai2k) +
            ", EULAR/ACR " + std::to_string(o.bounds.eular_acr);
@@ -698,10 +714,10 @@ class Page {
           c.threshold = svg::Threshold{spec.threshold, spec.op, spec.label};
         else if (*spec.op)
           note = "Threshold not drawn: results are in " + unit + ", the threshold in " + spec.unit + ".";
-        if (as_of_ && mode_ != ExportMode::deidentified) {
+        if (as_of_ && !pseudonymised(mode_)) {
           c.window_from = *as_of_ - kWindowDays;
           c.window_label = kWindowLabel;
-        } else if (mode_ == ExportMode::deidentified) {
+        } else if (pseudonymised(mode_)) {
           note +=
               " The 8-week window is not drawn: against the true as-of date it would reveal the date shift.";
         }
@@ -756,7 +772,7 @@ class Page {
   void footer() {
     out_ += "<footer>Written by cohort-finder " + esc(info_.tool_version) + " from the " + esc(trial_.id) +
             " definition (SHA-256 " + esc(trial_.sha256.substr(0, 16)) + "\xE2\x80\xA6). ";
-    if (mode_ != ExportMode::deidentified)
+    if (!pseudonymised(mode_))
       out_ +=
           "<b>This page contains patient data</b>: keep it where you keep the chart, and delete copies you "
           "no "
@@ -808,7 +824,7 @@ namespace {
 
 // A de-identified page must not go out with names or raw ids: a short page says why instead.
 bool refuse(const std::vector<PatientOutcome>& outcomes, ExportMode mode) {
-  if (mode != ExportMode::deidentified) return false;
+  if (!pseudonymised(mode)) return false;
   for (const auto& o : outcomes)
     if (!o.name.empty() || !looks_like_pseudonym(o.patient_id)) return true;
   return false;

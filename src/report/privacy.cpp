@@ -1,5 +1,6 @@
 #include "report/privacy.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <fstream>
@@ -101,20 +102,30 @@ struct Deidentifier {
   const PrivacyKey& key;
   const criteria::Trial* trial;
   int offset = 0;
+  bool year_only = false;        // safe-harbor: dates kept as years, not shifted
+  std::string birth_as_written;  // the patient's birth date, withheld everywhere when over_89
+  bool over_89 = false;
 
-  std::string date(std::string_view s) const { return shift_date_text(s, offset); }
+  std::string date(std::string_view s) const {
+    if (over_89 && !s.empty() && s == birth_as_written) return {};
+    return year_only ? year_of_date_text(s) : shift_date_text(s, offset);
+  }
+  // Text the tool wrote about a patient: dates masked, and in safe-harbor ages over 89 capped.
+  std::string text(std::string_view s) const {
+    std::string out = mask_dates(s);
+    return year_only ? cap_ages(out) : out;
+  }
 
   void evidence(criteria::Evidence& e) const {
     e.resource = key.pseudonym_reference(e.resource);
     e.last_updated = date(e.last_updated);
     e.location.clear();
     e.coding = code_only(e.coding);
+    const bool was_date = !date(e.original).empty() || (over_89 && e.original == birth_as_written);
     std::string shifted = date(e.original);
-    e.original = !shifted.empty()                                    ? shifted
-                 : (has_letters(e.original) || has_date(e.original)) ? ""
-                                                                     : e.original;
-    e.normalised = mask_dates(e.normalised);
-    e.conversion = mask_dates(e.conversion);
+    e.original = was_date ? shifted : (has_letters(e.original) || has_date(e.original)) ? "" : e.original;
+    e.normalised = text(e.normalised);
+    e.conversion = text(e.conversion);
     e.date = date(e.date);
     e.note.clear();
   }
@@ -148,6 +159,10 @@ struct Deidentifier {
       kv.date = date(kv.date);
       kv.resource = key.pseudonym_reference(kv.resource);
     }
+    if (year_only) {
+      o.series.clear();  // points are days: a chart by year would misplace every one of them
+      o.newest_key_result.reset();
+    }
     for (auto& s : o.series) {
       s.day += offset;
       s.resource = key.pseudonym_reference(s.resource);
@@ -155,8 +170,8 @@ struct Deidentifier {
     }
     if (o.newest_key_result) *o.newest_key_result += offset;
     // The score's recency term is a function of the true date of the newest key result: with the counts and
-    // bounds that are published next to it, it would give the date shift away. The rank, which it decided,
-    // stays.
+    // bounds that are published next to it, it would give the date shift (or the day) away. The rank, which
+    // it decided, stays.
     o.score = 0;
     o.patient_id = key.pseudonym(o.patient_id);
   }
@@ -172,6 +187,8 @@ const char* to_string(ExportMode m) {
       return "limited";
     case ExportMode::deidentified:
       return "deidentified";
+    case ExportMode::safe_harbor:
+      return "safe-harbor";
     case ExportMode::counts:
       return "counts";
   }
@@ -182,8 +199,13 @@ std::optional<ExportMode> parse_export_mode(std::string_view s) {
   if (s == "identified") return ExportMode::identified;
   if (s == "limited") return ExportMode::limited;
   if (s == "deidentified") return ExportMode::deidentified;
+  if (s == "safe-harbor") return ExportMode::safe_harbor;
   if (s == "counts") return ExportMode::counts;
   return std::nullopt;
+}
+
+bool pseudonymised(ExportMode m) {
+  return m == ExportMode::deidentified || m == ExportMode::safe_harbor;
 }
 
 std::string sha256_digest(std::string_view data) {
@@ -290,9 +312,59 @@ std::string shift_date_text(std::string_view text, int days) {
   return format_day(mid) + std::string(text.substr(10));  // time and zone as written
 }
 
+std::string year_of_date_text(std::string_view text) {
+  if (!parse_fhir_date(text, DateKind::date_time)) return {};
+  return std::string(text.substr(0, 4));
+}
+
+bool may_be_over_89(std::string_view birth_date, std::optional<Days> as_of) {
+  if (birth_date.empty()) return false;
+  auto d = parse_fhir_date(birth_date, DateKind::date);
+  if (!d || !as_of) return true;
+  // Judged on what is published, the year: born in 1936, a person is 89 or 90 on 2026-11-26, so that year
+  // can be "indicative of an age over 89" and is withheld even for someone born on 1936-12-31.
+  int y = 0;
+  unsigned m = 0, day = 0;
+  civil_from_days(d->first, y, m, day);
+  return completed_years(days_from_civil(y, 1, 1), *as_of) >= 90;
+}
+
+std::string cap_ages(std::string_view text) {
+  // The age leaf writes "N years" or "A-B years" (a partial birth date): the numbers before " years".
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!is_digit(text[i]) || (i > 0 && (is_digit(text[i - 1]) || text[i - 1] == '-'))) {
+      out += text[i++];
+      continue;
+    }
+    std::size_t j = i;
+    int highest = 0;
+    while (true) {
+      int v = 0;
+      const std::size_t from = j;
+      while (j < text.size() && is_digit(text[j]) && j - from < 4) v = v * 10 + (text[j++] - '0');
+      highest = std::max(highest, v);
+      if (j < text.size() && text[j] == '-' && j + 1 < text.size() && is_digit(text[j + 1])) {
+        ++j;
+        continue;
+      }
+      break;
+    }
+    const bool years = text.substr(j).starts_with(" years");
+    const bool more_digits = j < text.size() && is_digit(text[j]);
+    if (years && !more_digits && highest >= 90)
+      out += "90+";
+    else
+      out += text.substr(i, j - i);
+    i = j;
+  }
+  return out;
+}
+
 std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientOutcome> outcomes,
                                                    ExportMode mode, const PrivacyKey* key,
-                                                   const criteria::Trial* trial) {
+                                                   const criteria::Trial* trial, std::optional<Days> as_of) {
   if (mode == ExportMode::identified) return outcomes;
   if (mode == ExportMode::limited) {
     for (auto& o : outcomes) o.name.clear();
@@ -300,11 +372,13 @@ std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientO
   }
   if (mode == ExportMode::counts)
     return {};  // no writer shows a patient: only aggregates (report/counts.hpp)
-  assert(key && "deidentified exports need a pseudonym key");
+  assert(key && "pseudonymised exports need a pseudonym key");
   if (!key) return {};  // fail closed
+  const bool year_only = mode == ExportMode::safe_harbor;
   for (auto& o : outcomes) {
     if (key->is_pseudonym(o.patient_id)) continue;  // already de-identified with this key
-    Deidentifier d{*key, trial, key->day_offset(o.patient_id)};
+    Deidentifier d{*key,      trial,        key->day_offset(o.patient_id),
+                   year_only, o.birth_date, year_only && may_be_over_89(o.birth_date, as_of)};
     d.outcome(o);
   }
   return outcomes;
@@ -312,8 +386,8 @@ std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientO
 
 RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
   if (mode == ExportMode::counts) return counts_run_info(std::move(info), CellPolicy{});
-  if (mode != ExportMode::deidentified) return info;
-  assert(key && "deidentified exports need a pseudonym key");
+  if (!pseudonymised(mode)) return info;
+  assert(key && "pseudonymised exports need a pseudonym key");
   for (auto& s : info.incomplete) {
     const std::string marker = " (patient ";
     auto p = s.find(marker);
@@ -326,8 +400,8 @@ RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
 
 std::vector<DataIssue> apply_privacy(std::vector<DataIssue> issues, ExportMode mode, const PrivacyKey* key) {
   if (mode == ExportMode::counts) return {};  // each issue names a resource
-  if (mode != ExportMode::deidentified) return issues;
-  assert(key && "deidentified exports need a pseudonym key");
+  if (!pseudonymised(mode)) return issues;
+  assert(key && "pseudonymised exports need a pseudonym key");
   for (auto& i : issues) {
     i.resource = key ? key->pseudonym_reference(i.resource) : "";
     i.location.clear();

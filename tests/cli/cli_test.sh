@@ -182,6 +182,30 @@ check "H8: --min-cell-count without --export-mode counts exits 2" test $? -eq 2
 check "H8: ... and says so" grep -q -- "--min-cell-count needs --export-mode counts" <<<"$err"
 "$bin" run --as-of 2026-11-26 --out h8-x --export-mode counts --round-counts-to 0 >/dev/null 2>&1
 check "H8: --round-counts-to 0 exits 2" test $? -eq 2
+# RELIABILITY H8 (3): a Safe Harbor export of the demo: pseudonyms, and no day or month of any patient's
+# date anywhere (the only full dates left are the run's own: the as-of date, the trial version, the clock).
+err=$("$bin" run --as-of 2026-11-26 --out h8-sh --export-mode safe-harbor 2>&1)
+check "H8: safe-harbor without --pseudonym-key exits 2" test $? -eq 2
+check "H8: ... and says so" grep -q -- "--export-mode safe-harbor needs --pseudonym-key FILE" <<<"$err"
+head -c 48 /dev/urandom | base64 >h8-key && chmod 600 h8-key
+"$bin" run --as-of 2026-11-26 --out h8-sh --export-mode safe-harbor --pseudonym-key h8-key >/dev/null 2>&1
+check "H8: a safe-harbor run exits 0" test $? -eq 0
+check "H8: safe-harbor outputs hold no patient date finer than a year, and no raw id" python3 -c '
+import json, re, sys
+d = sys.argv[1]
+m = json.load(open(d + "/manifest.json"))
+assert m["export_mode"] == "safe-harbor", m["export_mode"]
+allowed = {"2026-11-26", m["trial"]["version"][:10], m["started"][:10], m["finished"][:10]}
+seen = 0
+for f in ["candidates.csv", "results.ndjson", "group.json", "report.html", "data_issues.ndjson"]:
+    text = open(d + "/" + f, encoding="utf-8").read()
+    seen += len(text)
+    for day in re.findall(r"(?<![0-9])[12][0-9]{3}-[01][0-9](?:-[0-3][0-9])?", text):
+        assert day in allowed, (f, day)
+    assert not re.search(r"cc-[0-9]{3}", text), f
+assert seen > 10000
+r = [json.loads(l) for l in open(d + "/results.ndjson")]
+assert any(re.fullmatch(r"[12][0-9]{3}", e.get("date", "")) for x in r for c in x["criteria"] for e in c.get("evidence", [])), "years are kept"' h8-sh
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

@@ -72,7 +72,7 @@ struct Export {
 Export write_all(const test::Run& run, const std::vector<DataIssue>& issues, report::ExportMode mode,
                  const report::PrivacyKey* key) {
   const auto& trial = test::nct();
-  const auto outcomes = report::apply_privacy(run.outcomes, mode, key, &trial);
+  const auto outcomes = report::apply_privacy(run.outcomes, mode, key, &trial, parse_iso_day("2026-11-26"));
   const auto info = report::apply_privacy(run.info, mode, key);
   const auto iss = report::apply_privacy(issues, mode, key);
   return {{{"candidates.csv", report::candidates_csv(outcomes)},
@@ -156,4 +156,77 @@ BOOST_FIXTURE_TEST_CASE(limited_outputs_drop_names_and_addresses, Canary) {
       BOOST_TEST(text.find("Quixotewobble, Zebediah") == std::string::npos, name);
   }
   BOOST_TEST(lim.files[0].second.find(kId) != std::string::npos, "ids stay in a limited data set");
+}
+
+namespace {
+
+// Every day within `days` of a canary date, as YYYY-MM-DD: a shifted or partly kept date would be one of
+// them.
+std::vector<std::string> days_around(const std::vector<std::string>& dates, int days) {
+  std::vector<std::string> out;
+  for (const auto& d : dates) {
+    const Days day = *parse_iso_day(d);
+    for (int k = -days; k <= days; ++k) out.push_back(format_day(day + k));
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(safe_harbor_outputs_keep_years_and_no_day_or_month, Canary) {
+  const auto key = *report::PrivacyKey::from_secret("canary test key: 0123456789abcdef0123456789");
+  const Export sh = write_all(run, issues, report::ExportMode::safe_harbor, &key);
+  std::vector<std::string> canaries = kIdentity;
+  canaries.push_back(kId);
+  canaries.push_back("canary-obs");
+  // No day of the patient's, shifted or not, and no year-month of one.
+  for (const auto& d : days_around(kDates, 31)) {
+    canaries.push_back(d);
+    canaries.push_back(d.substr(0, 7) + "\"");  // "2026-09" written as a partial date
+  }
+  int leaks = 0;
+  for (const auto& [name, text] : sh.files)
+    for (const auto& c : canaries)
+      if (contains(text, c)) {
+        ++leaks;
+        BOOST_TEST_MESSAGE(name << " contains '" << c << "'");
+      }
+  BOOST_TEST(leaks == 0);
+  // What stays: the pseudonym, the years of the results and of the birth date (the canary is 55), and the
+  // values; no trend charts (their points are days), and the page says why.
+  const std::string& csv = sh.files[0].second;
+  const std::string& results = sh.files[1].second;
+  const std::string& html = sh.files[5].second;
+  BOOST_TEST(csv.find(key.pseudonym(kId)) != std::string::npos);
+  BOOST_TEST(results.find("\"original\":\"1971\"") != std::string::npos, "the age criterion's birth year");
+  BOOST_TEST(results.find("\"date\":\"2026\"") != std::string::npos);
+  BOOST_TEST(results.find("\"series\"") == std::string::npos);
+  BOOST_TEST(html.find("<svg class=\"trend\"") == std::string::npos);
+  BOOST_TEST(html.find("HIPAA Safe Harbor") != std::string::npos);
+  BOOST_TEST(html.find("withheld") != std::string::npos, "the score is withheld");
+}
+
+BOOST_AUTO_TEST_CASE(safe_harbor_withholds_the_birth_year_of_anyone_who_may_be_over_89) {
+  // Ineligible patients (too old) still appear in results.ndjson with their age criterion.
+  test::TempDir dir;
+  dir.write("old.ndjson",
+            std::string(R"({"resourceType":"Patient","id":"born-1931","birthDate":"1931"})") + "\n" +
+                R"({"resourceType":"Patient","id":"age-90","birthDate":"1936-11-26"})" + "\n" +
+                R"({"resourceType":"Patient","id":"age-89-born-1936","birthDate":"1936-11-27"})" + "\n" +
+                R"({"resourceType":"Patient","id":"age-89-born-1937","birthDate":"1937-01-01"})" + "\n");
+  source::FileSource src(dir.path);
+  const auto run = test::run_records(src, "2026-11-26");
+  BOOST_TEST_REQUIRE(run.outcomes.size() == 4u);
+  const auto key = *report::PrivacyKey::from_secret("canary test key: 0123456789abcdef0123456789");
+  const auto& trial = test::nct();
+  const auto identified = report::results_ndjson(trial, run.outcomes);
+  BOOST_TEST(identified.find("\"1931\"") != std::string::npos, "the identified export has it: not vacuous");
+  const auto shown = report::apply_privacy(run.outcomes, report::ExportMode::safe_harbor, &key, &trial,
+                                           parse_iso_day("2026-11-26"));
+  const auto results = report::results_ndjson(trial, shown);
+  for (const char* year : {"1931", "1936"}) BOOST_TEST(results.find(year) == std::string::npos, year);
+  BOOST_TEST(results.find("\"1937\"") != std::string::npos, "89 at most: the year stays");
+  BOOST_TEST(results.find("90+ years") != std::string::npos);
+  BOOST_TEST(results.find("94") == std::string::npos);
+  for (const auto& o : shown) BOOST_TEST((o.birth_date.empty() || o.birth_date == "1937"), o.birth_date);
 }

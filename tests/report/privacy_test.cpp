@@ -152,8 +152,48 @@ BOOST_AUTO_TEST_CASE(key_file_is_read_trimmed_and_checked) {
 
 BOOST_AUTO_TEST_CASE(export_modes_parse) {
   BOOST_TEST((report::parse_export_mode("limited") == report::ExportMode::limited));
+  BOOST_TEST((report::parse_export_mode("safe-harbor") == report::ExportMode::safe_harbor));
   BOOST_TEST(!report::parse_export_mode("anonymous").has_value());
   BOOST_TEST(std::string(report::to_string(report::ExportMode::deidentified)) == "deidentified");
+  BOOST_TEST(std::string(report::to_string(report::ExportMode::safe_harbor)) == "safe-harbor");
+  BOOST_TEST(report::pseudonymised(report::ExportMode::safe_harbor));
+  BOOST_TEST(!report::pseudonymised(report::ExportMode::limited));
+}
+
+BOOST_AUTO_TEST_CASE(safe_harbor_keeps_years_only) {
+  BOOST_TEST(report::year_of_date_text("2024-03-01") == "2024");
+  BOOST_TEST(report::year_of_date_text("2024-03-01T00:30:00+14:00") == "2024");  // as written
+  BOOST_TEST(report::year_of_date_text("2024-07") == "2024");
+  BOOST_TEST(report::year_of_date_text("1931") == "1931");
+  BOOST_TEST(report::year_of_date_text("1:320").empty());
+  BOOST_TEST(report::year_of_date_text("").empty());
+}
+
+BOOST_AUTO_TEST_CASE(safe_harbor_age_rule_judges_the_published_year) {
+  const Days as_of = *parse_iso_day("2026-11-26");
+  // Born in 1937: at most 89 on the as-of date, whatever the day.
+  BOOST_TEST(!report::may_be_over_89("1937-01-01", as_of));
+  BOOST_TEST(!report::may_be_over_89("1937", as_of));
+  BOOST_TEST(!report::may_be_over_89("1990-05-05", as_of));
+  // Born in 1936: 89 or 90, so the year itself may reveal an age over 89, even for someone aged 89.
+  BOOST_TEST(report::may_be_over_89("1936-11-27", as_of));  // 89 on the as-of date
+  BOOST_TEST(report::may_be_over_89("1936-11-26", as_of));  // 90 on the as-of date
+  BOOST_TEST(report::may_be_over_89("1931", as_of));        // partial: 94 or 95
+  // What cannot be judged is withheld.
+  BOOST_TEST(report::may_be_over_89("sometime in the thirties", as_of));
+  BOOST_TEST(report::may_be_over_89("1990-05-05", std::nullopt));
+  BOOST_TEST(!report::may_be_over_89("", as_of));  // nothing to withhold
+}
+
+BOOST_AUTO_TEST_CASE(safe_harbor_caps_ages_over_89) {
+  BOOST_TEST(report::cap_ages("94 years on [date]") == "90+ years on [date]");
+  BOOST_TEST(report::cap_ages("90 years on [date]") == "90+ years on [date]");
+  BOOST_TEST(report::cap_ages("89 years on [date]") == "89 years on [date]");
+  BOOST_TEST(report::cap_ages("89-90 years on [date]") == "90+ years on [date]");
+  BOOST_TEST(report::cap_ages("64-65 years") == "64-65 years");
+  BOOST_TEST(report::cap_ages("120 years") == "90+ years");
+  BOOST_TEST(report::cap_ages("creatinine 95 umol/L") == "creatinine 95 umol/L");  // not an age
+  BOOST_TEST(report::cap_ages("") == "");
 }
 
 BOOST_AUTO_TEST_CASE(deidentified_demo_keeps_the_ranking_and_shifts_each_patient_consistently) {

@@ -70,11 +70,16 @@ done
 check "limited N=2: report.html equals the single run's apart from the Source and Run rows" same_report "$tmp/lim-single" "$tmp/lim-m"
 check "limited and identified reports differ (names)" bash -c "! cmp -s '$tmp/lim-m/report.html' '$tmp/m2/report.html'"
 # De-identified shards withhold the score and pseudonymise ids: the unsharded order cannot be rebuilt.
-head -c 48 /dev/urandom | base64 >"$tmp/key"
-for k in 1 2; do
-  "$bin" run "${args[@]}" --export-mode deidentified --pseudonym-key "$tmp/key" --shard "$k/2" --out "$tmp/de-$k" >/dev/null
+head -c 48 /dev/urandom | base64 >"$tmp/key" && chmod 600 "$tmp/key"
+for mode in deidentified safe-harbor; do
+  for k in 1 2; do
+    "$bin" run "${args[@]}" --export-mode $mode --pseudonym-key "$tmp/key" --shard "$k/2" --out "$tmp/$mode-$k" >/dev/null
+    check "$mode shard $k/2 is written" test -s "$tmp/$mode-$k/manifest.json"
+  done
+  err=$("$bin" merge --out "$tmp/bad" "$tmp/$mode-1" "$tmp/$mode-2" 2>&1)
+  check "$mode shards are refused" test $? -ne 0
+  check "... because they are de-identified" grep -q "de-identified shards cannot be merged" <<<"$err"
 done
-check "de-identified shards are refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/de-1' '$tmp/de-2' 2>/dev/null"
 for k in 1 2; do "$bin" run "${args[@]}" --export-mode counts --shard "$k/2" --out "$tmp/counts-$k" >/dev/null 2>&1; done
 err=$("$bin" merge --out "$tmp/bad-counts" "$tmp/counts-1" "$tmp/counts-2" 2>&1)
 check "counts-only shards are refused (their rounded counts do not add up)" grep -q "counts-only shards cannot be merged" <<<"$err"
