@@ -7,6 +7,8 @@ namespace cf::fhir {
 
 namespace {
 
+__extension__ typedef unsigned __int128 UInt128;  // as Decimal's Int128 (core/decimal.hpp)
+
 // Each struct lists its fields once, in fields(); the writer and the reader walk the same list, so they
 // cannot disagree. A field added to model.hpp and not here is caught by tests/source (round trip of every
 // corpus resource compared with operator==).
@@ -25,12 +27,13 @@ class Writer {
     out_.append(s);
   }
   void put(bool b) { out_.push_back(b ? '\1' : '\0'); }
-  void put(std::int32_t v) { raw(&v, sizeof v); }
+  void put(std::int32_t v) { varint(zigzag(v)); }
   void put(const Decimal& d) {
     const Int128 m = d.mantissa();
-    const std::int32_t s = d.scale();
-    raw(&m, sizeof m);
-    raw(&s, sizeof s);
+    // Zigzag on 128 bits: small mantissas of either sign take a byte or two, not sixteen.
+    const auto u = static_cast<UInt128>(m);
+    varint((u << 1) ^ static_cast<UInt128>(m >> 127));
+    put(static_cast<std::int32_t>(d.scale()));
   }
   template <class E>
   requires std::is_enum_v<E>
@@ -50,9 +53,22 @@ class Writer {
   void put(const T& x) {
     fields(*this, const_cast<T&>(x));  // fields() takes non-const references for the reader's sake
   }
-  void put_size(std::size_t n) {
-    const auto v = static_cast<std::uint32_t>(n);
-    raw(&v, sizeof v);
+  void put_size(std::size_t n) { varint(static_cast<std::uint32_t>(n)); }
+  static std::uint32_t zigzag(std::int32_t v) {
+    return (static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31);
+  }
+  // LEB128: 7 bits a byte, low bits first. Most sizes and enums fit in one byte, and most strings of a
+  // resource are empty, so fixed 4-byte sizes made up much of what a run spills.
+  template <class U>
+  void varint(U v) {
+    char buf[20];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+      buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<char>(v);
+    raw(buf, n);
   }
   std::string& out_;
 };
@@ -88,12 +104,15 @@ class Reader {
     raw(&c, 1);
     b = c != 0;
   }
-  void get(std::int32_t& v) { raw(&v, sizeof v); }
+  void get(std::int32_t& v) {
+    const auto u = varint<std::uint32_t>();
+    v = static_cast<std::int32_t>((u >> 1) ^ (~(u & 1) + 1));
+  }
   void get(Decimal& d) {
-    Int128 m = 0;
+    const auto u = varint<UInt128>();
+    const auto m = static_cast<Int128>((u >> 1) ^ (~(u & 1) + 1));
     std::int32_t s = 0;
-    raw(&m, sizeof m);
-    raw(&s, sizeof s);
+    get(s);
     d = Decimal::from_parts(m, s);
   }
   template <class E>
@@ -127,10 +146,23 @@ class Reader {
   template <class T>
   requires std::is_class_v<T>
   void get(T& x) { fields(*this, x); }
-  std::size_t get_size() {
-    std::uint32_t v = 0;
-    raw(&v, sizeof v);
-    return v;
+  std::size_t get_size() { return varint<std::uint32_t>(); }
+  // A varint longer than its type can hold is corrupt input (the spill is the tool's own, but a truncated
+  // or damaged scratch file must fail the read, not shift bits out of range).
+  template <class U>
+  U varint() {
+    U v = 0;
+    for (unsigned shift = 0; ok_; shift += 7) {
+      if (in_.empty() || shift >= sizeof(U) * 8) {
+        ok_ = false;
+        break;
+      }
+      const auto b = static_cast<unsigned char>(in_.front());
+      in_.remove_prefix(1);
+      v |= static_cast<U>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    return 0;
   }
   std::string_view in_;
   bool ok_ = true;

@@ -64,3 +64,33 @@ BOOST_AUTO_TEST_CASE(damaged_bytes_are_refused_not_misread) {
   std::string_view in(bad);
   BOOST_TEST(!fhir::decode(in).has_value());
 }
+
+BOOST_AUTO_TEST_CASE(numbers_of_either_sign_and_any_size_round_trip) {
+  // Sizes, enums, days and decimals are variable-length (zigzag for signed ones): the extremes come back.
+  for (const char* v : {"0", "-0.5", "1.20", "-273.15", "999999999999999999999999999999999999",
+                        "-999999999999999999999999999999999999", "0.000000000000000000000000000000000001"}) {
+    fhir::Patient p;
+    p.h.type = fhir::ResourceType::patient;
+    p.h.id = std::string(300, 'x');  // a size past one byte
+    p.birth_date =
+        PartialDate{-25000, 2147483647, DatePrecision::day, false};  // before 1970; the largest day
+    fhir::Observation o;
+    o.value.quantity.value = Decimal::parse(v);
+    BOOST_TEST_REQUIRE(o.value.quantity.value.has_value(), v);
+    for (const fhir::Resource& r : {fhir::Resource(p), fhir::Resource(o)}) {
+      std::string bytes;
+      fhir::encode(r, bytes);
+      std::string_view in(bytes);
+      auto back = fhir::decode(in);
+      BOOST_TEST_REQUIRE(back.has_value(), v);
+      BOOST_TEST((*back == r), v);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_overlong_number_is_refused) {
+  // A resource type index whose varint never ends within 32 bits.
+  const std::string bytes = "\xff\xff\xff\xff\xff\xff\x01";
+  std::string_view in(bytes);
+  BOOST_TEST(!fhir::decode(in).has_value());
+}
