@@ -1,5 +1,7 @@
 #include "terminology/values.hpp"
 
+#include <cctype>
+
 #include "core/text.hpp"
 
 namespace cf::terminology {
@@ -234,13 +236,52 @@ std::optional<Titre> titre_of(const fhir::ObservationValue& v, std::string& basi
 
 namespace {
 
+// A result written in words, read by whole words: "None detected", "Non reactive", "Not present" and
+// "Undetected" are negative (a substring match read them as positive, and "pos" in "not possible" as
+// positive too). A negation counts for the next few words of its clause. Words pointing both ways ("HBsAg
+// not detected, anti-HBs positive", "not negative") read as undetermined.
 Reading word_reading(std::string_view text) {
-  std::string t = to_lower_ascii(trim(text));
+  const std::string t = to_lower_ascii(trim(text));
   if (t.empty()) return Reading::undetermined;
-  for (const char* neg : {"negative", "not detected", "non-reactive", "nonreactive", "absent", "阴性", "neg"})
-    if (t.find(neg) != std::string::npos) return Reading::negative;
-  for (const char* pos : {"positive", "detected", "reactive", "present", "阳性", "pos"})
-    if (t.find(pos) != std::string::npos) return Reading::positive;
+  static constexpr std::string_view kPositive[] = {"positive", "pos", "detected", "reactive", "present"};
+  static constexpr std::string_view kNegative[] = {"negative",    "neg",        "undetected",
+                                                   "nonreactive", "unreactive", "absent"};
+  static constexpr std::string_view kNegation[] = {"not", "no", "non", "none", "never", "without"};
+  auto in = [](std::string_view w, const auto& list) {
+    for (auto x : list)
+      if (w == x) return true;
+    return false;
+  };
+  int plain_pos = 0, negated_pos = 0, plain_neg = 0, negated_neg = 0;
+  int negation_reach = 0;  // words left that a negation applies to
+  std::size_t i = 0;
+  while (i < t.size()) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    if (!std::isalnum(c)) {
+      if (c == ',' || c == ';' || c == '.' || c == '/' || c == '(' || c == ')') negation_reach = 0;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < t.size() && std::isalnum(static_cast<unsigned char>(t[j]))) ++j;
+    const std::string_view w = std::string_view(t).substr(i, j - i);
+    i = j;
+    if (in(w, kNegation)) {
+      negation_reach = 3;
+      continue;
+    }
+    const bool negated = negation_reach > 0;
+    if (negation_reach > 0) --negation_reach;
+    if (in(w, kPositive)) ++(negated ? negated_pos : plain_pos);
+    if (in(w, kNegative)) ++(negated ? negated_neg : plain_neg);
+  }
+  // Chinese results have no spaces between words.
+  if (t.find("阳性") != std::string::npos) ++plain_pos;
+  if (t.find("阴性") != std::string::npos) ++plain_neg;
+  const bool says_negative = plain_neg > 0 || negated_pos > 0;
+  if (negated_neg > 0 || (plain_pos > 0 && says_negative)) return Reading::undetermined;
+  if (plain_pos > 0) return Reading::positive;
+  if (says_negative) return Reading::negative;
   return Reading::undetermined;
 }
 

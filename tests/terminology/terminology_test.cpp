@@ -11,6 +11,7 @@
 
 using namespace cf;
 using namespace cf::terminology;
+namespace bdata = boost::unit_test::data;
 
 BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
   auto t = test::terms();
@@ -243,4 +244,42 @@ BOOST_AUTO_TEST_CASE(units_convert_exactly) {
       (compare_converted(n->value, n->conversion, *Decimal::parse("2.5"), cells.units.at("10*9/L")) < 0));
   BOOST_TEST(
       (compare_converted(n->value, n->conversion, *Decimal::parse("2.4"), cells.units.at("10*9/L")) == 0));
+}
+
+namespace {
+
+Reading string_result(const std::string& text) {
+  auto t = test::terms();
+  fhir::Observation o;
+  o.value.kind = fhir::ObservationValue::Kind::string;
+  o.value.text = text;
+  std::string basis;
+  return positivity(*t, *t->analyte("qualitative"), o, basis);
+}
+
+}  // namespace
+
+// Results written in words are read by whole words; a negation turns "detected" round, and words pointing
+// both ways are left undetermined (the criterion is then unknown, never decided on a guess).
+BOOST_DATA_TEST_CASE(words_for_negative_results,
+                     bdata::make({"Negative", "NEG", "Not detected", "None detected", "Undetected",
+                                  "Not reactive", "Non reactive", "Non-reactive", "Nonreactive", "Unreactive",
+                                  "Not present", "Absent", "No antibodies detected", "阴性"}),
+                     text) {
+  BOOST_TEST((string_result(text) == Reading::negative), text);
+}
+
+BOOST_DATA_TEST_CASE(words_for_positive_results,
+                     bdata::make({"Positive", "POS", "Detected", "Reactive", "Present", "Weakly positive",
+                                  "阳性", "弱阳性"}),
+                     text) {
+  BOOST_TEST((string_result(text) == Reading::positive), text);
+}
+
+BOOST_DATA_TEST_CASE(words_that_decide_nothing,
+                     bdata::make({"", "Indeterminate", "Equivocal", "Not possible to determine",
+                                  "Specimen position error", "HBsAg not detected, anti-HBs positive",
+                                  "not negative", "Positive/negative"}),
+                     text) {
+  BOOST_TEST((string_result(text) == Reading::undetermined), text);
 }
