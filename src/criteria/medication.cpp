@@ -150,69 +150,157 @@ std::optional<PerDay> per_day(const fhir::Timing& t, std::string& how) {
 
 }  // namespace
 
-std::optional<Decimal> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how) {
+namespace {
+
+// mg of the drug a day by one dosage instruction; a doseRange gives its two ends.
+std::optional<DoseRange> dosage_mg(const terminology::MedicationFact& f, const fhir::Dosage& dose,
+                                   std::string& how) {
   const auto& u = *f.use;
-  const fhir::Dosage* dose = nullptr;
-  for (const auto& d : u.dosages) {
-    bool covers = (!d.timing.bounds_start || d.timing.bounds_start->first <= day) &&
-                  (!d.timing.bounds_end || d.timing.bounds_end->last >= day);
-    if (covers) {
-      dose = &d;
-      break;
-    }
-  }
-  if (!dose) {
-    how = u.dosages.empty() ? "no dosage" : "no dosage instruction covers the day";
-    return std::nullopt;
-  }
-  if (dose->as_needed) {
+  if (dose.as_needed) {
     how = "as needed";
     return std::nullopt;
   }
-  if (!dose->dose || !dose->dose->value) {
+  if (!dose.dose || !dose.dose->value) {
     how = "no dose quantity" +
-          (dose->text.empty() ? std::string() : " (text: '" + sanitize_for_log(dose->text, 40) + "')");
+          (dose.text.empty() ? std::string() : " (text: '" + sanitize_for_log(dose.text, 40) + "')");
     return std::nullopt;
   }
-  const auto& q = *dose->dose;
+  const auto& q = *dose.dose;
   std::string unit = to_lower_ascii(q.code.empty() ? q.unit : q.code);
-  const Decimal& amount = *q.value;
-  std::optional<Decimal> mg;
+  // The low end of a range is read in the high end's unit when it has none of its own.
+  const fhir::Quantity* low_q = dose.dose_low && dose.dose_low->value ? &*dose.dose_low : nullptr;
+  if (dose.dose_low && !low_q) {
+    how = "dose range without a low value";
+    return std::nullopt;
+  }
+  if (low_q && (!low_q->unit.empty() || !low_q->code.empty()) &&
+      to_lower_ascii(low_q->code.empty() ? low_q->unit : low_q->code) != unit) {
+    how = "dose range with two units";
+    return std::nullopt;
+  }
+  std::optional<Decimal> factor;  // mg per unit of the dose
+  std::string described;
   if (unit == "mg") {
-    mg = amount;
+    factor = Decimal::from_int(1);
   } else if (unit == "g") {
-    mg = amount.times(Decimal::from_int(1000));
+    factor = Decimal::from_int(1000);
   } else if (unit == "ug" || unit == "mcg" || unit == "µg") {
-    mg = amount.times(Decimal::from_parts(1, 3));  // x 0.001
+    factor = Decimal::from_parts(1, 3);  // x 0.001
   } else if (f.match.strength_mg &&
              (unit.empty() || unit == "1" || unit == "tablet" || unit == "tab" || unit == "{tbl}" ||
               unit == "capsule" || unit == "{capsule}" || unit == "pill")) {
-    mg = amount.times(*f.match.strength_mg);
+    factor = *f.match.strength_mg;
     unit = q.unit.empty() ? "unit" : q.unit;
-    how = q.value->to_string() + " x " + f.match.strength_mg->to_string() + " mg " + unit;
+    described = " x " + f.match.strength_mg->to_string() + " mg " + unit;
   } else {
     how = "dose unit '" + sanitize_for_log(q.unit.empty() ? q.code : q.unit, 20) + "' is not a mass";
     return std::nullopt;
   }
-  if (!mg) {
+  const std::string amount = (low_q ? low_q->value->to_string() + "-" : std::string()) + q.value->to_string();
+  how = amount + (described.empty() ? " " + unit : described);
+  auto high = q.value->times(*factor);
+  auto low = low_q ? low_q->value->times(*factor) : high;
+  if (!high || !low) {
     how = "dose too large to compute";
     return std::nullopt;
   }
+  if (*low > *high) {
+    how = "dose range " + amount + " runs backwards";
+    return std::nullopt;
+  }
   if (u.h.type == fhir::ResourceType::medication_administration) {
-    how = (how.empty() ? q.value->to_string() + " " + unit : how) + " given once";
-    return mg;  // one administration on its day
+    how += " given once";
+    return DoseRange{*low, *high};  // one administration on its day
   }
   std::string freq;
-  auto pd = per_day(dose->timing, freq);
+  auto pd = per_day(dose.timing, freq);
   if (!pd) {
     how = freq;
     return std::nullopt;
   }
-  how = (how.empty() ? q.value->to_string() + " " + unit : how) + " x " + freq;
-  auto total = mg->times(pd->per);
-  auto daily = total ? total->divided(pd->days, kDoseDigits) : std::nullopt;
-  if (!daily) how = "dose too large to compute (" + how + ")";
-  return daily;
+  how += " x " + freq;
+  auto per_day_of = [&](const Decimal& mg) -> std::optional<Decimal> {
+    auto total = mg.times(pd->per);
+    return total ? total->divided(pd->days, kDoseDigits) : std::nullopt;
+  };
+  auto daily_high = per_day_of(*high);
+  auto daily_low = per_day_of(*low);
+  if (!daily_high || !daily_low) {
+    how = "dose too large to compute (" + how + ")";
+    return std::nullopt;
+  }
+  return DoseRange{*daily_low, *daily_high};
+}
+
+}  // namespace
+
+std::optional<DoseRange> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how) {
+  const auto& u = *f.use;
+  std::vector<const fhir::Dosage*> covering;
+  for (const auto& d : u.dosages)
+    if ((!d.timing.bounds_start || d.timing.bounds_start->first <= day) &&
+        (!d.timing.bounds_end || d.timing.bounds_end->last >= day))
+      covering.push_back(&d);
+  if (covering.empty()) {
+    how = u.dosages.empty() ? "no dosage" : "no dosage instruction covers the day";
+    return std::nullopt;
+  }
+  // Several instructions on one day: the same `sequence` means taken together (5 mg morning + 5 mg
+  // evening); different sequences mean one or the other; without sequences it cannot be told, so the day's
+  // dose lies between the smallest single instruction and their sum.
+  std::map<std::int32_t, DoseRange> by_sequence;
+  bool all_sequenced = true;
+  std::optional<Decimal> smallest;
+  DoseRange sum{Decimal::from_int(0), Decimal::from_int(0)};
+  std::string parts;
+  for (const fhir::Dosage* d : covering) {
+    std::string one;
+    auto r = dosage_mg(f, *d, one);
+    if (!r) {
+      how = one;
+      return std::nullopt;
+    }
+    parts += (parts.empty() ? "" : " + ") + one;
+    auto lo = sum.low.plus(r->low);
+    auto hi = sum.high.plus(r->high);
+    if (!lo || !hi) {
+      how = "dose too large to compute";
+      return std::nullopt;
+    }
+    sum = {*lo, *hi};
+    if (!smallest || r->low < *smallest) smallest = r->low;
+    if (!d->sequence) {
+      all_sequenced = false;
+      continue;
+    }
+    auto [it, fresh] = by_sequence.try_emplace(*d->sequence, *r);
+    if (!fresh) {
+      auto glo = it->second.low.plus(r->low);
+      auto ghi = it->second.high.plus(r->high);
+      if (!glo || !ghi) {
+        how = "dose too large to compute";
+        return std::nullopt;
+      }
+      it->second = {*glo, *ghi};
+    }
+  }
+  how = parts;
+  if (covering.size() == 1) return sum;
+  if (all_sequenced) {
+    if (by_sequence.size() == 1) {
+      how += " (taken together: the same sequence)";
+      return sum;
+    }
+    DoseRange r = by_sequence.begin()->second;
+    for (const auto& [seq, g] : by_sequence) {
+      if (g.low < r.low) r.low = g.low;
+      if (g.high > r.high) r.high = g.high;
+    }
+    how += " (one sequence or another)";
+    return r;
+  }
+  how += " (together or one of them: no sequence)";
+  return DoseRange{*smallest, sum.high};
 }
 
 }  // namespace cf::criteria

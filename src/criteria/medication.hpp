@@ -20,7 +20,12 @@ UseSpan span_of(const fhir::MedicationUse& use, Days as_of);
 // arithmetic: a quotient that does not terminate (10 mg every 3 days) is rounded half to even to
 // kDoseDigits decimals, the same on every machine.
 inline constexpr int kDoseDigits = 12;
-std::optional<Decimal> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how);
+// A dose known to lie in [low, high] mg/day (low == high for a plain dose): a doseRange, or instructions
+// that may or may not be taken together.
+struct DoseRange {
+  Decimal low, high;
+};
+std::optional<DoseRange> daily_mg(const terminology::MedicationFact& f, Days day, std::string& how);
 
 bool oral_or_unspecified(const fhir::MedicationUse& use);
 

@@ -135,10 +135,14 @@ class DistinctTherapies : public Node {
 };
 
 struct DoseParts {
-  Decimal known;  // mg/day prednisone-equivalent of the doses that could be computed
+  // mg/day prednisone-equivalent of the doses that could be computed: at least `low`, at most `high`.
+  Decimal low, high;
   bool any = false;
   std::vector<Evidence> ev;
-  std::vector<Evidence> unknown;
+  std::vector<Evidence> unknown;  // doses that could not be computed (anything from 0 up)
+  std::string text() const {
+    return low == high ? low.rounded_text(2) : low.rounded_text(2) + "-" + high.rounded_text(2);
+  }
 };
 
 // mg of prednisone equal to `mg` of a glucocorticoid: multiplied first, then divided (to kDoseDigits
@@ -151,9 +155,18 @@ std::optional<Decimal> prednisone_equivalent(const Decimal& mg,
   return p->divided(eq.per_mg, kDoseDigits);
 }
 
-// Total prednisone-equivalent mg on `day` over the glucocorticoid uses that run that day.
+// Prednisone-equivalent mg on `day` over the glucocorticoid uses that run that day. Different drugs add up.
+// Several records of the same drug on one day (an order and a statement of it, a renewal whose old order
+// was never closed, or two prescriptions taken together) may or may not add up: their total lies between
+// the smallest of them and their sum.
 DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations) {
   DoseParts d;
+  struct Drug {
+    std::optional<Decimal> smallest;
+    Decimal sum = Decimal::from_int(0);
+    bool overflow = false;
+  };
+  std::map<std::string, Drug> drugs;
   for (const auto& m : ctx.rec.medications) {
     if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
     if (oral_only && !oral_or_unspecified(*m.use)) continue;
@@ -164,20 +177,39 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     Evidence e = med_evidence(m, s);
     std::string how;
     auto mg = daily_mg(m, day, how);
-    const auto eq = mg ? prednisone_equivalent(*mg, *m.match.ingredient->prednisone_mg_per_mg) : std::nullopt;
-    const auto sum = eq ? d.known.plus(*eq) : std::nullopt;
-    if (!mg || !sum || m.match.low_confidence) {
-      e.note = "dose cannot be computed: " + (!mg    ? how
-                                              : !sum ? std::string("too large")
-                                                     : std::string("matched by name"));
+    const auto& eq_of = *m.match.ingredient->prednisone_mg_per_mg;
+    const auto lo = mg ? prednisone_equivalent(mg->low, eq_of) : std::nullopt;
+    const auto hi = mg ? prednisone_equivalent(mg->high, eq_of) : std::nullopt;
+    if (!mg || !lo || !hi || m.match.low_confidence) {
+      e.note = "dose cannot be computed: " + (!mg                      ? how
+                                              : m.match.low_confidence ? std::string("matched by name")
+                                                                       : std::string("too large"));
       d.unknown.push_back(std::move(e));
       continue;
     }
-    e.normalised = eq->rounded_text(2) + " mg/day prednisone-eq";
-    e.conversion = how + " = " + mg->rounded_text(2) + " mg/day " + m.match.ingredient->id + " x " +
+    const auto range_text = [](const Decimal& a, const Decimal& b) {
+      return a == b ? a.rounded_text(2) : a.rounded_text(2) + "-" + b.rounded_text(2);
+    };
+    e.normalised = range_text(*lo, *hi) + " mg/day prednisone-eq";
+    e.conversion = how + " = " + range_text(mg->low, mg->high) + " mg/day " + m.match.ingredient->id + " x " +
                    m.match.ingredient->prednisone_mg_per_mg->text();
-    d.known = *sum;
+    Drug& g = drugs[m.match.ingredient->id];
+    if (!g.smallest || *lo < *g.smallest) g.smallest = *lo;
+    if (auto sum = g.sum.plus(*hi))
+      g.sum = *sum;
+    else
+      g.overflow = true;
     d.ev.push_back(std::move(e));
+  }
+  for (const auto& [id, g] : drugs) {
+    auto lo = d.low.plus(*g.smallest);
+    auto hi = d.high.plus(g.sum);
+    if (!lo || !hi || g.overflow) {  // beyond any real dose: left as a dose that cannot be computed
+      if (!d.ev.empty()) d.unknown.push_back(d.ev.back());
+      continue;
+    }
+    d.low = *lo;
+    d.high = *hi;
   }
   return d;
 }
@@ -203,20 +235,30 @@ class GcDose : public Node {
       if (none_ == Tri::not_met) return NodeResult::not_met(why);
       return NodeResult::unknown(why);
     }
-    const std::string total = d.known.rounded_text(2) + " mg/day prednisone-eq";
-    if (!d.unknown.empty()) {
-      // Part of the dose is unknown: decided only if the known part already settles an upper limit.
-      bool upper = op_ == terminology::CompareOp::lt || op_ == terminology::CompareOp::le;
-      for (auto& e : d.unknown) d.ev.push_back(std::move(e));
-      if (upper && !compare_dose(d.known, op_, mg_))
-        return NodeResult::not_met("at least " + total + ", not " + test, std::move(d.ev));
-      if (!upper && compare_dose(d.known, op_, mg_))
-        return NodeResult::met("at least " + total + ", " + test, std::move(d.ev));
-      std::string why = "glucocorticoid dose cannot be computed: " + d.ev.back().note;
-      return NodeResult::unknown(std::move(why), std::move(d.ev));
+    const std::string total = d.text() + " mg/day prednisone-eq";
+    // Decided only where every dose the records allow decides the same way; a dose that cannot be computed
+    // could be anything from 0 up, so it leaves only an upper limit to be broken by what is known.
+    const bool upper = op_ == terminology::CompareOp::lt || op_ == terminology::CompareOp::le;
+    const bool low_passes = compare_dose(d.low, op_, mg_);
+    const bool high_passes = compare_dose(d.high, op_, mg_);
+    const bool unknown_part = !d.unknown.empty();
+    std::string unknown_why = unknown_part ? d.unknown.back().note : std::string();
+    for (auto& e : d.unknown) d.ev.push_back(std::move(e));
+    if (upper) {
+      if (!low_passes)
+        return NodeResult::not_met((unknown_part ? "at least " : "") + total + ", not " + test,
+                                   std::move(d.ev));
+      if (high_passes && !unknown_part) return NodeResult::met(total + ", " + test, std::move(d.ev));
+    } else {
+      if (low_passes)
+        return NodeResult::met((unknown_part ? "at least " : "") + total + ", " + test, std::move(d.ev));
+      if (!high_passes && !unknown_part) return NodeResult::not_met(total + ", not " + test, std::move(d.ev));
     }
-    if (compare_dose(d.known, op_, mg_)) return NodeResult::met(total + ", " + test, std::move(d.ev));
-    return NodeResult::not_met(total + ", not " + test, std::move(d.ev));
+    if (unknown_part)
+      return NodeResult::unknown("glucocorticoid dose cannot be computed: " + unknown_why, std::move(d.ev));
+    return NodeResult::unknown(
+        total + " (the records allow doses on either side of " + mg_.to_string() + " mg/day)",
+        std::move(d.ev));
   }
 
  private:
@@ -247,8 +289,9 @@ class GcSustained : public Node {
     }
     for (Days day = std::max(lo, from); day <= std::min(ctx.as_of, to); ++day) {
       DoseParts d = gc_on_day(ctx, day, false, true);
-      const bool high = d.any && compare_dose(d.known, terminology::CompareOp::ge, mg_);
-      const bool maybe = high || (d.any && !d.unknown.empty());
+      const bool high = d.any && compare_dose(d.low, terminology::CompareOp::ge, mg_);
+      const bool maybe =
+          high || (d.any && (!d.unknown.empty() || compare_dose(d.high, terminology::CompareOp::ge, mg_)));
       run = high ? run + 1 : 0;
       maybe_run = maybe ? maybe_run + 1 : 0;
       if (!d.unknown.empty()) ++unknown_days;

@@ -66,13 +66,24 @@ Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bo
       how = "dated after the as-of date";
       return Tri::not_met;
     }
+    // Without an onset, the recordedDate only says the condition had begun by then: one that abated before
+    // the window did not reach it, however late it was written down.
+    if (!c.onset && c.abatement && place(*c.abatement, w, as_of) == Placement::before) {
+      how = "abated before the window (recorded later)";
+      return Tri::not_met;
+    }
     if (p == Placement::inside) {
       how = w.unit == Window::Unit::ever ? "recorded" : "onset in the window";
       return Tri::met;
     }
     if (active && p == Placement::before) {
-      how = "ongoing (clinicalStatus " +
-            (c.clinical_status.empty() ? std::string("absent") : c.clinical_status) + ")";
+      // An old diagnosis without a clinicalStatus (an encounter diagnosis, often) may or may not still be
+      // there: missing data, so unknown, not "ongoing".
+      if (c.clinical_status.empty()) {
+        how = "began before the window; clinicalStatus absent, so whether it is ongoing is not known";
+        return Tri::unknown;
+      }
+      how = "ongoing (clinicalStatus " + c.clinical_status + ")";
       return Tri::met;
     }
     if (c.abatement && place(*c.abatement, w, as_of) == Placement::inside) {
@@ -162,7 +173,10 @@ class Record : public Node {
       for (const auto& f : ctx.rec.procedures) {
         if (f.match.con->id != concept_) continue;
         const auto& p = *f.proc;
-        if (p.status == "entered-in-error" || p.status == "not-done" || p.h.unknown_modifier) continue;
+        // `preparation`: planned, not begun; a transplant being prepared is not one that happened.
+        if (p.status == "entered-in-error" || p.status == "not-done" || p.status == "preparation" ||
+            p.h.unknown_modifier)
+          continue;
         std::string how;
         Tri t = procedure_presence(p, w_, ctx.as_of, how);
         if (t == Tri::not_met) continue;
@@ -299,6 +313,7 @@ class ObservationLeaf : public Node {
       Days day;
     };
     std::vector<Cand> cands;
+    std::vector<Cand> straddling;  // partial dates that may or may not fall in the window
     std::vector<Evidence> undated;
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_) continue;
@@ -320,6 +335,7 @@ class ObservationLeaf : public Node {
       if (p == Placement::inside) {
         cands.push_back({&f, o.effective->last});
       } else if (p == Placement::straddles) {
+        straddling.push_back({&f, o.effective->last});
         Evidence e = evidence_from(o.h);
         set_match(e, f.match);
         e.original = describe_value(o.value);
@@ -360,6 +376,16 @@ class ObservationLeaf : public Node {
       std::string r =
           "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
       e.note = "latest in the window; " + e.note;
+      // A result with a partial date ("2026-11") that may be newer than the latest placed one, and may be in
+      // the window, decides too: if it could read otherwise, the older value does not stand in for it.
+      for (const auto& c : straddling) {
+        if (c.day <= cands.front().day) continue;
+        Evidence se;
+        if (judge(c, se) == t) continue;
+        se.note = "partial date: may be the latest result in the window; " + se.note;
+        return NodeResult::unknown(r + "; a result dated " + se.date + " may be newer and reads otherwise",
+                                   {e, se});
+      }
       if (t == Tri::met) return NodeResult::met(r, {e});
       if (incomplete) return NodeResult::unknown(r + "; source data incomplete", {e});
       if (t == Tri::not_met) return NodeResult::not_met(r, {e});

@@ -229,7 +229,7 @@ void fields(A& a, Timing& t) {
 }
 template <class A>
 void fields(A& a, Dosage& d) {
-  a(d.text, d.route, d.dose, d.timing, d.as_needed);
+  a(d.text, d.route, d.dose, d.dose_low, d.sequence, d.timing, d.as_needed);
 }
 template <class A>
 void fields(A& a, MedicationUse& m) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 
 #include "core/text.hpp"
@@ -328,6 +329,12 @@ Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool adm
     out.dose = rd.quantity(member(d, "dose"), path + ".dose");
     return out;
   }
+  if (auto seq = json::number_text(member(d, "sequence"))) {
+    // A FHIR integer: up to 10 digits with an optional sign; anything else is no sequence.
+    int v = 0;
+    const auto* end = seq->data() + seq->size();
+    if (auto [p, ec] = std::from_chars(seq->data(), end, v); ec == std::errc() && p == end) out.sequence = v;
+  }
   out.as_needed =
       json::boolean(member(d, "asNeededBoolean")).value_or(false) || member(d, "asNeededCodeableConcept");
   out.timing = read_timing(rd, member(d, "timing"), path + ".timing");
@@ -337,8 +344,9 @@ Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool adm
     if (const Value* q = member(dr, "doseQuantity")) {
       out.dose = rd.quantity(q, p + ".doseQuantity");
     } else if (const Value* r = member(dr, "doseRange"); r && r->IsObject()) {
-      // A range is read at its upper bound: dose ceilings must not be under-estimated.
+      // Both ends are kept: a criterion is decided only if every dose in the range decides it the same way.
       out.dose = rd.quantity(member(*r, "high"), p + ".doseRange.high");
+      out.dose_low = rd.quantity(member(*r, "low"), p + ".doseRange.low");
     }
   });
   return out;
@@ -384,6 +392,9 @@ MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
     }
     case ResourceType::medication_statement:
       rd.effective(v, "effective", m.start, m.end, &m.start_text);
+      // effectiveDateTime says when the use was asserted to be happening, not that it lasted one day: an
+      // active statement with one runs on (criteria/medication.hpp), a completed one keeps its own day.
+      if (member(v, "effectiveDateTime")) m.end.reset();
       m.authored = rd.date(v, "dateAsserted", "dateAsserted", DateKind::date_time, &m.authored_text);
       json::for_each(member(v, "dosage"), [&](std::size_t i, const Value& d) {
         if (d.IsObject()) m.dosages.push_back(read_dosage(rd, d, "dosage[" + std::to_string(i) + "]", false));

@@ -1,6 +1,7 @@
 #pragma once
 // The slice of FHIR R4 the cohort finder reads, extracted from JSON into plain structs. Only the elements
 // that a criterion, the evidence trail or a data-quality check needs are kept.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -151,7 +152,9 @@ struct Timing {
 struct Dosage {
   std::string text;
   CodeableConcept route;
-  std::optional<Quantity> dose;
+  std::optional<Quantity> dose;          // doseQuantity, or doseRange.high
+  std::optional<Quantity> dose_low;      // doseRange.low: set only when the dose is a range
+  std::optional<std::int32_t> sequence;  // instructions with the same sequence are taken together
   Timing timing;
   bool as_needed = false;
   bool operator==(const Dosage&) const = default;

@@ -37,8 +37,8 @@ std::vector<svg::FunnelStep> funnel_steps(const criteria::Trial& trial,
                                           const std::vector<ranking::PatientOutcome>& outcomes);
 
 // `outcomes` must already have gone through apply_privacy(..., mode, ...). Names are shown only in identified
-// mode, ineligible patients are listed (collapsed) only in identified mode, and in the pseudonymised modes a page
-// that still carries names or raw ids is refused (the function returns a short page saying so).
+// mode, ineligible patients are listed (collapsed) only in identified mode, and in the pseudonymised modes a
+// page that still carries names or raw ids is refused (the function returns a short page saying so).
 std::string html_report(const criteria::Trial& trial, const RunInfo& info,
                         const std::vector<ranking::PatientOutcome>& outcomes, ExportMode mode);
 // The same page handed to `sink` in pieces, so that it is never whole in memory.

@@ -354,6 +354,144 @@ BOOST_AUTO_TEST_CASE(daily_doses_are_exact_decimals) {
       continue;
     }
     BOOST_TEST_REQUIRE(mg.has_value(), label << ": " << how);
-    BOOST_TEST((*mg == dec(c.want)), label << ": " << mg->to_string() << " (" << how << ")");
+    BOOST_TEST((mg->low == dec(c.want)), label << ": " << mg->low.to_string() << " (" << how << ")");
+    BOOST_TEST((mg->high == mg->low), label);
   }
+}
+
+// Findings of a review against CRITERIA.md (2026-11-28): each case wrongly excluded a patient before.
+namespace {
+
+std::string med(const std::string& type, const std::string& id, const std::string& pid,
+                const std::string& rxnorm, const std::string& dosages,
+                const std::string& extra = R"("authoredOn":"2026-01-01")") {
+  const bool request = type == "MedicationRequest";
+  return R"({"resourceType":")" + type + R"(","id":")" + id + R"(","status":"active",)" +
+         (request ? R"("intent":"order",)" : "") + R"("subject":{"reference":"Patient/)" + pid +
+         R"("},"medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":")" +
+         rxnorm + R"("}]},)" + extra + R"(,")" + (request ? "dosageInstruction" : "dosage") + R"(":[)" +
+         dosages + "]}";
+}
+std::string oral(const std::string& dose,
+                 const std::string& timing = R"({"code":{"coding":[{"code":"QD"}]}})",
+                 const std::string& extra = "") {
+  return R"({"timing":)" + timing +
+         R"(,"route":{"coding":[{"system":"http://snomed.info/sct","code":"26643006"}]},"doseAndRate":[{)" +
+         dose + "}]" + extra + "}";
+}
+std::string mg(const std::string& v) {
+  return R"("doseQuantity":{"value":)" + v +
+         R"(,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"})";
+}
+std::string mg_range(const std::string& lo, const std::string& hi) {
+  return R"("doseRange":{"low":{"value":)" + lo + R"(,"unit":"mg"},"high":{"value":)" + hi +
+         R"(,"unit":"mg"}})";
+}
+const std::string kPrednisone = "8640", kHydroxychloroquine = "5521";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(conditions_that_ended_or_may_have_ended_before_the_window) {
+  const std::string sz = R"({"resourceType":"Condition","id":"ID","subject":{"reference":"Patient/PID"},)"
+                         R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"91175000"}]},)";
+  auto cond = [&](const std::string& id, const std::string& rest) {
+    std::string s = sz;
+    s.replace(s.find("ID"), 2, id);
+    s.replace(s.find("PID"), 3, id);
+    return s + rest + "}";
+  };
+  auto r = test::evaluate(
+      {patient("abated"),
+       cond("abated", R"("clinicalStatus":{"coding":[{"code":"resolved"}]},"abatementDateTime":"2015-06-01",)"
+                      R"("recordedDate":"2026-11-01")"),
+       patient("nostatus"), cond("nostatus", R"("onsetDateTime":"2010-05-01")"), patient("active"),
+       cond("active", R"("clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2010-05-01")"),
+       patient("recent"), cond("recent", R"("recordedDate":"2026-11-01")")},
+      "2026-11-26");
+  // Recorded late, but abated in 2015: not within 8 weeks.
+  BOOST_TEST(outcome_of(r["abated"], "E-CNS") == "not_met");
+  // An old diagnosis without clinicalStatus may or may not still be there.
+  BOOST_TEST(outcome_of(r["nostatus"], "E-CNS") == "unknown");
+  BOOST_TEST(outcome_of(r["active"], "E-CNS") == "met");
+  BOOST_TEST(outcome_of(r["recent"], "E-CNS") == "met");  // recorded in the window, nothing says it ended
+}
+
+BOOST_AUTO_TEST_CASE(a_newer_result_with_a_partial_date_keeps_latest_from_an_older_one) {
+  auto r = test::evaluate({patient("p"), lab("old", "p", "2458-8", "5", "mg/dL", "2015-01-01"),
+                           lab("month", "p", "2458-8", "150", "mg/dL", "2026-11"), patient("q"),
+                           lab("old-q", "q", "2458-8", "5", "mg/dL", "2015-01-01"),
+                           lab("day-q", "q", "2458-8", "150", "mg/dL", "2026-11-20"), patient("s"),
+                           lab("old-s", "s", "2458-8", "5", "mg/dL", "2015-01-01"),
+                           lab("month-s", "s", "2458-8", "7", "mg/dL", "2026-11")},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "E-IGA") == "unknown");  // "2026-11" may be the latest: 150 is not < 10
+  BOOST_TEST(outcome_of(r["q"], "E-IGA") == "not_met");
+  BOOST_TEST(outcome_of(r["s"], "E-IGA") == "met");  // both read the same way
+}
+
+BOOST_AUTO_TEST_CASE(a_planned_procedure_has_not_happened) {
+  auto tx = [](const std::string& pid, const std::string& status) {
+    return R"({"resourceType":"Procedure","id":"tx-)" + pid + R"(","status":")" + status +
+           R"(","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://snomed.info/sct","code":"70536003"}]}})";
+  };
+  auto r = test::evaluate(
+      {patient("planned"), tx("planned", "preparation"), patient("done"), tx("done", "completed")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["planned"], "E-TX") == "not_met");
+  BOOST_TEST(outcome_of(r["done"], "E-TX") == "met");
+}
+
+BOOST_AUTO_TEST_CASE(an_active_statement_with_one_date_is_current) {
+  auto r = test::evaluate({patient("p"), med("MedicationRequest", "pred", "p", kPrednisone, oral(mg("5"))),
+                           med("MedicationStatement", "hcq", "p", kHydroxychloroquine, oral(mg("200")),
+                               R"("effectiveDateTime":"2025-12-01")")},
+                          "2026-11-26");
+  // Not "prednisone 5 mg alone": hydroxychloroquine is taken too.
+  BOOST_TEST(outcome_of(r["p"], "I6d") == "met");
+}
+
+BOOST_AUTO_TEST_CASE(doses_taken_together_ranges_and_duplicate_records) {
+  const std::string am = R"({"code":{"coding":[{"code":"AM"}]}})",
+                    pm = R"({"code":{"coding":[{"code":"PM"}]}})";
+  const std::string seq1 = R"(,"sequence":1)";
+  auto r = test::evaluate(
+      {// 5 mg morning + 5 mg evening, the same sequence: 10 mg/day, so I6d (>= 7.5 if alone) is met.
+       patient("split"),
+       med("MedicationRequest", "s", "split", kPrednisone,
+           oral(mg("5"), am, seq1) + "," + oral(mg("5"), pm, seq1)),
+       // Without sequences it may be 5 or 10: unknown.
+       patient("noseq"),
+       med("MedicationRequest", "n", "noseq", kPrednisone, oral(mg("5"), am) + "," + oral(mg("5"), pm)),
+       // A range across I6c's 40 mg: unknown; one below it: met.
+       patient("range"), med("MedicationRequest", "r", "range", kPrednisone, oral(mg_range("30", "50"))),
+       patient("lowrange"),
+       med("MedicationRequest", "l", "lowrange", kPrednisone, oral(mg_range("20", "30"))),
+       // An order and a statement of the same 30 mg: 30 or 60, unknown against 40, not "60, not met".
+       patient("dup"), med("MedicationRequest", "d1", "dup", kPrednisone, oral(mg("30"))),
+       med("MedicationStatement", "d2", "dup", kPrednisone, oral(mg("30")),
+           R"("effectivePeriod":{"start":"2026-01-01"})"),
+       // Two drugs add up: 30 mg prednisone + 16 mg methylprednisolone (20 mg prednisone-eq) = 50.
+       patient("two"), med("MedicationRequest", "t1", "two", kPrednisone, oral(mg("30"))),
+       med("MedicationRequest", "t2", "two", "6902", oral(mg("16"))),
+       // 60-100 mg a day for 21 days inside 8 weeks: E-SLN (>= 100 mg for >= 14 days) unknown; 100 mg: met.
+       patient("sus"),
+       med("MedicationRequest", "u", "sus", kPrednisone,
+           oral(
+               mg_range("60", "100"),
+               R"({"code":{"coding":[{"code":"QD"}]},"repeat":{"boundsPeriod":{"start":"2026-10-10","end":"2026-10-30"}}})")),
+       patient("sus100"),
+       med("MedicationRequest", "v", "sus100", kPrednisone,
+           oral(
+               mg("100"),
+               R"({"code":{"coding":[{"code":"QD"}]},"repeat":{"boundsPeriod":{"start":"2026-10-10","end":"2026-10-30"}}})"))},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["split"], "I6d") == "met");
+  BOOST_TEST(outcome_of(r["noseq"], "I6d") == "unknown");
+  BOOST_TEST(outcome_of(r["range"], "I6c") == "unknown");
+  BOOST_TEST(outcome_of(r["lowrange"], "I6c") == "met");
+  BOOST_TEST(outcome_of(r["dup"], "I6c") == "unknown");
+  BOOST_TEST(outcome_of(r["two"], "I6c") == "not_met");
+  BOOST_TEST(outcome_of(r["sus"], "E-SLN") == "unknown");
+  BOOST_TEST(outcome_of(r["sus100"], "E-SLN") == "met");
 }
