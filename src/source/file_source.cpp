@@ -528,10 +528,13 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     ++stats_.rejected;
     issues.add(Severity::error, "missing-resource-type", name, "", "resourceType",
                "file root has no resourceType");
+    completeness_.run_types.insert("*");  // whatever it held, and whose, is unknown
   } else if (root_type != "Bundle") {
     auto ex = fhir::extract_resource(root, fhir::Origin{name}, issues);
     if (ex.rejected) {
       ++stats_.rejected;
+      // As for a rejected NDJSON line: what it said is missing for its patient (or for everyone).
+      mark_incomplete(json::serialize(root), name, issues, true, completeness_);
     } else if (!ex.resource) {
       ++stats_.skipped_by_type[ex.type_name];
     } else {

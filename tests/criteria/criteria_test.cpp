@@ -495,3 +495,16 @@ BOOST_AUTO_TEST_CASE(doses_taken_together_ranges_and_duplicate_records) {
   BOOST_TEST(outcome_of(r["sus"], "E-SLN") == "unknown");
   BOOST_TEST(outcome_of(r["sus100"], "E-SLN") == "met");
 }
+
+BOOST_AUTO_TEST_CASE(an_unreadable_medication_leaves_drug_criteria_unknown) {
+  // The use names its drug by reference, and the Medication line is cut short: which drug it is, is not
+  // known, so "only a glucocorticoid" (I6d) cannot be decided.
+  const std::string use =
+      R"({"resourceType":"MedicationRequest","id":"u","status":"active","intent":"order","subject":{"reference":"Patient/p"},)"
+      R"("medicationReference":{"reference":"Medication/m1"},"authoredOn":"2026-01-01","dosageInstruction":[)" +
+      oral(mg("5")) + "]}";
+  auto r = test::evaluate({patient("p"), med("MedicationRequest", "pred", "p", kPrednisone, oral(mg("5"))),
+                           use, R"({"resourceType":"Medication","id":"m1","code":{"coding":[{"system":)"},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "I6d") == "unknown");
+}

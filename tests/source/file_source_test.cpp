@@ -129,3 +129,24 @@ BOOST_AUTO_TEST_CASE(resource_ids_follow_the_fhir_id_rule) {
   BOOST_TEST(!fhir::valid_id(std::string_view("a\0b", 3)));
   BOOST_TEST(!fhir::valid_id("\xff"));
 }
+
+BOOST_AUTO_TEST_CASE(a_rejected_single_resource_file_marks_its_data_incomplete) {
+  // The same as a rejected NDJSON line: what the file said is missing, for its patient or for everyone.
+  auto completeness_after = [](const std::string& name, const std::string& text) {
+    test::TempDir dir;
+    dir.write(name, text);
+    source::FileSource src(dir.path);
+    IssueLog issues;
+    BOOST_TEST_REQUIRE(src.read([](source::Page&&) {}, issues).ok());
+    BOOST_TEST(!issues.issues().empty());
+    return src.completeness();
+  };
+  const auto bad_id = completeness_after(
+      "bad-id.json", R"({"resourceType":"Condition","id":"bad_id!","subject":{"reference":"Patient/p1"},)"
+                     R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"91175000"}]}})");
+  BOOST_TEST(bad_id.incomplete("p1", "Condition"));
+  BOOST_TEST(!bad_id.incomplete("p2", "Condition"), "only its patient's");
+  const auto no_type =
+      completeness_after("no-type.json", R"({"id":"x","subject":{"reference":"Patient/p2"}})");
+  BOOST_TEST(no_type.incomplete("p9", "Observation"), "a file without resourceType: anyone's");
+}
