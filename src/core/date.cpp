@@ -172,4 +172,31 @@ Days add_months(Days day, int months) {
   return days_from_civil(ny, nm, nd);
 }
 
+std::optional<InstantKey> parse_instant_key(std::string_view t) {
+  auto d = parse_fhir_date(t, DateKind::instant);
+  if (!d || !d->has_time || t.size() < 20) return std::nullopt;
+  auto two = [&](std::size_t i) { return (t[i] - '0') * 10 + (t[i + 1] - '0'); };
+  // parse_fhir_date has checked the shape: YYYY-MM-DDThh:mm:ss[.f+](Z|+hh:mm|-hh:mm).
+  const long long hh = two(11), mm = two(14), ss = two(17);
+  std::size_t i = 19;
+  std::uint32_t nanos = 0;
+  int digits = 0;
+  if (i < t.size() && t[i] == '.') {
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i)
+      if (digits < 9) {
+        nanos = nanos * 10 + static_cast<std::uint32_t>(t[i] - '0');
+        ++digits;
+      }
+  }
+  for (; digits < 9; ++digits) nanos *= 10;
+  long long offset = 0;
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    if (i + 6 > t.size()) return std::nullopt;
+    offset = (t[i] == '-' ? -1 : 1) * (two(i + 1) * 3600LL + two(i + 4) * 60LL);
+  } else if (i >= t.size() || t[i] != 'Z') {
+    return std::nullopt;
+  }
+  return InstantKey{static_cast<long long>(d->first) * 86400 + hh * 3600 + mm * 60 + ss - offset, nanos};
+}
+
 }  // namespace cf

@@ -38,6 +38,16 @@ std::optional<PartialDate> parse_fhir_date(std::string_view text, DateKind kind,
 // Strict YYYY-MM-DD, for command-line as-of dates.
 std::optional<Days> parse_iso_day(std::string_view text);
 
+// A FHIR instant (meta.lastUpdated) as a point in time that orders correctly: UTC seconds since 1970 and the
+// fractional digits padded to 9 ("12:00:00.25+02:00" is 10:00:00.250000000 UTC). nullopt when `text` is not a
+// full instant with seconds and a zone.
+struct InstantKey {
+  long long seconds = 0;
+  std::uint32_t nanos = 0;
+  auto operator<=>(const InstantKey&) const = default;
+};
+std::optional<InstantKey> parse_instant_key(std::string_view text);
+
 // Completed years between a birth day and a day (the usual "age on the index date").
 int completed_years(Days birth, Days on);
 

@@ -64,9 +64,14 @@ void report_unit_problem(const Terminology& t, const fhir::Observation& o, const
 bool Collector::newer(const fhir::Header& a, const fhir::Header& b) const {
   long long va = version_number(a.version_id), vb = version_number(b.version_id);
   if (va >= 0 && vb >= 0 && va != vb) return va > vb;
-  if (a.last_updated != b.last_updated)
-    return a.last_updated > b.last_updated;  // ISO instants in one zone sort
-  return false;                              // same version: the first one seen stays
+  if (a.last_updated != b.last_updated) {
+    // As points in time: "12:00:00Z" is after "12:00:00.250+02:00", whatever the strings' order.
+    auto ka = parse_instant_key(a.last_updated), kb = parse_instant_key(b.last_updated);
+    if (ka && kb) return *ka > *kb;
+    if (ka || kb) return ka.has_value();  // a readable instant beats none
+    return a.last_updated > b.last_updated;
+  }
+  return false;  // same version: the first one seen stays
 }
 
 Collector::~Collector() = default;
@@ -161,8 +166,19 @@ Status Collector::settle_cross_partition_versions() {
 
 bool Collector::add(fhir::Resource&& r) {
   fhir::Header& h = fhir::header(r);
+  // Only what version comparison and locations need (not the raw JSON or the subject).
+  auto lite = [](const fhir::Header& from) {
+    fhir::Header l;
+    l.type = from.type;
+    l.id = from.id;
+    l.version_id = from.version_id;
+    l.last_updated = from.last_updated;
+    l.origin = from.origin;
+    return l;
+  };
   if (auto* m = std::get_if<fhir::Medication>(&r)) {
-    medications_[h.key()] = m->code;
+    auto [it, fresh] = medications_.try_emplace(h.key());
+    if (fresh || newer(h, it->second.h)) it->second = {lite(h), m->code};
     return true;
   }
   if (h.patient_id.empty()) {
@@ -179,6 +195,10 @@ bool Collector::add(fhir::Resource&& r) {
     relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
   if (!relevant) {
     ++stats_.unmatched;
+    if (version_number(h.version_id) != 1) {
+      auto [it, fresh] = dropped_versions_.try_emplace(h.key());
+      if (fresh || newer(h, it->second)) it->second = lite(h);
+    }
     return false;
   }
   const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
@@ -263,6 +283,17 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
       arrived[replace ? best : order[k]].reset();
       if (replace) best = order[k];
     }
+    if (!dropped_versions_.empty()) {
+      const fhir::Header& h = fhir::header(*arrived[best]);
+      auto d = dropped_versions_.find(h.key());
+      if (d != dropped_versions_.end() && newer(d->second, h)) {
+        duplicate(best, h,
+                  "a newer version read at " + d->second.origin.location + " (versionId " +
+                      d->second.version_id + ") matches no criterion; this older version is not used");
+        arrived[best].reset();
+        continue;
+      }
+    }
     winners.push_back(best);
   }
   std::sort(duplicate_issues.begin(), duplicate_issues.end(),
@@ -300,7 +331,7 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
       if (mu->medication.empty() && !mu->medication_reference.empty()) {
         auto med = medications_.find(mu->medication_reference);
         if (med != medications_.end()) {
-          mu->medication = med->second;
+          mu->medication = med->second.code;
         } else {
           issues.add(Severity::warning, "unresolved-reference", h.origin.location, h.key(),
                      std::string(fhir::to_string(h.type)) + ".medicationReference",

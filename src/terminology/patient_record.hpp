@@ -99,7 +99,15 @@ class Collector {
   };
   std::shared_ptr<const Terminology> t_;
   std::vector<Partition> parts_{1};
-  std::unordered_map<std::string, fhir::CodeableConcept> medications_;
+  struct KnownMedication {
+    fhir::Header h;  // version, lastUpdated and location only
+    fhir::CodeableConcept code;
+  };
+  std::unordered_map<std::string, KnownMedication> medications_;  // the newest version of each
+  // Versions read but relevant to no criterion that may be newer than a kept version of the same resource
+  // (any but versionId 1): a resource recoded to something no criterion reads must not leave its old,
+  // relevant version standing. Only the version, lastUpdated and location are kept.
+  std::unordered_map<std::string, fhir::Header> dropped_versions_;
   CollectStats stats_;
   std::mutex stats_mu_;  // finish_partition() runs on several threads
   std::function<bool(const std::string&)> filter_;

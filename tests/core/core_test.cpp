@@ -233,3 +233,17 @@ BOOST_AUTO_TEST_CASE(decimal_quotients_are_exact_text) {
   BOOST_TEST(!d("1").divided_text(d("0"), 4).has_value());
   BOOST_TEST(!d("123456789012345678901234567890").divided_text(d("0.000000001"), 4).has_value());
 }
+
+BOOST_AUTO_TEST_CASE(instants_order_as_points_in_time) {
+  auto k = [](const char* t) { return parse_instant_key(t); };
+  BOOST_TEST_REQUIRE(k("2026-01-01T12:00:00Z").has_value());
+  // String order says otherwise in each pair.
+  BOOST_TEST((*k("2026-01-01T12:00:00Z") > *k("2026-01-01T12:00:00.250+02:00")));
+  BOOST_TEST((*k("2026-01-01T12:00:00.250Z") > *k("2026-01-01T12:00:00Z")));
+  BOOST_TEST((*k("2026-01-01T23:30:00-05:00") > *k("2026-01-02T03:00:00Z")));
+  BOOST_TEST((*k("2026-01-01T12:00:00.1Z") == *k("2026-01-01T12:00:00.100000000Z")));
+  BOOST_TEST((*k("2026-01-01T12:00:00+00:00") == *k("2026-01-01T12:00:00Z")));
+  BOOST_TEST(k("1969-12-31T23:59:59Z")->seconds == -1);
+  for (const char* bad : {"2026-01-01", "2026-01-01T12:00", "2026-01-01T12:00:00", "yesterday", ""})
+    BOOST_TEST(!k(bad).has_value(), bad);
+}

@@ -508,3 +508,55 @@ BOOST_AUTO_TEST_CASE(an_unreadable_medication_leaves_drug_criteria_unknown) {
                           "2026-11-26");
   BOOST_TEST(outcome_of(r["p"], "I6d") == "unknown");
 }
+
+BOOST_AUTO_TEST_CASE(a_newer_version_that_no_criterion_reads_replaces_the_old_one) {
+  // Condition v1 is an epilepsy (a CNS exclusion); v2 recodes it to syncope, which no criterion reads. v2
+  // must win even though it is dropped as irrelevant, in either order of arrival.
+  auto cond = [](const std::string& pid, const std::string& version, const std::string& snomed) {
+    return R"({"resourceType":"Condition","id":"c-)" + pid + R"(","meta":{"versionId":")" + version +
+           R"("},"clinicalStatus":{"coding":[{"code":"active"}]},"subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://snomed.info/sct","code":")" + snomed +
+           R"("}]},"onsetDateTime":"2026-11-01"})";
+  };
+  // Medication m-<pid> v2 (hydroxychloroquine) arrives before v1 (prednisone): the use takes v2's drug.
+  auto medication = [](const std::string& pid, const std::string& version, const std::string& rxnorm) {
+    return R"({"resourceType":"Medication","id":"m-)" + pid + R"(","meta":{"versionId":")" + version +
+           R"("},"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":")" +
+           rxnorm + R"("}]}})";
+  };
+  auto by_ref = [](const std::string& pid) {
+    return R"({"resourceType":"MedicationRequest","id":"r-)" + pid +
+           R"(","status":"active","intent":"order","subject":{"reference":"Patient/)" + pid +
+           R"("},"medicationReference":{"reference":"Medication/m-)" + pid +
+           R"("},"authoredOn":"2026-01-01","dosageInstruction":[)" + oral(mg("5")) + "]}";
+  };
+  auto r =
+      test::evaluate({patient("a"), cond("a", "1", "91175000"), cond("a", "2", "271594007"), patient("b"),
+                      cond("b", "2", "271594007"), cond("b", "1", "91175000"), patient("c"),
+                      med("MedicationRequest", "pred-c", "c", kPrednisone, oral(mg("5"))), by_ref("c"),
+                      medication("c", "2", kHydroxychloroquine), medication("c", "1", kPrednisone)},
+                     "2026-11-26");
+  BOOST_TEST(outcome_of(r["a"], "E-CNS") == "not_met");
+  BOOST_TEST(outcome_of(r["b"], "E-CNS") == "not_met");
+  BOOST_TEST(outcome_of(r["c"], "I6d") == "met");  // prednisone with hydroxychloroquine, not prednisone alone
+}
+
+BOOST_AUTO_TEST_CASE(versions_without_numbers_are_ordered_by_lastupdated_as_time) {
+  // "12:00:00.250Z" is the newer instant, though it sorts first as a string; so is "08:00:00-05:00" against
+  // "12:00:00Z".
+  auto cond = [](const std::string& pid, const std::string& version, const std::string& updated,
+                 bool active) {
+    return R"({"resourceType":"Condition","id":"c-)" + pid + R"(","meta":{"versionId":")" + version +
+           R"(","lastUpdated":")" + updated + R"("},"clinicalStatus":{"coding":[{"code":")" +
+           (active ? "active" : "resolved") + R"("}]},"subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://snomed.info/sct","code":"91175000"}]},"onsetDateTime":")" +
+           (active ? "2026-11-01" : "2010-01-01\",\"abatementDateTime\":\"2011-01-01") + R"("})";
+  };
+  auto r = test::evaluate({patient("a"), cond("a", "W/a1", "2026-11-20T12:00:00Z", false),
+                           cond("a", "W/b2", "2026-11-20T12:00:00.250Z", true), patient("b"),
+                           cond("b", "W/a1", "2026-11-20T12:00:00Z", false),
+                           cond("b", "W/b2", "2026-11-20T08:00:00-05:00", true)},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["a"], "E-CNS") == "met");
+  BOOST_TEST(outcome_of(r["b"], "E-CNS") == "met");
+}
