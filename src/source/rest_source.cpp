@@ -426,7 +426,10 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
   auto deliver = [&](fhir::Resource&& r) {
     fhir::Header& h = fhir::header(r);
     std::lock_guard lock(impl.mu);
-    const std::string key = h.key() + "/_history/" + h.version_id;
+    // Without a versionId, copies that differ in lastUpdated are different versions: both go on, and the
+    // collector keeps the newer (the first one seen would otherwise win).
+    const std::string key =
+        h.key() + "/_history/" + (h.version_id.empty() ? "@" + h.last_updated : h.version_id);
     ++counters_.resources;
     if (!impl.seen.insert(key).second) return;  // the same version on two pages (P-10): kept once
     ++stats_.read_by_type[fhir::to_string(h.type)];
@@ -563,14 +566,19 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       seeds.insert(h.patient_id);
   });
   if (!st) return st;
-  // Known patients are read for changes only; new seed patients in full.
+  // New seed patients are read in full. Every patient the state store holds is read for changes, whether
+  // or not a seed search finds them tonight: their stored resources are evaluated again, and one recoded so
+  // that it no longer matches a seed code (SLE to drug-induced lupus) must replace the stored version.
   std::vector<std::string> known, fresh;
   for (const auto& id : seeds)
-    (plan_.since.empty() || !plan_.known_patients.count(id) ? fresh : known).push_back(id);
+    if (plan_.since.empty() || !plan_.known_patients.count(id)) fresh.push_back(id);
+  if (!plan_.since.empty())
+    for (const auto& id : plan_.known_patients)
+      if (!plan_.keep_patient || plan_.keep_patient(id)) known.push_back(id);
   impl.log("seed patients: " + std::to_string(seeds.size()) +
-           (plan_.since.empty()
-                ? ""
-                : " (" + std::to_string(fresh.size()) + " new, changes since " + plan_.since + ")"));
+           (plan_.since.empty() ? ""
+                                : " (" + std::to_string(fresh.size()) + " new; changes since " + plan_.since +
+                                      " for the " + std::to_string(known.size()) + " stored)"));
 
   for (int pass = 0; pass < 2; ++pass)
     for (const auto& tq : pass == 0 ? expand : changes) {

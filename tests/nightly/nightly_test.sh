@@ -178,6 +178,25 @@ n = sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM resources WHERE 
 assert n == 0, n
 " "$T/state/state.db"
 
+# Seed mode: a stored patient whose diagnosis is recoded so that no seed search finds them any more (SLE to
+# drug-induced lupus) is still searched for changes: the recoded Condition replaces the stored one, and the
+# patient is no longer a candidate (before, their stored SLE Condition was evaluated night after night).
+seeds() {  # seeds OUT: a seed-mode night on its own state folder
+  "$BIN" run --source "$FHIR_BASE_URL" --mode seed --as-of 2026-11-26 --state "$T/state-seed" --out "$T/$1" \
+    >"$T/$1.stdout" 2>"$T/$1.stderr"
+}
+http PUT Patient/cc-900 '{"resourceType":"Patient","id":"cc-900","birthDate":"1990-01-01","gender":"female"}'
+sle='{"resourceType":"Condition","id":"cc-900-sle","subject":{"reference":"Patient/cc-900"},"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},"onsetDateTime":"2020-01-01","code":{"coding":[{"system":"http://snomed.info/sct","code":"CODE"}]}}'
+http PUT Condition/cc-900-sle "${sle/CODE/55464009}"
+seeds seed1; check "seed night 1 exits 0" test $? -eq 0
+check "seed night 1: cc-900 (SLE) is a candidate" test "$(tier "$T/seed1/results.ndjson" cc-900)" = possible
+http PUT Condition/cc-900-sle "${sle/CODE/201436003}"
+seeds seed2; check "seed night 2 exits 0" test $? -eq 0
+check "seed night 2 is incremental and searches the stored patients for changes" \
+  grep -q "changes since .* for the [0-9]* stored" "$T/seed2.stdout" "$T/seed2.stderr"
+check "seed night 2: cc-900 (now drug-induced lupus) is no longer a candidate" \
+  test "$(tier "$T/seed2/results.ndjson" cc-900)" = ineligible
+
 # No clinical value in logs: a planted creatinine value never appears in stdout/stderr of any run.
 check "no planted value in logs" bash -c "! grep -l 7.31975 '$T'/*.stdout '$T'/*.stderr"
 check "the audit log records runs without clinical values" python3 -c "
