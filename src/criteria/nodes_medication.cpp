@@ -40,8 +40,9 @@ bool is_gc(const terminology::MedicationFact& f) {
 
 // Medication resources hold the drug of uses that name it by reference: without them such a use is no drug.
 bool medication_incomplete(Context& ctx) {
-  return ctx.type_incomplete("MedicationRequest") || ctx.type_incomplete("MedicationStatement") ||
-         ctx.type_incomplete("MedicationAdministration") || ctx.type_incomplete("Medication");
+  return ctx.rec.unresolved_medication || ctx.type_incomplete("MedicationRequest") ||
+         ctx.type_incomplete("MedicationStatement") || ctx.type_incomplete("MedicationAdministration") ||
+         ctx.type_incomplete("Medication");
 }
 
 class MedicationLeaf : public Node {

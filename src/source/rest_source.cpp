@@ -498,8 +498,8 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       {"Observation", (obs_codes.empty() ? "" : "&code=" + obs_codes) + obs_since},
       {"Condition", ""},
       {"MedicationRequest", "&_include=MedicationRequest:medication"},
-      {"MedicationStatement", ""},
-      {"MedicationAdministration", ""},
+      {"MedicationStatement", "&_include=MedicationStatement:medication"},
+      {"MedicationAdministration", "&_include=MedicationAdministration:medication"},
       {"Procedure", ""}};
   // Observations recognised only by their text (a local SLEDAI-2K score) are not found by code.
   if (!obs_codes.empty())
@@ -515,10 +515,10 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       changes.push_back(tq);
     else if (tq.extra.find("&code:text=") == std::string::npos)
       changes.push_back({"Observation", obs_since});
-  // The Medications a MedicationRequest search includes come only from that search: they fail with it.
+  // The Medications a medication search includes come only from that search: they fail with it.
   auto types_of = [](const std::string& type) {
     std::vector<std::string> t{type};
-    if (type == "MedicationRequest") t.push_back("Medication");
+    if (type.starts_with("Medication")) t.push_back("Medication");
     return t;
   };
   if (opts_.smart) {  // the types these searches deliver, each needing the grant

@@ -335,7 +335,9 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
         } else {
           issues.add(Severity::warning, "unresolved-reference", h.origin.location, h.key(),
                      std::string(fhir::to_string(h.type)) + ".medicationReference",
-                     "medication " + mu->medication_reference + " was not found in the source");
+                     "medication " + mu->medication_reference +
+                         " was not found in the source; drug criteria are unknown for this patient");
+          rec.unresolved_medication = true;
         }
       }
       auto mm = t_->match_medication(mu->medication);

@@ -43,6 +43,9 @@ struct PatientRecord {
   std::vector<ConditionFact> conditions;
   std::vector<ProcedureFact> procedures;
   std::vector<MedicationFact> medications;
+  // A medication use names a Medication the source did not deliver: which drug it is cannot be told, so
+  // drug criteria are unknown rather than decided without it.
+  bool unresolved_medication = false;
 };
 
 struct CollectStats {

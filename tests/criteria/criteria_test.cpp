@@ -560,3 +560,14 @@ BOOST_AUTO_TEST_CASE(versions_without_numbers_are_ordered_by_lastupdated_as_time
   BOOST_TEST(outcome_of(r["a"], "E-CNS") == "met");
   BOOST_TEST(outcome_of(r["b"], "E-CNS") == "met");
 }
+
+BOOST_AUTO_TEST_CASE(a_use_whose_medication_was_not_delivered_leaves_drug_criteria_unknown) {
+  // Prednisone 5 mg, and a second drug named only by a Medication the source did not deliver: "only a
+  // glucocorticoid" (I6d) cannot be decided.
+  const std::string use =
+      R"({"resourceType":"MedicationStatement","id":"u","status":"active","subject":{"reference":"Patient/p"},)"
+      R"("medicationReference":{"reference":"Medication/not-delivered"},"effectiveDateTime":"2026-01-01"})";
+  auto r = test::evaluate(
+      {patient("p"), med("MedicationRequest", "pred", "p", kPrednisone, oral(mg("5"))), use}, "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "I6d") == "unknown");
+}

@@ -84,7 +84,7 @@ oversized-body     seed       4 10 config      incomplete Patient               
 500-once           seed       4 10 config      complete   -                             -                   --attempts 2
 page-expired       seed       4 10 config      complete   -                             -                   --issue-kind paging-restarted
 500-forever        seed       4 10 config      incomplete Procedure                     Procedure           --attempts 5 --error-text HTTP_500
-503-forever        population 8 25 config      incomplete MedicationStatement           MedicationStatement --attempts 5 --error-text HTTP_503_after_5_attempt
+503-forever        population 8 25 config      incomplete MedicationStatement,Medication MedicationStatement --attempts 5 --error-text HTTP_503_after_5_attempt
 seed-500           seed       4 10 config      failed     -                             Condition           --min-faults 1
 post-refused       seed       4 10 config      incomplete Observation                   Observation         --attempts 1 --error-text not_take_searches_as_POST
 TABLE
