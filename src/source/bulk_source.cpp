@@ -1365,6 +1365,8 @@ struct BulkSource::Impl {
     return false;
   }
 
+  bool restarted = false;  // run() again after dropping a resumed job that held only changes
+
   Status run(const Sink& s) {
     sink = &s;
     auto b = Url::parse(o.base_url);
@@ -1378,7 +1380,7 @@ struct BulkSource::Impl {
           "invalid options: concurrency >= 1, page size >= 1, 10 ms <= min poll <= poll <= max poll",
           "bulk export");
     requested.insert(o.types.begin(), o.types.end());
-    if (o.smart)
+    if (o.smart && !restarted)
       if (auto st = mark_types_not_granted(*o.smart, o.types, self.completeness_, issues, base.redacted(),
                                            [this](const std::string& l) { log(l); });
           !st)
@@ -1449,6 +1451,19 @@ struct BulkSource::Impl {
           q != std::string::npos && (manifest->request.find("_since=", q) != std::string::npos);
     } else {
       self.changes_only_ = !self.since_.empty() || resumed;
+    }
+    // A resumed job that holds only changes cannot serve a run that needs everything (--full, or a trial
+    // definition or mappings changed since): what the store kept would stand in for what the server no
+    // longer has, and recoded resources would be filtered out. Dropped, and a full export started.
+    if (resumed && self.since_.empty() && self.changes_only_ && !restarted) {
+      log("the resumed export job holds only changes, and this run needs everything: starting a new export");
+      delete_job(*status);
+      if (self.on_status_url_) self.on_status_url_("");
+      self.resume_url_.clear();
+      self.counters_.resumed = false;
+      self.changes_only_ = false;
+      restarted = true;
+      return run(s);
     }
     std::size_t expected = 0;
     for (const auto& f : manifest->output) expected += f.count.value_or(0);

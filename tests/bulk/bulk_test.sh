@@ -286,6 +286,29 @@ resume_check() {
 }
 bg resume_check
 
+# A saved job that holds only changes (_since) is not resumed by a run that needs everything (--full, or a changed
+# trial definition or mappings): it is deleted and a full export started, whose results equal a full export's.
+resume_full_check() {
+  wanted resume-full || return 0
+  proxy_start resume-full none
+  drive resume-full-killed "$proxy" --since 2000-01-01T00:00:00Z --status-url-file "$work/resume-full-killed/status-url" \
+    --crash-after-kickoff
+  local killed_rc=$rc st=0
+  drive resume-full "$proxy" --resume-url "$(cat "$work/resume-full-killed/status-url" 2>/dev/null)" \
+    --status-url-file "$work/resume-full/status-url"
+  proxy_stop
+  [ "$killed_rc" -eq 9 ] || { echo "  the first run was not killed after the kick-off (rc $killed_rc)"; st=1; }
+  python3 "$check_py" --dir "$work/resume-full" --rc "$rc" --expect complete --compare "$compare" \
+    --files "$tmp/files/out/results.ndjson" --accepted-kickoffs 2 --deletes 2 >"$work/resume-full/check.log" 2>&1 || st=1
+  python3 -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['counters']; sys.exit(0 if not c['resumed'] and c['job_deleted'] and not s.get('changes_only') else 1)" \
+    "$work/resume-full/summary.json" || { echo "  the second run did not start a full export of its own"; st=1; }
+  grep -q "holds only changes, and this run needs everything" "$work/resume-full/stderr" "$work/resume-full/stdout" ||
+    { echo "  the log does not say why the saved job was dropped"; st=1; }
+  [ $st -ne 0 ] && grep FAILED "$work/resume-full/check.log"
+  result resume-full $st
+}
+bg resume_full_check
+
 # ---- with a state folder (app/run.cpp keeps the status URL and applies `deleted`) ----------------------------------
 # Killed mid-download (COHORT_CRASH_AT=mid-pull) after the status URL was saved: the next run resumes that job.
 store_resume_check() {
