@@ -5,6 +5,7 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -434,6 +435,10 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
   page.label = name;
   BundleScope scope;
   std::set<std::string> patients_seen;  // for attributing a truncated Bundle
+  // DELETE entries ("Type/id" -> where): a history Bundle lists the newest first, so a version of that
+  // resource after its DELETE entry is older than the deletion and is not used (a transaction may not touch
+  // a resource twice).
+  std::map<std::string, std::string> deleted;
 
   // Handles one entry object (top-level or nested); nested Bundles are expanded with an explicit work list.
   struct Work {
@@ -458,9 +463,27 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       std::string method(json::string(json::member(req, "method")).value_or(""));
       std::string url(json::string(json::member(req, "url")).value_or(""));
       if (!res) {
-        if (method != "DELETE" && method != "GET" && method != "HEAD")
+        if (method == "DELETE") {
+          std::string key = fhir::relative_reference(url.substr(0, url.find('?')));
+          if (auto h = key.find("/_history"); h != std::string::npos) key.resize(h);
+          if (key.find('/') != std::string::npos && key.find('/') == key.rfind('/')) {
+            deleted.emplace(key, loc);
+            issues.add(Severity::info, "deleted-in-bundle", loc, key, "Bundle.entry.request",
+                       "the Bundle deletes " + key + ": its older versions in this file are not used");
+          } else {
+            // A conditional delete ("Condition?code=..."): which resources it removed is not known, so any
+            // of that type read from this source may be gone.
+            const std::string type = url.substr(0, url.find_first_of("?/"));
+            issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.request.url",
+                       "a DELETE entry whose url names no single resource: " +
+                           (type.empty() ? std::string("every type") : type) + " is incomplete");
+            completeness_.run_types.insert(
+                fhir::resource_type_from(type) == fhir::ResourceType::other ? std::string("*") : type);
+          }
+        } else if (method != "GET" && method != "HEAD") {
           issues.add(Severity::warning, "bad-bundle-entry", loc, "", "Bundle.entry.resource",
                      "entry has no resource");
+        }
         continue;
       }
       if (json::string(json::member(*res, "resourceType")).value_or("") == "Bundle") {
@@ -487,6 +510,11 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       }
       if (!ex.resource) {
         ++stats_.skipped_by_type[ex.type_name];
+        continue;
+      }
+      if (auto d = deleted.find(fhir::header(*ex.resource).key()); d != deleted.end()) {
+        issues.add(Severity::info, "deleted-in-bundle", loc, d->first, "Bundle.entry",
+                   "an older version of a resource the Bundle deletes (" + d->second + "): not used");
         continue;
       }
       if (keep_raw_) fhir::header(*ex.resource).raw = json::serialize(*res);

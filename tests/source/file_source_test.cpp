@@ -150,3 +150,37 @@ BOOST_AUTO_TEST_CASE(a_rejected_single_resource_file_marks_its_data_incomplete) 
       completeness_after("no-type.json", R"({"id":"x","subject":{"reference":"Patient/p2"}})");
   BOOST_TEST(no_type.incomplete("p9", "Observation"), "a file without resourceType: anyone's");
 }
+
+BOOST_AUTO_TEST_CASE(a_delete_entry_hides_the_older_versions_of_its_resource) {
+  // A history Bundle lists the newest first: x's DELETE comes after its newest version (v3, kept) and before
+  // v1 (older than the deletion: not used); y is deleted for good; z is untouched.
+  auto cond = [](const std::string& id, const std::string& version) {
+    return R"({"resource":{"resourceType":"Condition","id":")" + id + R"(","meta":{"versionId":")" + version +
+           R"("},"subject":{"reference":"Patient/p"},"code":{"text":"x"}},"request":{"method":"PUT","url":"Condition/)" +
+           id + R"("}})";
+  };
+  auto del = [](const std::string& id) {
+    return R"({"request":{"method":"DELETE","url":"Condition/)" + id + R"("}})";
+  };
+  test::TempDir dir;
+  dir.write("history.json", R"({"resourceType":"Bundle","type":"history","entry":[)" + cond("x", "3") + "," +
+                                del("x") + "," + cond("x", "1") + "," + del("y") + "," + cond("y", "1") +
+                                "," + cond("z", "1") + "]}");
+  const Read r = read_all(dir, 1);
+  std::vector<std::string> keys;
+  for (const auto& [key, where] : r.resources) keys.push_back(key + " " + where.substr(where.find(' ') + 1));
+  BOOST_TEST(keys == (std::vector<std::string>{"Condition/x entry[0]", "Condition/z entry[5]"}),
+             boost::test_tools::per_element());
+  std::size_t deletions = 0;
+  for (const auto& i : r.issues) deletions += i.kind == "deleted-in-bundle";
+  BOOST_TEST(deletions == 4u);  // two DELETE entries, two older versions set aside
+  // A conditional delete: which resources it removed is unknown, so Condition is incomplete.
+  test::TempDir cond_dir;
+  cond_dir.write("t.json", R"({"resourceType":"Bundle","type":"transaction","entry":[)"
+                           R"({"request":{"method":"DELETE","url":"Condition?code=91175000"}}]})");
+  source::FileSource src(cond_dir.path);
+  IssueLog issues;
+  BOOST_TEST_REQUIRE(src.read([](source::Page&&) {}, issues).ok());
+  BOOST_TEST(src.completeness().incomplete("anyone", "Condition"));
+  BOOST_TEST(!src.completeness().incomplete("anyone", "Observation"));
+}
