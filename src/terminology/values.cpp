@@ -408,6 +408,9 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
     return Level::undetermined;
   }
   for (const auto& rr : o.reference_ranges) {
+    // "Within the range" only when every bound it gives was compared: a bound in a unit the value cannot be
+    // compared with (C3 in g/L, its range in mg/dL) decides nothing.
+    bool low_checked = !rr.low, high_checked = !rr.high;
     if (rr.low)
       if (auto c = versus_bound(t, q, *rr.low)) {
         Tri below = test_with_comparator(*c, q.comparator, CompareOp::lt);
@@ -415,6 +418,7 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
           basis = "value below referenceRange.low " + rr.low->value->to_string();
           return Level::low;
         }
+        low_checked = below == Tri::not_met;
       }
     if (rr.high)
       if (auto c = versus_bound(t, q, *rr.high)) {
@@ -423,8 +427,9 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
           basis = "value above referenceRange.high " + rr.high->value->to_string();
           return Level::high;
         }
+        high_checked = above == Tri::not_met;
       }
-    if (rr.low || rr.high) {
+    if ((rr.low || rr.high) && low_checked && high_checked) {
       basis = "value within referenceRange";
       return Level::normal;
     }

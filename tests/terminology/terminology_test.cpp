@@ -283,3 +283,20 @@ BOOST_DATA_TEST_CASE(words_that_decide_nothing,
                      text) {
   BOOST_TEST((string_result(text) == Reading::undetermined), text);
 }
+
+// A reference range in a unit the value cannot be compared with decides nothing: not "normal".
+BOOST_AUTO_TEST_CASE(a_range_in_another_unit_is_not_read_as_normal) {
+  auto t = test::terms();
+  fhir::Observation o;
+  o.value.kind = fhir::ObservationValue::Kind::quantity;
+  o.value.quantity =
+      fhir::Quantity{Decimal::parse("0.5"), "0.5", "", "g/L", "http://unitsofmeasure.org", "g/L"};
+  fhir::ReferenceRange rr;
+  rr.low = fhir::Quantity{Decimal::parse("90"), "90", "", "mg/dL", "http://unitsofmeasure.org", "mg/dL"};
+  rr.high = fhir::Quantity{Decimal::parse("180"), "180", "", "mg/dL", "http://unitsofmeasure.org", "mg/dL"};
+  o.reference_ranges.push_back(rr);
+  std::string basis;
+  const Level l = level(*t, *t->analyte("c3"), o, basis);
+  BOOST_TEST((l != Level::normal), basis);
+  BOOST_TEST((l == Level::low), basis);  // 50 mg/dL, below the analyte's default range
+}
