@@ -267,20 +267,31 @@ bg scenario manifest-parts manifest-parts "" --expect complete --compare "$compa
 bg scenario manifest-loop manifest-loop "" --expect failed --error-text "next links loop" --deletes 1
 
 # ---- a killed run resumes the same job -----------------------------------------------------------------------------
-resume_check() {
-  wanted resume || return 0
-  proxy_start resume none
-  drive resume-killed "$proxy" --status-url-file "$work/resume-killed/status-url" --crash-after-kickoff
-  local killed_rc=$rc st=0
-  cp "$work/resume-killed/status-url" "$work/resume/status-url" 2>/dev/null
-  drive resume "$proxy" --resume-url "$(cat "$work/resume/status-url" 2>/dev/null)" --status-url-file "$work/resume/status-url"
+# killed_then_resumed NAME KICKOFFS DELETES [FIRST RUN ARGS...]: a run killed right after its kick-off (status URL
+# saved), then a run given that URL; checks the kill and the second run's results against the file source, with
+# KICKOFFS kick-offs accepted and DELETES job deletions in all. Sets st (0 or 1).
+killed_then_resumed() {
+  local name=$1 kickoffs=$2 deletes=$3
+  shift 3
+  proxy_start "$name" none
+  drive "$name-killed" "$proxy" "$@" --status-url-file "$work/$name-killed/status-url" --crash-after-kickoff
+  local killed_rc=$rc
+  st=0
+  drive "$name" "$proxy" --resume-url "$(cat "$work/$name-killed/status-url" 2>/dev/null)" \
+    --status-url-file "$work/$name/status-url"
   proxy_stop
   [ "$killed_rc" -eq 9 ] || { echo "  the first run was not killed after the kick-off (rc $killed_rc)"; st=1; }
-  python3 "$check_py" --dir "$work/resume" --rc "$rc" --expect complete --compare "$compare" \
-    --files "$tmp/files/out/results.ndjson" --accepted-kickoffs 1 --deletes 1 >"$work/resume/check.log" 2>&1 || st=1
+  python3 "$check_py" --dir "$work/$name" --rc "$rc" --expect complete --compare "$compare" \
+    --files "$tmp/files/out/results.ndjson" --accepted-kickoffs "$kickoffs" --deletes "$deletes" \
+    >"$work/$name/check.log" 2>&1 || st=1
+  [ -s "$work/$name/status-url" ] && { echo "  the saved status URL was not cleared"; st=1; }
+}
+resume_check() {
+  wanted resume || return 0
+  local st
+  killed_then_resumed resume 1 1
   python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['counters']; sys.exit(0 if c['resumed'] and c['kickoffs']==0 else 1)" \
     "$work/resume/summary.json" || { echo "  the second run did not resume the saved job"; st=1; }
-  [ -s "$work/resume/status-url" ] && { echo "  the saved status URL was not cleared"; st=1; }
   [ $st -ne 0 ] && grep FAILED "$work/resume/check.log"
   result resume $st
 }
@@ -290,19 +301,11 @@ bg resume_check
 # trial definition or mappings): it is deleted and a full export started, whose results equal a full export's.
 resume_full_check() {
   wanted resume-full || return 0
-  proxy_start resume-full none
-  drive resume-full-killed "$proxy" --since 2000-01-01T00:00:00Z --status-url-file "$work/resume-full-killed/status-url" \
-    --crash-after-kickoff
-  local killed_rc=$rc st=0
-  drive resume-full "$proxy" --resume-url "$(cat "$work/resume-full-killed/status-url" 2>/dev/null)" \
-    --status-url-file "$work/resume-full/status-url"
-  proxy_stop
-  [ "$killed_rc" -eq 9 ] || { echo "  the first run was not killed after the kick-off (rc $killed_rc)"; st=1; }
-  python3 "$check_py" --dir "$work/resume-full" --rc "$rc" --expect complete --compare "$compare" \
-    --files "$tmp/files/out/results.ndjson" --accepted-kickoffs 2 --deletes 2 >"$work/resume-full/check.log" 2>&1 || st=1
+  local st
+  killed_then_resumed resume-full 2 2 --since 2000-01-01T00:00:00Z
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); c=s['counters']; sys.exit(0 if not c['resumed'] and c['job_deleted'] and not s.get('changes_only') else 1)" \
     "$work/resume-full/summary.json" || { echo "  the second run did not start a full export of its own"; st=1; }
-  grep -q "holds only changes, and this run needs everything" "$work/resume-full/stderr" "$work/resume-full/stdout" ||
+  grep -q "holds only changes, and this run needs everything" "$work/resume-full/stderr" ||
     { echo "  the log does not say why the saved job was dropped"; st=1; }
   [ $st -ne 0 ] && grep FAILED "$work/resume-full/check.log"
   result resume-full $st
