@@ -313,7 +313,7 @@ class ObservationLeaf : public Node {
       Days day;
     };
     std::vector<Cand> cands;
-    std::vector<Cand> straddling;  // partial dates that may or may not fall in the window
+    std::vector<Cand> straddling;  // partial or missing dates: may or may not fall in the window
     std::vector<Evidence> undated;
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_) continue;
@@ -323,6 +323,7 @@ class ObservationLeaf : public Node {
         if (w_.unit == Window::Unit::ever) {
           cands.push_back({&f, std::numeric_limits<Days>::min()});
         } else {
+          straddling.push_back({&f, std::numeric_limits<Days>::max()});  // may be the newest of all
           Evidence e = evidence_from(o.h);
           set_match(e, f.match);
           e.original = describe_value(o.value);
@@ -376,14 +377,18 @@ class ObservationLeaf : public Node {
       std::string r =
           "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
       e.note = "latest in the window; " + e.note;
-      // A result with a partial date ("2026-11") that may be newer than the latest placed one, and may be in
-      // the window, decides too: if it could read otherwise, the older value does not stand in for it.
+      // A result with a partial date ("2026-11") or none that may be newer than the latest placed one, and
+      // may be in the window, decides too: if it could read otherwise, the older value does not stand in for
+      // it.
       for (const auto& c : straddling) {
         if (c.day <= cands.front().day) continue;
         Evidence se;
         if (judge(c, se) == t) continue;
-        se.note = "partial date: may be the latest result in the window; " + se.note;
-        return NodeResult::unknown(r + "; a result dated " + se.date + " may be newer and reads otherwise",
+        se.note = (se.date.empty() ? "no date" : "partial date") +
+                  std::string(": may be the latest result in the window; ") + se.note;
+        return NodeResult::unknown(r + "; a result " +
+                                       (se.date.empty() ? "without a date" : "dated " + se.date) +
+                                       " may be newer and reads otherwise",
                                    {e, se});
       }
       if (t == Tri::met) return NodeResult::met(r, {e});

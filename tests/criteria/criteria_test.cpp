@@ -571,3 +571,24 @@ BOOST_AUTO_TEST_CASE(a_use_whose_medication_was_not_delivered_leaves_drug_criter
       {patient("p"), med("MedicationRequest", "pred", "p", kPrednisone, oral(mg("5"))), use}, "2026-11-26");
   BOOST_TEST(outcome_of(r["p"], "I6d") == "unknown");
 }
+
+BOOST_AUTO_TEST_CASE(an_undated_result_may_be_the_latest) {
+  // WBC 5.0 on 2026-11-01 is the latest dated result (WBC < 2.5 not met), but a WBC of 1.0 without
+  // any date may be newer and reads otherwise: unknown. An undated result that agrees changes nothing.
+  auto undated = [](const std::string& id, const std::string& pid, const std::string& value) {
+    return R"({"resourceType":"Observation","id":")" + id +
+           R"(","status":"final","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://loinc.org","code":"6690-2"}]},"valueQuantity":{"value":)" +
+           value + R"(,"unit":"10*9/L","system":"http://unitsofmeasure.org","code":"10*9/L"}})";
+  };
+  const auto trial = trial_from(
+      R"({"id":"W","kind":"exclusion","label":"w","expr":{"observation":{"concept":"wbc","window":{"days":90},)"
+      R"("select":"latest","test":{"op":"<","value":"2.5","unit":"10*9/L"}}}})");
+  BOOST_TEST_REQUIRE(trial.ok());
+  auto r = test::evaluate(
+      {patient("p"), lab("w1", "p", "6690-2", "5.0", "10*9/L", "2026-11-01"), undated("w2", "p", "1.0"),
+       patient("q"), lab("w3", "q", "6690-2", "5.0", "10*9/L", "2026-11-01"), undated("w4", "q", "6.0")},
+      "2026-11-26", *trial);
+  BOOST_TEST(outcome_of(r["p"], "W") == "unknown");
+  BOOST_TEST(outcome_of(r["q"], "W") == "not_met");
+}
