@@ -369,12 +369,6 @@ class ObservationLeaf : public Node {
         e.note += " (low-confidence code: confirm)";
         t = Tri::unknown;
       }
-      // A preliminary result may still change: like a provisional diagnosis, it decides nothing alone (the
-      // final one comes with a later night's pull).
-      if ((o.status == "preliminary" || o.status == "registered") && t != Tri::unknown) {
-        e.note += " (status " + o.status + ": not final)";
-        t = Tri::unknown;
-      }
       return t;
     };
     if (latest_) {

@@ -592,17 +592,3 @@ BOOST_AUTO_TEST_CASE(an_undated_result_may_be_the_latest) {
   BOOST_TEST(outcome_of(r["p"], "W") == "unknown");
   BOOST_TEST(outcome_of(r["q"], "W") == "not_met");
 }
-
-BOOST_AUTO_TEST_CASE(a_preliminary_result_decides_nothing_alone) {
-  // Creatinine 3.0 mg/dL within 8 weeks meets E-SLN when final, not while preliminary.
-  auto creat = [](const std::string& pid, const std::string& status) {
-    return R"({"resourceType":"Observation","id":"cr-)" + pid + R"(","status":")" + status +
-           R"(","subject":{"reference":"Patient/)" + pid +
-           R"("},"code":{"coding":[{"system":"http://loinc.org","code":"2160-0"}]},"effectiveDateTime":"2026-11-20",)"
-           R"("valueQuantity":{"value":3.0,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}})";
-  };
-  auto r = test::evaluate({patient("f"), creat("f", "final"), patient("p"), creat("p", "preliminary")},
-                          "2026-11-26");
-  BOOST_TEST(outcome_of(r["f"], "E-SLN") == "met");
-  BOOST_TEST(outcome_of(r["p"], "E-SLN") != "met");
-}
