@@ -36,7 +36,10 @@ struct LevelTest {
   bool low;
 };
 using ObservationTest = std::variant<CompareTest, TitreTest, ReadingTest, LevelTest>;
-NodePtr make_observation(std::string concept_id, Window w, bool latest, ObservationTest test, Tri absent);
+// `preliminary_decides`: whether a preliminary (or registered) result may decide; when false its test is
+// unknown (the trial definition's "preliminary": "unknown").
+NodePtr make_observation(std::string concept_id, Window w, bool latest, ObservationTest test, Tri absent,
+                         bool preliminary_decides = true);
 
 struct DrugFilter {
   std::set<std::string> classes, ingredients;

@@ -296,10 +296,12 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
 
 class ObservationLeaf : public Node {
  public:
-  ObservationLeaf(std::string c, Window w, bool latest, ObservationTest t, Tri absent)
+  ObservationLeaf(std::string c, Window w, bool latest, ObservationTest t, Tri absent,
+                  bool preliminary_decides)
       : concept_(std::move(c)),
         w_(w),
         latest_(latest),
+        preliminary_decides_(preliminary_decides),
         test_(std::move(t)),
         absent_(absent),
         // The same for every patient: written once, not once per patient and leaf.
@@ -367,6 +369,11 @@ class ObservationLeaf : public Node {
       Tri t = apply_test(test_, o, *ctx.terms.analyte(c.f->match.con->analyte), ctx.terms, e);
       if (c.f->match.low_confidence && t != Tri::unknown) {
         e.note += " (low-confidence code: confirm)";
+        t = Tri::unknown;
+      }
+      if (!preliminary_decides_ && (o.status == "preliminary" || o.status == "registered") &&
+          t != Tri::unknown) {
+        e.note += " (status " + o.status + ": not final)";
         t = Tri::unknown;
       }
       return t;
@@ -451,6 +458,7 @@ class ObservationLeaf : public Node {
   std::string concept_;
   Window w_;
   bool latest_;
+  bool preliminary_decides_;
   ObservationTest test_;
   Tri absent_;
   std::string window_text_, test_text_, none_;
@@ -464,8 +472,10 @@ NodePtr make_age(int lo, int hi) {
 NodePtr make_record(RecordTypes t, std::string c, Window w, bool active_only, Tri absent) {
   return std::make_shared<Record>(t, std::move(c), w, active_only, absent);
 }
-NodePtr make_observation(std::string c, Window w, bool latest, ObservationTest t, Tri absent) {
-  return std::make_shared<ObservationLeaf>(std::move(c), w, latest, std::move(t), absent);
+NodePtr make_observation(std::string c, Window w, bool latest, ObservationTest t, Tri absent,
+                         bool preliminary_decides) {
+  return std::make_shared<ObservationLeaf>(std::move(c), w, latest, std::move(t), absent,
+                                           preliminary_decides);
 }
 
 }  // namespace cf::criteria

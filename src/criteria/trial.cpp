@@ -317,7 +317,11 @@ class Compiler {
     }
     if (std::holds_alternative<CompareTest>(test) && an->canonical.empty())
       return fail(p + ".test", "analyte '" + an->id + "' has no units to compare (use positive/negative)");
-    return make_observation(*c, *w, select == "latest", std::move(test), *absent);
+    // Whether a preliminary result may decide: the study team's call (default: it may, as a final one).
+    std::string prelim(json::string(member(a, "preliminary")).value_or("decides"));
+    if (prelim != "decides" && prelim != "unknown")
+      return fail(p + ".preliminary", "must be 'decides' or 'unknown'");
+    return make_observation(*c, *w, select == "latest", std::move(test), *absent, prelim == "decides");
   }
 
   const terminology::Terminology& t_;

@@ -592,3 +592,30 @@ BOOST_AUTO_TEST_CASE(an_undated_result_may_be_the_latest) {
   BOOST_TEST(outcome_of(r["p"], "W") == "unknown");
   BOOST_TEST(outcome_of(r["q"], "W") == "not_met");
 }
+
+BOOST_AUTO_TEST_CASE(a_definition_can_say_preliminary_results_decide_nothing) {
+  auto creat = [](const std::string& pid, const std::string& status) {
+    return R"({"resourceType":"Observation","id":"cr-)" + pid + R"(","status":")" + status +
+           R"(","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://loinc.org","code":"2160-0"}]},"effectiveDateTime":"2026-11-20",)"
+           R"("valueQuantity":{"value":3.0,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}})";
+  };
+  auto leaf = [](const std::string& preliminary) {
+    return trial_from(
+        R"({"id":"X","kind":"exclusion","label":"x","expr":{"observation":{"concept":"creatinine","window":{"weeks":8},)"
+        R"("select":"any","test":{"op":">","value":"2.5","unit":"mg/dL"})" +
+        preliminary + "}}}");
+  };
+  const std::vector<std::string> lines = {patient("f"), creat("f", "final"), patient("p"),
+                                          creat("p", "preliminary")};
+  auto by_default = leaf("");
+  auto strict = leaf(R"(,"preliminary":"unknown")");
+  BOOST_TEST_REQUIRE(by_default.ok());
+  BOOST_TEST_REQUIRE(strict.ok());
+  auto d = test::evaluate(lines, "2026-11-26", *by_default);
+  auto s = test::evaluate(lines, "2026-11-26", *strict);
+  BOOST_TEST(outcome_of(d["p"], "X") == "met");  // the default: a preliminary result decides
+  BOOST_TEST(outcome_of(s["f"], "X") == "met");
+  BOOST_TEST(outcome_of(s["p"], "X") == "unknown");
+  BOOST_TEST(!leaf(R"(,"preliminary":"maybe")").ok());
+}
