@@ -287,10 +287,10 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     if (!opts.full && src.supports_incremental() && !wm->empty() && !stored.empty()) {
       auto runs = state->history();
       if (!runs) return runs.error();
+      // Against the last complete run: the watermark is its, and an incomplete full pull after a change
+      // (which already carries the new hashes) may have missed what only the new codes make relevant.
       for (auto past = runs->rbegin(); past != runs->rend(); ++past) {
-        if (past->id == record.id || past->source != record.source ||
-            (past->status != "complete" && past->status != "incomplete"))
-          continue;
+        if (past->id == record.id || past->source != record.source || past->status != "complete") continue;
         if (past->trial_sha256 != record.trial_sha256 || past->mappings_sha256 != record.mappings_sha256)
           full_because = "the trial definition or the mappings changed since run " + std::to_string(past->id);
         break;
@@ -717,7 +717,10 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
                                           : report::apply_privacy(info, opts.export_mode, pkey),
                               counts_only ? outcomes : shown, listed, counts_only ? &opts.cells : nullptr));
   };
-  if (auto w = write_manifest(); !w) return w.error();
+  // With a state folder the manifest waits for the state commit: a folder with a manifest is a night the
+  // store recorded (and whose disclosures the audit log holds), never one killed just before the commit.
+  if (!state)
+    if (auto w = write_manifest(); !w) return w.error();
 
   RunSummary s;
   s.read_seconds = read_seconds;
@@ -764,6 +767,18 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     };
     store::ResourceUpdate update;
     update.source = src.describe();
+    if (!s.complete) {
+      // A patient read for the first time tonight whose read was incomplete is not stored: stored, they would
+      // count as known, and from tomorrow only their changes since the watermark would be asked for, so what
+      // failed tonight would never come. Unstored, they are read in full again.
+      std::set<std::string> before;
+      for (const auto& r : stored) before.insert(r.patient);
+      const auto n = pulled.size();
+      std::erase_if(pulled, [&](const store::StoredResource& r) {
+        return !r.patient.empty() && !before.count(r.patient);
+      });
+      s.not_stored = n - pulled.size();
+    }
     update.pulled = std::move(pulled);
     update.full = !src.delivered_changes_only() && s.complete;
     if (s.complete) update.watermark = src.watermark();
@@ -806,10 +821,13 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       info.audit_hash = head->hash;
       s.audit_entry = head->entry;
       s.audit_hash = head->hash;
-      if (auto w = write_manifest(); !w) s.anchor_error = w.error().what();
     } else if (!head) {
       s.anchor_error = head.error().what();
     }
+    if (auto w = write_manifest(); !w)
+      return Error{"the run is recorded in the state store, but manifest.json could not be written (" +
+                       w.error().message + "): the output folder looks incomplete until the next run",
+                   w.error().context};
   }
   return s;
 }

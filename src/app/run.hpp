@@ -50,6 +50,8 @@ struct RunSummary {
   std::filesystem::path candidates_csv;
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
   std::string full_because;  // why the pull was a full one where it could have been incremental, or ""
+  std::size_t not_stored =
+      0;  // resources of patients first read on an incomplete night: read again next night
   std::int64_t run_id = 0;
   std::int64_t lines_kept_from = 0;  // keep_lines: the oldest run whose results lines are kept
   std::string prune_error;           // keep_lines: why the old lines could not be pruned (the run stands)

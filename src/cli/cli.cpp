@@ -484,7 +484,8 @@ int run_command(const std::vector<std::string>& args) {
     auto l = store::RunLock::acquire(s.state);
     if (!l) {
       std::cerr << "cohort-finder: " << l.error().what() << "; this run stops\n";
-      return kLocked;
+      // Exit 6 means "a previous run still holds the folder" to monitoring: a bad folder is not that.
+      return l.error().message == store::RunLock::kHeld ? kLocked : kSource;
     }
     lock = std::move(*l);
     o.state = s.state;
@@ -676,6 +677,11 @@ int run_command(const std::vector<std::string>& args) {
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
   if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
+  if (sum->not_stored > 0)
+    log("pull",
+        std::to_string(sum->not_stored) +
+            " resource(s) of patients read for the first time on this incomplete night were not stored: "
+            "they are read in full again next night");
   if (sum->audit_entry > 0)
     log("audit", "log head: entry " + std::to_string(sum->audit_entry) + ", sha256 " + sum->audit_hash +
                      " (also in manifest.json)");

@@ -228,6 +228,18 @@ bool LineFilter::scan_texts(const CodeScreen& s, std::string_view v) {
 // with its \" quotes, say) takes the same pass: a '"' after a backslash may then look like the start of a
 // key, which can only make a line parsed, never skipped, and a value with an escape in it is always parsed.
 // Anything else (another first key, a \u escape anywhere) takes check_escaped().
+namespace {
+
+// A line cut short (a truncated file, a partial write) seldom ends as an object does: such a line is parsed,
+// so that the parser reports it, instead of being dropped unseen because its code never came.
+bool ends_as_object(std::string_view line) {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
+    line.remove_suffix(1);
+  return !line.empty() && line.back() == '}';
+}
+
+}  // namespace
+
 LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& type) const {
   static constexpr std::string_view kPrefix = "{\"resourceType\":\"";
   if (line.substr(0, kPrefix.size()) != kPrefix) return check_escaped(line, type);
@@ -243,6 +255,7 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
   type = line.substr(kPrefix.size(), type_end - kPrefix.size());
   if (type.find('\\') != std::string_view::npos) return check_escaped(line, type);
   if (!c_.read_types.count(type)) return Verdict::other_type;
+  if (!ends_as_object(line)) return Verdict::parse;
   const auto screen_it = c_.screens.find(type);
   if (screen_it == c_.screens.end()) return Verdict::parse;
   const CodeScreen& screen = screen_it->second;
@@ -312,6 +325,7 @@ LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string
   if (string_value_after(line, at + kType.size(), t) != Value::plain) return Verdict::parse;
   type = t;
   if (!c_.read_types.count(t)) return Verdict::other_type;
+  if (!ends_as_object(line)) return Verdict::parse;
   const auto screen_it = c_.screens.find(t);
   if (screen_it == c_.screens.end()) return Verdict::parse;
   const CodeScreen& screen = screen_it->second;

@@ -288,8 +288,10 @@ struct RestSource::Impl {
                               "): not followed, so no credentials go "
                               "elsewhere",
                           where);
-      // Same origin but outside the base path (another tenant or application on that host, P3).
-      if (const std::string prefix = base.path() + "/"; n->path().rfind(prefix, 0) != 0)
+      // Same origin but outside the base path (another tenant or application on that host, P3). The base
+      // itself is inside: HAPI FHIR pages with "[base]?_getpages=...".
+      if (const std::string prefix = base.path() + "/";
+          n->path() != base.path() && n->path() != prefix && n->path().rfind(prefix, 0) != 0)
         return make_error("next link leaves the FHIR base path (" + n->redacted() + "): not followed", where);
       // As given (P1): a server that copies the search's parameters into its next links puts them in a URL.
       req = get(*n);

@@ -97,6 +97,18 @@ Status migrate(Db& db) {
   for (int v = current; v < schema_version(); ++v) {
     Transaction tx(db);
     if (!tx.begun()) return tx.begun();
+    // Another process (a coordinator's `history` while the night runs) may have applied this step between the
+    // read above and this transaction: asked again under the write lock.
+    {
+      Statement q(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      int now = 0;
+      if (q.step()) now = static_cast<int>(q.integer(0));
+      if (!q.status()) return q.status();
+      if (now > v) {
+        v = now - 1;  // the loop's ++v continues after what is there
+        continue;
+      }
+    }
     auto m = db.exec(kMigrations[static_cast<std::size_t>(v)]);
     if (!m) return m;
     Statement ins(db, "INSERT INTO schema_version(version) VALUES (?)");

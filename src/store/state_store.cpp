@@ -481,8 +481,7 @@ Result<std::unique_ptr<RunLock>> RunLock::acquire(const fs::path& dir) {
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
     ::close(fd);
-    if (e == EWOULDBLOCK)
-      return make_error("another cohort-finder run is using this state folder", dir.string());
+    if (e == EWOULDBLOCK) return make_error(std::string(kHeld), dir.string());
     return make_error(std::string("cannot lock: ") + std::strerror(e), path);
   }
   return std::unique_ptr<RunLock>(new RunLock(fd));

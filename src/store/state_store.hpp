@@ -161,6 +161,9 @@ class StateStore {
 // (kill -9 included).
 class RunLock {
  public:
+  // The error message when another process holds the lock; any other failure (a folder that is a link, or
+  // writable by all) is a problem with the folder itself.
+  static constexpr std::string_view kHeld = "another cohort-finder run is using this state folder";
   static Result<std::unique_ptr<RunLock>> acquire(const std::filesystem::path& dir);
   ~RunLock();
 

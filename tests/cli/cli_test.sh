@@ -75,7 +75,9 @@ check "a world-writable output folder exits 4" test $? -eq 4
 check "... saying why" grep -q "output folder is writable by every user" <<<"$err"
 mkdir -m 700 real-state && ln -s real-state link-state
 err=$("$bin" run --as-of 2026-11-26 --out o-state --state link-state 2>&1)
+rc=$?
 check "a symlinked state folder is refused" grep -q "state folder is a symbolic link" <<<"$err"
+check "... with exit 4, not 6 (6 says another run holds the folder)" test $rc -eq 4
 # RELIABILITY S6: a file system that refuses a write (EFBIG under ulimit -f, as ENOSPC would) ends the run with
 # exit 4 and the file named; outputs are replaced whole or not at all, last night's manifest is gone (a folder
 # without one is incomplete), nothing half-written is left, and the state store stays consistent.
@@ -206,6 +208,22 @@ for f in ["candidates.csv", "results.ndjson", "group.json", "report.html", "data
 assert seen > 10000
 r = [json.loads(l) for l in open(d + "/results.ndjson")]
 assert any(re.fullmatch(r"[12][0-9]{3}", e.get("date", "")) for x in r for c in x["criteria"] for e in c.get("evidence", [])), "years are kept"' h8-sh
+# An incomplete night does not store what it read of patients it read for the first time: stored, they would count
+# as known, and later incremental nights would ask only for their changes, never for what failed.
+mkdir -p inc-src
+pat() { echo "{\"resourceType\":\"Patient\",\"id\":\"$1\",\"birthDate\":\"1990-01-01\"}"; }
+sle() { echo "{\"resourceType\":\"Condition\",\"id\":\"sle-$1\",\"subject\":{\"reference\":\"Patient/$1\"},\"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"55464009\"}]}}"; }
+{ pat inc-a; sle inc-a; } >inc-src/data.ndjson
+"$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out1 >/dev/null 2>&1
+check "incomplete nights: night 1 is complete" test $? -eq 0
+{ pat inc-a; sle inc-a; pat inc-b; sle inc-b; echo '{"resourceType":"Observation","id":"cut","subject":{"reference":"Patient/inc-b"},'; } >inc-src/data.ndjson
+out=$("$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out2 2>&1)
+check "incomplete nights: night 2 is incomplete (exit 5)" test $? -eq 5
+check "incomplete nights: ... and says what it did not store" grep -q "2 resource(s) of patients read for the first time on this incomplete night were not stored" <<<"$out"
+check "incomplete nights: the new patient's resources are not stored, the known one's are" python3 -c '
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT patient FROM resources").fetchall()
+assert sorted(r[0] for r in rows) == ["inc-a"], rows' inc-state/state.db
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

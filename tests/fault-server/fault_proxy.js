@@ -40,6 +40,7 @@
 //   next-foreign-host     page 1 of MedicationRequest (data): next link moved to http://127.0.0.2:<foreign port>
 //   next-foreign-port     page 1 of Patient (data): next link moved to http://127.0.0.1:<other port>
 //   next-outside-base     page 1 of Condition (data): next link on the same origin but outside the FHIR base path
+//   next-at-base          page 1 of Condition (data): next link at the base itself, HAPI style ([base]?_getpages=...)
 //                         (/other-tenant/fhir/...)
 //   next-loop             page 3 of Observation (data): next link points back at page 2 (the URL the client used)
 //   runaway-empty         last page of Procedure (data) gets a next link; then endless empty pages with next links
@@ -118,7 +119,11 @@ const PROXY_PARAMS = ['_cf_more'];
 // A POST [type]/_search (the client's searches for given patients, RELIABILITY P9) is treated as the same
 // search sent as GET [type]?<form body>: classified, faulted and forwarded upstream that way.
 function classify(req) {
-  let u = new URL(req.url, 'http://proxy.invalid');
+  // HAPI FHIR pages with [base]?_getpages=...: such a link (next-at-base) carries the page it stands for.
+  let raw = req.url;
+  const pre = new URL(raw, 'http://proxy.invalid');
+  if (pre.searchParams.has('_getpages')) raw = pre.searchParams.get('_getpages');
+  let u = new URL(raw, 'http://proxy.invalid');
   const post = req.method === 'POST' && u.pathname.endsWith('/_search');
   if (post) {
     const params = new URLSearchParams(u.searchParams);
@@ -144,7 +149,7 @@ function classify(req) {
   for (const p of PROXY_PARAMS) up.searchParams.delete(p);
   const upTarget = up.pathname + (up.search || '');
   return { url: u, type, phase, count, offset, more, page: Math.floor(offset / Math.max(count, 1)) + 1,
-           queryKey, target: post ? u.pathname + u.search : req.url, upTarget, post };
+           queryKey, target: post ? u.pathname + u.search : raw, upTarget, post };
 }
 
 // ---- scenario table -----------------------------------------------------------------------------------------------
@@ -163,6 +168,7 @@ const S = {
   'next-foreign-host': { targets: [{ type: 'MedicationRequest', phase: 'data', page: 1, fault: 'next-foreign-host' }] },
   'next-foreign-port': { targets: [{ type: 'Patient', phase: 'data', page: 1, fault: 'next-foreign-port' }] },
   'next-outside-base': { targets: [{ type: 'Condition', phase: 'data', page: 1, fault: 'next-outside-base' }] },
+  'next-at-base': { targets: [{ type: 'Condition', phase: 'data', page: 1, fault: 'next-at-base' }] },
   'next-loop': { targets: [{ type: 'Observation', phase: 'data', page: 3, fault: 'next-loop' }] },
   'runaway-empty': { targets: [{ type: 'Procedure', phase: 'data', page: 'last', fault: 'runaway', kind: 'empty' }] },
   'runaway-repeat': { targets: [{ type: 'Condition', phase: 'data', page: 'last', fault: 'runaway', kind: 'repeat' }] },
@@ -415,6 +421,12 @@ async function handle(req, res) {
       const u = new URL(nextLink(bundle).url);
       setNext(bundle, `${u.origin}/other-tenant${u.pathname}${u.search}`);
       fault = 'next-outside-base';
+    }
+    if (target && target.fault === 'next-at-base' && nextLink(bundle)) {
+      const u = new URL(nextLink(bundle).url);
+      const base = u.pathname.slice(0, u.pathname.lastIndexOf('/'));
+      setNext(bundle, `${u.origin}${base}?_getpages=${encodeURIComponent(u.pathname + u.search)}`);
+      fault = 'next-at-base';
     }
     if (target && target.fault === 'next-loop') {
       const page2 = pageTargets.get(info.queryKey).get(2);

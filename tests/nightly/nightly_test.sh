@@ -118,6 +118,8 @@ for point in mid-pull mid-evaluation mid-export before-commit; do
     rc=$?
     points=$((points + 1))
     check "killed at $point ($rep)" test "$rc" -eq 137
+    # A folder with a manifest is a night the store recorded: a kill before the commit leaves none.
+    check "killed at $point ($rep): no manifest.json" test ! -e "$T/crash-$point-$rep/manifest.json"
     run 2026-11-27 "after-$point-$rep"
     check "run after a kill at $point exits 0" test $? -eq 0
     for f in candidates.csv results.ndjson attrition.csv; do

@@ -74,6 +74,7 @@ malformed-json     population 8 25 config      incomplete Condition             
 next-foreign-host  seed       4 10 config      incomplete MedicationRequest,Medication  MedicationRequest   --error-text leaves_the_server
 next-foreign-port  population 8 25 config      incomplete Patient                       Patient             --error-text leaves_the_server
 next-outside-base  population 8 25 config      incomplete Condition                     Condition           --error-text leaves_the_FHIR_base_path
+next-at-base       population 8 25 config      complete   -                             -                   --min-faults 1
 next-loop          seed       4 10 config      incomplete Observation                   Observation         --error-text paging_loop
 runaway-empty      population 8 25 config      incomplete Procedure                     Procedure           --error-text empty_pages_in_a_row
 runaway-repeat     seed       4 10 config      incomplete Condition                     Condition           --error-text repeats_the_entries

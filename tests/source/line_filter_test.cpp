@@ -164,6 +164,11 @@ BOOST_AUTO_TEST_CASE(hand_written_lines) {
   BOOST_TEST((verdict(R"({"id":"x","resourceType":"Observation"})") == V::irrelevant));
   BOOST_TEST((verdict("not json") == V::parse));
   BOOST_TEST((verdict(R"({"resourceType":"Observ)") == V::parse));
+  // A line cut short before its code came is parsed (the parser reports it), not skipped as irrelevant; one
+  // that ends as an object does, followed by blanks, is screened as usual.
+  BOOST_TEST((verdict(head + R"("subject":{"reference":"Patient/p1"},)") == V::parse));
+  BOOST_TEST((verdict(R"({"id":"x","resourceType":"Observation",)") == V::parse));
+  BOOST_TEST((verdict(sodium + "  \t") == V::irrelevant));
 }
 
 BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {

@@ -3,9 +3,11 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -394,4 +396,33 @@ BOOST_AUTO_TEST_CASE(newer_schema_is_refused) {
   auto s = store::StateStore::open(dir.path);
   BOOST_REQUIRE(!s);
   BOOST_TEST(s.error().message.find("newer than this tool") != std::string::npos);
+}
+
+// Two processes opening a state folder right after an upgrade (the night's run and a coordinator's
+// `history`) both see the old version; the second to get the write lock must not apply a step again
+// ("duplicate column name"). Threads stand in for the processes, many times, since the window is short.
+BOOST_AUTO_TEST_CASE(two_openers_upgrade_a_state_folder_once) {
+  int failures = 0;
+  for (int round = 0; round < 20; ++round) {
+    test::TempDir dir;
+    {
+      auto s = store::StateStore::open(dir.path / "state");
+      BOOST_REQUIRE(s);
+    }
+    raw_sql(dir.path / "state",
+            "ALTER TABLE runs DROP COLUMN mappings_sha256; DELETE FROM schema_version WHERE version > 6");
+    std::atomic<int> ready{0};
+    std::atomic<int> failed{0};
+    auto open = [&] {
+      ++ready;
+      while (ready.load() < 2) {
+      }
+      if (!store::StateStore::open(dir.path / "state")) ++failed;
+    };
+    std::thread a(open), b(open);
+    a.join();
+    b.join();
+    failures += failed.load();
+  }
+  BOOST_TEST(failures == 0);
 }
