@@ -401,20 +401,36 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   for (const auto& [f, h] : info.mapping_files)
     w.begin_object().key("file").str(f).key("sha256").str(h).end_object();
   w.end_array();
+  // A counts-only export (cells) puts every count through the small-cell rule, resources and data issues
+  // too: Patient resources read, or missing-patient issues, count patients as exactly as the tiers do.
+  auto number = [&](std::size_t n) {
+    if (cells)
+      w.str(publish_count(n, *cells));
+    else
+      w.integer(static_cast<long long>(n));
+  };
   auto counts = [&](const char* k, const std::map<std::string, std::size_t>& m) {
     w.key(k).begin_object();
-    for (const auto& [name, n] : m) w.key(name).integer(static_cast<long long>(n));
+    for (const auto& [name, n] : m) {
+      w.key(name);
+      number(n);
+    }
     w.end_object();
   };
   w.key("resources").begin_object();
   counts("read", info.read_by_type);
   counts("other_types_skipped", info.skipped_by_type);
-  w.key("rejected").integer(static_cast<long long>(info.rejected));
+  w.key("rejected");
+  number(info.rejected);
   counts("prefiltered", info.prefiltered_by_type);  // read types, skipped unparsed: no mapped code or text
-  w.key("kept_as_evidence").integer(static_cast<long long>(info.kept));
-  w.key("not_relevant").integer(static_cast<long long>(info.unmatched));
-  w.key("duplicates").integer(static_cast<long long>(info.duplicates));
-  w.key("unattributed").integer(static_cast<long long>(info.unattributed));
+  w.key("kept_as_evidence");
+  number(info.kept);
+  w.key("not_relevant");
+  number(info.unmatched);
+  w.key("duplicates");
+  number(info.duplicates);
+  w.key("unattributed");
+  number(info.unattributed);
   w.key("files").integer(static_cast<long long>(info.files));
   w.end_object();
   w.key("complete").boolean(info.complete);

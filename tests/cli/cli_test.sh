@@ -173,7 +173,14 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["export_mode"] == "counts" and m["patients"] == "65" and m["tiers"] == {"eligible": "15", "possible": "20", "ineligible": "30"}, m
 assert m["small_cells"] == {"suppressed_below": 11, "rounded_to": 5}, m
-assert [o["file"] for o in m["outputs"]] == ["attrition.csv"], m["outputs"]' h8-out/manifest.json
+assert [o["file"] for o in m["outputs"]] == ["attrition.csv"], m["outputs"]
+# Every count of resources and issues goes through the rule too (Patient resources read count patients).
+import re
+r = m["resources"]
+flat = [r[k] for k in ("rejected", "kept_as_evidence", "not_relevant", "duplicates", "unattributed")]
+flat += [v for k in ("read", "other_types_skipped", "prefiltered") for v in r[k].values()] + list(m["data_issues"].values())
+assert r["read"]["Patient"] == "65", r
+assert all(isinstance(v, str) and re.fullmatch(r"0|<11|[1-9][0-9]*[05]", v) for v in flat), flat' h8-out/manifest.json
 check "H8: disclosure entries for the identified run only" \
   bash -c "test \$('$bin' audit --state h8-state | grep -c '  disclose  .*in the outputs of run 2') -eq 0 && '$bin' audit --state h8-state | grep -q '  disclose  .*in the outputs of run 1'"
 "$bin" run --as-of 2026-11-26 --out h8-strict --export-mode counts --min-cell-count 20 --round-counts-to 10 >/dev/null 2>&1
