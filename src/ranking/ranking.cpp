@@ -30,10 +30,20 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_id) continue;
       const auto& o = *f.obs;
-      if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective ||
+      if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier || !o.effective ||
           o.effective->first > ctx.as_of)
         continue;
-      if (!best || o.effective->last > best->obs->effective->last) best = &f;
+      // The result the criteria take as the latest: by day, then newest lastUpdated, then id (as
+      // criteria/nodes_records.cpp orders them), so that the value shown is the value evaluated.
+      if (!best) {
+        best = &f;
+        continue;
+      }
+      const auto& b = *best->obs;
+      if (o.effective->last != b.effective->last ? o.effective->last > b.effective->last
+          : o.h.last_updated != b.h.last_updated ? o.h.last_updated > b.h.last_updated
+                                                 : o.h.id > b.h.id)
+        best = &f;
     }
     if (!best) continue;
     KeyValue kv;
@@ -47,10 +57,15 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
       kv.value = v.text;
     else if (v.kind == K::codeable)
       kv.value = v.codeable.codings.empty() ? v.codeable.text : v.codeable.codings.front().display;
-    else if (v.kind == K::ratio && v.ratio.denominator)
-      kv.value = "1:" + v.ratio.denominator->value_text;
+    else if (v.kind == K::ratio && v.ratio.numerator &&
+             v.ratio.denominator)  // as written: "2:640" is not 1:640
+      kv.value = v.ratio.denominator->comparator + v.ratio.numerator->value_text + ":" +
+                 v.ratio.denominator->value_text;
     else if (v.kind == K::integer)
       kv.value = v.quantity.value_text;
+    // One line of text: a value written over several lines ("Line1\nLine2") would break a CSV row apart.
+    for (char& ch : kv.value)
+      if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
     kv.date = best->obs->effective_text;
     kv.resource = best->obs->h.key();
     out.key_values.push_back(std::move(kv));
@@ -71,7 +86,7 @@ void lab_series(const criteria::Context& ctx, PatientOutcome& out) {
     if (std::find(std::begin(kSeriesConcepts), std::end(kSeriesConcepts), id) == std::end(kSeriesConcepts))
       continue;
     const auto& o = *f.obs;
-    if (o.status == "entered-in-error" || o.status == "cancelled" || !o.effective ||
+    if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier || !o.effective ||
         o.effective->first > ctx.as_of)
       continue;
     if (o.value.kind != fhir::ObservationValue::Kind::quantity) continue;

@@ -79,18 +79,34 @@ void nice_axis(double hi, double& top, double& step) {
   top = std::ceil(hi / step - 1e-9) * step;
 }
 
-bool against(const std::optional<Threshold>& t, double v) {
+// Beyond the threshold for every value the point admits: "<3" against "> 2.5" may lie either side, so it is
+// not marked; ">3" is.
+bool against(const std::optional<Threshold>& t, const Point& p) {
   if (!t) return false;
-  return t->op == ">" ? v > t->value : t->op == "<" ? v < t->value : false;
+  const double v = p.value, x = t->value;
+  const std::string& c = p.comparator;
+  if (t->op == ">") {
+    if (c.empty() || c == ">=") return v > x;
+    if (c == ">") return v >= x;
+    return false;  // "<", "<=": could be anything below
+  }
+  if (t->op == "<") {
+    if (c.empty() || c == "<=") return v < x;
+    if (c == "<") return v <= x;
+    return false;
+  }
+  return false;
 }
 
 }  // namespace
 
 std::string trend_chart(const TrendChart& in) {
   TrendChart c = in;  // values a chart cannot place (inf, NaN) are left out rather than breaking the axis
-  c.points.erase(std::remove_if(c.points.begin(), c.points.end(),
-                                [](const Point& p) { return !std::isfinite(p.value); }),
-                 c.points.end());
+  c.points.erase(
+      std::remove_if(c.points.begin(), c.points.end(),
+                     // (and near the double's limit, where the axis arithmetic overflows)
+                     [](const Point& p) { return !std::isfinite(p.value) || std::abs(p.value) > 1e300; }),
+      c.points.end());
   if (c.points.empty()) return {};
   constexpr double W = 360, H = 178, L = 48, R = 346, T = 24, B = 156;
   Days lo = c.points.front().day, hi = c.as_of;
@@ -131,7 +147,7 @@ std::string trend_chart(const TrendChart& in) {
       break;
     }
     desc += " " + format_day(p.day) + " " + p.comparator + value_text(p.value) +
-            (against(c.threshold, p.value) ? " (beyond threshold)" : "") + ";";
+            (against(c.threshold, p) ? " (beyond threshold)" : "") + ";";
   }
   if (!c.note.empty()) desc += " " + c.note;
 
@@ -190,7 +206,7 @@ std::string trend_chart(const TrendChart& in) {
   s += "<polyline points=\"" + line + "\" fill=\"none\" stroke=\"" + kBlue + "\" stroke-width=\"1.5\"/>";
   for (const auto& p : c.points) {
     const double px = x(p.day), py = y(p.value);
-    const bool bad = against(c.threshold, p.value);
+    const bool bad = against(c.threshold, p);
     const bool censored = !p.comparator.empty();  // "<0.2": the true value is not known
     const std::string tip =
         "<title>" +

@@ -619,3 +619,31 @@ BOOST_AUTO_TEST_CASE(a_definition_can_say_preliminary_results_decide_nothing) {
   BOOST_TEST(outcome_of(s["p"], "X") == "unknown");
   BOOST_TEST(!leaf(R"(,"preliminary":"maybe")").ok());
 }
+
+BOOST_AUTO_TEST_CASE(key_values_show_the_result_the_criteria_took) {
+  // Two IgA results on one day: the criteria take the newer version-time (220 mg/dL), so must the key value;
+  // one carrying a modifierExtension is set aside by the criteria, and by the key value too.
+  auto iga = [](const std::string& id, const std::string& value, const std::string& updated,
+                const std::string& extra = "") {
+    return R"({"resourceType":"Observation","id":")" + id + R"(","meta":{"lastUpdated":")" + updated +
+           R"("},"status":"final","subject":{"reference":"Patient/p"},)" + extra +
+           R"("code":{"coding":[{"system":"http://loinc.org","code":"2458-8"}]},"effectiveDateTime":"2026-10-01",)"
+           R"("valueQuantity":{"value":)" +
+           value + R"(,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}})";
+  };
+  auto ana =
+      R"({"resourceType":"Observation","id":"ana","status":"final","subject":{"reference":"Patient/p"},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"5048-4"}]},"effectiveDateTime":"2026-10-01",)"
+      R"("valueRatio":{"numerator":{"value":2},"denominator":{"value":640}}})";
+  auto r = test::evaluate(
+      {patient("p"), iga("a-new", "220", "2026-10-02T10:00:00Z"), iga("b-old", "5", "2026-10-01T10:00:00Z"),
+       iga("c-mod", "3", "2026-10-03T10:00:00Z",
+           R"("modifierExtension":[{"url":"http://x.org/unknown","valueBoolean":true}],)"),
+       ana},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "E-IGA") == "not_met");
+  std::map<std::string, std::string> kv;
+  for (const auto& k : r["p"].key_values) kv[k.concept_id] = k.value;
+  BOOST_TEST(kv["iga"] == "220 mg/dL");
+  BOOST_TEST(kv["ana_titre"] == "2:640");  // as written, not "1:640"
+}

@@ -186,6 +186,28 @@ BOOST_AUTO_TEST_CASE(trend_chart_draws_points_threshold_and_window) {
   BOOST_TEST(report::svg::trend_chart(c).empty());
 }
 
+BOOST_AUTO_TEST_CASE(censored_and_extreme_points_are_marked_only_when_certain) {
+  report::svg::TrendChart c;
+  c.id = "t2";
+  c.title = "Serum creatinine";
+  c.unit = "mg/dL";
+  c.as_of = *parse_iso_day("2026-11-26");
+  c.threshold = report::svg::Threshold{2.5, ">", "> 2.5 mg/dL excludes"};
+  // "<3" may lie either side of 2.5: not beyond; ">3" is; "<2" is not.
+  for (auto [d, v, cmp] :
+       {std::tuple{"2026-01-05", 3.0, "<"}, {"2026-04-01", 3.0, ">"}, {"2026-07-01", 2.0, "<"}})
+    c.points.push_back({*parse_iso_day(d), v, cmp, "Observation/o"});
+  std::string s = report::svg::trend_chart(c);
+  BOOST_TEST(s.find("2026-01-05 &lt;3;") != std::string::npos);
+  BOOST_TEST(s.find("2026-04-01 &gt;3 (beyond threshold)") != std::string::npos);
+  BOOST_TEST(test::count_of(s, "class=\"pt bad\"") == 1u);
+  // A value near the double's limit is left out rather than breaking the axis into -inf coordinates.
+  c.points.push_back({*parse_iso_day("2026-08-01"), 1.7e308, "", "Observation/huge"});
+  s = report::svg::trend_chart(c);
+  BOOST_TEST(s.find("inf") == std::string::npos);
+  BOOST_TEST(s.find("nan") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(patient_panels_show_series_in_their_own_units) {
   // Two anti-dsDNA kits in different units get two charts; creatinine gets its threshold, anti-dsDNA none.
   auto outcomes = test::demo().outcomes;
