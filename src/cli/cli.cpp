@@ -437,6 +437,14 @@ int run_command(const std::vector<std::string>& args) {
       return kUsage;
     }
     o.shard = *sh;
+    // A state folder compares each night with the last one it recorded: a shard after a whole run (or another
+    // shard) would list every patient outside it as dropped, and changes.csv would be false.
+    if (!o.shard.whole() && !s.state.empty()) {
+      std::cerr
+          << "cohort-finder run: --shard cannot be used with --state (what changed since the last night is "
+             "kept for the whole cohort); run the shards without --state and merge them\n";
+      return kUsage;
+    }
   }
   if (!s.as_of.empty()) {
     auto d = parse_iso_day(s.as_of);

@@ -39,6 +39,8 @@ struct PatientOutcome {
   std::string gender;
   std::string birth_date;
   std::string name;  // only shown in identified exports
+  bool pseudonymised =
+      false;  // ids replaced by report::apply_privacy (not: an id that merely looks like one)
   std::vector<criteria::CriterionResult> results;
   criteria::ScoreBounds bounds;
   int in_favour = 0, against = 0, unknown = 0, manual = 0;

@@ -170,7 +170,7 @@ std::string ResultLines::line(const ranking::PatientOutcome& o) const {
     // What report.html shows of the patient and their labs, so that `merge` can write the report from the
     // lines alone (report/result_reader.hpp). Pseudonymised (de-identified) lines stay without it: they
     // cannot be merged, as their withheld scores no longer give the order (app/merge.hpp).
-    const bool display = !looks_like_pseudonym(o.patient_id);
+    const bool display = !o.pseudonymised;  // an identified id may look like a pseudonym ("pt-" + hex)
     const bool candidate = display && o.tier != ranking::Tier::ineligible;
     if (display) w.field("name", o.name);  // empty unless identified (report/privacy.hpp)
     if (candidate) w.field("gender", o.gender).field("birth_date", o.birth_date);

@@ -174,6 +174,7 @@ struct Deidentifier {
     // it decided, stays.
     o.score = 0;
     o.patient_id = key.pseudonym(o.patient_id);
+    o.pseudonymised = true;
   }
 };
 
@@ -376,7 +377,10 @@ std::vector<ranking::PatientOutcome> apply_privacy(std::vector<ranking::PatientO
   if (!key) return {};  // fail closed
   const bool year_only = mode == ExportMode::safe_harbor;
   for (auto& o : outcomes) {
-    if (key->is_pseudonym(o.patient_id)) continue;  // already de-identified with this key
+    if (key->is_pseudonym(o.patient_id)) {  // already de-identified with this key
+      o.pseudonymised = true;
+      continue;
+    }
     Deidentifier d{*key,      trial,        key->day_offset(o.patient_id),
                    year_only, o.birth_date, year_only && may_be_over_89(o.birth_date, as_of)};
     d.outcome(o);

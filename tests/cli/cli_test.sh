@@ -231,6 +231,10 @@ check "incomplete nights: the new patient's resources are not stored, the known 
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT patient FROM resources").fetchall()
 assert sorted(r[0] for r in rows) == ["inc-a"], rows' inc-state/state.db
+# A state folder follows the whole cohort: a shard run on it would make everyone outside the shard look dropped.
+err=$("$bin" run --as-of 2026-11-26 --out shard-state-out --state shard-state --shard 1/2 2>&1)
+check "--shard with --state is a usage error (exit 2)" test $? -eq 2
+check "... saying why" grep -q -- "--shard cannot be used with --state" <<<"$err"
 # Exit codes.
 "$bin" run --bogus >/dev/null 2>&1
 check "unknown option exits 2" test $? -eq 2

@@ -337,3 +337,18 @@ BOOST_AUTO_TEST_CASE(data_issues_are_listed_by_location) {
       "b.ndjson:09 x", "b.ndjson:10 x",  "bundle.json entry[2] x", "bundle.json entry[12] x"};
   BOOST_TEST(order == expected, boost::test_tools::per_element());
 }
+
+BOOST_AUTO_TEST_CASE(an_identified_id_that_looks_like_a_pseudonym_keeps_its_details) {
+  // Whether a results line shows the patient's details follows the export, not the shape of the id.
+  auto outcomes = test::demo().outcomes;
+  auto& o = outcomes.front();
+  BOOST_TEST_REQUIRE((o.tier != ranking::Tier::ineligible));
+  o.patient_id = "pt-0123456789abcdef0123456789ab";
+  BOOST_TEST_REQUIRE(report::looks_like_pseudonym(o.patient_id));
+  const std::string lines = report::results_ndjson(test::nct(), {o});
+  BOOST_TEST(lines.find("\"gender\"") != std::string::npos);
+  BOOST_TEST(lines.find("\"key_values\"") != std::string::npos);
+  const auto key = *report::PrivacyKey::from_secret("a test key of at least thirty-two bytes ....");
+  const auto de = report::apply_privacy({o}, report::ExportMode::deidentified, &key);
+  BOOST_TEST(report::results_ndjson(test::nct(), de).find("\"gender\"") == std::string::npos);
+}
