@@ -44,6 +44,23 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// The records of a CSV file: split at line breaks outside quoted fields (RFC 4180 lets a quoted field hold
+// one), so that a record is never cut in two.
+std::vector<std::string> csv_records(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  bool quoted = false;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size()) {
+      if (text[i] == '"') quoted = !quoted;  // "" inside a field toggles twice
+      if (text[i] != '\n' || quoted) continue;
+    }
+    if (i > start || i < text.size()) out.push_back(text.substr(start, i - start));
+    start = i + 1;
+  }
+  return out;
+}
+
 // Splits one CSV record (RFC 4180 quoting) into fields, quotes kept as written.
 std::vector<std::string> csv_split(const std::string& line) {
   std::vector<std::string> out(1);
@@ -242,7 +259,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (res.bad()) return make_error("cannot read", result_files.back().string());
     auto cand = slurp(d / "candidates.csv");
     if (!cand) return cand.error();
-    auto clines = lines_of(*cand);
+    auto clines = csv_records(*cand);
     for (std::size_t i = 0; i < clines.size(); ++i) {
       if (i == 0) {
         candidates_header = clines[0];
@@ -253,11 +270,13 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
       auto fields = csv_split(clines[i]);
       std::string patient = fields.size() > 1 ? fields[1] : "";
       if (patient.size() >= 2) patient = patient.substr(1, patient.size() - 2);
+      // csv_field's guard against spreadsheet formulas ("'-dash" for the id "-dash"); a FHIR id has no "'".
+      if (patient.size() > 1 && patient[0] == '\'') patient.erase(0, 1);
       candidate_rows[patient] = clines[i].substr(comma);  // ",\"id\",tier,...\r"
     }
     auto att = slurp(d / "attrition.csv");
     if (!att) return att.error();
-    auto alines = lines_of(*att);
+    auto alines = csv_records(*att);
     for (std::size_t i = 1; i < alines.size(); ++i) {
       std::string l = alines[i];
       if (!l.empty() && l.back() == '\r') l.pop_back();

@@ -166,7 +166,12 @@ struct Deidentifier {
     for (auto& s : o.series) {
       s.day += offset;
       s.resource = key.pseudonym_reference(s.resource);
-      if (!unit_like(s.unit)) s.unit.clear();
+      // A unit written as free text is withheld, but kits in different units must still not share an
+      // axis: each such unit gets a keyed tag of its own.
+      if (!unit_like(s.unit)) {
+        const std::string tag = key.pseudonym_reference("unit/" + s.unit);
+        s.unit = "unit " + tag.substr(tag.size() - 6);
+      }
     }
     if (o.newest_key_result) *o.newest_key_result += offset;
     // The score's recency term is a function of the true date of the newest key result: with the counts and

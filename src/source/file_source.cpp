@@ -554,9 +554,10 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
     completeness_.run_types.insert("*");
   } else if (root_type.empty()) {
     ++stats_.rejected;
+    // Not a FHIR resource (a Bulk manifest, a settings file next to the data): reported, and nothing is
+    // taken as missing, or every run over an export folder with a manifest would be incomplete.
     issues.add(Severity::error, "missing-resource-type", name, "", "resourceType",
-               "file root has no resourceType");
-    completeness_.run_types.insert("*");  // whatever it held, and whose, is unknown
+               "file root has no resourceType: not read as FHIR");
   } else if (root_type != "Bundle") {
     auto ex = fhir::extract_resource(root, fhir::Origin{name}, issues);
     if (ex.rejected) {

@@ -352,3 +352,23 @@ BOOST_AUTO_TEST_CASE(an_identified_id_that_looks_like_a_pseudonym_keeps_its_deta
   const auto de = report::apply_privacy({o}, report::ExportMode::deidentified, &key);
   BOOST_TEST(report::results_ndjson(test::nct(), de).find("\"gender\"") == std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(withheld_units_still_keep_kits_apart) {
+  // Units written as free text are withheld in a de-identified export, but two kits must not end up on one
+  // axis as "no unit": each gets a keyed tag of its own.
+  auto outcomes = test::demo().outcomes;
+  auto& o = outcomes.front();
+  o.series.clear();
+  o.series.push_back(
+      {"anti_dsdna", *parse_iso_day("2026-03-01"), 300, "", "\u5355\u4f4d/mL", "Observation/k1"});
+  o.series.push_back(
+      {"anti_dsdna", *parse_iso_day("2026-04-01"), 40, "", "IU/\u6beb\u5347", "Observation/k2"});
+  const auto key = *report::PrivacyKey::from_secret("a test key of at least thirty-two bytes ....");
+  const auto de = report::apply_privacy({o}, report::ExportMode::deidentified, &key);
+  BOOST_TEST_REQUIRE(de.front().series.size() == 2u);
+  const auto& u1 = de.front().series[0].unit;
+  const auto& u2 = de.front().series[1].unit;
+  BOOST_TEST(u1 != u2);
+  BOOST_TEST(u1.find("mL") == std::string::npos);
+  BOOST_TEST(u1.rfind("unit ", 0) == 0);
+}

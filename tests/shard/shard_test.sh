@@ -97,5 +97,25 @@ check "the merged manifest records the detail" grep -q '"ineligible_detail":"dec
 check "a missing shard is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s3-1' '$tmp/s3-2' 2>/dev/null"
 check "a duplicate shard is refused" bash -c "! '$bin' merge --out '$tmp/bad' '$tmp/s2-1' '$tmp/s2-1' 2>/dev/null"
 check "a bad --shard is a usage error" bash -c "'$bin' run --shard 3/2 --out '$tmp/x' >/dev/null 2>&1; test \$? -eq 2"
+# An id that starts with "-" is written "'-dash" in candidates.csv (the formula guard): merge must still find its
+# row (it once wrote the rank alone).
+mkdir -p "$tmp/dash-src"
+cp -r "$repo/fhir-samples/ndjson" "$repo/fhir-samples/bundles" "$tmp/dash-src/"
+python3 - "$repo/fhir-samples/ndjson" "$tmp/dash-src/ndjson/dash.ndjson" <<'PY'
+import glob, json, sys
+out = open(sys.argv[2], "w")
+for f in sorted(glob.glob(sys.argv[1] + "/*.ndjson")):
+    for line in open(f):
+        if '"cc-001' in line:
+            out.write(line.replace('"cc-001', '"-dash').replace("Patient/cc-001", "Patient/-dash"))
+PY
+"$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/dash-src" --out "$tmp/dash-single" >/dev/null
+for k in 1 2; do
+  "$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/dash-src" --shard "$k/2" --out "$tmp/dash-$k" >/dev/null
+done
+"$bin" merge --out "$tmp/dash-m" "$tmp/dash-1" "$tmp/dash-2" >/dev/null
+check "an id starting with '-' is a candidate" grep -q "\"'-dash\",eligible" "$tmp/dash-single/candidates.csv"
+check "merged candidates.csv equals the single run with an id starting with '-'" \
+  cmp -s "$tmp/dash-single/candidates.csv" "$tmp/dash-m/candidates.csv"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0
