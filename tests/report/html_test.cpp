@@ -158,18 +158,28 @@ BOOST_AUTO_TEST_CASE(summary_banner_and_modes) {
   BOOST_TEST(refused.find("cc-0") == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(trend_chart_draws_points_threshold_and_window) {
+namespace {
+
+// A creatinine chart as of 2026-11-26 with the E-SLN threshold and no points yet.
+report::svg::TrendChart creatinine_chart(const std::string& id) {
   report::svg::TrendChart c;
-  c.id = "t1";
+  c.id = id;
   c.title = "Serum creatinine";
   c.unit = "mg/dL";
   c.as_of = *parse_iso_day("2026-11-26");
+  c.threshold = report::svg::Threshold{2.5, ">", "> 2.5 mg/dL excludes"};
+  return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(trend_chart_draws_points_threshold_and_window) {
+  report::svg::TrendChart c = creatinine_chart("t1");
   for (auto [d, v, cmp] : {std::tuple{"2026-01-05", 0.8, ""},
                            {"2026-04-01", 3.1, ""},
                            {"2026-07-01", 0.2, "<"},
                            {"2026-10-20", 1.4, ""}})
     c.points.push_back({*parse_iso_day(d), v, cmp, "Observation/o"});
-  c.threshold = report::svg::Threshold{2.5, ">", "> 2.5 mg/dL excludes"};
   c.window_from = c.as_of - 56;
   c.window_label = "8-week window";
   const std::string s = report::svg::trend_chart(c);
@@ -187,12 +197,7 @@ BOOST_AUTO_TEST_CASE(trend_chart_draws_points_threshold_and_window) {
 }
 
 BOOST_AUTO_TEST_CASE(censored_and_extreme_points_are_marked_only_when_certain) {
-  report::svg::TrendChart c;
-  c.id = "t2";
-  c.title = "Serum creatinine";
-  c.unit = "mg/dL";
-  c.as_of = *parse_iso_day("2026-11-26");
-  c.threshold = report::svg::Threshold{2.5, ">", "> 2.5 mg/dL excludes"};
+  report::svg::TrendChart c = creatinine_chart("t2");
   // "<3" may lie either side of 2.5: not beyond; ">3" is; "<2" is not.
   for (auto [d, v, cmp] :
        {std::tuple{"2026-01-05", 3.0, "<"}, {"2026-04-01", 3.0, ">"}, {"2026-07-01", 2.0, "<"}})
