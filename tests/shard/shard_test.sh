@@ -117,5 +117,33 @@ done
 check "an id starting with '-' is a candidate" grep -q "\"'-dash\",eligible" "$tmp/dash-single/candidates.csv"
 check "merged candidates.csv equals the single run with an id starting with '-'" \
   cmp -s "$tmp/dash-single/candidates.csv" "$tmp/dash-m/candidates.csv"
+# A criterion label holding a comma, quotes and a line break (a study team's wording) is one quoted CSV field over two
+# lines in attrition.csv: merge must split records only at line breaks outside quotes.
+python3 - "$repo/mappings/trials/nct07177911.json" "$tmp/nl-trial.json" <<'PY'
+import json, sys
+trial = json.load(open(sys.argv[1]))
+def relabel(o):
+    if isinstance(o, dict):
+        if o.get("id") == "I1":
+            o["label"] = 'Signed informed consent,\n"written" form'
+        for v in o.values():
+            relabel(v)
+    elif isinstance(o, list):
+        for v in o:
+            relabel(v)
+relabel(trial)
+json.dump(trial, open(sys.argv[2], "w"))
+PY
+"$bin" run --as-of 2026-11-26 --quiet true --trial "$tmp/nl-trial.json" --out "$tmp/nl-single" >/dev/null
+for k in 1 2; do
+  "$bin" run --as-of 2026-11-26 --quiet true --trial "$tmp/nl-trial.json" --shard "$k/2" --out "$tmp/nl-$k" >/dev/null
+done
+"$bin" merge --out "$tmp/nl-m" "$tmp/nl-1" "$tmp/nl-2" >/dev/null
+check "merge with a label over two lines exits 0" test $? -eq 0
+check "the label is written over two lines" grep -q '^""written"" form",' "$tmp/nl-single/attrition.csv"
+check "merged attrition.csv equals the single run with a label over two lines" \
+  cmp -s "$tmp/nl-single/attrition.csv" "$tmp/nl-m/attrition.csv"
+check "merged candidates.csv equals the single run with a label over two lines" \
+  cmp -s "$tmp/nl-single/candidates.csv" "$tmp/nl-m/candidates.csv"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

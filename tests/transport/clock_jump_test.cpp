@@ -56,11 +56,20 @@ struct Clocks {
   }
 };
 
-struct Server {
-  Server() {
+// Runs before the fault server is started (a base is constructed before the members of the class deriving
+// from it; a constructor body would run only after them).
+struct RealClockForChildren {
+  RealClockForChildren() {
     set_wall_offset("+0");
-    ::unsetenv("LD_PRELOAD");  // the fault server (Node.js, started below) keeps the real clock
+    // The fault server (Node.js) keeps the real clock. libfaketime also shares one named semaphore with every
+    // child that loads it (FAKETIME_SHARED): a child killed while holding it would hang this process's next
+    // stat() for good, which is how CI once timed out here.
+    ::unsetenv("LD_PRELOAD");
+    ::unsetenv("FAKETIME_SHARED");
   }
+};
+
+struct Server : RealClockForChildren {
   FaultServer server;
 };
 
