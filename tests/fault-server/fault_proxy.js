@@ -63,6 +63,9 @@
 //   seed-500              page 1 of the Condition seed search: 500, every attempt
 //   post-refused          page 1 of Observation (data) asked for as POST _search: 405, as a server without POST
 //                         searches answers
+//   versionless           every page of Observation (data): no meta.versionId, and before each entry an older copy
+//                         of it (lastUpdated a day earlier, status entered-in-error), as a server without versions
+//                         repeats a resource updated while the client paged
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
@@ -153,7 +156,8 @@ function classify(req) {
 }
 
 // ---- scenario table -----------------------------------------------------------------------------------------------
-// A target: {type, phase, page ("last" = the page without a next link), once (first attempt of a target only)}.
+// A target: {type, phase, page ("last" = the page without a next link, "every" = every page of every such search),
+// once (first attempt of a target only)}.
 const S = {
   'none': {},
   '429-seconds': { targets: [{ type: 'Condition', phase: 'data', page: 1, once: true, fault: 'status', status: 429, retryAfter: () => '1' },
@@ -174,6 +178,7 @@ const S = {
   'runaway-repeat': { targets: [{ type: 'Condition', phase: 'data', page: 'last', fault: 'runaway', kind: 'repeat' }] },
   'runaway-fresh': { targets: [{ type: 'Procedure', phase: 'data', page: 'last', fault: 'runaway', kind: 'fresh' }] },
   'duplicates': { targets: [{ type: 'Observation', phase: 'data', page: 2, fault: 'duplicates' }] },
+  'versionless': { targets: [{ type: 'Observation', phase: 'data', page: 'every', fault: 'versionless' }] },
   'outcome-warning': { targets: [{ type: 'Condition', phase: 'data', page: 1, fault: 'outcome', severity: 'warning' }] },
   'outcome-error': { targets: [{ type: 'Observation', phase: 'data', page: 2, fault: 'outcome', severity: 'error' }] },
   'slow-once': { targets: [{ type: 'Condition', phase: 'data', page: 2, once: true, fault: 'slow' }] },
@@ -226,6 +231,7 @@ function matches(t, info) {
 function targetFor(info, i, t) {
   if (!matches(t, info)) return false;
   if (t.page === 'last') return locked.get(i) === info.queryKey && info.more > 0;
+  if (t.page === 'every') return !info.more;
   if (info.more > 0 || info.page !== t.page) return false;
   if (!locked.has(i)) locked.set(i, info.queryKey);
   return locked.get(i) === info.queryKey;
@@ -437,6 +443,22 @@ async function handle(req, res) {
       const own = bundle.entry || [];
       bundle.entry = [...own, ...(firstPageEntries.get(info.queryKey) || []), ...own];
       fault = 'duplicates';
+    }
+    if (target && target.fault === 'versionless') {
+      const out = [];
+      for (const e of bundle.entry || []) {
+        const r = e.resource;
+        if (r && r.meta) delete r.meta.versionId;
+        if (r && r.meta && r.meta.lastUpdated) {
+          const stale = JSON.parse(JSON.stringify(e));
+          stale.resource.meta.lastUpdated = new Date(Date.parse(r.meta.lastUpdated) - 86400000).toISOString();
+          stale.resource.status = 'entered-in-error';
+          out.push(stale);
+        }
+        out.push(e);
+      }
+      bundle.entry = out;
+      fault = 'versionless';
     }
     if (target && target.fault === 'outcome') {
       const oo = { fullUrl: 'urn:uuid:2f0e7a52-6a6e-4d55-9c1f-6b0b8c0e0001',

@@ -68,6 +68,7 @@ none               seed       4 10 config      complete   -                     
 reset-mid-body     seed       4 10 config      complete   -                             -                   --attempts 2
 slow-once          seed       4 10 config-slow complete   -                             -                   --attempts 2 --min-gap 0.95 --max-gap 3.5
 duplicates         seed       4 10 config      complete   -                             -                   --attempts 1 --issue-kind page-size-exceeded
+versionless        population 8 25 config      complete   -                             -                   --min-faults 1 --ignore-versions --older-copies Observation
 outcome-warning    population 8 25 config      complete   -                             -                   --issue-kind operation-outcome --log-excludes CANARY-OO
 truncated-body     seed       4 10 config      incomplete Observation                   Observation         --attempts 5 --error-text Content-Length
 malformed-json     population 8 25 config      incomplete Condition                     Condition           --attempts 1 --error-text not_valid_JSON

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compares two results.ndjson files (numbers in text by value, see canon()): same patients, tiers, ranks, scores, criterion outcomes, reasons and evidence.
-Evidence 'location' says where a resource was read (file line or server page) and is the only field ignored.
-Usage: compare_results.py A B [--candidates-only]"""
+Evidence 'location' says where a resource was read (file line or server page) and is the only field ignored, and
+with --ignore-versions every 'versionId' too (a server that sends none).
+Usage: compare_results.py A B [--candidates-only] [--ignore-versions]"""
 import json
 import re
 import sys
@@ -21,7 +22,15 @@ def canon(x):
     return x
 
 
-def load(path, candidates_only):
+def drop_versions(x):
+    if isinstance(x, list):
+        return [drop_versions(v) for v in x]
+    if isinstance(x, dict):
+        return {k: drop_versions(v) for k, v in x.items() if k != "versionId"}
+    return x
+
+
+def load(path, candidates_only, ignore_versions=False):
     out = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -31,6 +40,8 @@ def load(path, candidates_only):
             for c in r["criteria"]:
                 for e in c["evidence"]:
                     e.pop("location", None)
+            if ignore_versions:
+                r = drop_versions(r)
             out[r["patient"]] = canon(r)
     return out
 
@@ -38,7 +49,8 @@ def load(path, candidates_only):
 def main():
     a_path, b_path = sys.argv[1], sys.argv[2]
     cand = "--candidates-only" in sys.argv
-    a, b = load(a_path, cand), load(b_path, cand)
+    iv = "--ignore-versions" in sys.argv
+    a, b = load(a_path, cand, iv), load(b_path, cand, iv)
     problems = []
     for p in sorted(set(a) | set(b)):
         if p not in a or p not in b:

@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE terminology
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -78,6 +79,28 @@ BOOST_AUTO_TEST_CASE(drug_names_match_the_longest_ingredient_name) {
     BOOST_TEST_REQUIRE(m.has_value(), text);
     BOOST_TEST(m->ingredient->id == want, text);
     BOOST_TEST(m->low_confidence);
+  }
+}
+
+// Entries a review added (063df64): quinacrine is an antimalarial known by name only (also as mepacrine), and
+// ofatumumab (anti-CD20) is found by either of its ATC codes (L04AG12, and L01FA02 as CRITERIA 4.5 lists it).
+BOOST_AUTO_TEST_CASE(quinacrine_and_ofatumumab_are_in_their_classes) {
+  auto t = test::terms();
+  auto has = [](const Ingredient* i, const std::string& cls) {
+    return std::find(i->classes.begin(), i->classes.end(), cls) != i->classes.end();
+  };
+  for (const std::string text : {"Quinacrine 100 mg tablet", "mepacrine 100mg"}) {
+    auto m = t->match_medication(fhir::CodeableConcept{{}, text});
+    BOOST_TEST_REQUIRE(m.has_value(), text);
+    BOOST_TEST(m->ingredient->id == "quinacrine", text);
+    BOOST_TEST(has(m->ingredient, "antimalarial"), text);
+  }
+  for (const std::string code : {"L04AG12", "L01FA02"}) {
+    auto m = t->match_medication(fhir::CodeableConcept{{{"http://www.whocc.no/atc", code, ""}}, ""});
+    BOOST_TEST_REQUIRE(m.has_value(), code);
+    BOOST_TEST(m->ingredient->id == "ofatumumab", code);
+    BOOST_TEST(has(m->ingredient, "biologic"), code);
+    BOOST_TEST(!m->low_confidence, code);
   }
 }
 
