@@ -199,6 +199,45 @@ check "seed night 2 is incremental and searches the stored patients for changes"
 check "seed night 2: cc-900 (now drug-induced lupus) is no longer a candidate" \
   test "$(tier "$T/seed2/results.ndjson" cc-900)" = ineligible
 
+# Whether changed mappings force a full pull is judged against the last COMPLETE night: a night with new mappings
+# that ends incomplete may have missed what only the new codes make relevant, so the next night with them pulls
+# everything again. The nights go through tests/fault-server/fault_proxy.js on one port (the source stays the same
+# URL): night A clean with the old mappings, night B with new mappings and every Procedure search failing
+# (500-forever), night C clean with the new mappings.
+proxied() {  # proxied SCENARIO OUT [extra args]: a night through the proxy on port $pport (0: pick one)
+  local scenario=$1 out=$2
+  shift 2
+  rm -f "$T/pport"
+  node "$REPO/tests/fault-server/fault_proxy.js" --upstream "$FHIR_BASE_URL" --scenario "$scenario" \
+    --mode population --port "$pport" --port-file "$T/pport" >"$T/$out.proxy.log" 2>&1 &
+  local proxy=$!
+  for _ in $(seq 1 100); do [ -s "$T/pport" ] && break; sleep 0.05; done
+  pport=$(cut -d' ' -f1 "$T/pport")
+  local base="http://127.0.0.1:$pport/${FHIR_BASE_URL#http://*/}"
+  "$BIN" run --source "$base" --mode population --as-of 2026-11-26 --state "$T/state-proxied" --out "$T/$out" "$@" \
+    >"$T/$out.stdout" 2>"$T/$out.stderr"
+  local rc=$?
+  kill "$proxy" 2>/dev/null
+  wait "$proxy" 2>/dev/null
+  return $rc
+}
+cp -r "$REPO/mappings" "$T/mappings3"
+python3 - "$T/mappings3/concepts.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["comment"] += " (changed again by the nightly test)"
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+PY
+pport=0
+proxied none proxied-a; check "proxied night A (old mappings) exits 0" test $? -eq 0
+proxied 500-forever proxied-b --mappings "$T/mappings3"
+check "proxied night B (new mappings, Procedure searches failing) is incomplete (exit 5)" test $? -eq 5
+check "proxied night B pulls everything again" grep -q "pulled everything again" "$T/proxied-b.stderr"
+proxied none proxied-c --mappings "$T/mappings3"; check "proxied night C exits 0" test $? -eq 0
+check "proxied night C pulls everything again: the last complete night had the old mappings" \
+  grep -q "pulled everything again: the trial definition or the mappings changed since run 1" "$T/proxied-c.stderr"
+check "proxied night C: not an incremental pull" bash -c "! grep -q 'pulled [0-9]* changed' '$T/proxied-c.stdout'"
+
 # No clinical value in logs: a planted creatinine value never appears in stdout/stderr of any run.
 check "no planted value in logs" bash -c "! grep -l 7.31975 '$T'/*.stdout '$T'/*.stderr"
 check "the audit log records runs without clinical values" python3 -c "
