@@ -41,7 +41,10 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
     case T::medication_request:
       s.counts = st == "active" || st == "completed" || st == "on-hold" || st == "stopped" || st.empty();
       active_like = st == "active" || st == "on-hold";
-      if (u.intent == "proposal") s.counts = false;
+      // A proposal, a plan or an option is not an order that was given (as MedicationStatement 'intended'),
+      // and doNotPerform is an order not to give the drug.
+      if (u.intent == "proposal" || u.intent == "plan" || u.intent == "option" || u.do_not_perform)
+        s.counts = false;
       break;
     case T::medication_statement:
       s.counts = st == "active" || st == "completed" || st == "stopped" || st == "on-hold" || st.empty();
@@ -54,7 +57,8 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
       break;
   }
   if (!s.counts) {
-    s.why = "status '" + st + "'" + (u.intent.empty() ? "" : ", intent '" + u.intent + "'") + " is not a use";
+    s.why = "status '" + st + "'" + (u.intent.empty() ? "" : ", intent '" + u.intent + "'") +
+            (u.do_not_perform ? ", doNotPerform" : "") + " is not a use";
     return s;
   }
   // Start: dosage bounds, then validity/effective period, then authoredOn/dateAsserted.

@@ -233,8 +233,8 @@ void fields(A& a, Dosage& d) {
 }
 template <class A>
 void fields(A& a, MedicationUse& m) {
-  a(m.h, m.status, m.intent, m.medication, m.medication_reference, m.authored, m.start, m.end,
-    m.authored_text, m.start_text, m.dosages);
+  a(m.h, m.status, m.intent, m.do_not_perform, m.medication, m.medication_reference, m.authored, m.start,
+    m.end, m.authored_text, m.start_text, m.dosages);
 }
 template <class A>
 void fields(A& a, Procedure& p) {

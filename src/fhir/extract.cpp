@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/text.hpp"
+#include "fhir/reference.hpp"
 
 namespace cf::fhir {
 
@@ -358,6 +359,14 @@ void read_medication_concept(Reader& rd, const Value& v, MedicationUse& m) {
     return;
   }
   m.medication_reference = rd.reference(v, "medicationReference", "medicationReference");
+  // "Medication/1/_history/2" or an absolute URL names the Medication read as "Medication/1".
+  if (auto rel = relative_reference(m.medication_reference); !rel.empty()) m.medication_reference = rel;
+  if (m.medication_reference.empty()) {
+    // A reference with only a display names the drug in words: matched by name, as a text-only concept is.
+    if (const Value* r = member(v, "medicationReference"); r && r->IsObject())
+      m.medication.text = json::string(member(*r, "display")).value_or("");
+    return;
+  }
   if (!m.medication_reference.empty() && m.medication_reference[0] == '#') {
     const std::string want = m.medication_reference.substr(1);
     json::for_each(member(v, "contained"), [&](std::size_t i, const Value& c) {
@@ -377,6 +386,8 @@ MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
   switch (m.h.type) {
     case ResourceType::medication_request: {
       m.intent = rd.str(v, "intent", "intent");
+      if (const Value* dnp = member(v, "doNotPerform"); dnp && dnp->IsBool())
+        m.do_not_perform = dnp->GetBool();
       m.authored = rd.date(v, "authoredOn", "authoredOn", DateKind::date_time, &m.authored_text);
       if (const Value* dr = member(v, "dispenseRequest"); dr && dr->IsObject())
         if (const Value* vp = member(*dr, "validityPeriod"); vp && vp->IsObject()) {

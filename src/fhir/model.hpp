@@ -164,7 +164,8 @@ struct Dosage {
 struct MedicationUse {
   Header h;
   std::string status;
-  std::string intent;          // MedicationRequest only
+  std::string intent;           // MedicationRequest only
+  bool do_not_perform = false;  // MedicationRequest.doNotPerform (a modifier): an order NOT to give the drug
   CodeableConcept medication;  // medicationCodeableConcept, or the referenced Medication's code once resolved
   std::string medication_reference;  // "Medication/123" or "#contained" when given by reference
   std::optional<PartialDate> authored, start, end;  // authoredOn; effective or validity period

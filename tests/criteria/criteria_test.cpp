@@ -509,6 +509,52 @@ BOOST_AUTO_TEST_CASE(an_unreadable_medication_leaves_drug_criteria_unknown) {
   BOOST_TEST(outcome_of(r["p"], "I6d") == "unknown");
 }
 
+// Orders that were not given: doNotPerform (an order NOT to give the drug), intent plan or option (as a
+// proposal and MedicationStatement 'intended'). Each is a prednisone 50 mg beside the 5 mg taken; counted, it
+// would put I6c's limit of 40 mg/day in doubt.
+BOOST_AUTO_TEST_CASE(orders_not_to_give_and_plans_are_not_uses) {
+  std::vector<std::string> data;
+  for (const auto& [pid, extra] : std::vector<std::pair<std::string, std::string>>{
+           {"dnp", R"("authoredOn":"2026-01-01","doNotPerform":true)"},
+           {"plan", R"("authoredOn":"2026-01-01")"},
+           {"option", R"("authoredOn":"2026-01-01")"},
+           {"order", R"("authoredOn":"2026-01-01")"}}) {
+    data.push_back(patient(pid));
+    data.push_back(med("MedicationRequest", "base-" + pid, pid, kPrednisone, oral(mg("5"))));
+    std::string big = med("MedicationRequest", "big-" + pid, pid, kPrednisone, oral(mg("50")), extra);
+    if (pid == "plan" || pid == "option")
+      big.replace(big.find(R"("intent":"order")"), 16, R"("intent":")" + pid + "\"");
+    data.push_back(big);
+  }
+  auto r = test::evaluate(data, "2026-11-26");
+  // The control: a real second order counts (two records of one drug: between 5 and 55 mg/day, so unknown).
+  BOOST_TEST(outcome_of(r["order"], "I6c") == "unknown");
+  for (const std::string pid : {"dnp", "plan", "option"}) BOOST_TEST(outcome_of(r[pid], "I6c") == "met", pid);
+}
+
+// A medicationReference with a version ("Medication/m1/_history/1") names the Medication read as m1, and one
+// with only a display names the drug in words (matched by name, as a text-only concept is: with low
+// confidence, so "prednisone alone" becomes unknown instead of met by the drug's absence).
+BOOST_AUTO_TEST_CASE(medication_references_with_a_version_or_only_a_display) {
+  auto use = [](const std::string& pid, const std::string& ref) {
+    return R"({"resourceType":"MedicationRequest","id":"u-)" + pid +
+           R"(","status":"active","intent":"order","subject":{"reference":"Patient/)" + pid +
+           R"("},"medicationReference":)" + ref + R"(,"authoredOn":"2026-01-01","dosageInstruction":[)" +
+           oral(mg("200")) + "]}";
+  };
+  auto r = test::evaluate(
+      {patient("v"), med("MedicationRequest", "pred-v", "v", kPrednisone, oral(mg("5"))),
+       use("v", R"({"reference":"Medication/hcq/_history/1"})"),
+       R"({"resourceType":"Medication","id":"hcq","meta":{"versionId":"1"},"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"5521"}]}})",
+       patient("d"), med("MedicationRequest", "pred-d", "d", kPrednisone, oral(mg("5"))),
+       use("d", R"({"display":"Hydroxychloroquine 200 mg tablet"})"), patient("alone"),
+       med("MedicationRequest", "pred-alone", "alone", kPrednisone, oral(mg("5")))},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["v"], "I6d") == "met");  // prednisone with hydroxychloroquine, not prednisone alone
+  BOOST_TEST(outcome_of(r["alone"], "I6d") == "not_met");
+  BOOST_TEST(outcome_of(r["d"], "I6d") == "unknown");
+}
+
 BOOST_AUTO_TEST_CASE(a_newer_version_that_no_criterion_reads_replaces_the_old_one) {
   // Condition v1 is an epilepsy (a CNS exclusion); v2 recodes it to syncope, which no criterion reads. v2
   // must win even though it is dropped as irrelevant, in either order of arrival.
