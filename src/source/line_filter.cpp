@@ -161,6 +161,11 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
     std::memcpy(buf + 4, code.data() + 3, code.size() - 3);
     dotted = std::string_view(buf, code.size() + 1);
   }
+  // ... and cuts an ICD-10 code with more after its fourth character (China's national extension "M32.900",
+  // a dagger or asterisk mark "M32.1+") to its WHO form: tried for every such code, whatever its system.
+  if (dotted.empty() && s.try_dotted && code.size() > 5 && code[3] == '.' && code[4] >= '0' &&
+      code[4] <= '9' && code[0] >= 'A' && code[0] <= 'Z')
+    dotted = code.substr(0, 5);
   if ((may_hold(s.code_bits, code) && s.codes.count(code)) ||
       (!dotted.empty() && may_hold(s.code_bits, dotted) && s.codes.count(dotted)))
     return true;

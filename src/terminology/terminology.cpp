@@ -491,11 +491,24 @@ bool rule_matches(const Terminology::Rule& r, std::string_view code) {
   return false;
 }
 
-// ICD-10 codes are sometimes sent without the dot ("M329").
+// China's national ICD-10 editions (GB/T 14396, the national clinical edition) extend the WHO code with more
+// characters after its fourth ("M32.900", "M32.101", "M32.100x002"): their WHO code is the first five.
+bool chinese_icd10(const std::string& system) {
+  return system == "urn:oid:2.16.156.10011.2.3.3.11";
+}
+
+// ICD-10 codes are sometimes sent without the dot ("M329"), with a dagger or asterisk mark ("M32.1+"), or in
+// a national extension (above).
 std::string normalise_code(const Index& idx, const std::string& system, const std::string& code) {
-  if (idx.icd_urls.count(system) && code.size() > 3 && code.find('.') == std::string::npos)
-    return code.substr(0, 3) + "." + code.substr(3);
-  return code;
+  if (!idx.icd_urls.count(system)) return code;
+  std::string c = code;
+  while (!c.empty() && (c.back() == '+' || c.back() == '*')) c.pop_back();
+  static const std::string kDagger = "\xE2\x80\xA0";
+  if (c.size() > kDagger.size() && c.compare(c.size() - kDagger.size(), kDagger.size(), kDagger) == 0)
+    c.resize(c.size() - kDagger.size());
+  if (c.size() > 3 && c.find('.') == std::string::npos) c = c.substr(0, 3) + "." + c.substr(3);
+  if (chinese_icd10(system) && c.size() > 5 && c[3] == '.' && c[4] >= '0' && c[4] <= '9') c.resize(5);
+  return c;
 }
 
 }  // namespace

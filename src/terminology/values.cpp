@@ -182,32 +182,60 @@ std::optional<Titre> parse_titre(std::string_view text) {
       break;
     }
   }
-  auto read_int = [](std::string_view& in) -> std::string_view {
+  auto read_int = [](std::string_view& in) -> std::string {
     std::size_t n = 0;
     while (n < in.size() && in[n] >= '0' && in[n] <= '9') ++n;
-    std::string_view d = in.substr(0, n);
+    std::string d(in.substr(0, n));
     in.remove_prefix(n);
+    // Thousands grouping ("1:1,280"): a comma followed by exactly three digits continues the number.
+    while (!d.empty() && d.size() <= 3 + 4 * 3 && in.size() >= 4 && in[0] == ',' && in[1] >= '0' &&
+           in[1] <= '9' && in[2] >= '0' && in[2] <= '9' && in[3] >= '0' && in[3] <= '9' &&
+           (in.size() == 4 || in[4] < '0' || in[4] > '9')) {
+      d.append(in.substr(1, 3));
+      in.remove_prefix(4);
+    }
     return d;
   };
-  std::string_view first = read_int(s);
+  // The separators labs write between 1 and the dilution: ':' and '/', their full-width forms (Chinese lab
+  // systems), the ratio sign, and the words "in" ("1 in 320").
+  auto separator = [](std::string_view in) -> std::size_t {
+    static const std::string_view kSeparators[] = {":", "/", "\xEF\xBC\x9A", "\xEF\xBC\x8F", "\xE2\x88\xB6"};
+    for (auto sep : kSeparators)
+      if (in.substr(0, sep.size()) == sep) return sep.size();
+    if (in.size() > 3 && (in[0] == 'i' || in[0] == 'I') && (in[1] == 'n' || in[1] == 'N') && in[2] == ' ')
+      return 3;
+    return 0;
+  };
+  std::string first = read_int(s);
   if (first.empty()) return std::nullopt;
   std::string_view rest = trim(s);
-  std::string_view denom = first;
-  if (!rest.empty() && (rest[0] == ':' || rest[0] == '/')) {
+  std::string denom = first;
+  if (std::size_t sep = separator(rest)) {
     if (first != "1") return std::nullopt;
-    rest = trim(rest.substr(1));
+    rest = trim(rest.substr(sep));
     denom = read_int(rest);
     if (denom.empty()) return std::nullopt;
   }
-  // What may follow is a pattern description ("speckled"), never another number or unit arithmetic.
-  if (!rest.empty() &&
-      ((rest[0] >= '0' && rest[0] <= '9') || rest[0] == '.' || rest[0] == ':' || rest[0] == '/'))
-    return std::nullopt;
+  // What may follow is a pattern description ("speckled", "颗粒型"), never another number, unit arithmetic or
+  // a separator this reader does not know: "1" followed by an unknown separator and "320" is not a titre
+  // of 1.
+  for (char c : rest)
+    if ((c >= '0' && c <= '9') || c == ':' || c == '/') return std::nullopt;
+  if (!rest.empty() && (rest[0] == '.' || rest[0] == ',')) return std::nullopt;
   auto d = Decimal::parse(denom);
   if (!d || d->is_zero()) return std::nullopt;
   out.denominator = *d;
   return out;
 }
+
+namespace {
+bool titre_unit(std::string_view u) {
+  std::string l;
+  for (char c : u) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return l.empty() || l == "1" || l == "{titer}" || l == "{titre}" || l == "titer" || l == "titre" ||
+         l == "{dilution}" || l == "{ratio}" || l == "ratio";
+}
+}  // namespace
 
 std::optional<Titre> titre_of(const fhir::ObservationValue& v, std::string& basis) {
   using K = fhir::ObservationValue::Kind;
@@ -224,6 +252,13 @@ std::optional<Titre> titre_of(const fhir::ObservationValue& v, std::string& basi
       return std::nullopt;
     case K::quantity:
     case K::integer:
+      // A number is a dilution only without a unit or with a titre's: 1.2 AI or 45 U/mL on a code mapped to
+      // the ANA titre is an immunoassay result, not 1:1.2 or 1:45.
+      if (const std::string& u = v.quantity.code.empty() ? v.quantity.unit : v.quantity.code;
+          v.kind == K::quantity && !titre_unit(u)) {
+        basis = std::string(v.element) + " in '" + sanitize_for_log(u, 20) + "', not a titre";
+        return std::nullopt;
+      }
       if (v.quantity.value && !v.quantity.value->negative() && !v.quantity.value->is_zero()) {
         basis = std::string(v.element) + " " + v.quantity.comparator + v.quantity.value->to_string();
         return Titre{*v.quantity.value, v.quantity.comparator};
@@ -370,6 +405,13 @@ Reading positivity(const Terminology& t, const Analyte& a, const fhir::Observati
   }
   Reading r = interpretation_reading(o.interpretation, basis);
   if (r != Reading::undetermined) return r;
+  // The lab said it cannot tell (indeterminate, equivocal, insufficient evidence): its reference range must
+  // not overrule that.
+  for (const auto& c : o.interpretation)
+    if (c.code == "IND" || c.code == "E" || c.code == "IE" || c.code == "EQV") {
+      basis = "interpretation " + c.code + " (the lab could not tell)";
+      return Reading::undetermined;
+    }
   if (v.kind == K::quantity || v.kind == K::integer) {
     for (const auto& rr : o.reference_ranges) {
       if (!rr.high) continue;
@@ -407,33 +449,53 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
     basis = "no numeric value";
     return Level::undetermined;
   }
+  // Each range read alone; several ranges (one per sex or age band, appliesTo) decide only when they agree,
+  // as the one that applies to this patient is not known here. A range gives "within" only with both bounds
+  // compared: one with a high bound only cannot say a value is not low.
+  std::optional<Level> decided;
+  std::string decided_basis;
+  bool disagree = false;
   for (const auto& rr : o.reference_ranges) {
-    // "Within the range" only when every bound it gives was compared: a bound in a unit the value cannot be
-    // compared with (C3 in g/L, its range in mg/dL) decides nothing.
-    bool low_checked = !rr.low, high_checked = !rr.high;
+    std::optional<Level> here;
+    std::string why;
+    // A bound in a unit the value cannot be compared with (C3 in g/L, its range in mg/dL) decides nothing.
+    bool low_checked = false, high_checked = false;
     if (rr.low)
       if (auto c = versus_bound(t, q, *rr.low)) {
         Tri below = test_with_comparator(*c, q.comparator, CompareOp::lt);
         if (below == Tri::met) {
-          basis = "value below referenceRange.low " + rr.low->value->to_string();
-          return Level::low;
+          here = Level::low;
+          why = "value below referenceRange.low " + rr.low->value->to_string();
         }
         low_checked = below == Tri::not_met;
       }
-    if (rr.high)
+    if (!here && rr.high)
       if (auto c = versus_bound(t, q, *rr.high)) {
         Tri above = test_with_comparator(*c, q.comparator, CompareOp::gt);
         if (above == Tri::met) {
-          basis = "value above referenceRange.high " + rr.high->value->to_string();
-          return Level::high;
+          here = Level::high;
+          why = "value above referenceRange.high " + rr.high->value->to_string();
         }
         high_checked = above == Tri::not_met;
       }
-    if ((rr.low || rr.high) && low_checked && high_checked) {
-      basis = "value within referenceRange";
-      return Level::normal;
+    if (!here && low_checked && high_checked) {
+      here = Level::normal;
+      why = "value within referenceRange";
+    }
+    if (!here) continue;
+    if (decided && *decided != *here) disagree = true;
+    if (!decided) {
+      decided = here;
+      decided_basis = why;
     }
   }
+  if (decided && !disagree) {
+    basis = decided_basis;
+    return *decided;
+  }
+  const std::string no_range = disagree                     ? " (the reference ranges disagree)"
+                               : o.reference_ranges.empty() ? " (no referenceRange)"
+                                                            : " (no usable referenceRange)";
   if (a.default_low || a.default_high) {
     std::string why;
     auto n = normalise(t, a, q, why);
@@ -445,18 +507,16 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
     if (a.default_low &&
         test_with_comparator(compare_converted(n->value, n->conversion, *a.default_low, canon), n->comparator,
                              CompareOp::lt) == Tri::met) {
-      basis = "below the default range " + a.default_low->to_string() + " " + a.canonical +
-              " (no referenceRange)";
+      basis = "below the default range " + a.default_low->to_string() + " " + a.canonical + no_range;
       return Level::low;
     }
     if (a.default_high &&
         test_with_comparator(compare_converted(n->value, n->conversion, *a.default_high, canon),
                              n->comparator, CompareOp::gt) == Tri::met) {
-      basis = "above the default range " + a.default_high->to_string() + " " + a.canonical +
-              " (no referenceRange)";
+      basis = "above the default range " + a.default_high->to_string() + " " + a.canonical + no_range;
       return Level::high;
     }
-    basis = "within the default range (no referenceRange)";
+    basis = "within the default range" + no_range;
     return Level::normal;
   }
   basis = "no reference range";

@@ -183,8 +183,14 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
     BOOST_TEST((verdict(coded(icd, c)) == V::parse), c);
     BOOST_TEST((verdict(" " + coded(icd, c)) == V::parse), c);
   }
+  // China's national ICD-10 extends the WHO code ("M32.900", "Z99.200"); marks follow some codes ("M32.1+").
+  const std::string cn = "urn:oid:2.16.156.10011.2.3.3.11";
+  for (const char* c : {"M32.900", "M32.101", "Z99.200", "M32.1+"}) {
+    BOOST_TEST((verdict(coded(cn, c)) == V::parse), c);
+    BOOST_TEST((verdict(" " + coded(cn, c)) == V::parse), c);
+  }
   // An unmapped diagnosis (urinary tract infection) and a code just outside the range: skipped.
-  for (const char* c : {"N39.0", "N390", "F30.1", "K358"}) {
+  for (const char* c : {"N39.0", "N390", "F30.1", "K358", "N39.000"}) {
     BOOST_TEST((verdict(coded(icd, c)) == V::irrelevant), c);
     BOOST_TEST((verdict(" " + coded(icd, c)) == V::irrelevant), c);
   }

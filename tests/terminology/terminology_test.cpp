@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -25,6 +26,23 @@ BOOST_AUTO_TEST_CASE(codes_map_to_concepts) {
   BOOST_TEST(
       t->match(fhir::CodeableConcept{{{"http://hl7.org/fhir/sid/icd-10-cm", "M329", ""}}, ""})[0].con->id ==
       "sle");
+  // China's national ICD-10 (codes extended after the fourth character, marks) and systems sent by OID.
+  for (const auto& [system, code, want] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"urn:oid:2.16.156.10011.2.3.3.11", "M32.900", "sle"},
+           {"urn:oid:2.16.156.10011.2.3.3.11", "M32.101+", "sle"},
+           {"urn:oid:2.16.156.10011.2.3.3.11", "Z99.200", "dialysis"},
+           {"urn:oid:2.16.840.1.113883.6.90", "M32.9", "sle"},
+           {"urn:oid:2.16.840.1.113883.6.96", "70536003", "transplant"},
+           {"https://snomed.info/sct", "55464009", "sle"},
+           {"urn:oid:2.16.840.1.113883.6.1", "14682-9", "creatinine"}}) {
+    auto found = t->match(fhir::CodeableConcept{{{system, code, ""}}, ""});
+    BOOST_TEST_REQUIRE(!found.empty(), system + " " + code);
+    BOOST_TEST(found[0].con->id == want, system + " " + code);
+  }
+  // ICD-10-CM's own longer codes are not cut: M32.14 stays M32.14 (its rule is a prefix M32.1 anyway), and a
+  // CM code M32.0 (drug-induced) is not read as an extension of anything.
+  BOOST_TEST(
+      t->match(fhir::CodeableConcept{{{"urn:oid:2.16.156.10011.2.3.3.11", "M32.000", ""}}, ""}).empty());
   auto generic = t->match(fhir::CodeableConcept{{{"http://snomed.info/sct", "200936003", ""}}, ""});
   BOOST_TEST(generic[0].low_confidence);
   // Right display, wrong system: never matched on display (RELIABILITY D6).
@@ -182,15 +200,30 @@ std::ostream& operator<<(std::ostream& o, const TitreCase& c) {
 }
 
 BOOST_DATA_TEST_CASE(titres_parse,
-                     boost::unit_test::data::make(std::vector<TitreCase>{{"1:160", "160", ""},
-                                                                         {"1/320", "320", ""},
-                                                                         {"80", "80", ""},
-                                                                         {">1:1280", "1280", ">"},
-                                                                         {"\xE2\x89\xA5"
-                                                                          "1:160",
-                                                                          "160", ">="},
-                                                                         {"1:80 speckled", "80", ""},
-                                                                         {" <1:40 ", "40", "<"}}),
+                     boost::unit_test::data::make(std::vector<TitreCase>{
+                         {"1:160", "160", ""},
+                         {"1/320", "320", ""},
+                         {"80", "80", ""},
+                         {">1:1280", "1280", ">"},
+                         {"\xE2\x89\xA5"
+                          "1:160",
+                          "160", ">="},
+                         {"1:80 speckled", "80", ""},
+                         {" <1:40 ", "40", "<"},
+                         // full-width colon and slash, the
+                         // ratio sign (Chinese lab systems)
+                         {"1\xEF\xBC\x9A"
+                          "320",
+                          "320", ""},
+                         {"1\xEF\xBC\x8F"
+                          "160",
+                          "160", ""},
+                         {"1\xE2\x88\xB6"
+                          "640",
+                          "640", ""},
+                         {"1:1,280", "1280", ""},
+                         {"1 in 320", "320", ""},
+                         {"1:320 \xE9\xA2\x97\xE7\xB2\x92\xE5\x9E\x8B", "320", ""}}),
                      c) {
   auto t = parse_titre(c.text);
   BOOST_REQUIRE(t);
@@ -199,8 +232,32 @@ BOOST_DATA_TEST_CASE(titres_parse,
 }
 
 BOOST_AUTO_TEST_CASE(non_titres_are_refused) {
-  for (const char* s : {"", "positive", "2:160", "1:", "1:80:2", "1.5", "abc"})
+  // Each of the last ones once read as 1:1 (a negative titre): an unknown separator or grouping before more
+  // digits.
+  for (const char* s : {"", "positive", "2:160", "1:", "1:80:2", "1.5", "abc",
+                        "1\xE2\x81\x84"
+                        "320",
+                        "1 to 320", "1:80, 1:160", "1:12,80"})
     BOOST_TEST(!parse_titre(s), s);
+}
+
+// A number is a titre only without a unit or with a titre's: 1.2 AI (an immunoassay index) is not 1:1.2.
+BOOST_AUTO_TEST_CASE(numbers_in_other_units_are_not_titres) {
+  auto quantity = [](const char* value, const char* code) {
+    fhir::ObservationValue v;
+    v.kind = fhir::ObservationValue::Kind::quantity;
+    v.element = "valueQuantity";
+    v.quantity.value = Decimal::parse(value);
+    v.quantity.code = code;
+    return v;
+  };
+  std::string basis;
+  BOOST_TEST(!titre_of(quantity("1.2", "{index}"), basis));
+  BOOST_TEST(!titre_of(quantity("45", "U/mL"), basis));
+  auto t = titre_of(quantity("320", "{titer}"), basis);
+  BOOST_TEST_REQUIRE(t.has_value());
+  BOOST_TEST(t->denominator.to_string() == "320");
+  BOOST_TEST(titre_of(quantity("160", ""), basis).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(comparators_widen_values) {
@@ -267,6 +324,11 @@ BOOST_AUTO_TEST_CASE(units_convert_exactly) {
       (compare_converted(n->value, n->conversion, *Decimal::parse("2.5"), cells.units.at("10*9/L")) < 0));
   BOOST_TEST(
       (compare_converted(n->value, n->conversion, *Decimal::parse("2.4"), cells.units.at("10*9/L")) == 0));
+  wbc.unit = "/nL";  // per nanolitre (German labs, the MII corpus) = 10*9/L
+  n = normalise(*t, cells, wbc, why);
+  BOOST_REQUIRE_MESSAGE(n, why);
+  BOOST_TEST(
+      (compare_converted(n->value, n->conversion, *Decimal::parse("2.4"), cells.units.at("10*9/L")) == 0));
 }
 
 namespace {
@@ -308,6 +370,63 @@ BOOST_DATA_TEST_CASE(words_that_decide_nothing,
 }
 
 // A reference range in a unit the value cannot be compared with decides nothing: not "normal".
+namespace {
+fhir::Quantity g_per_l(const char* v) {
+  return fhir::Quantity{Decimal::parse(v), v, "", "g/L", "http://unitsofmeasure.org", "g/L"};
+}
+}  // namespace
+
+// Ranges per sex (appliesTo, not read here) decide only when they agree: C3 0.85 g/L is low against a male
+// 0.9-1.8 listed first and normal against a female 0.8-1.7; the analyte's default range (0.9) decides, and
+// says why. A range with a high bound only cannot say a value is not low: 0.62 g/L is low by the default
+// range.
+BOOST_AUTO_TEST_CASE(ranges_decide_only_when_they_agree_and_bound_both_sides) {
+  auto t = test::terms();
+  fhir::Observation o;
+  o.value.kind = fhir::ObservationValue::Kind::quantity;
+  o.value.quantity = g_per_l("0.85");
+  fhir::ReferenceRange male, female;
+  male.low = g_per_l("0.9");
+  male.high = g_per_l("1.8");
+  female.low = g_per_l("0.8");
+  female.high = g_per_l("1.7");
+  o.reference_ranges = {male, female};
+  std::string basis;
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::low), basis);
+  BOOST_TEST(basis.find("default range") != std::string::npos, basis);
+  BOOST_TEST(basis.find("disagree") != std::string::npos, basis);
+  o.reference_ranges = {female};
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::normal), basis);
+  o.reference_ranges = {male};
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::low), basis);
+
+  fhir::ReferenceRange high_only;
+  high_only.high = g_per_l("1.8");
+  o.value.quantity = g_per_l("0.62");
+  o.reference_ranges = {high_only};
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::low), basis);
+  BOOST_TEST(basis.find("default range") != std::string::npos, basis);
+}
+
+// An interpretation saying the lab could not tell (IND, E) is not overruled by the reference range.
+BOOST_AUTO_TEST_CASE(an_indeterminate_interpretation_is_not_overruled_by_the_range) {
+  auto t = test::terms();
+  fhir::Observation o;
+  o.value.kind = fhir::ObservationValue::Kind::quantity;
+  o.value.quantity =
+      fhir::Quantity{Decimal::parse("28"), "28", "", "IU/mL", "http://unitsofmeasure.org", "[IU]/mL"};
+  fhir::ReferenceRange rr;
+  rr.high = fhir::Quantity{Decimal::parse("30"), "30", "", "IU/mL", "http://unitsofmeasure.org", "[IU]/mL"};
+  o.reference_ranges = {rr};
+  std::string basis;
+  BOOST_TEST((positivity(*t, *t->analyte("anti_dsdna"), o, basis) == Reading::negative), basis);
+  for (const char* code : {"IND", "E"}) {
+    o.interpretation = {
+        fhir::Coding{"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", code, ""}};
+    BOOST_TEST((positivity(*t, *t->analyte("anti_dsdna"), o, basis) == Reading::undetermined), code);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_range_in_another_unit_is_not_read_as_normal) {
   auto t = test::terms();
   fhir::Observation o;
