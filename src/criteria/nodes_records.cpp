@@ -97,11 +97,17 @@ Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bo
     how = "before the window and not ongoing";
     return Tri::not_met;
   }
-  if (w.unit == Window::Unit::ever || active) {
-    how = "undated, " + std::string(active ? "active" : "recorded");
+  if (w.unit == Window::Unit::ever) {
+    how = "undated, recorded";
     return Tri::met;
   }
-  how = "undated and not active";
+  if (active && !c.clinical_status.empty()) {
+    how = "undated, clinicalStatus " + c.clinical_status;
+    return Tri::met;
+  }
+  // No date and no clinicalStatus (an encounter diagnosis, a problem list entry from long ago): whether it is
+  // there in the window is not known.
+  how = active ? "undated and without clinicalStatus" : "undated and not active";
   return Tri::unknown;
 }
 

@@ -276,13 +276,23 @@ Condition read_condition(Reader& rd, const Value& v, Header h) {
   std::optional<PartialDate> end;
   if (member(v, "onsetDateTime") || member(v, "onsetPeriod"))
     rd.effective(v, "onset", c.onset, end, &c.onset_text);
+  else if (auto text = json::string(member(v, "onsetString")))
+    c.onset_text = *text;  // "childhood": no date
+  else if (member(v, "onsetAge") || member(v, "onsetRange"))
+    c.onset_text = member(v, "onsetAge") ? "onsetAge" : "onsetRange";  // an age: no date without more work
   if (member(v, "abatementDateTime")) {
     c.abatement =
         rd.date(v, "abatementDateTime", "abatementDateTime", DateKind::date_time, &c.abatement_text);
   } else if (const Value* p = member(v, "abatementPeriod"); p && p->IsObject()) {
-    c.abatement = rd.date(*p, "start", "abatementPeriod.start", DateKind::date_time, &c.abatement_text);
+    c.abatement = member(*p, "start")
+                      ? rd.date(*p, "start", "abatementPeriod.start", DateKind::date_time, &c.abatement_text)
+                      : rd.date(*p, "end", "abatementPeriod.end", DateKind::date_time, &c.abatement_text);
   } else if (auto b = json::boolean(member(v, "abatementBoolean")); b && *b) {
     c.abatement_text = "true";  // abated at an unknown date
+  } else if (auto text = json::string(member(v, "abatementString"))) {
+    c.abatement_text = text->empty() ? "abatementString" : *text;  // "resolved in 2001": abated, date unknown
+  } else if (member(v, "abatementAge") || member(v, "abatementRange")) {
+    c.abatement_text = member(v, "abatementAge") ? "abatementAge" : "abatementRange";
   }
   c.recorded = rd.date(v, "recordedDate", "recordedDate", DateKind::date_time, &c.recorded_text);
   return c;

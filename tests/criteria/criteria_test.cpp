@@ -414,6 +414,24 @@ BOOST_AUTO_TEST_CASE(conditions_that_ended_or_may_have_ended_before_the_window) 
   BOOST_TEST(outcome_of(r["nostatus"], "E-CNS") == "unknown");
   BOOST_TEST(outcome_of(r["active"], "E-CNS") == "met");
   BOOST_TEST(outcome_of(r["recent"], "E-CNS") == "met");  // recorded in the window, nothing says it ended
+
+  // No date at all, or only an age or words: without a clinicalStatus whether it is there in the 8 weeks is
+  // not known (it was met as "undated, active"); abated by age, words or a period's end: not active. With an
+  // explicit active status an undated condition is there.
+  auto u = test::evaluate(
+      {patient("undated"), cond("undated", R"("verificationStatus":{"coding":[{"code":"confirmed"}]})"),
+       patient("age"), cond("age", R"("onsetAge":{"value":8,"unit":"a"})"), patient("words"),
+       cond("words", R"("onsetString":"childhood","abatementString":"resolved in 2001")"), patient("byage"),
+       cond("byage", R"("onsetAge":{"value":8,"unit":"a"},"abatementAge":{"value":12,"unit":"a"})"),
+       patient("ended"),
+       cond("ended", R"("onsetDateTime":"2000-01-01","abatementPeriod":{"end":"2001-01-01"})"),
+       patient("undated-active"),
+       cond("undated-active", R"("clinicalStatus":{"coding":[{"code":"active"}]})")},
+      "2026-11-26");
+  for (const std::string pid : {"undated", "age", "words", "byage"})
+    BOOST_TEST(outcome_of(u[pid], "E-CNS") == "unknown", pid);
+  BOOST_TEST(outcome_of(u["ended"], "E-CNS") == "not_met");  // abatementPeriod.end in 2001
+  BOOST_TEST(outcome_of(u["undated-active"], "E-CNS") == "met");
 }
 
 BOOST_AUTO_TEST_CASE(a_newer_result_with_a_partial_date_keeps_latest_from_an_older_one) {
