@@ -246,10 +246,14 @@ class Pt:
         self.resources.append(r)
         return r
 
-    def medstmt(self, med, start, dose=None, freq=1, end=None, status="active", route=ORAL, asserted=None):
+    def medstmt(self, med, start, dose=None, freq=1, end=None, status="active", route=ORAL, asserted=None,
+                ref=None, ref_display=None):
         r = self._new("MedicationStatement", asserted or start)
         r["status"] = status
-        r["medicationCodeableConcept"] = med
+        if ref:
+            r["medicationReference"] = {"reference": ref, **({"display": ref_display} if ref_display else {})}
+        else:
+            r["medicationCodeableConcept"] = med
         r["subject"] = self.ref
         r["effectivePeriod"] = {"start": start, **({"end": end} if end else {})}
         r["dateAsserted"] = asserted or start
@@ -603,12 +607,14 @@ cbc(p)
 hbsag_neg(p)
 sledai_local(p, 10)
 p.medreq(DRUG["prednisone"], "2025-02-01", MG(7.5), 1, text="prednisone 7.5 mg orally once daily")
-p.medstmt(DRUG["hcq"], "2023-05-01", MG(200), 2, asserted="2026-11-12")
+p.medstmt(None, "2023-05-01", MG(200), 2, asserted="2026-11-12", ref="Medication/med-hcq-200mg",
+          ref_display="hydroxychloroquine 200 mg tablet")
 for day in ("2026-09-10", "2026-10-08", "2026-11-05"):
     p.medadmin(DRUG["belimumab"], dt(day, "10:00:00"), MG(600))
 case(p, "eligible",
      "I4a met by a recorded SLEDAI-2K of 10 (local score code) although the lab bound is 4 (300 mg/24h is not > 0.5 g); "
-     "ANA '>1:1280'; I6a from prednisone + hydroxychloroquine (MedicationStatement) + belimumab "
+     "ANA '>1:1280'; I6a from prednisone + hydroxychloroquine (MedicationStatement naming Medication/med-hcq-200mg by "
+     "reference) + belimumab "
      "(MedicationAdministration); prednisone exactly 7.5 mg/day.", [])
 
 # cc-007: glucocorticoid only at 10 mg/day now; mycophenolate in the past through a Medication resource.
@@ -812,8 +818,11 @@ p = Pt("cc-021", "1977-04-17")
 p.condition(SLE_SCT, "2018-01-20", modifier={
     "url": "http://hospital.example.org/fhir/StructureDefinition/diagnosis-ruled-out", "valueBoolean": True})
 standard(p, sle_cond=False, ana_value=VS("1:40"))
-case(p, "ineligible", "An SLE Condition carrying an unknown modifierExtension is not used." + I3_NOTE, None,
-     {"I3": "not_met"})
+case(p, "possible",
+     "An SLE Condition carrying an unknown modifierExtension (a local 'diagnosis ruled out' flag the tool cannot "
+     "read) is not used as evidence, but it is not absent either: I3 is unknown until a human reads it (RELIABILITY "
+     "D4; missing or unreadable data is never 'no'). ANA is 1:40, below the EULAR/ACR entry criterion.", None,
+     {"I3": "unknown"})
 
 p = Pt("cc-022", "1968-08-08", gender="male")
 p.condition(cc(coding(SCT, "201436003", "Drug-induced systemic lupus erythematosus"),
@@ -1123,6 +1132,9 @@ case(p, "ineligible", "Platelets 45 x10^9/L (local code PLT only, unit alias 10^
 MEDICATIONS = [
     {"resourceType": "Medication", "id": "med-mmf-500mg", "meta": {"versionId": "1", "lastUpdated": "2023-02-01T12:00:00Z"},
      "code": cc(coding(RXNORM, "68149", "mycophenolate mofetil"), text="mycophenolate mofetil 500 mg tablet"),
+     "form": cc(coding(SCT, "385055001", "Tablet"))},
+    {"resourceType": "Medication", "id": "med-hcq-200mg", "meta": {"versionId": "1", "lastUpdated": "2023-05-01T12:00:00Z"},
+     "code": cc(coding(RXNORM, "5521", "hydroxychloroquine"), text="hydroxychloroquine sulfate 200 mg tablet"),
      "form": cc(coding(SCT, "385055001", "Tablet"))},
 ]
 BUNDLED_MEDICATION = {

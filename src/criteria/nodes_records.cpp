@@ -149,12 +149,14 @@ class Record : public Node {
       for (const auto& f : ctx.rec.conditions) {
         if (f.match.con->id != concept_) continue;
         const auto& c = *f.cond;
-        if (c.verification_status == "refuted" || c.verification_status == "entered-in-error" ||
-            c.h.unknown_modifier)
-          continue;
+        if (c.verification_status == "refuted" || c.verification_status == "entered-in-error") continue;
         std::string how;
         Tri t = condition_presence(c, w_, ctx.as_of, active_only_, how);
         if (t == Tri::not_met) continue;
+        if (c.h.unknown_modifier) {  // RELIABILITY D4: decides nothing, but is not absent either
+          how += "; carries a modifierExtension this tool does not understand";
+          t = Tri::unknown;
+        }
         Evidence e = evidence_from(c.h);
         set_match(e, f.match);
         e.date = day_or_text(c.onset ? c.onset : c.recorded, c.onset ? c.onset_text : c.recorded_text);
@@ -180,12 +182,14 @@ class Record : public Node {
         if (f.match.con->id != concept_) continue;
         const auto& p = *f.proc;
         // `preparation`: planned, not begun; a transplant being prepared is not one that happened.
-        if (p.status == "entered-in-error" || p.status == "not-done" || p.status == "preparation" ||
-            p.h.unknown_modifier)
-          continue;
+        if (p.status == "entered-in-error" || p.status == "not-done" || p.status == "preparation") continue;
         std::string how;
         Tri t = procedure_presence(p, w_, ctx.as_of, how);
         if (t == Tri::not_met) continue;
+        if (p.h.unknown_modifier) {
+          how += "; carries a modifierExtension this tool does not understand";
+          t = Tri::unknown;
+        }
         Evidence e = evidence_from(p.h);
         set_match(e, f.match);
         e.date = p.start_text;
@@ -323,10 +327,30 @@ class ObservationLeaf : public Node {
     std::vector<Cand> cands;
     std::vector<Cand> straddling;  // partial or missing dates: may or may not fall in the window
     std::vector<Evidence> undated;
+    struct Modified {
+      Evidence e;
+      Days day;
+    };
+    std::vector<Modified> modified;  // results with a modifierExtension not understood
     for (const auto& f : ctx.rec.observations) {
       if (f.match.con->id != concept_) continue;
       const auto& o = *f.obs;
-      if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier) continue;
+      if (o.status == "entered-in-error" || o.status == "cancelled") continue;
+      if (o.h.unknown_modifier) {
+        // A modifierExtension may change what the result means (RELIABILITY D4): it decides nothing, but a
+        // result that may be in the window is not absent either.
+        const Placement p = o.effective ? place(*o.effective, w_, ctx.as_of) : Placement::straddles;
+        if (p == Placement::inside || p == Placement::straddles || w_.unit == Window::Unit::ever) {
+          Evidence e = evidence_from(o.h);
+          set_match(e, f.match);
+          e.original = describe_value(o.value);
+          e.date = o.effective_text;
+          e.note = "carries a modifierExtension this tool does not understand: cannot be used";
+          modified.push_back(
+              {std::move(e), o.effective ? o.effective->last : std::numeric_limits<Days>::max()});
+        }
+        continue;
+      }
       if (!o.effective) {
         if (w_.unit == Window::Unit::ever) {
           cands.push_back({&f, std::numeric_limits<Days>::min()});
@@ -354,6 +378,8 @@ class ObservationLeaf : public Node {
       }
     }
     const bool incomplete = ctx.type_incomplete("Observation");
+    if (cands.empty())
+      for (auto& m : modified) undated.push_back(m.e);
     if (cands.empty()) {
       if (!undated.empty())
         return NodeResult::unknown("no dated " + concept_ + " result in the window", undated);
@@ -390,6 +416,10 @@ class ObservationLeaf : public Node {
       std::string r =
           "latest " + concept_ + " " + e.original + (e.date.empty() ? "" : " on " + e.date) + ": " + e.note;
       e.note = "latest in the window; " + e.note;
+      for (const auto& m : modified)
+        if (m.day >= cands.front().day)
+          return NodeResult::unknown(
+              r + "; a result as new or newer carries a modifierExtension not understood", {e, m.e});
       // A result with a partial date ("2026-11") or none that may be newer than the latest placed one, and
       // may be in the window, decides too: if it could read otherwise, the older value does not stand in for
       // it.
@@ -444,6 +474,7 @@ class ObservationLeaf : public Node {
           concept_ + " " + yes.front().original + " on " + yes.front().date + ": " + yes.front().note;
       return NodeResult::met(std::move(why), std::move(yes));
     }
+    for (auto& m : modified) undated.push_back(std::move(m.e));
     if (n_maybe == 0 && !undated.empty()) first_maybe_note = undated.front().note;
     n_maybe += undated.size();
     for (auto& e : undated) maybe.push_back(std::move(e));

@@ -88,7 +88,9 @@ check "S6: a write refused half-way exits 4" test $? -eq 4
 check "S6: ... naming the file and the error" grep -q "report.html.tmp: cannot write: File too large" <<<"$err"
 check "S6: ... with no manifest left in the folder" test ! -e s6-out/manifest.json
 check "S6: ... and no temporary file" test -z "$(ls s6-out | grep '\.tmp$')"
-err=$( (trap '' XFSZ; ulimit -f 64; "$bin" run --as-of 2026-11-26 --out s6-small 2>&1 >/dev/null) )
+# 32 KiB: below what the first scratch file needs, well below results.ndjson (about 60 KiB of the demo's
+# candidates, which would otherwise be refused first).
+err=$( (trap '' XFSZ; ulimit -f 32; "$bin" run --as-of 2026-11-26 --out s6-small 2>&1 >/dev/null) )
 check "S6: a scratch file that cannot be written exits 4" test $? -eq 4
 check "S6: ... saying so" grep -q "cannot write a scratch file: File too large" <<<"$err"
 "$bin" run --as-of 2026-11-26 --out s6-out --state s6-state >/dev/null 2>&1

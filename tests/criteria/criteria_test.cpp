@@ -113,7 +113,9 @@ BOOST_AUTO_TEST_CASE(statuses_are_honoured) {
   BOOST_TEST(outcome_of(r["ok"], "I3") == "met");
   BOOST_TEST(outcome_of(r["refuted"], "I3") == "not_met");
   BOOST_TEST(outcome_of(r["eie"], "I3") == "not_met");
-  BOOST_TEST(outcome_of(r["modext"], "I3") == "not_met");
+  // A modifierExtension this tool does not understand may change the meaning: the condition decides nothing,
+  // but it is not absent either (RELIABILITY D4; it was "not_met", a "no" for what is unknown).
+  BOOST_TEST(outcome_of(r["modext"], "I3") == "unknown");
   BOOST_TEST(outcome_of(r["generic"], "I3") == "unknown");
   BOOST_TEST(outcome_of(r["druglupus"], "I3") == "not_met");
   BOOST_TEST(r["dead"].deceased);
@@ -684,9 +686,29 @@ BOOST_AUTO_TEST_CASE(a_definition_can_say_preliminary_results_decide_nothing) {
   BOOST_TEST(!leaf(R"(,"preliminary":"maybe")").ok());
 }
 
+// A positive HBsAg carrying a modifierExtension this tool does not understand: A-HBV cannot be decided (it
+// was "not_met: no hbsag result", a "no" for what is unknown). A Procedure likewise.
+BOOST_AUTO_TEST_CASE(results_with_unknown_modifiers_are_not_absent) {
+  auto hbsag = [](const std::string& pid, const std::string& extra) {
+    return R"({"resourceType":"Observation","id":"hb-)" + pid +
+           R"(","status":"final","subject":{"reference":"Patient/)" + pid + R"("},)" + extra +
+           R"("code":{"coding":[{"system":"http://loinc.org","code":"5196-1"}]},"effectiveDateTime":"2026-11-10",)"
+           R"("valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"10828004"}]}})";
+  };
+  auto r = test::evaluate(
+      {patient("plain"), hbsag("plain", ""), patient("mod"),
+       hbsag("mod", R"("modifierExtension":[{"url":"http://example.org/x","valueBoolean":true}],)"),
+       patient("none")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["plain"], "A-HBV") == "met");
+  BOOST_TEST(outcome_of(r["mod"], "A-HBV") == "unknown");
+  BOOST_TEST(outcome_of(r["none"], "A-HBV") == "not_met");
+}
+
 BOOST_AUTO_TEST_CASE(key_values_show_the_result_the_criteria_took) {
   // Two IgA results on one day: the criteria take the newer version-time (220 mg/dL), so must the key value;
-  // one carrying a modifierExtension is set aside by the criteria, and by the key value too.
+  // one carrying a modifierExtension is set aside by the key value, and leaves the criterion unknown (it is
+  // the newest on that day and cannot be read).
   auto iga = [](const std::string& id, const std::string& value, const std::string& updated,
                 const std::string& extra = "") {
     return R"({"resourceType":"Observation","id":")" + id + R"(","meta":{"lastUpdated":")" + updated +
@@ -705,7 +727,7 @@ BOOST_AUTO_TEST_CASE(key_values_show_the_result_the_criteria_took) {
            R"("modifierExtension":[{"url":"http://x.org/unknown","valueBoolean":true}],)"),
        ana},
       "2026-11-26");
-  BOOST_TEST(outcome_of(r["p"], "E-IGA") == "not_met");
+  BOOST_TEST(outcome_of(r["p"], "E-IGA") == "unknown");
   std::map<std::string, std::string> kv;
   for (const auto& k : r["p"].key_values) kv[k.concept_id] = k.value;
   BOOST_TEST(kv["iga"] == "220 mg/dL");

@@ -58,7 +58,7 @@ with urllib.request.urlopen(req) as r:
 with urllib.request.urlopen(f"{base}/Group/{g['id']}") as r:
     back = json.load(r)
 members = lambda x: [m["entity"]["reference"] for m in x.get("member", [])]
-assert members(back) == members(g) and len(members(g)) == 35, (len(members(back)), len(members(g)))
+assert members(back) == members(g) and len(members(g)) == 36, (len(members(back)), len(members(g)))
 print("group round-trip ok", len(members(g)))
 PY
 SCRIPT
@@ -69,7 +69,7 @@ check "REST population = files, every patient" python3 "$repo/tests/rest/compare
 check "REST seed = files, every candidate" python3 "$repo/tests/rest/compare_results.py" "$tmp/files/results.ndjson" "$tmp/seed/results.ndjson" --candidates-only
 check "seed mode paged (page size 7)" bash -c "grep -q 'pages' '$tmp/seed.log' && ! grep -q ' 0 failed queries.* 13 pages' '$tmp/seed.log'"
 check "JSON-lines log is JSON" python3 -c "import json,sys; [json.loads(l) for l in open('$tmp/pop.log')]"
-check "FHIR Group accepted by the server and read back with the same 35 members" grep -q "group round-trip ok 35" "$tmp/group.out"
+check "FHIR Group accepted by the server and read back with the same 36 members" grep -q "group round-trip ok 36" "$tmp/group.out"
 check "POST searches: runs exit 0, same results" bash -c "grep -q 'post rc=0' '$tmp/rc' && grep -q 'get rc=0' '$tmp/rc' && python3 '$repo/tests/rest/compare_results.py' '$tmp/post/results.ndjson' '$tmp/get/results.ndjson' --candidates-only >/dev/null"
 check "POST searches: patient searches were POST _search" grep -q "^POST /fhir/Observation/_search -> 200" "$tmp/post.access"
 check "POST searches: no patient id in any URL the server logged" bash -c "! grep -q 'cc-0' '$tmp/post.access'"
