@@ -3,6 +3,7 @@
 
 #include "criteria/evidence.hpp"
 #include "criteria/nodes.hpp"
+#include "criteria/result_order.hpp"
 
 namespace cf::criteria {
 
@@ -387,10 +388,8 @@ class ObservationLeaf : public Node {
       return absent_ == Tri::not_met ? NodeResult::not_met(none_) : NodeResult::unknown(none_);
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
-      if (a.day != b.day) return a.day > b.day;
-      if (a.f->obs->h.last_updated != b.f->obs->h.last_updated)
-        return a.f->obs->h.last_updated > b.f->obs->h.last_updated;
-      return a.f->obs->h.id > b.f->obs->h.id;
+      if (a.day != b.day) return a.day > b.day;  // "ever" windows place undated results first of all
+      return newer_result(*a.f->obs, *b.f->obs);
     });
     auto judge = [&](const Cand& c, Evidence& e) {
       const auto& o = *c.f->obs;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "criteria/result_order.hpp"
 #include "terminology/values.hpp"
 
 namespace cf::ranking {
@@ -33,17 +34,9 @@ void key_values(const criteria::Context& ctx, const criteria::Trial& trial, Pati
       if (o.status == "entered-in-error" || o.status == "cancelled" || o.h.unknown_modifier || !o.effective ||
           o.effective->first > ctx.as_of)
         continue;
-      // The result the criteria take as the latest: by day, then newest lastUpdated, then id (as
-      // criteria/nodes_records.cpp orders them), so that the value shown is the value evaluated.
-      if (!best) {
-        best = &f;
-        continue;
-      }
-      const auto& b = *best->obs;
-      if (o.effective->last != b.effective->last ? o.effective->last > b.effective->last
-          : o.h.last_updated != b.h.last_updated ? o.h.last_updated > b.h.last_updated
-                                                 : o.h.id > b.h.id)
-        best = &f;
+      // The result the criteria take as the latest (criteria::newer_result), so that the value shown is the
+      // value evaluated.
+      if (!best || criteria::newer_result(o, *best->obs)) best = &f;
     }
     if (!best) continue;
     KeyValue kv;

@@ -705,6 +705,26 @@ BOOST_AUTO_TEST_CASE(results_with_unknown_modifiers_are_not_absent) {
   BOOST_TEST(outcome_of(r["none"], "A-HBV") == "not_met");
 }
 
+// Two platelet counts on one day: the later one by time of day is the latest, whatever their ids (the id once
+// broke the tie, so 40 at 08:00 stood for the 120 at 20:00 and met A-LAB's platelets < 50).
+BOOST_AUTO_TEST_CASE(latest_on_one_day_goes_by_the_time_of_day) {
+  auto plt = [](const std::string& pid, const std::string& id, const std::string& when,
+                const std::string& value) {
+    return R"({"resourceType":"Observation","id":")" + id +
+           R"(","status":"final","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://loinc.org","code":"777-3"}]},"effectiveDateTime":")" +
+           when + R"(","valueQuantity":{"value":)" + value +
+           R"(,"unit":"10*9/L","system":"http://unitsofmeasure.org","code":"10*9/L"}})";
+  };
+  auto r = test::evaluate({patient("up"), plt("up", "plt-z-early", "2026-11-20T08:00:00+08:00", "40"),
+                           plt("up", "plt-a-late", "2026-11-20T20:00:00+08:00", "120"), patient("down"),
+                           plt("down", "plt-z-early-d", "2026-11-20T08:00:00+08:00", "120"),
+                           plt("down", "plt-a-late-d", "2026-11-20T20:00:00+08:00", "40")},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["up"], "A-LAB") != "met");  // not_met for platelets (other counts absent: unknown)
+  BOOST_TEST(outcome_of(r["down"], "A-LAB") == "met");
+}
+
 BOOST_AUTO_TEST_CASE(key_values_show_the_result_the_criteria_took) {
   // Two IgA results on one day: the criteria take the newer version-time (220 mg/dL), so must the key value;
   // one carrying a modifierExtension is set aside by the key value, and leaves the criterion unknown (it is
