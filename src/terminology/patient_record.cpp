@@ -191,6 +191,8 @@ bool Collector::add(fhir::Resource&& r) {
   }
   bool relevant = h.type == fhir::ResourceType::patient;
   if (const auto* cc = fhir::code_of(r)) relevant = t_->means_any(*cc, h.type);
+  if (const auto* o = std::get_if<fhir::Observation>(&r); o && !relevant)
+    for (const auto& comp : o->components) relevant = relevant || t_->means_any(comp.code, h.type);
   if (auto* mu = std::get_if<fhir::MedicationUse>(&r))
     relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
   if (!relevant) {
@@ -317,9 +319,29 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
       rec.patient = std::shared_ptr<const fhir::Patient>(r, pt);
     } else if (auto* o = std::get_if<fhir::Observation>(r.get())) {
       std::shared_ptr<const fhir::Observation> shared(r, o);
+      std::set<std::string> matched;
       for (auto& m : matches_for(*t_, shared->code, h.type)) {
+        matched.insert(m.con->id);
         report_unit_problem(*t_, *shared, m, issues);
         rec.observations.push_back({shared, std::move(m)});
+      }
+      // A result inside a component (a hepatitis panel whose HBsAg is component[0]) is a result of its own:
+      // the parent's subject, status and date with the component's code and value.
+      for (const auto& comp : shared->components) {
+        auto ms = matches_for(*t_, comp.code, h.type);
+        if (ms.empty()) continue;
+        auto part = std::make_shared<fhir::Observation>();
+        part->h = shared->h;
+        part->status = shared->status;
+        part->code = comp.code;
+        part->value = comp.value;
+        part->effective = shared->effective;
+        part->effective_text = shared->effective_text;
+        for (auto& m : ms) {
+          if (!matched.insert(m.con->id).second) continue;  // the parent's own code said it already
+          report_unit_problem(*t_, *part, m, issues);
+          rec.observations.push_back({part, std::move(m)});
+        }
       }
     } else if (auto* c = std::get_if<fhir::Condition>(r.get())) {
       std::shared_ptr<const fhir::Condition> shared(r, c);

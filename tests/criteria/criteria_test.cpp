@@ -707,6 +707,19 @@ BOOST_AUTO_TEST_CASE(results_with_unknown_modifiers_are_not_absent) {
 
 // Two platelet counts on one day: the later one by time of day is the latest, whatever their ids (the id once
 // broke the tie, so 40 at 08:00 stood for the 120 at 20:00 and met A-LAB's platelets < 50).
+// A hepatitis panel whose HBsAg result sits in component[0]: the component is a result of its own (it was
+// dropped as irrelevant, and A-HBV read "no hbsag result": not_met).
+BOOST_AUTO_TEST_CASE(results_inside_components_count) {
+  auto panel =
+      R"({"resourceType":"Observation","id":"panel","status":"final","subject":{"reference":"Patient/p"},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"24363-4"}]},"effectiveDateTime":"2026-11-10",)"
+      R"("component":[{"code":{"coding":[{"system":"http://loinc.org","code":"5196-1"}]},)"
+      R"("valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"10828004"}]}}]})";
+  auto r = test::evaluate({patient("p"), panel, patient("none")}, "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "A-HBV") == "met");
+  BOOST_TEST(outcome_of(r["none"], "A-HBV") == "not_met");
+}
+
 BOOST_AUTO_TEST_CASE(latest_on_one_day_goes_by_the_time_of_day) {
   auto plt = [](const std::string& pid, const std::string& id, const std::string& when,
                 const std::string& value) {
