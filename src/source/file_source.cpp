@@ -63,8 +63,12 @@ class BundleScope {
   std::unordered_map<std::string, std::string> map_;
 };
 
-// Sets header.patient_id from the subject reference, using the Bundle's fullUrls when given.
-void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issues) {
+// Sets header.patient_id from the subject reference, using the Bundle's fullUrls when given. A resource whose
+// subject is an absolute reference to another server is not attributed, but its patient type is marked
+// incomplete for the patient of that id here: it may be theirs, and if it is, a decision that reads "none"
+// would be a "no" for what was not read.
+void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issues,
+                     Completeness& completeness) {
   fhir::Header& h = fhir::header(r);
   if (h.type == fhir::ResourceType::patient || h.type == fhir::ResourceType::medication) return;
   if (auto* m = std::get_if<fhir::MedicationUse>(&r); m && scope && !m->medication_reference.empty())
@@ -82,6 +86,9 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
                                         : "subject is not a resolvable Patient reference";
     issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                std::string(fhir::to_string(h.type)) + ".subject", why);
+    if (absolute)
+      if (auto named = fhir::patient_id_from_reference(ref); !named.empty())
+        completeness.patient_types[named].insert(std::string(fhir::to_string(h.type)));
   }
 }
 
@@ -272,7 +279,7 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
       ++c.stats.skipped_by_type[ex.type_name];
       continue;
     }
-    resolve_subject(*ex.resource, nullptr, c.issues);
+    resolve_subject(*ex.resource, nullptr, c.issues, c.completeness);
     if (keep_raw_) fhir::header(*ex.resource).raw.assign(line);
     ++c.stats.read_by_type[ex.type_name];
     c.resources.push_back(std::move(*ex.resource));
@@ -580,7 +587,7 @@ void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& iss
       issues.add(Severity::warning, "bundle-type", name, "", "Bundle.type",
                  "unexpected Bundle.type '" + sanitize_for_log(type, 40) + "'");
   }
-  for (auto& r : page.resources) resolve_subject(r, &scope, issues);
+  for (auto& r : page.resources) resolve_subject(r, &scope, issues, completeness_);
   if (!page.resources.empty()) sink(std::move(page));
 }
 

@@ -149,6 +149,14 @@ BOOST_AUTO_TEST_CASE(a_rejected_single_resource_file_marks_its_data_incomplete) 
   // A JSON file that is no FHIR resource at all (a Bulk manifest next to the data) loses nothing.
   const auto no_type = completeness_after("manifest.json", R"({"transactionTime":"2026-11-26T00:00:00Z"})");
   BOOST_TEST(no_type.complete());
+  // A subject on another server is not taken for the local patient of that id, but may be theirs: that
+  // patient's Observations are incomplete (a positive HBsAg there must not leave A-HBV "not met").
+  const auto foreign = completeness_after(
+      "foreign.ndjson", R"({"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":)"
+                        R"("https://other.example.org/fhir/Patient/p1"},"code":{"text":"HBsAg"}})"
+                        "\n");
+  BOOST_TEST(foreign.incomplete("p1", "Observation"));
+  BOOST_TEST(!foreign.incomplete("p2", "Observation"));
 }
 
 BOOST_AUTO_TEST_CASE(a_delete_entry_hides_the_older_versions_of_its_resource) {
