@@ -444,6 +444,19 @@ Patient read_patient(Reader& rd, const Value& v, Header h) {
     p.deceased_date = rd.date(v, "deceasedDateTime", "deceasedDateTime", DateKind::date_time);
   }
   if (auto a = json::boolean(member(v, "active"))) p.active = *a;
+  // A merged record (Patient.link replaced-by / replaces): the person's data may be split over two ids, which
+  // this tool evaluates apart. Said in the data issues so that a coordinator looks at both.
+  json::for_each(member(v, "link"), [&](std::size_t i, const Value& l) {
+    if (!l.IsObject()) return;
+    const std::string type(json::string(member(l, "type")).value_or(""));
+    if (type != "replaced-by" && type != "replaces") return;
+    const std::string other = rd.reference(l, "other", "link[" + std::to_string(i) + "].other");
+    rd.issue(Severity::warning, "patient-merged", "link[" + std::to_string(i) + "]",
+             "Patient " + p.h.id + (type == "replaced-by" ? " is replaced by " : " replaces ") +
+                 sanitize_for_log(other.empty() ? std::string("another record") : other, 80) +
+                 (p.active ? "" : " (active: false)") +
+                 ": each id is evaluated on its own data; review both records together");
+  });
   json::for_each(member(v, "name"), [&](std::size_t, const Value& n) {
     if (!p.name.empty() || !n.IsObject()) return;
     std::string given;

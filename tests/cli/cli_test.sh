@@ -4,7 +4,7 @@ set -u
 bin=$(readlink -f "$1")
 repo=$(readlink -f "$2")
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 check() {  # check NAME CONDITION...
@@ -227,6 +227,13 @@ cv() { echo "{\"resourceType\":\"Condition\",\"id\":\"c1\",\"meta\":{\"versionId
 check "versions and the line filter: the run warns" grep -q '"kind":"versions-and-prefilter"' ver-out/data_issues.ndjson
 "$bin" run --source ver-src --as-of 2026-11-26 --out ver-out2 --prefilter off >/dev/null 2>&1
 check "... and not with --prefilter off" bash -c "! grep -q versions-and-prefilter ver-out2/data_issues.ndjson"
+# A merged record (Patient.link replaced-by) is evaluated under each id apart: said as a data issue on both.
+mkdir -p merged-src
+{ echo '{"resourceType":"Patient","id":"old","active":false,"birthDate":"1990-01-01","link":[{"other":{"reference":"Patient/new"},"type":"replaced-by"}]}'
+  echo '{"resourceType":"Patient","id":"new","birthDate":"1990-01-01","link":[{"other":{"reference":"Patient/old"},"type":"replaces"}]}'; } >merged-src/Patient.ndjson
+"$bin" run --source merged-src --as-of 2026-11-26 --out merged-out >/dev/null 2>&1
+check "Patient.link: a data issue on each of the two records" \
+  test "$(grep -c '"kind":"patient-merged"' merged-out/data_issues.ndjson)" = 2
 # An incomplete night does not store what it read of patients it read for the first time: stored, they would count
 # as known, and later incremental nights would ask only for their changes, never for what failed.
 mkdir -p inc-src
