@@ -296,6 +296,22 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
         break;
       }
     }
+    // Deletions: a search for changes never returns what the server deleted, so a patient deleted there (or a
+    // result withdrawn by deletion) would stay in the store night after night. A full pull now and then drops
+    // it.
+    if (!opts.full && full_because.empty() && src.supports_incremental() && !wm->empty() && !stored.empty()) {
+      auto last_full = state->last_full_pull(src.describe());
+      if (!last_full) return last_full.error();
+      auto full_at = parse_instant_key(*last_full);
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      if (!full_at || now - full_at->seconds >= static_cast<long long>(opts.full_every_days) * 86400)
+        full_because =
+            full_at ? "the last full pull (" + *last_full + ") is " + std::to_string(opts.full_every_days) +
+                          " or more days old: deletions are seen only by a full pull (--full-every-days)"
+                    : "no full pull on record";
+    }
     if (!opts.full && full_because.empty() && src.supports_incremental() && !wm->empty() && !stored.empty()) {
       incremental_since = minus_seconds(*wm, opts.since_margin_seconds);
       std::set<std::string> known;

@@ -29,7 +29,11 @@ struct RunOptions {
   // With a state folder: keep the results lines (reasons, evidence) of this many latest runs; older runs keep
   // their decisions only (StateStore::prune_lines). 0 keeps every line.
   int keep_lines = 0;
-  int since_margin_seconds = 300;  // incremental pulls start this long before the last watermark
+  int since_margin_seconds = 300;
+  // With a state folder: a pull that could be incremental is a full one when the last full pull is this many
+  // days old (server time): searches for changes never return deletions, and only a full pull drops what is
+  // gone.
+  int full_every_days = 7;  // incremental pulls start this long before the last watermark
   // What the outputs may contain (the state store always keeps the identified results).
   report::ExportMode export_mode = report::ExportMode::identified;
   std::filesystem::path pseudonym_key;  // required for deidentified and safe-harbor

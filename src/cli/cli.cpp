@@ -71,6 +71,8 @@ const char* kRunHelp =
     "                  adds changes.csv. From a FHIR server, later runs pull only what changed "
     "(_lastUpdated)\n"
     "  --full true     with --state: pull everything again and drop what the server no longer has\n"
+    "  --full-every-days N  with --state: pull everything again when the last full pull is N days old or\n"
+    "                  more (default 7): a search for changes cannot see what the server deleted\n"
     "  --keep-lines N  with --state: keep the results lines (reasons, evidence) of the last N runs;\n"
     "                  older runs keep their decisions (tier, rank, score, outcomes). Default: all\n"
     "  --prefilter on|off  skip NDJSON lines that no criterion can use before parsing them (default on)\n"
@@ -275,7 +277,8 @@ int run_command(const std::vector<std::string>& args) {
                     "pseudonym-key",
                     "shard",
                     "ineligible-detail",
-                    "keep-lines"},
+                    "keep-lines",
+                    "full-every-days"},
                    f, pos))
     return kUsage;
   if (f.count("help")) {
@@ -353,7 +356,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   if (!set_int("concurrency", s.concurrency) || !set_int("page-size", s.page_size) ||
       !set_int("threads", s.threads) || !set_int("memory-budget", s.memory_budget_mb) ||
-      !set_int("keep-lines", s.keep_lines))
+      !set_int("keep-lines", s.keep_lines) || !set_int("full-every-days", s.full_every_days))
     return kUsage;
   if (s.prefilter != "on" && s.prefilter != "off") {
     std::cerr << "cohort-finder run: --prefilter is on or off\n";
@@ -385,6 +388,7 @@ int run_command(const std::vector<std::string>& args) {
   o.memory_budget_bytes = static_cast<std::size_t>(s.memory_budget_mb) << 20;
   o.ineligible_detail = *detail;
   o.keep_lines = s.keep_lines;
+  o.full_every_days = s.full_every_days;
   {
     const std::string em = f.count("export-mode") ? f["export-mode"] : "identified";
     const auto mode = report::parse_export_mode(em);

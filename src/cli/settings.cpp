@@ -102,7 +102,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
       dst = std::string(*str);
     } else if (key == "concurrency" || key == "page_size" || key == "connect_timeout_s" ||
                key == "read_timeout_s" || key == "total_timeout_s" || key == "memory_budget_mb" ||
-               key == "keep_lines") {
+               key == "keep_lines" || key == "full_every_days") {
       if (!num || !to_int(*num, n) || n <= 0) return bad("a positive whole number");
       int& dst = key == "concurrency"         ? s.concurrency
                  : key == "page_size"         ? s.page_size
@@ -110,6 +110,7 @@ Status apply_config_file(const std::string& path, Settings& s) {
                  : key == "read_timeout_s"    ? s.read_timeout_s
                  : key == "memory_budget_mb"  ? s.memory_budget_mb
                  : key == "keep_lines"        ? s.keep_lines
+                 : key == "full_every_days"   ? s.full_every_days
                                               : s.total_timeout_s;
       dst = n;
     } else if (key == "strict_metadata" || key == "quiet" || key == "bulk" || key == "search_by_get") {

@@ -20,6 +20,7 @@ struct Settings {
   int concurrency = 0, page_size = 1000;
   int threads = 0;            // NDJSON parsing and evaluation threads; 0 = one per core
   int memory_budget_mb = 32;  // kept resources beyond this are spilled to scratch files in the output folder
+  int full_every_days = 7;    // with a state folder: a full pull at least this often (deletions)
   int keep_lines = 0;         // with a state folder: results lines of the last N runs (0: all)
   int connect_timeout_s = 10, read_timeout_s = 60, total_timeout_s = 300;
   std::string ca_file;

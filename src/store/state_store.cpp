@@ -238,6 +238,15 @@ Result<std::string> StateStore::watermark(const std::string& source) {
   return out;
 }
 
+Result<std::string> StateStore::last_full_pull(const std::string& source) {
+  Statement q(*db_, "SELECT last_full_pull FROM sources WHERE source=?");
+  q.bind(1, source);
+  std::string out;
+  if (q.step()) out = q.text(0);
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
 Status StateStore::abandon_stale_runs() {
   Statement q(*db_, "UPDATE runs SET status='abandoned' WHERE status='running'");
   return q.run();

@@ -104,6 +104,8 @@ class StateStore {
                     const ResourceUpdate* resources = nullptr, const std::vector<std::string>& queries = {});
   Result<std::vector<StoredResource>> resources(const std::string& source);
   Result<std::string> watermark(const std::string& source);  // "" before the first complete pull
+  // The watermark (server time) of the last complete full pull of the source; "" if none.
+  Result<std::string> last_full_pull(const std::string& source);
   // Runs marked running by a process that no longer holds the lock become 'abandoned'.
   Status abandon_stale_runs();
   // A run that stopped with an error: 'abandoned' with the reason, so history says why (best effort: on a

@@ -180,6 +180,29 @@ n = sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM resources WHERE 
 assert n == 0, n
 " "$T/state/state.db"
 
+# Deletions: a search for changes never returns them, so a full pull comes when the last one is --full-every-days
+# old (7 by default). The state's last full pull is moved back to January: the next night pulls everything and
+# the resource deleted on the server leaves the store.
+http DELETE Observation/cc-050-obs-13
+run 2026-11-26 not-yet --mappings "$T/mappings2"
+check "a night soon after a full pull is incremental" grep -q "pulled [0-9]* changed" "$T/not-yet.stdout"
+check "... and keeps what the server deleted (a search for changes cannot see it)" python3 -c "
+import sqlite3, sys
+n = sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM resources WHERE id='cc-050-obs-13'\").fetchone()[0]
+assert n == 1, n
+" "$T/state/state.db"
+python3 -c "
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.execute(\"UPDATE sources SET last_full_pull='2026-01-01T00:00:00Z'\"); db.commit()
+" "$T/state/state.db"
+run 2026-11-26 weekly --mappings "$T/mappings2"; check "the night after an old full pull exits 0" test $? -eq 0
+check "... pulls everything again, saying why" grep -q "deletions are seen only by a full pull" "$T/weekly.stderr"
+check "... and the deleted resource leaves the store" python3 -c "
+import sqlite3, sys
+n = sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM resources WHERE id='cc-050-obs-13'\").fetchone()[0]
+assert n == 0, n
+" "$T/state/state.db"
+
 # Seed mode: a stored patient whose diagnosis is recoded so that no seed search finds them any more (SLE to
 # drug-induced lupus) is still searched for changes: the recoded Condition replaces the stored one, and the
 # patient is no longer a candidate (before, their stored SLE Condition was evaluated night after night).
