@@ -259,8 +259,15 @@ Tri apply_test(const ObservationTest& test, const fhir::Observation& o, const te
         terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion), n->comparator,
         c->op);
     if (!describe) return t;
-    e.normalised = n->display() + " " + n->canonical;
-    e.conversion = n->describe();
+    // A value rounded onto the threshold ("221.052 umol/L -> 2.5 mg/dL", "> 2.5: met") would contradict the
+    // outcome beside it: then it is shown with more decimals (2.50002).
+    int digits = 4;
+    if (auto d = Decimal::parse(n->display().substr(n->comparator.size()));
+        d && c->conversion.identity() && *d == c->threshold &&
+        terminology::compare_converted(n->value, n->conversion, c->threshold, c->conversion) != 0)
+      digits = 8;
+    e.normalised = n->display(digits) + " " + n->canonical;
+    e.conversion = n->describe(digits);
     e.note = test_text(test) + ": " + terminology::to_string(t);
     return t;
   }

@@ -121,11 +121,11 @@ Tri test_with_comparator(std::strong_ordering c, std::string_view comparator, Co
   return none ? Tri::not_met : Tri::unknown;
 }
 
-std::string Normalised::display() const {
+std::string Normalised::display(int digits) const {
   if (conversion.identity()) return comparator + value.to_string();
   const auto x = dividend(value, conversion);
-  const auto text = x ? x->divided_text(conversion.divide, 4) : std::nullopt;
-  return comparator + (text ? *text : Decimal::format(approx(value, conversion), 4));
+  const auto text = x ? x->divided_text(conversion.divide, digits) : std::nullopt;
+  return comparator + (text ? *text : Decimal::format(approx(value, conversion), digits));
 }
 
 double Normalised::plotted() const {
@@ -134,13 +134,13 @@ double Normalised::plotted() const {
   return q ? q->to_double() : static_cast<double>(approx(value, conversion));
 }
 
-std::string Normalised::describe() const {
+std::string Normalised::describe(int digits) const {
   if (conversion.identity()) return {};
   std::string s = value.to_string() + " " + unit;
   if (!conversion.add.is_zero()) s = "(" + s + " + " + conversion.add.to_string() + ")";
   if (!(conversion.multiply == Decimal::from_int(1))) s += " x " + conversion.multiply.to_string();
   if (!(conversion.divide == Decimal::from_int(1))) s += " / " + conversion.divide.to_string();
-  return s + " = " + display() + " " + canonical;
+  return s + " = " + display(digits) + " " + canonical;
 }
 
 std::optional<Normalised> normalise(const Terminology& t, const Analyte& a, const fhir::Quantity& q,

@@ -33,9 +33,11 @@ struct Normalised {
   std::string unit;        // after aliases
   Conversion conversion;   // unit -> canonical
   std::string canonical;
-  std::string display() const;   // converted value, rounded, with comparator: ">221.05"
-  std::string describe() const;  // "221 umol/L / 88.42 -> 2.4994 mg/dL" or "" when no conversion
-  double plotted() const;        // the converted value for charts (display only), the same on every machine
+  // Converted value, rounded to `digits` decimals, with comparator: ">221.05".
+  std::string display(int digits = 4) const;
+  // "221 umol/L / 88.42 -> 2.4994 mg/dL" or "" when no conversion; the result to `digits` decimals.
+  std::string describe(int digits = 4) const;
+  double plotted() const;  // the converted value for charts (display only), the same on every machine
 };
 
 // Converts a Quantity for an analyte. On failure `why` names the problem (missing value, unknown unit).

@@ -75,7 +75,8 @@ BOOST_AUTO_TEST_CASE(creatinine_window_units_and_three_values) {
        lab("o3", "old", "2160-0", "3.1", "mg/dL", "2026-09-30"),  // 57 days: outside 8 weeks
        patient("day56"), lab("o4", "day56", "2160-0", "3.1", "mg/dL", "2026-10-01"), patient("odd"),
        lab("o5", "odd", "2160-0", "3.1", "mg%", "2026-11-01"), patient("future"),
-       lab("o6", "future", "2160-0", "3.1", "mg/dL", "2026-11-27")},
+       lab("o6", "future", "2160-0", "3.1", "mg/dL", "2026-11-27"), patient("near"),
+       lab("o7", "near", "14682-9", "221.052", "umol/L", "2026-10-01")},
       "2026-11-26");
   auto sln_creat = [&](const std::string& p) {
     for (const auto& c : r[p].results)
@@ -92,6 +93,12 @@ BOOST_AUTO_TEST_CASE(creatinine_window_units_and_three_values) {
   BOOST_TEST(sln_creat("odd").reason.find("cannot be converted") != std::string::npos);
   BOOST_TEST(sln_creat("in").evidence.at(0).resource == "Observation/o1");
   BOOST_TEST(sln_creat("in").evidence.at(0).conversion == "222 umol/L / 88.42 = 2.5107 mg/dL");
+  // 221.052 umol/L is 2.500023 mg/dL: above 2.5, and shown with the decimals that say so (rounded to 4 it
+  // read "2.5 mg/dL" beside "> 2.5: met").
+  BOOST_TEST(outcome_of(r["near"], "E-SLN") == "met");
+  BOOST_TEST(sln_creat("near").evidence.at(0).normalised == "2.50002262 mg/dL");
+  BOOST_TEST(sln_creat("near").evidence.at(0).conversion == "221.052 umol/L / 88.42 = 2.50002262 mg/dL");
+  BOOST_TEST(sln_creat("in").evidence.at(0).normalised == "2.5107 mg/dL");  // away from the threshold: 4
 }
 
 BOOST_AUTO_TEST_CASE(statuses_are_honoured) {
