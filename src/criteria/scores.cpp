@@ -142,9 +142,9 @@ ScoreBounds compute_score_bounds(Context& ctx) {
   ScoreBounds b;
   for (const auto& it : n.sledai)
     if (scores(ctx, it.node, b, b.sledai2k_items, it.name, it.weight)) b.sledai2k += it.weight;
-  std::vector<std::string> dummy;
-  ScoreBounds scratch;
-  b.eular_entry = scores(ctx, n.eular_entry, scratch, dummy, "ANA >= 1:80", 0);
+  b.sledai2k_evidence_end = b.evidence.size();
+  std::vector<std::string> entry_item;  // not an item of the sum: its evidence shows the entry criterion
+  b.eular_entry = scores(ctx, n.eular_entry, b, entry_item, "entry criterion ANA >= 1:80", 0);
   for (const auto& [items, clinical] : n.eular_domains)
     for (const auto& it : items)  // highest weight first
       if (scores(ctx, it.node, b, b.eular_items, it.name, it.weight)) {
@@ -170,6 +170,10 @@ class ScoreLeaf : public Node {
     const bool sledai = name_ == ScoreName::sledai2k_lab;
     const int value = sledai ? b.sledai2k : b.eular_acr;
     const auto& items = sledai ? b.sledai2k_items : b.eular_items;
+    // Each score shows the evidence of its own items only (SLEDAI's first, then EULAR/ACR's).
+    const auto split = b.evidence.begin() + static_cast<std::ptrdiff_t>(b.sledai2k_evidence_end);
+    std::vector<Evidence> evidence = sledai ? std::vector<Evidence>(b.evidence.begin(), split)
+                                            : std::vector<Evidence>(split, b.evidence.end());
     std::string list;
     for (const auto& i : items) list += (list.empty() ? "" : ", ") + i;
     std::string what = std::string(sledai ? "SLEDAI-2K" : "EULAR/ACR") + " lab-only lower bound " +
@@ -180,11 +184,11 @@ class ScoreLeaf : public Node {
       if (!b.eular_clinical) what += "; no clinical item";
       ok = ok && b.eular_entry && b.eular_clinical;
     }
-    if (ok) return NodeResult::met(what + " >= " + std::to_string(at_least_), b.evidence);
+    if (ok) return NodeResult::met(what + " >= " + std::to_string(at_least_), std::move(evidence));
     // Classification needs the entry criterion: without a positive ANA on record the bound cannot rise to it.
-    if (!sledai && !b.eular_entry) return NodeResult::not_met(what, b.evidence);
+    if (!sledai && !b.eular_entry) return NodeResult::not_met(what, std::move(evidence));
     return NodeResult::unknown(what + " < " + std::to_string(at_least_) + " (clinical items need review)",
-                               b.evidence);
+                               std::move(evidence));
   }
 
  private:

@@ -1,6 +1,7 @@
 #include "criteria/trial.hpp"
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -28,6 +29,25 @@ namespace {
 
 using json::member;
 
+// A member the compiler does not read would be silently ignored ("windw" → a window of ever), so every object
+// names its members and any other is an error with its path.
+Status known_members(const json::Value* v, const std::vector<std::string_view>& allowed,
+                     const std::string& file, const std::string& path) {
+  if (!v || !v->IsObject()) return {};
+  for (auto m = v->MemberBegin(); m != v->MemberEnd(); ++m) {
+    std::string_view name(m->name.GetString(), m->name.GetStringLength());
+    bool ok = false;
+    for (auto a : allowed) ok = ok || a == name;
+    if (ok) continue;
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return make_error("unknown member '" + std::string(name) + "'" +
+                          (list.empty() ? " (takes none)" : " (expected: " + list + ")"),
+                      file + ": " + path + "." + std::string(name));
+  }
+  return {};
+}
+
 // Compiles expressions; every error names the criterion and the JSON path of the field.
 class Compiler {
  public:
@@ -43,6 +63,7 @@ class Compiler {
     const std::string op(v.MemberBegin()->name.GetString(), v.MemberBegin()->name.GetStringLength());
     const json::Value& a = v.MemberBegin()->value;
     const std::string p = path + "." + op;
+    if (auto st = members_of(op, a, p); !st) return st.error();
     if (op == "all" || op == "any") {
       auto kids = list(a, p);
       if (!kids) return kids.error();
@@ -178,6 +199,33 @@ class Compiler {
     else
       return fail(p + ".window", "unknown unit '" + unit + "'");
     return out;
+  }
+
+  Status members_of(const std::string& op, const json::Value& a, const std::string& p) {
+    static const std::map<std::string, std::vector<std::string_view>, std::less<>> allowed = {
+        {"at_least", {"n", "of"}},
+        {"review", {"when", "reason"}},
+        {"age", {"min", "max"}},
+        {"condition", {"concept", "window", "absent", "status"}},
+        {"procedure", {"concept", "window", "absent", "status"}},
+        {"coded", {"concept", "window", "absent", "status"}},
+        {"observation", {"concept", "window", "select", "absent", "test", "preliminary"}},
+        {"medication", {"classes", "ingredients", "active_at_as_of", "window", "min_days", "absent"}},
+        {"distinct_therapies", {"classes", "require_one_of", "at_least", "window"}},
+        {"gc_dose", {"op", "mg_per_day", "none", "route"}},
+        {"gc_sustained", {"mg_per_day", "min_days", "window"}},
+        {"score", {"name", "at_least"}},
+    };
+    auto it = allowed.find(op);
+    if (it == allowed.end()) return {};
+    if (auto st = known_members(&a, it->second, file_, p); !st) return st;
+    if (op == "observation") {
+      const json::Value* tv = member(a, "test");
+      if (tv && member(*tv, "titre_at_least"))
+        return known_members(tv, {"titre_at_least"}, file_, p + ".test");
+      return known_members(tv, {"op", "value", "unit"}, file_, p + ".test");
+    }
+    return {};
   }
 
   Error fail(const std::string& path, const std::string& what) {
@@ -356,6 +404,22 @@ Result<Trial> Trial::parse(std::string_view text, const std::string& name,
   t.file = name;
   if (json::string(member(doc, "format")).value_or("") != "cohort-finder/trial@1")
     return make_error("format must be \"cohort-finder/trial@1\"", name);
+  {
+    const json::Value* sc = member(doc, "scores");
+    const json::Value* r = member(doc, "ranking");
+    for (const Status& st :
+         {known_members(&doc, {"format", "id", "version", "title", "notes", "scores", "ranking", "criteria"},
+                        name, "(top)"),
+          known_members(sc, {"sledai2k_lab", "eular_acr_lab"}, name, "scores"),
+          known_members(member(sc, "sledai2k_lab"), {"window"}, name, "scores.sledai2k_lab"),
+          known_members(member(sc, "eular_acr_lab"), {}, name, "scores.eular_acr_lab"),
+          known_members(r,
+                        {"per_criterion_in_favour", "per_sledai2k_point", "per_eular_acr_point", "recency"},
+                        name, "ranking"),
+          known_members(member(r, "recency"), {"weight", "half_life_days", "concepts"}, name,
+                        "ranking.recency")})
+      if (!st) return st.error();
+  }
   t.id = std::string(json::string(member(doc, "id")).value_or(""));
   t.version = std::string(json::string(member(doc, "version")).value_or(""));
   t.title = std::string(json::string(member(doc, "title")).value_or(""));
@@ -370,12 +434,14 @@ Result<Trial> Trial::parse(std::string_view text, const std::string& name,
     if (member(*sc, "window")) t.sledai_window = *w;
   }
   if (const json::Value* r = member(doc, "ranking")) {
-    t.ranking.per_criterion_in_favour = number_or(member(r, "per_criterion_in_favour"), 10);
-    t.ranking.per_sledai2k_point = number_or(member(r, "per_sledai2k_point"), 2);
-    t.ranking.per_eular_acr_point = number_or(member(r, "per_eular_acr_point"), 1);
+    const Ranking dflt;
+    t.ranking.per_criterion_in_favour =
+        number_or(member(r, "per_criterion_in_favour"), dflt.per_criterion_in_favour);
+    t.ranking.per_sledai2k_point = number_or(member(r, "per_sledai2k_point"), dflt.per_sledai2k_point);
+    t.ranking.per_eular_acr_point = number_or(member(r, "per_eular_acr_point"), dflt.per_eular_acr_point);
     if (const json::Value* rc = member(r, "recency")) {
-      t.ranking.recency_weight = number_or(member(rc, "weight"), 10);
-      t.ranking.recency_half_life_days = number_or(member(rc, "half_life_days"), 180);
+      t.ranking.recency_weight = number_or(member(rc, "weight"), dflt.recency_weight);
+      t.ranking.recency_half_life_days = number_or(member(rc, "half_life_days"), dflt.recency_half_life_days);
       if (t.ranking.recency_half_life_days <= 0)
         return make_error("half_life_days must be positive", name + ": ranking");
       Status st;
@@ -399,6 +465,10 @@ Result<Trial> Trial::parse(std::string_view text, const std::string& name,
         "criteria[" + std::to_string(i) + "]" + (cr.id.empty() ? "" : " (" + cr.id + ")");
     if (cr.id.empty()) return make_error("missing id", name + ": " + where);
     if (!ids.insert(cr.id).second) return make_error("duplicate criterion id", name + ": " + where);
+    if (auto st = known_members(&c, {"id", "kind", "label", "check_next", "analogue", "expr", "manual"}, name,
+                                where);
+        !st)
+      return st.error();
     std::string kind(json::string(member(c, "kind")).value_or(""));
     if (kind != "inclusion" && kind != "exclusion")
       return make_error("kind must be inclusion or exclusion", name + ": " + where + ".kind");

@@ -24,7 +24,8 @@ struct ScoreBounds {
   bool eular_entry = false;     // ANA >= 1:80 (or positive) at least once
   bool eular_clinical = false;  // at least one clinical domain scored
   std::vector<std::string> eular_items;
-  std::vector<Evidence> evidence;
+  std::vector<Evidence> evidence;  // of the SLEDAI-2K items, then of the EULAR/ACR entry criterion and items
+  std::size_t sledai2k_evidence_end = 0;  // where the EULAR/ACR evidence begins (not stored in results)
 };
 
 // Does the source have every resource of `type` for this patient? (RELIABILITY D10)
@@ -62,10 +63,12 @@ struct Criterion {
 };
 
 struct Ranking {
-  double per_criterion_in_favour = 10;
-  double per_sledai2k_point = 2;
+  // Defaults order candidates lexicographically (CRITERIA.md section 6): criteria in favour, then the
+  // SLEDAI-2K bound (< 100), then the EULAR/ACR bound (< 100), then recency (< 1).
+  double per_criterion_in_favour = 10000;
+  double per_sledai2k_point = 100;
   double per_eular_acr_point = 1;
-  double recency_weight = 10;
+  double recency_weight = 0.99;
   double recency_half_life_days = 180;
   std::vector<std::string> recency_concepts;
 };

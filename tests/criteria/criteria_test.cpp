@@ -57,6 +57,32 @@ BOOST_AUTO_TEST_CASE(definition_errors_name_criterion_and_field) {
   BOOST_TEST(test::nct().criteria.size() == 22u);
 }
 
+// A misspelt member is an error naming its path, not a default silently taken ("windw" would be "ever").
+BOOST_AUTO_TEST_CASE(unknown_members_are_errors_with_their_path) {
+  auto t = trial_from(
+      R"({"id":"U1","kind":"inclusion","label":"x","expr":{"condition":{"concept":"sle","windw":{"days":30}}}})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("criteria[0] (U1).expr.condition.windw") != std::string::npos,
+             t.error().what());
+  BOOST_TEST(t.error().what().find("unknown member 'windw'") != std::string::npos, t.error().what());
+  t = trial_from(
+      R"({"id":"U2","kind":"inclusion","label":"x","expr":{"observation":{"concept":"creatinine","test":{"op":">","value":"2","units":"mg/dL"}}}})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find(".test.units") != std::string::npos, t.error().what());
+  t = trial_from(R"({"id":"U3","kind":"inclusion","label":"x","manual":"m","check_nxt":"y"})");
+  BOOST_REQUIRE(!t);
+  BOOST_TEST(t.error().what().find("criteria[0] (U3).check_nxt") != std::string::npos, t.error().what());
+  auto top = criteria::Trial::parse(
+      R"({"format":"cohort-finder/trial@1","id":"T","version":"1","ranking":{"recency":{"halflife_days":90}},)"
+      R"("criteria":[{"id":"A","kind":"inclusion","label":"x","manual":"m"}]})",
+      "test.json", *test::terms());
+  BOOST_REQUIRE(!top);
+  BOOST_TEST(top.error().what().find("ranking.recency.halflife_days") != std::string::npos,
+             top.error().what());
+  // Every member the shipped definition uses is known.
+  BOOST_TEST(test::nct().criteria.size() == 22u);
+}
+
 BOOST_AUTO_TEST_CASE(age_boundaries_on_the_as_of_date) {
   auto r = test::evaluate({patient("a", "2008-11-26"), patient("b", "2008-11-27"), patient("c", "1960-11-26"),
                            patient("d", "1960-11-27"), patient("e", "2008")},
@@ -772,4 +798,37 @@ BOOST_AUTO_TEST_CASE(key_values_show_the_result_the_criteria_took) {
   for (const auto& k : r["p"].key_values) kv[k.concept_id] = k.value;
   BOOST_TEST(kv["iga"] == "220 mg/dL");
   BOOST_TEST(kv["ana_titre"] == "2:640");  // as written, not "1:640"
+}
+
+// Each score criterion shows the evidence of its own items: I4a (SLEDAI-2K, last 90 days) not the EULAR/ACR
+// items from years ago, and I3 (EULAR/ACR, ever) its entry criterion (the ANA titre) with its items.
+BOOST_AUTO_TEST_CASE(score_criteria_show_their_own_evidence) {
+  const std::string kPositive =
+      R"(,"interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",)"
+      R"("code":"POS"}]}])";
+  const std::string ana =
+      R"({"resourceType":"Observation","id":"ana","status":"final","subject":{"reference":"Patient/s"},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"5048-4"}]},"effectiveDateTime":"2023-05-01",)"
+      R"("valueString":"1:320"})";
+  auto r = test::evaluate({patient("s"), ana, lab("c3", "s", "4485-9", "0.40", "g/L", "2023-05-01"),
+                           lab("ds", "s", "5130-0", "300", "[IU]/mL", "2026-11-01", kPositive)},
+                          "2026-11-26");
+  auto evidence_of = [&](const std::string& criterion) {
+    std::set<std::string> out;
+    for (const auto& c : r["s"].results)
+      if (c.id == criterion)
+        for (const auto& e : c.evidence) out.insert(e.resource);
+    return out;
+  };
+  const std::set<std::string> sledai{"Observation/ds"};
+  const std::set<std::string> eular{"Observation/ana", "Observation/c3", "Observation/ds"};
+  for (const auto& c : r["s"].results)
+    if (c.id == "I4a" || c.id == "I3") {
+      std::string ids;
+      for (const auto& e : c.evidence) ids += e.resource + " ";
+      BOOST_TEST_MESSAGE(c.id << ": " << criteria::to_string(c.outcome) << " " << c.reason << " [" << ids
+                              << "]");
+    }
+  BOOST_TEST(evidence_of("I4a") == sledai);
+  BOOST_TEST(evidence_of("I3") == eular);
 }
