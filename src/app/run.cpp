@@ -94,10 +94,13 @@ std::string minus_seconds(const std::string& instant, int seconds) {
   return buf;
 }
 
-// Compares tonight's outcomes with the previous run's stored results.
+// Compares tonight's outcomes with the previous run's stored results. A candidate of that run not read
+// tonight is 'dropped' when tonight's read was complete (the source no longer has them) and 'unread' when it
+// was not (a failed page or type may be why): a coordinator must not take an outage for a lost candidate.
 std::vector<report::Change> compare_runs(const criteria::Trial& trial,
                                          const std::map<std::string, store::PatientResult>& before,
-                                         const std::vector<ranking::PatientOutcome>& now) {
+                                         const std::vector<ranking::PatientOutcome>& now, bool complete,
+                                         const std::map<std::string, store::Feedback>& feedback) {
   std::vector<report::Change> out;
   std::set<std::string> seen;
   auto candidate = [](const std::string& tier) { return tier == "eligible" || tier == "possible"; };
@@ -139,12 +142,16 @@ std::vector<report::Change> compare_runs(const criteria::Trial& trial,
     out.push_back(std::move(c));
   }
   for (const auto& [id, r] : before)
-    if (!seen.count(id) && candidate(r.tier))
-      out.push_back(report::Change{"dropped", id, r.tier, "", static_cast<int>(r.rank), 0,
-                                   "no longer in the source", ""});
+    if (!seen.count(id) && candidate(r.tier)) {
+      auto fb = feedback.find(id);
+      out.push_back(
+          report::Change{complete ? "dropped" : "unread", id, r.tier, "", static_cast<int>(r.rank), 0,
+                         complete ? "no longer in the source" : "not read tonight (source incomplete)",
+                         fb == feedback.end() ? "" : fb->second.status});
+    }
   std::stable_sort(out.begin(), out.end(), [](const report::Change& a, const report::Change& b) {
     auto order = [](const std::string& k) {
-      return k == "new" ? 0 : k == "dropped" ? 1 : k == "tier" ? 2 : 3;
+      return k == "new" ? 0 : k == "dropped" ? 1 : k == "unread" ? 2 : k == "tier" ? 3 : 4;
     };
     return order(a.kind) < order(b.kind);
   });
@@ -574,7 +581,11 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   std::vector<report::Change> changes;
   std::string change_summary;
   if (state) {
-    auto prev = state->last_finished_run(record.id);
+    // Against the last complete run: an incomplete night's results miss what it could not read, and what
+    // changed since then would show those patients coming back as 'new'. Before any complete run, the last
+    // finished one.
+    auto prev = state->last_complete_run(record.id);
+    if (prev && !*prev) prev = state->last_finished_run(record.id);
     if (!prev) return prev.error();
     std::map<std::string, store::PatientResult> before;
     if (*prev) {
@@ -582,11 +593,12 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       if (!r) return r.error();
       before = std::move(*r);
     }
-    changes = compare_runs(*trial, before, outcomes);
-    std::size_t n_new = 0, n_dropped = 0, n_tier = 0, n_rank = 0;
+    changes = compare_runs(*trial, before, outcomes, completeness.complete(), feedback);
+    std::size_t n_new = 0, n_dropped = 0, n_unread = 0, n_tier = 0, n_rank = 0;
     for (const auto& c : changes) {
       n_new += c.kind == "new";
       n_dropped += c.kind == "dropped";
+      n_unread += c.kind == "unread";
       n_tier += c.kind == "tier";
       n_rank += c.kind == "rank";
     }
@@ -594,11 +606,12 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       change_summary = "pulled " + std::to_string(delivered) + " changed resources since " +
                        incremental_since + " (" + std::to_string(from_store) +
                        " unchanged from the state store); ";
-    change_summary += *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of +
-                                  "): " + std::to_string(n_new) + " new, " + std::to_string(n_dropped) +
-                                  " dropped, " + std::to_string(n_tier) + " tier changes, " +
-                                  std::to_string(n_rank) + " rank changes"
-                            : "first run in this state folder: every candidate is new";
+    change_summary +=
+        *prev ? "since run " + std::to_string((*prev)->id) + " (as of " + (*prev)->as_of +
+                    "): " + std::to_string(n_new) + " new, " + std::to_string(n_dropped) + " dropped, " +
+                    (n_unread ? std::to_string(n_unread) + " not read tonight, " : "") +
+                    std::to_string(n_tier) + " tier changes, " + std::to_string(n_rank) + " rank changes"
+              : "first run in this state folder: every candidate is new";
   }
 
   report::RunInfo info;

@@ -83,7 +83,7 @@ class ResultLines {
 
 // What changed since the previous night (one row per change).
 struct Change {
-  std::string kind;  // new, dropped, tier, rank
+  std::string kind;  // new, dropped, unread (a candidate not read on an incomplete night), tier, rank
   std::string patient, old_tier, new_tier;
   int old_rank = 0, new_rank = 0;
   std::string criteria_changed;  // "E-SLN: not_met -> met | I2: met -> not_met"

@@ -272,6 +272,16 @@ Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t exce
   return out;
 }
 
+Result<std::optional<RunRecord>> StateStore::last_complete_run(std::int64_t except) {
+  Statement q(*db_, std::string("SELECT ") + kRunColumns +
+                        " FROM runs WHERE status = 'complete' AND id != ? ORDER BY id DESC LIMIT 1");
+  q.bind(1, except);
+  std::optional<RunRecord> out;
+  if (q.step()) out = read_run(q);
+  if (!q.status()) return q.status().error();
+  return out;
+}
+
 Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t run_id) {
   Statement q(*db_, "SELECT patient, tier, rank, score, outcomes FROM results WHERE run_id=?");
   q.bind(1, run_id);

@@ -114,6 +114,8 @@ class StateStore {
 
   // The last run that finished (complete or incomplete), other than `except`.
   Result<std::optional<RunRecord>> last_finished_run(std::int64_t except = 0);
+  // The last run whose read was complete, other than `except`.
+  Result<std::optional<RunRecord>> last_complete_run(std::int64_t except = 0);
   // Tiers, ranks and outcomes of a run (without the stored lines).
   Result<std::map<std::string, PatientResult>> results(std::int64_t run_id);
   // `line` is empty when the run's lines were pruned (prune_lines); the decisions stay.

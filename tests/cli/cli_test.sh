@@ -250,6 +250,22 @@ check "incomplete nights: the new patient's resources are not stored, the known 
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT patient FROM resources").fetchall()
 assert sorted(r[0] for r in rows) == ["inc-a"], rows' inc-state/state.db
+# What changed after an incomplete night: a candidate it did not read is 'unread', not 'dropped' (an outage is not
+# a lost candidate), with its screening status; the next complete night compares with the last complete one.
+"$bin" feedback inc-a --status screened --state inc-state >/dev/null
+{ pat inc-b; sle inc-b; echo '{"resourceType":"Observation","id":"cut","subject":{"reference":"Patient/inc-b"},'; } >inc-src/data.ndjson
+out=$("$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out3 2>&1)
+check "changes: night 3 is incomplete (exit 5)" test $? -eq 5
+check "changes: a candidate not read on an incomplete night is 'unread', with its screening status" \
+  grep -q '^unread,"inc-a",possible,,[0-9]*,,"not read tonight (source incomplete)","screened"' inc-out3/changes.csv
+check "changes: ... not 'dropped'" bash -c '! grep -q "^dropped" inc-out3/changes.csv'
+check "changes: ... compared with the last complete night (run 1): inc-b is new" grep -q '^new,"inc-b"' inc-out3/changes.csv
+check "changes: the summary counts it" grep -q "since run 1 .*1 not read tonight" <<<"$out"
+{ pat inc-b; sle inc-b; } >inc-src/data.ndjson
+"$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out4 >/dev/null 2>&1
+check "changes: night 4 is complete" test $? -eq 0
+check "changes: on a complete night the candidate no longer in the source is 'dropped', screening status kept" \
+  grep -q '^dropped,"inc-a",possible,,[0-9]*,,"no longer in the source","screened"' inc-out4/changes.csv
 # A state folder follows the whole cohort: a shard run on it would make everyone outside the shard look dropped.
 err=$("$bin" run --as-of 2026-11-26 --out shard-state-out --state shard-state --shard 1/2 2>&1)
 check "--shard with --state is a usage error (exit 2)" test $? -eq 2
