@@ -24,6 +24,14 @@ for f in candidates.csv results.ndjson attrition.csv data_issues.ndjson manifest
 done
 check "no temporary files left" test -z "$(ls cohort-output | grep '\.tmp$')"
 check "candidates.csv ranks eligible first" bash -c "sed -n 2p cohort-output/candidates.csv | grep -q '^1,\"cc-[0-9]*\",eligible,'"
+# CRITERIA.md section 6: within a tier, more criteria in favour first, then the SLEDAI-2K bound, then EULAR/ACR.
+check "candidates are ranked lexicographically (in favour, SLEDAI-2K, EULAR/ACR)" python3 -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))
+key = lambda r: (r["tier"] != "eligible", -int(r["criteria_in_favour"]), -int(r["sledai2k_lab_bound"] or 0),
+                 -int(r["eular_acr_lab_bound"] or 0))
+assert len(rows) > 10 and [key(r) for r in rows] == sorted(key(r) for r in rows), [(r["patient_id"], key(r)) for r in rows]
+' cohort-output/candidates.csv
 check "manifest records the trial hash" grep -q '"sha256":"[0-9a-f]\{64\}"' cohort-output/manifest.json
 check "manifest fingerprints every output (sha256, bytes, lines)" python3 "$repo/tests/support/check_manifest_outputs.py" \
   cohort-output/manifest.json candidates.csv results.ndjson attrition.csv data_issues.ndjson report.html group.json
