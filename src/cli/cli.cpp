@@ -304,6 +304,12 @@ int run_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder run: unexpected argument '" << pos.front() << "'\n" << kRunHelp;
     return kUsage;
   }
+  // Yes/no options take true or false: "--full no" read as anything but "false" would mean yes.
+  for (const char* yes_no : {"strict-metadata", "search-by-get", "quiet", "bulk", "check", "full"})
+    if (f.count(yes_no) && f[yes_no] != "true" && f[yes_no] != "false") {
+      std::cerr << "cohort-finder run: --" << yes_no << " takes true or false, not '" << f[yes_no] << "'\n";
+      return kUsage;
+    }
   Settings s;
   if (f.count("config"))
     if (auto st = apply_config_file(f["config"], s); !st) {
@@ -482,7 +488,7 @@ int run_command(const std::vector<std::string>& args) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
   }
-  if (f.count("check")) {
+  if (f.count("check") && f["check"] == "true") {
     // Validates settings, trial definition and mappings without reading any data (for deployment checks).
     std::cout << "settings ok: source " << (s.is_server() ? s.sources[0] + " (" + s.mode + " mode)" : "files")
               << ", trial " << o.trial.string() << ", as of " << format_day(o.as_of)

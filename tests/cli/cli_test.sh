@@ -65,6 +65,8 @@ check "--ineligible-detail of another value exits 2" test $? -eq 2
 check "evidence says a creatinine code is not verified" grep -q '"rule":"concepts.json creatinine: loinc 2160-0 (code not verified)"' cohort-output/results.ndjson
 chk=$("$bin" run --check true 2>&1)
 check "--check exits 0" test $? -eq 0
+"$bin" run --check yes >/dev/null 2>&1
+check "a yes/no option takes only true or false (exit 2)" test $? -eq 2
 check "--check counts the unverified codes" grep -q '^mappings: [0-9]* codes are marked "verified": false' <<<"$chk"
 check "--check lists an unverified code" grep -qx '  concepts.json creatinine: loinc 2160-0 (code not verified)' <<<"$chk"
 check "--check does not list a verified code" bash -c "! grep -q '14682-9' <<<\"\$1\"" _ "$chk"
