@@ -117,7 +117,21 @@ class Reader {
       issue(Severity::warning, "wrong-type", path, "expected a Reference object");
       return {};
     }
-    return str(*r, "reference", path + ".reference");
+    std::string ref = str(*r, "reference", path + ".reference");
+    // {"reference": "123", "type": "Patient"}: not a literal reference (that is "Patient/123"), but what it
+    // names is plain; read as such, and said, rather than leave the resource without its patient.
+    if (!ref.empty() && valid_id(ref))
+      if (const Value* t = member(*r, "type"); t && t->IsString()) {
+        const std::string type(t->GetString(), t->GetStringLength());
+        bool name = !type.empty() && type[0] >= 'A' && type[0] <= 'Z';
+        for (char c : type) name = name && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
+        if (name) {
+          issue(Severity::info, "bare-id-reference", path + ".reference",
+                "reference '" + ref + "' is a bare id: read as " + type + "/" + ref + " from Reference.type");
+          ref = type + "/" + ref;
+        }
+      }
+    return ref;
   }
 
   // Period start/end or a dateTime, whichever the resource used for `prefix`[x].

@@ -192,3 +192,32 @@ BOOST_AUTO_TEST_CASE(a_delete_entry_hides_the_older_versions_of_its_resource) {
   BOOST_TEST(src.completeness().incomplete("anyone", "Condition"));
   BOOST_TEST(!src.completeness().incomplete("anyone", "Observation"));
 }
+
+// {"reference":"p1","type":"Patient"} is no literal reference, but names its patient plainly: attributed, and
+// said.
+BOOST_AUTO_TEST_CASE(a_bare_id_reference_with_its_type_names_the_patient) {
+  test::TempDir dir;
+  dir.write("c.ndjson",
+            R"({"resourceType":"Condition","id":"c1","subject":{"reference":"p1","type":"Patient"},)"
+            R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"55464009"}]}})"
+            "\n"
+            R"({"resourceType":"Condition","id":"c2","subject":{"reference":"p2"},)"
+            R"("code":{"coding":[{"system":"http://snomed.info/sct","code":"55464009"}]}})"
+            "\n");
+  source::FileSource src(dir.path);
+  IssueLog issues;
+  std::map<std::string, std::string> patient_of;
+  BOOST_TEST_REQUIRE(src.read(
+                            [&](source::Page&& p) {
+                              for (auto& r : p.resources)
+                                patient_of[fhir::header(r).id] = fhir::header(r).patient_id;
+                            },
+                            issues)
+                         .ok());
+  BOOST_TEST(patient_of["c1"] == "p1");
+  BOOST_TEST(patient_of["c2"] == "", "without a type a bare id names nothing");
+  std::set<std::string> kinds;
+  for (const auto& i : issues.issues()) kinds.insert(i.kind);
+  BOOST_TEST(kinds.count("bare-id-reference") == 1u);
+  BOOST_TEST(kinds.count("unattributed-resource") == 1u);
+}
