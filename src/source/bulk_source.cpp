@@ -1004,7 +1004,9 @@ struct BulkSource::Impl {
     return r.find("://") == std::string::npos ? r : std::string();
   }
 
-  void resolve(fhir::Resource& r, IssueLog& log_to) {
+  // `maybe_theirs`: patients a subject on another server names by id (that server's patient may be ours,
+  // whose record is then incomplete for the type, as a file source says: RELIABILITY H1).
+  void resolve(fhir::Resource& r, IssueLog& log_to, std::set<std::string>& maybe_theirs) {
     fhir::Header& h = fhir::header(r);
     if (auto* m = std::get_if<fhir::MedicationUse>(&r); m && !m->medication_reference.empty()) {
       if (auto rel = local_reference(m->medication_reference); !rel.empty()) m->medication_reference = rel;
@@ -1016,11 +1018,15 @@ struct BulkSource::Impl {
     if (h.type == fhir::ResourceType::medication) return;
     const std::string ref = local_reference(h.subject);
     h.patient_id = ref.empty() ? std::string() : fhir::patient_id_from_reference(ref);
-    if (h.patient_id.empty())
+    if (h.patient_id.empty()) {
       log_to.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                  std::string(fhir::to_string(h.type)) + ".subject",
                  h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
                                    : "subject is not a Patient of this server");
+      if (h.subject.find("://") != std::string::npos)
+        if (auto named = fhir::patient_id_from_reference(h.subject); !named.empty())
+          maybe_theirs.insert(named);
+    }
   }
 
   // Hands a page on (under the lock: the sink is not thread-safe), noting Medications had and referenced.
@@ -1129,7 +1135,7 @@ struct BulkSource::Impl {
         ++local.skipped_by_type[ex.type_name];
         return;
       }
-      resolve(*ex.resource, issues);
+      resolve(*ex.resource, issues, lost_patients);
       fhir::Header& h = fhir::header(*ex.resource);
       if (deleted.count(h.key())) {  // complete before the outputs are read: no lock needed
         issues.add(Severity::warning, "bulk-deleted-in-output", loc, h.key(), "",

@@ -270,7 +270,7 @@ struct RestSource::Impl {
         return make_error("the search returned " + std::to_string(matches) + " matches but Bundle.total is " +
                               std::to_string(total) + ": runaway paging",
                           where);
-      deliver_page(parsed, on_resource);
+      deliver_page(parsed, on_resource, issues);
       if (self.opts_.progress) {
         RestProgress p;
         {
@@ -298,17 +298,29 @@ struct RestSource::Impl {
     }
   }
 
-  // Relative references, or absolute ones on this server's base, name local patients.
-  void deliver_page(ParsedPage& parsed, const std::function<void(fhir::Resource&&)>& on_resource) {
+  // Relative references, or absolute ones on this server's base, name local patients. A subject on another
+  // server is said, and the patient of that id (who may be the same person) has the type incomplete, as a
+  // file source does (RELIABILITY H1: never taken for ours, never fetched).
+  void deliver_page(ParsedPage& parsed, const std::function<void(fhir::Resource&&)>& on_resource,
+                    IssueLog& issues) {
     const std::string prefix = base.str() + "/";
     for (auto& r : parsed.resources) {
       fhir::Header& h = fhir::header(r);
       std::string ref = h.subject;
       if (ref.rfind(prefix, 0) == 0) ref = ref.substr(prefix.size());
-      if (h.type == fhir::ResourceType::patient)
+      if (h.type == fhir::ResourceType::patient) {
         h.patient_id = h.id;
-      else if (ref.find("://") == std::string::npos)
+      } else if (ref.find("://") == std::string::npos) {
         h.patient_id = fhir::patient_id_from_reference(ref);
+      } else if (h.type != fhir::ResourceType::medication) {
+        const std::string type(fhir::to_string(h.type));
+        issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(), type + ".subject",
+                   "subject is an absolute reference to another server");
+        if (auto named = fhir::patient_id_from_reference(ref); !named.empty()) {
+          std::lock_guard lock(mu);
+          self.completeness_.patient_types[named].insert(type);
+        }
+      }
       on_resource(std::move(r));
     }
   }

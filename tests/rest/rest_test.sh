@@ -61,6 +61,21 @@ members = lambda x: [m["entity"]["reference"] for m in x.get("member", [])]
 assert members(back) == members(g) and len(members(g)) == 36, (len(members(back)), len(members(g)))
 print("group round-trip ok", len(members(g)))
 PY
+# RELIABILITY H1: an Observation whose subject is a patient on another server is never taken for the local
+# patient of that id, but may be theirs: that patient's Observations are incomplete (exit 5), as from files.
+python3 - "\$FHIR_BASE_URL" <<'PY' >"$tmp/foreign.put" 2>&1
+import json, sys, urllib.request
+o = {"resourceType": "Observation", "id": "foreign-hbsag", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "5196-1"}]},
+     "subject": {"reference": "https://other.example.org/fhir/Patient/cc-001"},
+     "effectiveDateTime": "2026-11-01", "valueString": "positive"}
+req = urllib.request.Request(f"{sys.argv[1]}/Observation/foreign-hbsag", method="PUT", data=json.dumps(o).encode(),
+                             headers={"Content-Type": "application/fhir+json"})
+with urllib.request.urlopen(req) as r:
+    print("put", r.status)
+PY
+"$bin" run --source "\$FHIR_BASE_URL" --mode population --as-of 2026-11-26 --out "$tmp/foreign" 2>/dev/null
+echo "foreign rc=\$?" >>"$tmp/rc"
 SCRIPT
 "$repo/tests/fhir-server/with-server.sh" --log "${loads[@]}" -- bash "$tmp/rest.sh"
 check "population run exits 0" grep -q "population rc=0" "$tmp/rc"
@@ -92,6 +107,15 @@ PY
 else
   echo "skipped: the clock-step check (no libfaketime; Debian package faketime)"
 fi
+check "a foreign subject: the Observation was stored by the server" grep -q "put 20[01]" "$tmp/foreign.put"
+check "a foreign subject: the run is incomplete (exit 5)" grep -q "foreign rc=5" "$tmp/rc"
+check "a foreign subject: said as a data issue" grep -q '"kind":"unattributed-resource".*another server' "$tmp/foreign/data_issues.ndjson"
+check "a foreign subject: cc-001's Observations are incomplete, not taken for theirs" python3 -c "
+import json, sys
+r = next(json.loads(l) for l in open(sys.argv[1]) if json.loads(l)['patient'] == 'cc-001')
+assert 'foreign-hbsag' not in json.dumps(r), 'taken for the local cc-001'
+assert r['tier'] != 'ineligible', r['tier']
+" "$tmp/foreign/results.ndjson"
 check "no token or PHI in the log" bash -c "! grep -qi 'cc-0\|bearer' '$tmp/pop.log' '$tmp/seed.log'"
 grep -h "summary" "$tmp/pop.log" "$tmp/seed.log" | sed 's/^/  /'
 echo "$pass passed, $fail failed"
