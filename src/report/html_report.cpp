@@ -533,10 +533,23 @@ class Page {
         "aria-live=\"polite\"></span></div>";
     // Headers with data-key are made sortable by the script; the withheld score is not.
     const std::string score_key = pseudonymised(mode_) ? "" : " data-key=\"score\"";
+    // How the score is made, on hovering its header (with the default weights it reads digit by digit).
+    const auto& w = trial_.ranking;
+    auto weight = [](double d) {
+      std::string t = format_score(d);
+      while (t.find('.') != std::string::npos && (t.back() == '0' || t.back() == '.')) t.pop_back();
+      return t;
+    };
+    const std::string score_title =
+        " title=\"" +
+        esc(weight(w.per_criterion_in_favour) + " per criterion in favour + " + weight(w.per_sledai2k_point) +
+            " per SLEDAI-2K point + " + weight(w.per_eular_acr_point) + " per EULAR/ACR point + up to " +
+            weight(w.recency_weight) + " for recent key results") +
+        "\"";
     out_ +=
         "<table id=\"cand\"><thead><tr><th data-key=\"rank\" class=\"num\" aria-sort=\"ascending\">Rank</th>"
         "<th data-key=\"patient\">Patient</th><th data-key=\"tier\">Tier</th><th class=\"num\"" +
-        score_key +
+        score_key + score_title +
         ">Score</th><th data-key=\"favour\" class=\"num\">In favour</th><th data-key=\"unknown\" "
         "class=\"num\">Unknown</th><th data-key=\"manual\" class=\"num\">Manual</th><th>Check next</th>"
         "<th>Key values</th></tr></thead><tbody>";

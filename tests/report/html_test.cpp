@@ -224,3 +224,11 @@ BOOST_AUTO_TEST_CASE(patient_panels_show_series_in_their_own_units) {
                  html.substr(html.find("id=\"pt-1\""), html.find("id=\"pt-2\"") - html.find("id=\"pt-1\"")),
                  "<figure data-concept=\"anti_dsdna\"") == 2u);
 }
+
+// The score's header says how the score is made, from the trial definition's weights.
+BOOST_AUTO_TEST_CASE(the_score_header_says_how_the_score_is_made) {
+  const std::string html = identified_report();
+  BOOST_TEST(
+      html.find("data-key=\"score\" title=\"10000 per criterion in favour + 100 per SLEDAI-2K point + 1 per "
+                "EULAR/ACR point + up to 0.99 for recent key results\"") != std::string::npos);
+}
