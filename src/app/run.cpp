@@ -581,17 +581,25 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   std::vector<report::Change> changes;
   std::string change_summary;
   if (state) {
-    // Against the last complete run: an incomplete night's results miss what it could not read, and what
-    // changed since then would show those patients coming back as 'new'. Before any complete run, the last
-    // finished one.
-    auto prev = state->last_complete_run(record.id);
-    if (prev && !*prev) prev = state->last_finished_run(record.id);
+    // Against the last finished run. If it was incomplete, the patients it did not read have their results
+    // from the last complete run: else they would come back tonight as 'new' (and a source incomplete every
+    // night, say a type the token does not grant, would compare with a run long ago).
+    auto prev = state->last_finished_run(record.id);
     if (!prev) return prev.error();
     std::map<std::string, store::PatientResult> before;
     if (*prev) {
       auto r = state->results((*prev)->id);
       if (!r) return r.error();
       before = std::move(*r);
+      if ((*prev)->status != "complete") {
+        auto last_complete = state->last_complete_run(record.id);
+        if (!last_complete) return last_complete.error();
+        if (*last_complete) {
+          auto older = state->results((*last_complete)->id);
+          if (!older) return older.error();
+          for (auto& [id, res] : *older) before.try_emplace(id, std::move(res));
+        }
+      }
     }
     changes = compare_runs(*trial, before, outcomes, completeness.complete(), feedback);
     std::size_t n_new = 0, n_dropped = 0, n_unread = 0, n_tier = 0, n_rank = 0;

@@ -1004,29 +1004,28 @@ struct BulkSource::Impl {
     return r.find("://") == std::string::npos ? r : std::string();
   }
 
-  // `maybe_theirs`: patients a subject on another server names by id (that server's patient may be ours,
-  // whose record is then incomplete for the type, as a file source says: RELIABILITY H1).
-  void resolve(fhir::Resource& r, IssueLog& log_to, std::set<std::string>& maybe_theirs) {
+  // Returns the patient id a subject on another server names ("" if none): that server's patient may be ours,
+  // whose decisions on the type are then unknown, as from files (RELIABILITY H1).
+  std::string resolve(fhir::Resource& r, IssueLog& log_to) {
     fhir::Header& h = fhir::header(r);
     if (auto* m = std::get_if<fhir::MedicationUse>(&r); m && !m->medication_reference.empty()) {
       if (auto rel = local_reference(m->medication_reference); !rel.empty()) m->medication_reference = rel;
     }
     if (h.type == fhir::ResourceType::patient) {
       h.patient_id = h.id;
-      return;
+      return {};
     }
-    if (h.type == fhir::ResourceType::medication) return;
+    if (h.type == fhir::ResourceType::medication) return {};
     const std::string ref = local_reference(h.subject);
     h.patient_id = ref.empty() ? std::string() : fhir::patient_id_from_reference(ref);
-    if (h.patient_id.empty()) {
-      log_to.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
-                 std::string(fhir::to_string(h.type)) + ".subject",
-                 h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
-                                   : "subject is not a Patient of this server");
-      if (h.subject.find("://") != std::string::npos)
-        if (auto named = fhir::patient_id_from_reference(h.subject); !named.empty())
-          maybe_theirs.insert(named);
-    }
+    if (!h.patient_id.empty()) return {};
+    const bool foreign = h.subject.find("://") != std::string::npos;
+    log_to.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
+               std::string(fhir::to_string(h.type)) + ".subject",
+               h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
+               : foreign         ? "subject is an absolute reference to another server"
+                                 : "subject is not a Patient of this server");
+    return foreign ? fhir::patient_id_from_reference(h.subject) : std::string();
   }
 
   // Hands a page on (under the lock: the sink is not thread-safe), noting Medications had and referenced.
@@ -1057,7 +1056,7 @@ struct BulkSource::Impl {
     Stats local;
     std::size_t lines = 0, wrong = 0;
     bool unattributed_loss = false;
-    std::set<std::string> lost_patients;
+    std::set<std::string> lost_patients, foreign_patients;
     json::LineDocument line_doc;
     json::Document& doc = line_doc;
     json::ParseError perr;
@@ -1135,13 +1134,14 @@ struct BulkSource::Impl {
         ++local.skipped_by_type[ex.type_name];
         return;
       }
-      resolve(*ex.resource, issues, lost_patients);
+      const std::string named = resolve(*ex.resource, issues);
       fhir::Header& h = fhir::header(*ex.resource);
       if (deleted.count(h.key())) {  // complete before the outputs are read: no lock needed
         issues.add(Severity::warning, "bulk-deleted-in-output", loc, h.key(), "",
                    "the resource is listed both as exported and as deleted: treated as deleted");
         return;
       }
+      if (!named.empty()) foreign_patients.insert(named);
       if (self.keep_raw_) h.raw.assign(line);
       page.resources.push_back(std::move(*ex.resource));
       if (page.resources.size() >= o.page_size) deliver(page);
@@ -1188,6 +1188,7 @@ struct BulkSource::Impl {
       if (streamed) log(label + ": incomplete (see data_issues.ndjson)");
     }
     for (const auto& p : lost_patients) self.completeness_.patient_types[p].insert(f.type);
+    for (const auto& p : foreign_patients) self.completeness_.foreign_types[p].insert(f.type);
   }
 
   // `deleted`: NDJSON of transaction Bundles whose entries are DELETE requests ("Observation/123").

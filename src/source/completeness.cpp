@@ -7,7 +7,9 @@ namespace cf::source {
 bool Completeness::incomplete(const std::string& patient, const std::string& type) const {
   if (run_types.count("*") || run_types.count(type)) return true;
   auto it = patient_types.find(patient);
-  return it != patient_types.end() && (it->second.count("*") || it->second.count(type));
+  if (it != patient_types.end() && (it->second.count("*") || it->second.count(type))) return true;
+  auto f = foreign_types.find(patient);
+  return f != foreign_types.end() && f->second.count(type);
 }
 
 Status mark_types_not_granted(transport::SmartAuth& smart, const std::vector<std::string>& types,

@@ -88,7 +88,7 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
                std::string(fhir::to_string(h.type)) + ".subject", why);
     if (absolute)
       if (auto named = fhir::patient_id_from_reference(ref); !named.empty())
-        completeness.patient_types[named].insert(std::string(fhir::to_string(h.type)));
+        completeness.foreign_types[named].insert(std::string(fhir::to_string(h.type)));
   }
 }
 
@@ -315,6 +315,8 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     completeness_.run_types.insert(c->completeness.run_types.begin(), c->completeness.run_types.end());
     for (auto& [p, types] : c->completeness.patient_types)
       completeness_.patient_types[p].insert(types.begin(), types.end());
+    for (auto& [p, types] : c->completeness.foreign_types)
+      completeness_.foreign_types[p].insert(types.begin(), types.end());
     issues.merge(std::move(c->issues));
     if (!c->resources.empty() && c->resources.size() <= page_size_) {  // the usual case: no copy
       Page page;

@@ -270,7 +270,7 @@ struct RestSource::Impl {
         return make_error("the search returned " + std::to_string(matches) + " matches but Bundle.total is " +
                               std::to_string(total) + ": runaway paging",
                           where);
-      deliver_page(parsed, on_resource, issues);
+      deliver_page(parsed, on_resource);
       if (self.opts_.progress) {
         RestProgress p;
         {
@@ -298,29 +298,17 @@ struct RestSource::Impl {
     }
   }
 
-  // Relative references, or absolute ones on this server's base, name local patients. A subject on another
-  // server is said, and the patient of that id (who may be the same person) has the type incomplete, as a
-  // file source does (RELIABILITY H1: never taken for ours, never fetched).
-  void deliver_page(ParsedPage& parsed, const std::function<void(fhir::Resource&&)>& on_resource,
-                    IssueLog& issues) {
+  // Relative references, or absolute ones on this server's base, name local patients.
+  void deliver_page(ParsedPage& parsed, const std::function<void(fhir::Resource&&)>& on_resource) {
     const std::string prefix = base.str() + "/";
     for (auto& r : parsed.resources) {
       fhir::Header& h = fhir::header(r);
       std::string ref = h.subject;
       if (ref.rfind(prefix, 0) == 0) ref = ref.substr(prefix.size());
-      if (h.type == fhir::ResourceType::patient) {
+      if (h.type == fhir::ResourceType::patient)
         h.patient_id = h.id;
-      } else if (ref.find("://") == std::string::npos) {
+      else if (ref.find("://") == std::string::npos)
         h.patient_id = fhir::patient_id_from_reference(ref);
-      } else if (h.type != fhir::ResourceType::medication) {
-        const std::string type(fhir::to_string(h.type));
-        issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(), type + ".subject",
-                   "subject is an absolute reference to another server");
-        if (auto named = fhir::patient_id_from_reference(ref); !named.empty()) {
-          std::lock_guard lock(mu);
-          self.completeness_.patient_types[named].insert(type);
-        }
-      }
       on_resource(std::move(r));
     }
   }
@@ -447,10 +435,19 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
     ++counters_.resources;
     if (!impl.seen.insert(key).second) return;  // the same version on two pages (P-10): kept once
     ++stats_.read_by_type[fhir::to_string(h.type)];
-    if (h.patient_id.empty() && h.type != fhir::ResourceType::medication)
-      issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
-                 std::string(fhir::to_string(h.type)) + ".subject",
-                 "subject is not a Patient of this server");
+    if (h.patient_id.empty() && h.type != fhir::ResourceType::medication) {
+      // A subject on another server (deliver_page took this server's own absolute ones) may name our patient
+      // of that id: never taken for theirs, never fetched (RELIABILITY H1), but their decisions on the type
+      // are unknown, as from files.
+      const bool foreign = h.subject.find("://") != std::string::npos;
+      const std::string type(fhir::to_string(h.type));
+      issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(), type + ".subject",
+                 foreign ? "subject is an absolute reference to another server"
+                         : "subject is not a Patient of this server");
+      if (foreign)
+        if (auto named = fhir::patient_id_from_reference(h.subject); !named.empty())
+          completeness_.foreign_types[named].insert(type);
+    }
     Page p;
     p.label = h.origin.location;
     p.resources.push_back(std::move(r));

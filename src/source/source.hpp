@@ -29,6 +29,11 @@ struct Completeness {
   std::set<std::string> run_types;  // types incomplete for every patient ("*" = all)
   std::map<std::string, std::set<std::string>>
       patient_types;  // patient id -> types incomplete for that patient
+  // patient id -> types of which a resource names a patient of that id on another server (RELIABILITY H1):
+  // never taken for theirs, but it may be, so their decisions on the type are unknown. The data are as the
+  // source holds them, not a failed read: the run stays complete (its watermark moves, its results are
+  // stored), or one such resource, served again every night, would hold every later night incomplete.
+  std::map<std::string, std::set<std::string>> foreign_types;
 
   bool complete() const { return run_types.empty() && patient_types.empty(); }
   bool incomplete(const std::string& patient, const std::string& type) const;

@@ -261,7 +261,8 @@ import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT patient FROM resources").fetchall()
 assert sorted(r[0] for r in rows) == ["inc-a"], rows' inc-state/state.db
 # What changed after an incomplete night: a candidate it did not read is 'unread', not 'dropped' (an outage is not
-# a lost candidate), with its screening status; the next complete night compares with the last complete one.
+# a lost candidate), with its screening status. Each night compares with the last finished one, whose unread
+# patients keep their results of the last complete night.
 "$bin" feedback inc-a --status screened --state inc-state >/dev/null
 { pat inc-b; sle inc-b; echo '{"resourceType":"Observation","id":"cut","subject":{"reference":"Patient/inc-b"},'; } >inc-src/data.ndjson
 out=$("$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out3 2>&1)
@@ -269,8 +270,10 @@ check "changes: night 3 is incomplete (exit 5)" test $? -eq 5
 check "changes: a candidate not read on an incomplete night is 'unread', with its screening status" \
   grep -q '^unread,"inc-a",possible,,[0-9]*,,"not read tonight (source incomplete)","screened"' inc-out3/changes.csv
 check "changes: ... not 'dropped'" bash -c '! grep -q "^dropped" inc-out3/changes.csv'
-check "changes: ... compared with the last complete night (run 1): inc-b is new" grep -q '^new,"inc-b"' inc-out3/changes.csv
-check "changes: the summary counts it" grep -q "since run 1 .*1 not read tonight" <<<"$out"
+check "changes: ... compared with the last night (run 2, incomplete as it was): inc-b is not new" \
+  bash -c '! grep -q "^new,\"inc-b\"" inc-out3/changes.csv'
+check "changes: ... in the summary, since run 2" grep -q "since run 2 " <<<"$out"
+check "changes: the summary counts it" grep -q "since run 2 .*1 not read tonight" <<<"$out"
 { pat inc-b; sle inc-b; } >inc-src/data.ndjson
 "$bin" run --source inc-src --as-of 2026-11-26 --state inc-state --out inc-out4 >/dev/null 2>&1
 check "changes: night 4 is complete" test $? -eq 0

@@ -157,6 +157,9 @@ BOOST_AUTO_TEST_CASE(a_rejected_single_resource_file_marks_its_data_incomplete) 
                         "\n");
   BOOST_TEST(foreign.incomplete("p1", "Observation"));
   BOOST_TEST(!foreign.incomplete("p2", "Observation"));
+  // ... while the read itself is complete: the data are as the source holds them, so a state folder's
+  // watermark moves on (one such resource, served again every night, must not hold every night incomplete).
+  BOOST_TEST(foreign.complete());
 }
 
 BOOST_AUTO_TEST_CASE(a_delete_entry_hides_the_older_versions_of_its_resource) {
