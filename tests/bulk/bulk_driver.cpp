@@ -169,6 +169,13 @@ int main(int argc, char** argv) {
     w.end_array();
   }
   w.end_object();
+  w.key("foreign_patients").begin_object();  // named by a subject on another server
+  for (const auto& [p, types] : src->completeness().foreign_types) {
+    w.key(p).begin_array();
+    for (const auto& t : types) w.str(t);
+    w.end_array();
+  }
+  w.end_object();
   w.key("read_by_type").begin_object();
   for (const auto& [t, n] : src->stats().read_by_type) w.key(t).integer(static_cast<long long>(n));
   w.end_object();

@@ -437,6 +437,37 @@ PY
   result group-since $st
 fi
 
+# ---- a subject on another server (RELIABILITY H1; last: it changes the server's data) -----------------------------
+# Never taken for the local patient of that id, but it may be theirs: their decisions on the type are unknown; the
+# export itself is complete.
+if wanted foreign; then
+  st=0
+  python3 - "$FHIR_BASE_URL" <<'PY' || st=1
+import json, sys, urllib.request
+o = {"resourceType": "Observation", "id": "foreign-hbsag", "status": "final",
+     "code": {"coding": [{"system": "http://loinc.org", "code": "5196-1"}]},
+     "subject": {"reference": "https://other.example.org/fhir/Patient/cc-002"},
+     "effectiveDateTime": "2026-11-01", "valueString": "positive"}
+req = urllib.request.Request(sys.argv[1] + "/Observation/foreign-hbsag", data=json.dumps(o).encode(), method="PUT",
+                             headers={"Content-Type": "application/fhir+json"})
+assert urllib.request.urlopen(req).status in (200, 201)
+PY
+  drive foreign "$FHIR_BASE_URL"
+  [ "$rc" -eq 0 ] || { echo "  foreign: rc $rc"; st=1; }
+  python3 - "$work/foreign/summary.json" <<'PY' || st=1
+import json, sys
+s = json.load(open(sys.argv[1]))
+problems = []
+if not s["complete"]: problems.append("the export counted as incomplete")
+if s.get("foreign_patients", {}).get("cc-002") != ["Observation"]:
+    problems.append(f"cc-002's Observations not marked as possibly elsewhere: {s.get('foreign_patients')}")
+if s["read_by_type"].get("Observation", 0) < 1: problems.append("no Observation read")
+for p in problems: print("  foreign: " + p)
+sys.exit(1 if problems else 0)
+PY
+  result foreign $st
+fi
+
 for v in "$work"/*/verdict; do
   [ -e "$v" ] || continue
   if [ "$(cat "$v")" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
