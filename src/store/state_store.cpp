@@ -229,22 +229,24 @@ Result<std::vector<StoredResource>> StateStore::resources(const std::string& sou
   return out;
 }
 
-Result<std::string> StateStore::watermark(const std::string& source) {
-  Statement q(*db_, "SELECT watermark FROM sources WHERE source=?");
+namespace {
+// One text column of a source's row ("" when the source has none yet).
+Result<std::string> source_text(Db& db, const char* sql, const std::string& source) {
+  Statement q(db, sql);
   q.bind(1, source);
   std::string out;
   if (q.step()) out = q.text(0);
   if (!q.status()) return q.status().error();
   return out;
 }
+}  // namespace
+
+Result<std::string> StateStore::watermark(const std::string& source) {
+  return source_text(*db_, "SELECT watermark FROM sources WHERE source=?", source);
+}
 
 Result<std::string> StateStore::last_full_pull(const std::string& source) {
-  Statement q(*db_, "SELECT last_full_pull FROM sources WHERE source=?");
-  q.bind(1, source);
-  std::string out;
-  if (q.step()) out = q.text(0);
-  if (!q.status()) return q.status().error();
-  return out;
+  return source_text(*db_, "SELECT last_full_pull FROM sources WHERE source=?", source);
 }
 
 Status StateStore::abandon_stale_runs() {
@@ -261,25 +263,25 @@ Status StateStore::fail_run(std::int64_t id, const std::string& why) {
   return q.run();
 }
 
-Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t except) {
-  Statement q(
-      *db_, std::string("SELECT ") + kRunColumns +
-                " FROM runs WHERE status IN ('complete','incomplete') AND id != ? ORDER BY id DESC LIMIT 1");
+namespace {
+// The newest run whose status is one of `statuses` (an SQL list), other than `except`.
+Result<std::optional<RunRecord>> last_run(Db& db, const char* statuses, std::int64_t except) {
+  Statement q(db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN " + statuses +
+                      " AND id != ? ORDER BY id DESC LIMIT 1");
   q.bind(1, except);
   std::optional<RunRecord> out;
   if (q.step()) out = read_run(q);
   if (!q.status()) return q.status().error();
   return out;
 }
+}  // namespace
+
+Result<std::optional<RunRecord>> StateStore::last_finished_run(std::int64_t except) {
+  return last_run(*db_, "('complete','incomplete')", except);
+}
 
 Result<std::optional<RunRecord>> StateStore::last_complete_run(std::int64_t except) {
-  Statement q(*db_, std::string("SELECT ") + kRunColumns +
-                        " FROM runs WHERE status = 'complete' AND id != ? ORDER BY id DESC LIMIT 1");
-  q.bind(1, except);
-  std::optional<RunRecord> out;
-  if (q.step()) out = read_run(q);
-  if (!q.status()) return q.status().error();
-  return out;
+  return last_run(*db_, "('complete')", except);
 }
 
 Result<std::map<std::string, PatientResult>> StateStore::results(std::int64_t run_id) {

@@ -371,8 +371,12 @@ BOOST_DATA_TEST_CASE(words_that_decide_nothing,
 
 // A reference range in a unit the value cannot be compared with decides nothing: not "normal".
 namespace {
+// A UCUM quantity: `unit` as shown, `code` the UCUM code.
+fhir::Quantity ucum(const char* v, const char* unit, const char* code) {
+  return fhir::Quantity{Decimal::parse(v), v, "", unit, "http://unitsofmeasure.org", code};
+}
 fhir::Quantity g_per_l(const char* v) {
-  return fhir::Quantity{Decimal::parse(v), v, "", "g/L", "http://unitsofmeasure.org", "g/L"};
+  return ucum(v, "g/L", "g/L");
 }
 }  // namespace
 
@@ -413,10 +417,9 @@ BOOST_AUTO_TEST_CASE(an_indeterminate_interpretation_is_not_overruled_by_the_ran
   auto t = test::terms();
   fhir::Observation o;
   o.value.kind = fhir::ObservationValue::Kind::quantity;
-  o.value.quantity =
-      fhir::Quantity{Decimal::parse("28"), "28", "", "IU/mL", "http://unitsofmeasure.org", "[IU]/mL"};
+  o.value.quantity = ucum("28", "IU/mL", "[IU]/mL");
   fhir::ReferenceRange rr;
-  rr.high = fhir::Quantity{Decimal::parse("30"), "30", "", "IU/mL", "http://unitsofmeasure.org", "[IU]/mL"};
+  rr.high = ucum("30", "IU/mL", "[IU]/mL");
   o.reference_ranges = {rr};
   std::string basis;
   BOOST_TEST((positivity(*t, *t->analyte("autoantibody"), o, basis) == Reading::negative), basis);
@@ -431,11 +434,10 @@ BOOST_AUTO_TEST_CASE(a_range_in_another_unit_is_not_read_as_normal) {
   auto t = test::terms();
   fhir::Observation o;
   o.value.kind = fhir::ObservationValue::Kind::quantity;
-  o.value.quantity =
-      fhir::Quantity{Decimal::parse("0.5"), "0.5", "", "g/L", "http://unitsofmeasure.org", "g/L"};
+  o.value.quantity = g_per_l("0.5");
   fhir::ReferenceRange rr;
-  rr.low = fhir::Quantity{Decimal::parse("90"), "90", "", "mg/dL", "http://unitsofmeasure.org", "mg/dL"};
-  rr.high = fhir::Quantity{Decimal::parse("180"), "180", "", "mg/dL", "http://unitsofmeasure.org", "mg/dL"};
+  rr.low = ucum("90", "mg/dL", "mg/dL");
+  rr.high = ucum("180", "mg/dL", "mg/dL");
   o.reference_ranges.push_back(rr);
   std::string basis;
   const Level l = level(*t, *t->analyte("c3"), o, basis);
