@@ -39,7 +39,8 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
   bool active_like = false;
   switch (u.h.type) {
     case T::medication_request:
-      s.counts = st == "active" || st == "completed" || st == "on-hold" || st == "stopped" || st.empty();
+      s.counts = st == "active" || st == "completed" || st == "on-hold" || st == "stopped" ||
+                 st == "unknown" || st.empty();
       active_like = st == "active" || st == "on-hold";
       // A proposal, a plan or an option is not an order that was given (as MedicationStatement 'intended'),
       // and doNotPerform is an order not to give the drug.
@@ -47,11 +48,12 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
         s.counts = false;
       break;
     case T::medication_statement:
-      s.counts = st == "active" || st == "completed" || st == "stopped" || st == "on-hold" || st.empty();
+      s.counts = st == "active" || st == "completed" || st == "stopped" || st == "on-hold" ||
+                 st == "unknown" || st.empty();
       active_like = st == "active" || st == "on-hold";
       break;
     case T::medication_administration:
-      s.counts = st == "completed" || st == "in-progress" || st.empty();
+      s.counts = st == "completed" || st == "in-progress" || st == "stopped" || st == "unknown" || st.empty();
       break;
     default:
       break;
@@ -79,24 +81,58 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
     return s;
   }
   if (!s.end) {
-    if (active_like) {
-      s.ongoing = true;
+    // Status 'unknown' with no end may still run: every day to the as-of date is possible (and uncertain).
+    if (active_like || st == "unknown") {
+      s.ongoing = active_like;
       s.end = as_of;
     } else {
       s.end = s.start;  // a completed order with no end: only its own day is known
     }
   }
+  if (st == "unknown" || (st == "stopped" && u.h.type == T::medication_administration))
+    s.uncertain_from = s.start;
+  else if (st == "stopped")
+    s.uncertain_from = *s.start + 1;  // taken from its start, stopped on a day not given
   return s;
+}
+
+bool local_route(const fhir::MedicationUse& u) {
+  // SNOMED topical, ophthalmic, otic, nasal, inhalation, respiratory tract; EDQM cutaneous use; HL7
+  // RouteOfAdministration. Written from memory (not verified against the code systems): the words below
+  // catch the displays and texts too.
+  static const char* const kCodes[] = {"6064005",   "54485002", "10547007", "46713006", "18679011",
+                                       "447694001", "20008000", "TOPICAL",  "OPTHALTA", "OTIC",
+                                       "NASAL",     "IPINHL",   "ORINHL",   "NASINHL"};
+  static const char* const kWords[] = {"topical",   "cutaneous", "ophthalm", "ocular", "eye",  "otic",
+                                       "auricular", "nasal",     "inhal",    "外用",   "吸入", "滴眼"};
+  for (const auto& d : u.dosages) {
+    if (d.route.empty()) continue;
+    for (const auto& c : d.route.codings)
+      for (const char* k : kCodes)
+        if (iequals_ascii(c.code, k)) return true;
+    std::string text = to_lower_ascii(d.route.text);
+    for (const auto& c : d.route.codings) text += " " + to_lower_ascii(c.display);
+    // Injections under or through the skin act systemically.
+    if (text.find("subcutaneous") != std::string::npos || text.find("percutaneous") != std::string::npos)
+      return false;
+    for (const char* w : kWords)
+      if (text.find(w) != std::string::npos) return true;
+    return false;  // the first dosage with a route decides, as for the oral route
+  }
+  return false;
 }
 
 bool oral_or_unspecified(const fhir::MedicationUse& u) {
   for (const auto& d : u.dosages) {
     if (d.route.empty()) continue;
     for (const auto& c : d.route.codings)
-      if (c.code == "26643006" || iequals_ascii(c.code, "PO") || iequals_ascii(c.code, "oral")) return true;
+      // SNOMED oral route, HL7 RouteOfAdministration PO, EDQM 20053000 "Oral use".
+      if (c.code == "26643006" || c.code == "20053000" || iequals_ascii(c.code, "PO") ||
+          iequals_ascii(c.code, "oral"))
+        return true;
     std::string text = to_lower_ascii(d.route.text);
     if (text.find("oral") != std::string::npos || text.find("mouth") != std::string::npos ||
-        text.find("口服") != std::string::npos)
+        text.find("per os") != std::string::npos || text.find("口服") != std::string::npos)
       return true;
     for (const auto& c : d.route.codings)
       if (to_lower_ascii(c.display).find("oral") != std::string::npos) return true;

@@ -12,9 +12,18 @@ struct UseSpan {
   bool counts = false;  // status and intent say the drug was (or is) taken
   std::optional<Days> start, end;
   bool ongoing = false;  // active with no end: runs to the as-of date
-  std::string why;       // when it does not count
+  // From this day on the use may or may not have gone on: a 'stopped' order or statement ended on a day the
+  // record does not give, before its planned end; status 'unknown' (or a partly given administration,
+  // 'stopped') may not have been taken at all. Such days decide nothing by themselves.
+  std::optional<Days> uncertain_from;
+  std::string why;  // when it does not count
+  bool certain_on(Days day) const { return !uncertain_from || day < *uncertain_from; }
 };
 UseSpan span_of(const fhir::MedicationUse& use, Days as_of);
+
+// Whether the use's route says it acts on the skin, eye, ear, nose or airways (not systemically): its amount
+// (grams of a cream, puffs) is no systemic glucocorticoid dose.
+bool local_route(const fhir::MedicationUse& use);
 
 // mg of the drug per day on `day` (nullopt with `how` saying why it cannot be computed). Exact decimal
 // arithmetic: a quotient that does not terminate (10 mg every 3 days) is rounded half to even to

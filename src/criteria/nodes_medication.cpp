@@ -54,12 +54,23 @@ class MedicationLeaf : public Node {
     std::string reason;
     const Days lo = w_.start(ctx.as_of);
     for (const auto& m : ctx.rec.medications) {
-      if (!f_.matches(*m.match.ingredient)) continue;
+      // A cream, drops or an inhaler is no SLE therapy (topical steroid or tacrolimus).
+      if (!f_.matches(*m.match.ingredient) || local_route(*m.use)) continue;
       UseSpan s = span_of(*m.use, ctx.as_of);
       if (!s.counts || *s.start > ctx.as_of) continue;
       bool in = active_ ? (*s.end >= ctx.as_of) : (w_.unit == Window::Unit::ever || *s.end >= lo);
       if (!in) continue;
       Evidence e = med_evidence(m, s);
+      // The day that shows the use: the as-of date, or the first day of the use in the window.
+      const Days shown =
+          active_ ? ctx.as_of : std::max(*s.start, w_.unit == Window::Unit::ever ? *s.start : lo);
+      if (!s.certain_on(shown)) {
+        e.note = "status '" + m.use->status + "': " +
+                 (*s.uncertain_from > *s.start ? "stopped on a day the record does not give"
+                                               : "may not have been taken");
+        doubts.push_back(std::move(e));
+        continue;
+      }
       if (min_days_ > 0 && ctx.as_of - *s.start < min_days_) {
         e.note = "started " + std::to_string(ctx.as_of - *s.start) + " days before the as-of date (< " +
                  std::to_string(min_days_) + ")";
@@ -103,8 +114,9 @@ class DistinctTherapies : public Node {
     const Days lo = w_.start(ctx.as_of);
     for (const auto& m : ctx.rec.medications) {
       UseSpan s = span_of(*m.use, ctx.as_of);
-      if (!s.counts || *s.start > ctx.as_of || m.match.low_confidence) continue;
+      if (!s.counts || *s.start > ctx.as_of || m.match.low_confidence || local_route(*m.use)) continue;
       if (w_.unit != Window::Unit::ever && *s.end < lo) continue;
+      if (!s.certain_on(std::max(*s.start, w_.unit == Window::Unit::ever ? *s.start : lo))) continue;
       for (const auto& c : m.match.ingredient->classes) {
         if (!classes_.count(c) || seen.count(c)) continue;
         Evidence e = med_evidence(m, s);
@@ -160,7 +172,8 @@ std::optional<Decimal> prednisone_equivalent(const Decimal& mg,
 // Prednisone-equivalent mg on `day` over the glucocorticoid uses that run that day. Different drugs add up.
 // Several records of the same drug on one day (an order and a statement of it, a renewal whose old order
 // was never closed, or two prescriptions taken together) may or may not add up: their total lies between
-// the smallest of them and their sum.
+// the smallest of them and their sum. A use that may not run that day (UseSpan::uncertain_from) adds from
+// 0 up to its dose. A cream, eye drops or an inhaler (local_route) is no systemic dose and is left out.
 DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations) {
   DoseParts d;
   struct Drug {
@@ -173,10 +186,13 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
     if (oral_only && !oral_or_unspecified(*m.use)) continue;
     if (!administrations && m.use->h.type == fhir::ResourceType::medication_administration) continue;
+    if (local_route(*m.use)) continue;
     UseSpan s = span_of(*m.use, ctx.as_of);
     if (!s.counts || *s.start > day || *s.end < day) continue;
     d.any = true;
     Evidence e = med_evidence(m, s);
+    const bool certain = s.certain_on(day);
+    if (!certain) e.note = "status '" + m.use->status + "': may not have been taken on " + format_day(day);
     std::string how;
     auto mg = daily_mg(m, day, how);
     const auto& eq_of = *m.match.ingredient->prednisone_mg_per_mg;
@@ -196,7 +212,7 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     e.conversion = how + " = " + range_text(mg->low, mg->high) + " mg/day " + m.match.ingredient->id + " x " +
                    m.match.ingredient->prednisone_mg_per_mg->text();
     Drug& g = drugs[m.match.ingredient->id];
-    if (!g.smallest || *lo < *g.smallest) g.smallest = *lo;
+    if (certain && (!g.smallest || *lo < *g.smallest)) g.smallest = *lo;
     if (auto sum = g.sum.plus(*hi))
       g.sum = *sum;
     else
@@ -204,7 +220,7 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     d.ev.push_back(std::move(e));
   }
   for (const auto& [id, g] : drugs) {
-    auto lo = d.low.plus(*g.smallest);
+    auto lo = d.low.plus(g.smallest.value_or(Decimal::from_int(0)));  // none certain: from 0
     auto hi = d.high.plus(g.sum);
     if (!lo || !hi || g.overflow) {  // beyond any real dose: left as a dose that cannot be computed
       if (!d.ev.empty()) d.unknown.push_back(d.ev.back());
@@ -226,7 +242,9 @@ class GcDose : public Node {
   GcDose(bool oral, terminology::CompareOp op, Decimal mg, Tri none)
       : oral_(oral), op_(op), mg_(mg), none_(none) {}
   NodeResult eval(Context& ctx) const override {
-    DoseParts d = gc_on_day(ctx, ctx.as_of, oral_, false);
+    // Administrations on the as-of date count, as they do for "active on the as-of date" (I6d read a
+    // prednisone given that day as active but its dose as none).
+    DoseParts d = gc_on_day(ctx, ctx.as_of, oral_, true);
     const std::string test = std::string(terminology::to_string(op_)) + " " + mg_.to_string() + " mg/day";
     if (!d.any) {
       std::string why =
@@ -283,7 +301,7 @@ class GcSustained : public Node {
     // start to the last end of a course are visited (none for most patients, instead of every day of years).
     Days from = ctx.as_of + 1, to = lo - 1;
     for (const auto& m : ctx.rec.medications) {
-      if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
+      if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg || local_route(*m.use)) continue;
       const UseSpan s = span_of(*m.use, ctx.as_of);
       if (!s.counts) continue;
       from = std::min(from, s.start ? *s.start : lo);

@@ -832,3 +832,42 @@ BOOST_AUTO_TEST_CASE(score_criteria_show_their_own_evidence) {
   BOOST_TEST(evidence_of("I4a") == sledai);
   BOOST_TEST(evidence_of("I3") == eular);
 }
+
+// Review 2026-11-29: uses whose end or taking the record leaves open, and uses that are no systemic therapy.
+BOOST_AUTO_TEST_CASE(uncertain_and_local_uses_exclude_no_one) {
+  auto with_status = [](std::string line, const std::string& status) {
+    line.replace(line.find(R"("status":"active")"), 17, R"("status":")" + status + "\"");
+    return line;
+  };
+  const std::string qd_bounded = R"({"code":{"coding":[{"code":"QD"}]},"repeat":{"boundsPeriod":)"
+                                 R"({"start":"2026-10-01","end":"2027-03-31"}}})";
+  const std::string topical =
+      R"({"timing":{"code":{"coding":[{"code":"BID"}]}},"route":{"coding":[{"system":"http://snomed.info/sct",)"
+      R"("code":"6064005","display":"Topical route"}]},"doseAndRate":[{"doseQuantity":{"value":2,"unit":"g"}}]})";
+  const std::string edqm_oral =
+      R"({"timing":{"code":{"coding":[{"code":"QD"}]}},"route":{"coding":[{"system":"urn:oid:0.4.0.127.0.16.1.1.2.1",)"
+      R"("code":"20053000"}]},"doseAndRate":[{)" +
+      mg("60") + "}]}";
+  auto r = test::evaluate(
+      {// Methylprednisolone 48 mg/day (60 prednisone-eq), stopped on a day not given before its planned end.
+       patient("stopped"),
+       with_status(med("MedicationRequest", "mp", "stopped", "6902", oral(mg("48"), qd_bounded)), "stopped"),
+       // Prednisone 5 mg, and hydroxychloroquine of status unknown: maybe not glucocorticoid alone.
+       patient("unknown"), med("MedicationRequest", "p1", "unknown", kPrednisone, oral(mg("5"))),
+       with_status(med("MedicationStatement", "h1", "unknown", kHydroxychloroquine, oral(mg("200")),
+                       R"("effectiveDateTime":"2025-12-01")"),
+                   "unknown"),
+       // Prednisone 5 mg and a hydrocortisone cream: the cream is neither a glucocorticoid therapy nor a
+       // dose.
+       patient("cream"), med("MedicationRequest", "p2", "cream", kPrednisone, oral(mg("5"))),
+       med("MedicationRequest", "hc", "cream", "5492", topical),
+       // 60 mg prednisone by mouth, the route coded in EDQM without a display.
+       patient("edqm"), med("MedicationRequest", "p3", "edqm", kPrednisone, edqm_oral)},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["stopped"], "I6c") == "unknown");
+  BOOST_TEST(outcome_of(r["stopped"], "I6d") == "unknown");
+  BOOST_TEST(outcome_of(r["unknown"], "I6d") == "unknown");
+  BOOST_TEST(outcome_of(r["cream"], "I6d") == "not_met");  // prednisone 5 mg alone, below 7.5
+  BOOST_TEST(outcome_of(r["cream"], "E-SLN") != "met");
+  BOOST_TEST(outcome_of(r["edqm"], "I6c") == "not_met");
+}
