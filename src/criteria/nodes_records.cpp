@@ -73,8 +73,20 @@ Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bo
       how = "abated before the window (recorded later)";
       return Tri::not_met;
     }
+    // Recorded in the window without a dated onset, and no longer active (a past history entry: "epilepsy as
+    // a child", "breast cancer, in remission"): the record does not show it present in the window.
+    if (!c.onset && !active && p == Placement::inside && w.unit != Window::Unit::ever &&
+        !(c.abatement && place(*c.abatement, w, as_of) == Placement::inside)) {
+      how = "recorded in the window as " +
+            (c.clinical_status.empty() ? std::string("abated") : c.clinical_status) +
+            (c.onset_text.empty() ? std::string(", onset not given") : ", onset '" + c.onset_text + "'") +
+            ": whether it was present in the window is not known";
+      return Tri::unknown;
+    }
     if (p == Placement::inside) {
-      how = w.unit == Window::Unit::ever ? "recorded" : "onset in the window";
+      how = w.unit == Window::Unit::ever ? "recorded"
+            : c.onset                    ? "onset in the window"
+                                         : "recorded in the window";
       return Tri::met;
     }
     if (active && p == Placement::before) {
@@ -361,7 +373,10 @@ class ObservationLeaf : public Node {
       }
       if (!o.effective) {
         if (w_.unit == Window::Unit::ever) {
+          // In the window, certainly; the latest only if nothing dated is (placed last), but it may be newer
+          // than every dated one, so it is also weighed as a result that may be the latest.
           cands.push_back({&f, std::numeric_limits<Days>::min()});
+          straddling.push_back({&f, std::numeric_limits<Days>::max()});
         } else {
           straddling.push_back({&f, std::numeric_limits<Days>::max()});  // may be the newest of all
           Evidence e = evidence_from(o.h);
@@ -395,7 +410,7 @@ class ObservationLeaf : public Node {
       return absent_ == Tri::not_met ? NodeResult::not_met(none_) : NodeResult::unknown(none_);
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
-      if (a.day != b.day) return a.day > b.day;  // "ever" windows place undated results first of all
+      if (a.day != b.day) return a.day > b.day;  // "ever" windows place undated results last
       return newer_result(*a.f->obs, *b.f->obs);
     });
     auto judge = [&](const Cand& c, Evidence& e) {

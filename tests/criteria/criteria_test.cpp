@@ -871,3 +871,37 @@ BOOST_AUTO_TEST_CASE(uncertain_and_local_uses_exclude_no_one) {
   BOOST_TEST(outcome_of(r["cream"], "E-SLN") != "met");
   BOOST_TEST(outcome_of(r["edqm"], "I6c") == "not_met");
 }
+
+// Review 2026-11-29: a past history entry recorded in the window, dialysis preparation, an undated result
+// that may be the latest.
+BOOST_AUTO_TEST_CASE(history_entries_dialysis_preparation_and_undated_latest) {
+  const std::string cm = "http://hl7.org/fhir/sid/icd-10-cm", who = "http://hl7.org/fhir/sid/icd-10";
+  auto recorded_only = [&](const std::string& id, const std::string& pid, const std::string& system,
+                           const std::string& code, const std::string& rest) {
+    return R"({"resourceType":"Condition","id":")" + id + R"(","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":")" + system + R"(","code":")" + code +
+           R"("}]},"recordedDate":"2026-11-01")" + rest + "}";
+  };
+  const std::string undated_iga =
+      R"({"resourceType":"Observation","id":"u","status":"final","subject":{"reference":"Patient/iga"},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"2458-8"}]},)"
+      R"("valueQuantity":{"value":150,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"}})";
+  auto r = test::evaluate(
+      {patient("epilepsy"),
+       recorded_only(
+           "e", "epilepsy", cm, "G40.909",
+           R"(,"clinicalStatus":{"coding":[{"code":"inactive"}]},"onsetAge":{"value":5,"unit":"a"})"),
+       patient("cancer"),
+       recorded_only("m", "cancer", cm, "C50.911",
+                     R"(,"clinicalStatus":{"coding":[{"code":"remission"}]},"onsetString":"2010")"),
+       patient("active"),
+       recorded_only("a", "active", cm, "G40.909", R"(,"clinicalStatus":{"coding":[{"code":"active"}]})"),
+       patient("prep"), condition("d", "prep", who, "Z49.0", "2026-11-01"), patient("iga"),
+       lab("o", "iga", "2458-8", "5", "mg/dL", "2020-01-01"), undated_iga},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["epilepsy"], "E-CNS") == "unknown");
+  BOOST_TEST(outcome_of(r["cancer"], "A-MAL") == "unknown");
+  BOOST_TEST(outcome_of(r["active"], "E-CNS") == "met");   // present when recorded, in the window
+  BOOST_TEST(outcome_of(r["prep"], "E-SLN") != "met");     // preparing for dialysis is not dialysis
+  BOOST_TEST(outcome_of(r["iga"], "E-IGA") == "unknown");  // the undated 150 may be the latest
+}
