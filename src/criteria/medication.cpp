@@ -154,6 +154,10 @@ std::optional<PerDay> per_day(const fhir::Timing& t, std::string& how) {
     int per, days;
   } kCodes[] = {{"QD", 1, 1},  {"AM", 1, 1},  {"PM", 1, 1},  {"HS", 1, 1},  {"BID", 2, 1}, {"TID", 3, 1},
                 {"QID", 4, 1}, {"QOD", 1, 2}, {"Q4H", 6, 1}, {"Q6H", 4, 1}, {"Q8H", 3, 1}, {"Q12H", 2, 1}};
+  if (t.varies) {
+    how = "dosing frequency given as a range (frequencyMax or periodMax)";
+    return std::nullopt;
+  }
   if (t.frequency || t.period) {
     const Decimal f = t.frequency ? *t.frequency : Decimal::from_int(1);
     const Decimal p = t.period ? *t.period : Decimal::from_int(1);

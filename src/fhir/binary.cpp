@@ -225,7 +225,7 @@ void fields(A& a, Observation& o) {
 }
 template <class A>
 void fields(A& a, Timing& t) {
-  a(t.frequency, t.period, t.period_unit, t.code, t.bounds_start, t.bounds_end, t.bounds_duration);
+  a(t.frequency, t.period, t.period_unit, t.code, t.varies, t.bounds_start, t.bounds_end, t.bounds_duration);
 }
 template <class A>
 void fields(A& a, Dosage& d) {

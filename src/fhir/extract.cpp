@@ -337,6 +337,10 @@ Timing read_timing(Reader& rd, const Value* t, const std::string& path) {
   };
   out.frequency = num("frequency");
   out.period = num("period");
+  // "1 to 3 times a day", "every 4 to 6 hours": a range of daily doses, not the low end of it.
+  const auto freq_max = num("frequencyMax"), period_max = num("periodMax");
+  out.varies = (freq_max && (!out.frequency || *freq_max != *out.frequency)) ||
+               (period_max && (!out.period || *period_max != *out.period));
   out.period_unit = std::string(json::string(member(*rep, "periodUnit")).value_or(""));
   if (const Value* bp = member(*rep, "boundsPeriod"); bp && bp->IsObject()) {
     out.bounds_start = rd.date(*bp, "start", path + ".repeat.boundsPeriod.start", DateKind::date_time);

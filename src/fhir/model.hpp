@@ -144,6 +144,8 @@ struct Timing {
   std::optional<Decimal> period;
   std::string period_unit;  // s, min, h, d, wk, mo, a
   std::string code;         // timing.code (BID, TID, QD...)
+  bool varies =
+      false;  // frequencyMax or periodMax give a frequency "up to": the daily dose is not one figure
   std::optional<PartialDate> bounds_start, bounds_end;
   std::optional<Quantity> bounds_duration;
   bool operator==(const Timing&) const = default;

@@ -905,3 +905,17 @@ BOOST_AUTO_TEST_CASE(history_entries_dialysis_preparation_and_undated_latest) {
   BOOST_TEST(outcome_of(r["prep"], "E-SLN") != "met");     // preparing for dialysis is not dialysis
   BOOST_TEST(outcome_of(r["iga"], "E-IGA") == "unknown");  // the undated 150 may be the latest
 }
+
+// "20 mg 1 to 3 times a day" (frequencyMax) is 20-60 mg/day: not read as 20, which met "<= 40".
+BOOST_AUTO_TEST_CASE(a_frequency_up_to_a_maximum_is_no_single_dose) {
+  const std::string up_to_three =
+      R"({"repeat":{"frequency":1,"frequencyMax":3,"period":1,"periodUnit":"d"}})";
+  const std::string three = R"({"repeat":{"frequency":3,"frequencyMax":3,"period":1,"periodUnit":"d"}})";
+  auto r = test::evaluate(
+      {patient("max"), med("MedicationRequest", "p", "max", kPrednisone, oral(mg("20"), up_to_three)),
+       patient("same"), med("MedicationRequest", "q", "same", kPrednisone, oral(mg("20"), three))},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["max"], "I6c") == "unknown");
+  BOOST_TEST(outcome_of(r["same"], "I6c") ==
+             "not_met");  // 60 mg/day: a frequencyMax equal to it changes nothing
+}
