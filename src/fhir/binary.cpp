@@ -216,7 +216,7 @@ void fields(A& a, ObservationValue& v) {
 }
 template <class A>
 void fields(A& a, ObservationComponent& c) {
-  a(c.code, c.value);
+  a(c.code, c.value, c.data_absent_reason, c.interpretation, c.reference_ranges);
 }
 template <class A>
 void fields(A& a, Observation& o) {

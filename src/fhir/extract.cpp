@@ -231,6 +231,31 @@ ObservationValue read_value(Reader& rd, const Value& obj, const std::string& bas
   return out;
 }
 
+// dataAbsentReason, interpretation and referenceRange, of an Observation or of one of its components
+// (`p`: "" or "component[i].").
+void read_reading(Reader& rd, const Value& v, const std::string& p, std::string& data_absent_reason,
+                  std::vector<Coding>& interpretation, std::vector<ReferenceRange>& reference_ranges) {
+  if (const Value* dar = member(v, "dataAbsentReason")) {
+    auto cc = rd.concept_of(dar, p + "dataAbsentReason");
+    data_absent_reason = cc.codings.empty() ? cc.text : cc.codings.front().code;
+    if (data_absent_reason.empty()) data_absent_reason = "unknown";
+  }
+  json::for_each(member(v, "interpretation"), [&](std::size_t i, const Value& c) {
+    auto cc = rd.concept_of(&c, p + "interpretation[" + std::to_string(i) + "]");
+    for (auto& cd : cc.codings) interpretation.push_back(std::move(cd));
+    if (cc.codings.empty() && !cc.text.empty()) interpretation.push_back(Coding{"", "", cc.text});
+  });
+  json::for_each(member(v, "referenceRange"), [&](std::size_t i, const Value& r) {
+    if (!r.IsObject()) return;
+    const std::string rp = p + "referenceRange[" + std::to_string(i) + "]";
+    ReferenceRange rr;
+    rr.low = rd.quantity(member(r, "low"), rp + ".low");
+    rr.high = rd.quantity(member(r, "high"), rp + ".high");
+    rr.text = std::string(json::string(member(r, "text")).value_or(""));
+    reference_ranges.push_back(std::move(rr));
+  });
+}
+
 Observation read_observation(Reader& rd, const Value& v, Header h) {
   Observation o;
   o.h = std::move(h);
@@ -238,37 +263,20 @@ Observation read_observation(Reader& rd, const Value& v, Header h) {
   o.status = rd.str(v, "status", "status");
   o.code = rd.concept_of(member(v, "code"), "code");
   o.value = read_value(rd, v, "");
-  if (const Value* dar = member(v, "dataAbsentReason")) {
-    auto cc = rd.concept_of(dar, "dataAbsentReason");
-    o.data_absent_reason = cc.codings.empty() ? cc.text : cc.codings.front().code;
-    if (o.data_absent_reason.empty()) o.data_absent_reason = "unknown";
-  }
+  read_reading(rd, v, "", o.data_absent_reason, o.interpretation, o.reference_ranges);
   std::optional<PartialDate> end;
   rd.effective(v, "effective", o.effective, end, &o.effective_text);
   if (!o.effective) {
     // issued is when the result was released: a fallback that is never earlier than the sample.
     o.effective = rd.date(v, "issued", "issued", DateKind::instant, &o.effective_text);
   }
-  json::for_each(member(v, "interpretation"), [&](std::size_t i, const Value& c) {
-    auto cc = rd.concept_of(&c, "interpretation[" + std::to_string(i) + "]");
-    for (auto& cd : cc.codings) o.interpretation.push_back(std::move(cd));
-    if (cc.codings.empty() && !cc.text.empty()) o.interpretation.push_back(Coding{"", "", cc.text});
-  });
-  json::for_each(member(v, "referenceRange"), [&](std::size_t i, const Value& r) {
-    if (!r.IsObject()) return;
-    const std::string p = "referenceRange[" + std::to_string(i) + "]";
-    ReferenceRange rr;
-    rr.low = rd.quantity(member(r, "low"), p + ".low");
-    rr.high = rd.quantity(member(r, "high"), p + ".high");
-    rr.text = std::string(json::string(member(r, "text")).value_or(""));
-    o.reference_ranges.push_back(std::move(rr));
-  });
   json::for_each(member(v, "component"), [&](std::size_t i, const Value& c) {
     if (!c.IsObject()) return;
     const std::string p = "component[" + std::to_string(i) + "].";
     ObservationComponent comp;
     comp.code = rd.concept_of(member(c, "code"), p + "code");
     comp.value = read_value(rd, c, p);
+    read_reading(rd, c, p, comp.data_absent_reason, comp.interpretation, comp.reference_ranges);
     o.components.push_back(std::move(comp));
   });
   return o;

@@ -122,6 +122,9 @@ struct ObservationValue {
 struct ObservationComponent {
   CodeableConcept code;
   ObservationValue value;
+  std::string data_absent_reason;
+  std::vector<Coding> interpretation;  // the component's own: a panel's results each have theirs
+  std::vector<ReferenceRange> reference_ranges;
   bool operator==(const ObservationComponent&) const = default;
 };
 

@@ -335,6 +335,9 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
         part->status = shared->status;
         part->code = comp.code;
         part->value = comp.value;
+        part->data_absent_reason = comp.data_absent_reason;
+        part->interpretation = comp.interpretation;
+        part->reference_ranges = comp.reference_ranges;
         part->effective = shared->effective;
         part->effective_text = shared->effective_text;
         for (auto& m : ms) {

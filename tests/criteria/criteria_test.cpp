@@ -919,3 +919,16 @@ BOOST_AUTO_TEST_CASE(a_frequency_up_to_a_maximum_is_no_single_dose) {
   BOOST_TEST(outcome_of(r["same"], "I6c") ==
              "not_met");  // 60 mg/day: a frequencyMax equal to it changes nothing
 }
+
+// A result inside a component has its own interpretation and reference range (a hepatitis panel's HBsAg).
+BOOST_AUTO_TEST_CASE(a_component_reads_its_own_interpretation) {
+  const std::string panel =
+      R"({"resourceType":"Observation","id":"panel","status":"final","subject":{"reference":"Patient/p"},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"24363-4"}]},"effectiveDateTime":"2026-11-01",)"
+      R"("component":[{"code":{"coding":[{"system":"http://loinc.org","code":"5196-1"}]},)"
+      R"("valueQuantity":{"value":250,"unit":"IU/mL","system":"http://unitsofmeasure.org","code":"[IU]/mL"},)"
+      R"("interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",)"
+      R"("code":"POS"}]}],"referenceRange":[{"high":{"value":0.05,"unit":"IU/mL"}}]}]})";
+  auto r = test::evaluate({patient("p"), panel}, "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "A-HBV") == "met");
+}
