@@ -627,17 +627,19 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   // The line filter skips a line no criterion reads before it is parsed, so it cannot see that the line is a
   // newer version of a kept resource (recoded to a code nothing maps): the older version would then decide.
   // Bulk exports hold one version of each resource; a folder that holds several is told how to read it all.
+  std::string prefilter_warning;
   if (collector.stats().duplicates > 0) {
     std::size_t skipped = 0;
     for (const auto& [type, n] : src.stats().prefiltered_by_type) skipped += n;
-    if (skipped > 0)
-      issues.add(
-          Severity::warning, "versions-and-prefilter", src.describe(), "", "",
-          std::to_string(collector.stats().duplicates) +
-              " resource(s) came in more than one version, and the line filter skipped " +
-              std::to_string(skipped) +
-              " line(s) unparsed: a newer version recoded to a code no criterion reads would not replace "
-              "an older one. Run with --prefilter off to read every line of such a source");
+    if (skipped > 0) {
+      prefilter_warning = std::to_string(collector.stats().duplicates) +
+                          " resource(s) came in more than one version, and the line filter skipped " +
+                          std::to_string(skipped) +
+                          " line(s) unparsed: a newer version recoded to a code no criterion reads would not "
+                          "replace an older "
+                          "one. Run with --prefilter off to read every line of such a source";
+      issues.add(Severity::warning, "versions-and-prefilter", src.describe(), "", "", prefilter_warning);
+    }
   }
   info.as_of = format_day(opts.as_of);
   info.source = src.describe();
@@ -745,6 +747,10 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
         for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
       names.push_back("changes.csv");
       writers.push_back([&] { return report::changes_csv(changes); });
+    } else if (auto r = remove_file(opts.out / "changes.csv"); !r) {
+      // Without a state folder there is nothing to compare with: an earlier night's changes.csv left beside
+      // tonight's candidates would be read as tonight's.
+      return r.error();
     }
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (names[i] == "report.html") continue;  // written above
@@ -790,6 +796,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   s.partitions = collector.partitions();
   s.spilled_bytes = collector.spilled_bytes();
   s.complete = completeness.complete();
+  s.prefilter_warning = prefilter_warning;
   s.candidates_csv = opts.out / "candidates.csv";
   if (state) {
     crash_point("before-commit");

@@ -160,9 +160,8 @@ const char* kExplainHelp =
 const char* kMergeHelp =
     "cohort-finder merge --out DIR SHARD_DIR...\n"
     "  Combines the output folders of `run --shard K/N` (K = 1..N) into candidates.csv, results.ndjson,\n"
-    "  attrition.csv and data_issues.ndjson equal to one unsharded run. Refuses shards made with another "
-    "trial\n"
-    "  definition, mappings, as-of date or export mode.\n";
+    "  attrition.csv, data_issues.ndjson, report.html, group.json and manifest.json equal to one unsharded\n"
+    "  run. Refuses shards made with another trial definition, mappings, as-of date or export mode.\n";
 
 const char* kHistoryHelp =
     "cohort-finder history --state DIR\n"
@@ -180,7 +179,8 @@ const char* kAuditHelp =
 const char* kFeedbackHelp =
     "cohort-finder feedback PATIENT_ID --status screened|enrolled|declined|not-eligible [--note TEXT] "
     "--state DIR\n"
-    "  Records a coordinator's screening outcome; later runs show it in candidates.csv and changes.csv.\n";
+    "  Records a coordinator's screening outcome; later runs show it in candidates.csv, report.html and on\n"
+    "  the rows of changes.csv. The note stays in the state database (with who recorded it, and when).\n";
 
 fs::path data_dir() {
   if (const char* d = std::getenv("COHORT_DATA_DIR"); d && *d) return d;
@@ -694,8 +694,9 @@ int run_command(const std::vector<std::string>& args) {
     log("run", t);
   }
   std::cout << "as of " << format_day(o.as_of) << ": " << sum->patients
-            << " patients evaluated: " << sum->eligible << " eligible, " << sum->possible << " possible, "
-            << sum->ineligible << " ineligible; " << sum->data_issues << " data issues\n";
+            << (sum->patients == 1 ? " patient" : " patients") << " evaluated: " << sum->eligible
+            << " eligible, " << sum->possible << " possible, " << sum->ineligible << " ineligible; "
+            << sum->data_issues << (sum->data_issues == 1 ? " data issue\n" : " data issues\n");
   if (o.export_mode == report::ExportMode::counts)
     std::cout << "counts only (no patient-level output): "
               << fs::absolute(o.out / "attrition.csv").lexically_normal().string() << "\n";
@@ -710,6 +711,7 @@ int run_command(const std::vector<std::string>& args) {
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
   if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
+  if (!sum->prefilter_warning.empty()) log("warning", "warning: " + sum->prefilter_warning);
   if (sum->not_stored > 0)
     log("pull",
         std::to_string(sum->not_stored) +
@@ -745,6 +747,13 @@ Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std:
   return store::StateStore::open(dir);
 }
 
+// Without a state folder named it is a usage error (2); a named one that cannot be used, a source failure
+// (4).
+int state_failure_code(std::map<std::string, std::string>& f) {
+  const char* env = std::getenv("COHORT_STATE_DIR");
+  return (f.count("state") && !f["state"].empty()) || (env && *env) ? kSource : kUsage;
+}
+
 int explain_command(const std::vector<std::string>& args) {
   std::map<std::string, std::string> f;
   std::vector<std::string> pos;
@@ -761,11 +770,16 @@ int explain_command(const std::vector<std::string>& args) {
     auto st = open_state(f);
     if (!st) {
       std::cerr << "cohort-finder explain: " << st.error().what() << "\n";
-      return kUsage;
+      return state_failure_code(f);
     }
     std::int64_t run = 0;
     if (f.count("run")) {
-      run = std::atoll(f["run"].c_str());
+      const std::string& r = f["run"];
+      if (r.empty() || r.size() > 18 || r.find_first_not_of("0123456789") != std::string::npos) {
+        std::cerr << "cohort-finder explain: --run takes a run number (see `cohort-finder history`)\n";
+        return kUsage;
+      }
+      run = std::atoll(r.c_str());
     } else {
       auto last = (*st)->last_finished_run();
       if (!last || !*last) {
@@ -844,7 +858,7 @@ int with_state(const std::vector<std::string>& args, const char* name, const cha
   auto st = open_state(f);
   if (!st) {
     std::cerr << "cohort-finder " << name << ": " << st.error().what() << "\n";
-    return kUsage;
+    return state_failure_code(f);
   }
   return body(**st, pos);
 }
@@ -923,13 +937,23 @@ int feedback_command(const std::vector<std::string>& args) {
   }
   static const std::set<std::string> kStatuses = {"screened", "enrolled", "declined", "not-eligible"};
   if (pos.size() != 1 || !kStatuses.count(f["status"])) {
+    if (pos.size() == 1)
+      std::cerr << "cohort-finder feedback: --status is screened, enrolled, declined or not-eligible"
+                << (f.count("status") ? ", not '" + sanitize_for_log(f["status"], 40) + "'" : "") << "\n";
     std::cerr << kFeedbackHelp;
     return kUsage;
   }
   auto st = open_state(f);
   if (!st) {
     std::cerr << "cohort-finder feedback: " << st.error().what() << "\n";
-    return kUsage;
+    return state_failure_code(f);
+  }
+  // A mistyped id would be recorded for no one: said, though recorded (the patient may come in later).
+  if (auto last = (*st)->last_finished_run(); last && *last) {
+    auto known = (*st)->result((*last)->id, pos[0]);
+    if (known && !*known)
+      std::cerr << "cohort-finder feedback: warning: patient '" << sanitize_for_log(pos[0], 64)
+                << "' is not in the last run (" << (*last)->id << "): check the id\n";
   }
   store::Feedback fb{pos[0], f["status"], f["note"], store::now_utc(), store::current_user()};
   if (auto a = (*st)->add_feedback(fb); !a) {

@@ -67,6 +67,19 @@ chk=$("$bin" run --check true 2>&1)
 check "--check exits 0" test $? -eq 0
 "$bin" run --check yes >/dev/null 2>&1
 check "a yes/no option takes only true or false (exit 2)" test $? -eq 2
+# feedback: a status it does not know is named; an id in no result of the last run is recorded with a warning.
+fb_state=$(mktemp -d) && "$bin" run --as-of 2026-11-26 --out fb-out --state "$fb_state" >/dev/null 2>&1
+err=$("$bin" feedback cc-001 --status bogus --state "$fb_state" 2>&1)
+check "feedback: an unknown status exits 2" test $? -eq 2
+check "... saying which" grep -q "not 'bogus'" <<<"$err"
+err=$("$bin" feedback cc-999 --status screened --state "$fb_state" 2>&1)
+check "feedback: an id not in the last run is recorded (exit 0)" test $? -eq 0
+check "... with a warning" grep -q "patient 'cc-999' is not in the last run" <<<"$err"
+"$bin" explain cc-001 --state "$fb_state" --run abc >/dev/null 2>&1
+check "explain --run takes a number (exit 2)" test $? -eq 2
+"$bin" history --state "$fb_state/none" >/dev/null 2>&1
+check "history on a folder without a state database exits 4" test $? -eq 4
+rm -rf "$fb_state"
 check "--check counts the unverified codes" grep -q '^mappings: [0-9]* codes are marked "verified": false' <<<"$chk"
 check "--check lists an unverified code" grep -qx '  concepts.json creatinine: loinc 2160-0 (code not verified)' <<<"$chk"
 check "--check does not list a verified code" bash -c "! grep -q '14682-9' <<<\"\$1\"" _ "$chk"
@@ -233,8 +246,9 @@ mkdir -p ver-src
 cv() { echo "{\"resourceType\":\"Condition\",\"id\":\"c1\",\"meta\":{\"versionId\":\"$1\"},\"subject\":{\"reference\":\"Patient/v1\"},\"code\":{\"coding\":[{\"system\":\"http://snomed.info/sct\",\"code\":\"55464009\"}]}}"; }
 { echo '{"resourceType":"Patient","id":"v1","birthDate":"1990-01-01"}'; cv 1; cv 2
   echo '{"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":"Patient/v1"},"code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]}}'; } >ver-src/data.ndjson
-"$bin" run --source ver-src --as-of 2026-11-26 --out ver-out >/dev/null 2>&1
+err=$("$bin" run --source ver-src --as-of 2026-11-26 --out ver-out 2>&1 >/dev/null)
 check "versions and the line filter: the run warns" grep -q '"kind":"versions-and-prefilter"' ver-out/data_issues.ndjson
+check "... on the terminal too" grep -q "warning: 1 resource(s) came in more than one version" <<<"$err"
 "$bin" run --source ver-src --as-of 2026-11-26 --out ver-out2 --prefilter off >/dev/null 2>&1
 check "... and not with --prefilter off" bash -c "! grep -q versions-and-prefilter ver-out2/data_issues.ndjson"
 # A merged record (Patient.link replaced-by) is evaluated under each id apart: said as a data issue on both.
@@ -279,6 +293,10 @@ check "changes: the summary counts it" grep -q "since run 2 .*1 not read tonight
 check "changes: night 4 is complete" test $? -eq 0
 check "changes: on a complete night the candidate no longer in the source is 'dropped', screening status kept" \
   grep -q '^dropped,"inc-a",possible,,[0-9]*,,"no longer in the source","screened"' inc-out4/changes.csv
+# Without a state folder there are no changes: an earlier night's changes.csv in the folder goes.
+mkdir -p stale-out && echo "change,patient_id" >stale-out/changes.csv
+"$bin" run --as-of 2026-11-26 --out stale-out >/dev/null 2>&1
+check "a run without --state removes an earlier changes.csv from its folder" test ! -e stale-out/changes.csv
 # A state folder follows the whole cohort: a shard run on it would make everyone outside the shard look dropped.
 err=$("$bin" run --as-of 2026-11-26 --out shard-state-out --state shard-state --shard 1/2 2>&1)
 check "--shard with --state is a usage error (exit 2)" test $? -eq 2
