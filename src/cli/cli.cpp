@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -143,9 +144,9 @@ const char* kRunHelp =
     "                  later runs export only what changed (_since) and a killed run resumes its export job\n"
     "  --bulk-level system|patient|group:ID  which $export (default system); --concurrency N files at once\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
-    "  --check true    load the settings, trial definition and mappings and, for a server with bearer or\n"
-    "                  basic auth, the token or password file; contact no server, read no data; exit 0\n"
-    "                  if all is well\n"
+    "  --check true    load the settings, trial definition and mappings and, for a server, check its URL\n"
+    "                  and CA file and read the bearer or basic auth token or password file; contact no\n"
+    "                  server, read no data; exit 0 if all is well\n"
     "Writes candidates.csv, results.ndjson, attrition.csv, data_issues.ndjson, report.html "
     "(self-contained),\n"
     "group.json (FHIR R4 Group of the candidates) and manifest.json; with --state also changes.csv;\n"
@@ -487,6 +488,24 @@ int run_command(const std::vector<std::string>& args) {
   if (!prepared) {
     std::cerr << "cohort-finder: " << prepared.error().what() << "\n";
     return kConfig;
+  }
+  // Settings a server run would refuse only once it starts: refused here, as settings (exit 2), by --check
+  // too.
+  if (s.is_server()) {
+    auto url = transport::Url::parse(s.sources[0]);
+    if (!url) {
+      std::cerr << "cohort-finder: --source: " << url.error().what() << "\n";
+      return kUsage;
+    }
+    if (url->scheme == "http" && !url->is_loopback()) {
+      std::cerr << "cohort-finder: --source " << url->redacted()
+                << ": plain http only to this machine (a local proxy); use https\n";
+      return kUsage;
+    }
+    if (!s.ca_file.empty() && !std::ifstream(s.ca_file)) {
+      std::cerr << "cohort-finder: --ca-file " << s.ca_file << ": cannot be read\n";
+      return kUsage;
+    }
   }
   if (f.count("check") && f["check"] == "true") {
     // Validates settings, trial definition and mappings without reading any data (for deployment checks).

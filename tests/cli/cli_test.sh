@@ -67,6 +67,10 @@ chk=$("$bin" run --check true 2>&1)
 check "--check exits 0" test $? -eq 0
 "$bin" run --check yes >/dev/null 2>&1
 check "a yes/no option takes only true or false (exit 2)" test $? -eq 2
+"$bin" run --check true --source http://ehr.example.org/fhir >/dev/null 2>&1
+check "--check refuses plain http to another machine (exit 2), as the run would" test $? -eq 2
+"$bin" run --check true --source https://ehr.example.org/fhir --ca-file /nonexistent/ca.pem >/dev/null 2>&1
+check "--check refuses a CA file it cannot read (exit 2)" test $? -eq 2
 # feedback: a status it does not know is named; an id in no result of the last run is recorded with a warning.
 fb_state=$(mktemp -d) && "$bin" run --as-of 2026-11-26 --out fb-out --state "$fb_state" >/dev/null 2>&1
 err=$("$bin" feedback cc-001 --status bogus --state "$fb_state" 2>&1)
