@@ -130,6 +130,17 @@ Status apply_config_file(const std::string& path, Settings& s) {
 }
 
 Status apply_environment(Settings& s) {
+  // RELIABILITY H2: secrets from files only. A variable that used to carry one is refused, not ignored, so
+  // that a deployment still passing it learns to move it (whatever
+  // the source: the variable is in every process the run starts either way).
+  for (const char* old : {"COHORT_FHIR_TOKEN", "COHORT_FHIR_PASSWORD"})
+    if (const char* v = std::getenv(old); v && *v)
+      return make_error(
+          std::string(old) +
+              " is set: secrets are not read from the environment (every child process inherits "
+              "it, /proc shows it); put it in a file only this user can read and give "
+              "token_file or password_file, or a systemd credential (deploy/README.md)",
+          "auth");
   auto env = [](const char* name) -> const char* {
     const char* v = std::getenv(name);
     return v && *v ? v : nullptr;
@@ -169,16 +180,6 @@ Status apply_environment(Settings& s) {
 
 Result<std::string> authorization(const Settings& s) {
   if (s.auth == "none" || s.auth == "smart") return std::string();  // SmartAuth supplies its own header
-  // RELIABILITY H2: secrets from files only. A variable that used to carry one is refused, not ignored, so
-  // that a deployment still passing it learns to move it.
-  for (const char* old : {"COHORT_FHIR_TOKEN", "COHORT_FHIR_PASSWORD"})
-    if (const char* v = std::getenv(old); v && *v)
-      return make_error(
-          std::string(old) +
-              " is set: secrets are not read from the environment (every child process inherits "
-              "it, /proc shows it); put it in a file only this user can read and give "
-              "token_file or password_file, or a systemd credential (deploy/README.md)",
-          "auth");
   if (s.auth == "bearer") {
     if (s.token_file.empty())
       return make_error(

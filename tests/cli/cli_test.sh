@@ -67,6 +67,8 @@ chk=$("$bin" run --check true 2>&1)
 check "--check exits 0" test $? -eq 0
 "$bin" run --check yes >/dev/null 2>&1
 check "a yes/no option takes only true or false (exit 2)" test $? -eq 2
+COHORT_FHIR_TOKEN=secret "$bin" run --as-of 2026-11-26 --out env-token-out >/dev/null 2>&1
+check "a token in the environment is refused whatever the source (exit 2)" test $? -eq 2
 "$bin" run --check true --source http://ehr.example.org/fhir >/dev/null 2>&1
 check "--check refuses plain http to another machine (exit 2), as the run would" test $? -eq 2
 "$bin" run --check true --source https://ehr.example.org/fhir --ca-file /nonexistent/ca.pem >/dev/null 2>&1
