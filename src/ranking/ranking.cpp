@@ -148,7 +148,8 @@ PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
   if (out.tier != Tier::ineligible) lab_series(ctx, out);
   const auto& w = trial.ranking;
   out.score = w.per_criterion_in_favour * out.in_favour + w.per_sledai2k_point * out.bounds.sledai2k +
-              w.per_eular_acr_point * out.bounds.eular_acr;
+              // Without the entry criterion (ANA >= 1:80) the EULAR/ACR points classify nothing.
+              w.per_eular_acr_point * (out.bounds.eular_entry ? out.bounds.eular_acr : 0);
   if (out.newest_key_result) {
     const double age = ctx.as_of - *out.newest_key_result;
     out.score += w.recency_weight * std::pow(0.5, age / w.recency_half_life_days);

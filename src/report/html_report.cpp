@@ -632,7 +632,8 @@ class Page {
     if (!pseudonymised(mode_) && !o.birth_date.empty()) who += " \xC2\xB7 born " + esc(o.birth_date);
     if (!o.screening_status.empty()) who += " \xC2\xB7 screening: " + esc(o.screening_status);
     who += " \xC2\xB7 lab-only lower bounds: SLEDAI-2K " + std::to_string(o.bounds.sledai2k) +
-           ", EULAR/ACR " + std::to_string(o.bounds.eular_acr);
+           ", EULAR/ACR " + std::to_string(o.bounds.eular_acr) +
+           (o.bounds.eular_entry ? "" : " (without the ANA entry criterion: classifies nothing)");
     out_ += "<p class=\"small\">" + who + "</p>";
     if (!o.check_next.empty()) {
       out_ += "<h3>Check next</h3><ul class=\"cn\">";

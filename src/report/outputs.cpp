@@ -71,7 +71,8 @@ std::string candidates_csv(const std::vector<ranking::PatientOutcome>& outcomes)
            format_score(o.score) + "," + csv_field(o.screening_status) + "," + std::to_string(o.in_favour) +
            "," + std::to_string(o.unknown) + "," + std::to_string(o.against) + "," +
            std::to_string(o.manual) + "," + csv_field(check) + "," + std::to_string(o.bounds.sledai2k) + "," +
-           std::to_string(o.bounds.eular_acr);
+           // Empty without the entry criterion: the points classify nothing then (results.ndjson has both).
+           (o.bounds.eular_entry ? std::to_string(o.bounds.eular_acr) : std::string());
     for (const char* k : kKeys) {
       const ranking::KeyValue* kv = nullptr;
       for (const auto& x : o.key_values)
