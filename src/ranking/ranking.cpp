@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/date.hpp"
+#include "criteria/evidence.hpp"
 #include "criteria/result_order.hpp"
 #include "terminology/values.hpp"
 
@@ -118,6 +120,13 @@ PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx) {
   out.patient_id = ctx.rec.id;
   if (const auto& p = ctx.rec.patient) {
     out.deceased = p->deceased && (!p->deceased_date || p->deceased_date->first <= ctx.as_of);
+    if (out.deceased) {
+      criteria::Evidence e = criteria::evidence_from(p->h);
+      e.original = p->deceased_date ? "deceasedDateTime" : "deceasedBoolean true";
+      if (p->deceased_date) e.date = format_day(p->deceased_date->first);
+      e.note = "deceased on or before the as-of date: never a candidate";
+      out.deceased_evidence.push_back(std::move(e));
+    }
     out.gender = p->gender;
     out.birth_date = p->birth_date_text;
     out.name = p->name;
@@ -166,6 +175,7 @@ void strip_evidence(PatientOutcome& o) {
   std::vector<std::string>().swap(o.check_next);
   std::vector<KeyValue>().swap(o.key_values);
   std::vector<LabPoint>().swap(o.series);
+  std::vector<criteria::Evidence>().swap(o.deceased_evidence);
   criteria::ScoreBounds bounds;
   bounds.sledai2k = o.bounds.sledai2k;
   bounds.eular_acr = o.bounds.eular_acr;

@@ -36,6 +36,7 @@ struct PatientOutcome {
   double score = 0;
   int rank = 0;  // 1-based among eligible+possible; 0 for ineligible
   bool deceased = false;
+  std::vector<criteria::Evidence> deceased_evidence;  // the Patient resource that says so, when deceased
   std::string gender;
   std::string birth_date;
   std::string name;  // only shown in identified exports

@@ -168,6 +168,11 @@ std::string ResultLines::line(const ranking::PatientOutcome& o) const {
     w.key("rank").integer(o.rank);
     w.key("score").raw_number(format_score(o.score));
     if (o.deceased) w.key("deceased").boolean(true);
+    if (!o.deceased_evidence.empty()) {
+      w.key("deceased_evidence").begin_array();
+      for (const auto& e : o.deceased_evidence) write_evidence(w, e);
+      w.end_array();
+    }
     // What report.html shows of the patient and their labs, so that `merge` can write the report from the
     // lines alone (report/result_reader.hpp). Pseudonymised (de-identified) lines stay without it: they
     // cannot be merged, as their withheld scores no longer give the order (app/merge.hpp).
@@ -499,7 +504,29 @@ Result<std::string> explain_line(const std::string& line, const std::string& pat
     auto rank = json::number_text(json::member(doc, "rank"));
     if (rank && *rank != "0") out += ", rank " + std::string(*rank);
     out += ", score " + std::string(json::number_text(json::member(doc, "score")).value_or("0")) + "\n";
-    if (json::boolean(json::member(doc, "deceased")).value_or(false)) out += "  The patient is deceased.\n";
+    auto print_evidence = [&](const json::Value& e) {
+      out += "    - " + s(json::member(e, "resource"));
+      std::string v = s(json::member(e, "versionId"));
+      if (!v.empty()) out += " (version " + v + ")";
+      std::string date = s(json::member(e, "date"));
+      if (!date.empty()) out += " dated " + date;
+      std::string orig = s(json::member(e, "original"));
+      if (!orig.empty()) out += ": " + orig;
+      std::string norm = s(json::member(e, "normalised"));
+      if (!norm.empty() && norm != orig) out += " -> " + norm;
+      out += "\n";
+      std::string coding = s(json::member(e, "coding"));
+      if (!coding.empty()) out += "      code " + coding + "; rule: " + s(json::member(e, "rule")) + "\n";
+      std::string conv = s(json::member(e, "conversion"));
+      if (!conv.empty()) out += "      conversion: " + conv + "\n";
+      std::string note = s(json::member(e, "note"));
+      if (!note.empty()) out += "      " + note + "\n";
+    };
+    if (json::boolean(json::member(doc, "deceased")).value_or(false)) {
+      out += "  The patient is deceased.\n";
+      json::for_each(json::member(doc, "deceased_evidence"),
+                     [&](std::size_t, const json::Value& e) { print_evidence(e); });
+    }
     json::for_each(json::member(doc, "deciding"), [&](std::size_t i, const json::Value& d) {
       out += (i == 0 ? "  Ineligible because of: " : ", ") + s(&d);
     });
@@ -528,24 +555,8 @@ Result<std::string> explain_line(const std::string& line, const std::string& pat
              "\n";
       std::string reason = s(json::member(c, "reason"));
       if (!reason.empty()) out += "    because: " + reason + "\n";
-      json::for_each(json::member(c, "evidence"), [&](std::size_t, const json::Value& e) {
-        out += "    - " + s(json::member(e, "resource"));
-        std::string v = s(json::member(e, "versionId"));
-        if (!v.empty()) out += " (version " + v + ")";
-        std::string date = s(json::member(e, "date"));
-        if (!date.empty()) out += " dated " + date;
-        std::string orig = s(json::member(e, "original"));
-        if (!orig.empty()) out += ": " + orig;
-        std::string norm = s(json::member(e, "normalised"));
-        if (!norm.empty() && norm != orig) out += " -> " + norm;
-        out += "\n";
-        std::string coding = s(json::member(e, "coding"));
-        if (!coding.empty()) out += "      code " + coding + "; rule: " + s(json::member(e, "rule")) + "\n";
-        std::string conv = s(json::member(e, "conversion"));
-        if (!conv.empty()) out += "      conversion: " + conv + "\n";
-        std::string note = s(json::member(e, "note"));
-        if (!note.empty()) out += "      " + note + "\n";
-      });
+      json::for_each(json::member(c, "evidence"),
+                     [&](std::size_t, const json::Value& e) { print_evidence(e); });
     });
     if (const json::Value* status = json::member(json::member(doc, "screening"), "status"))
       out += "Screening status: " + s(status) + "\n";

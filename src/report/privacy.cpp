@@ -146,6 +146,7 @@ struct Deidentifier {
       for (auto& e : r.evidence) evidence(e);
     }
     for (auto& e : o.bounds.evidence) evidence(e);
+    for (auto& e : o.deceased_evidence) evidence(e);
     for (auto& c : o.check_next) c = check_next(c);
     for (auto& kv : o.key_values) {
       // Prefer the plotted value (canonical unit, made by the tool) over the text as written.

@@ -76,6 +76,8 @@ Result<ranking::PatientOutcome> read_result_line(const criteria::Trial& trial, s
   if (!number(member(doc, "rank"), o.rank)) return make_error("no valid rank", where);
   if (!number(member(doc, "score"), o.score)) return make_error("no valid score", where);
   o.deceased = json::boolean(member(doc, "deceased")).value_or(false);
+  json::for_each(member(doc, "deceased_evidence"),
+                 [&](std::size_t, const json::Value& e) { o.deceased_evidence.push_back(evidence(e)); });
   o.name = text(member(doc, "name"));
   o.gender = text(member(doc, "gender"));
   o.birth_date = text(member(doc, "birth_date"));

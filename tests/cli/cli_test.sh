@@ -45,6 +45,8 @@ check "explain exits 0" test $? -eq 0
 check "explain shows the deciding creatinine with conversion" grep -q "umol/L / 88.42" <<<"$ex"
 check "explain names the resource" grep -q "Observation/" <<<"$ex"
 check "explain of an unknown patient fails" bash -c "! '$bin' explain nobody --out cohort-output 2>/dev/null"
+check "explain of a deceased patient names the Patient resource and its date" \
+  grep -q "Patient/cc-044 (version 1) dated 2026-11-20: deceasedDateTime" <<<"$("$bin" explain cc-044 --out cohort-output)"
 # An ineligible patient's line details the criteria that excluded them; the others show their outcome only,
 # unless --ineligible-detail full asks for every criterion (then candidates' lines are unchanged).
 line=$(grep '"patient":"cc-049"' cohort-output/results.ndjson)

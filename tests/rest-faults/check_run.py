@@ -297,6 +297,8 @@ def _canon(r):
     for c in r["criteria"]:
         for e in c["evidence"]:
             e.pop("location", None)
+    for e in r.get("deceased_evidence", []):
+        e.pop("location", None)
     # Numbers in text may be re-serialised by the server (see compare_results.py).
     return re.sub(r"(\d+)\.(\d*?)0+(?!\d)", lambda m: m.group(1) + ("." + m.group(2) if m.group(2) else ""),
                   json.dumps(r, sort_keys=True))

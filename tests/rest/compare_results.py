@@ -40,6 +40,8 @@ def load(path, candidates_only, ignore_versions=False):
             for c in r["criteria"]:
                 for e in c["evidence"]:
                     e.pop("location", None)
+            for e in r.get("deceased_evidence", []):
+                e.pop("location", None)
             if ignore_versions:
                 r = drop_versions(r)
             out[r["patient"]] = canon(r)
