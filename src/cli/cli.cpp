@@ -144,6 +144,7 @@ const char* kRunHelp =
     "                  later runs export only what changed (_since) and a killed run resumes its export job\n"
     "  --bulk-level system|patient|group:ID  which $export (default system); --concurrency N files at once\n"
     "  --log-format text|json  progress on stderr (json: one JSON object per line, for cron); --quiet true\n"
+    "                  leaves only warnings, errors and the audit log's head (with --state)\n"
     "  --check true    load the settings, trial definition and mappings and, for a server, check its URL\n"
     "                  and CA file and read the bearer or basic auth token or password file; contact no\n"
     "                  server, read no data; exit 0 if all is well\n"
@@ -736,9 +737,12 @@ int run_command(const std::vector<std::string>& args) {
         std::to_string(sum->not_stored) +
             " resource(s) of patients read for the first time on this incomplete night were not stored: "
             "they are read in full again next night");
+  // The audit log's head goes to the journal even with --quiet: deploy/README.md has sites keep it there, out
+  // of the state folder's reach, as an anchor for `audit`.
   if (sum->audit_entry > 0)
-    log("audit", "log head: entry " + std::to_string(sum->audit_entry) + ", sha256 " + sum->audit_hash +
-                     " (also in manifest.json)");
+    Logger(false, s.log_format == "json")("audit", "log head: entry " + std::to_string(sum->audit_entry) +
+                                                       ", sha256 " + sum->audit_hash +
+                                                       " (also in manifest.json)");
   if (!sum->anchor_error.empty())
     std::cerr << "cohort-finder: WARNING: manifest.json could not be given the audit log's head (the run is "
                  "recorded): "
