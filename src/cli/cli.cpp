@@ -731,7 +731,8 @@ int run_command(const std::vector<std::string>& args) {
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
   if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
-  if (!sum->prefilter_warning.empty()) log("warning", "warning: " + sum->prefilter_warning);
+  if (!sum->prefilter_warning.empty())  // a warning: shown with --quiet too
+    Logger(false, s.log_format == "json")("warning", "warning: " + sum->prefilter_warning);
   if (sum->not_stored > 0)
     log("pull",
         std::to_string(sum->not_stored) +
