@@ -1346,7 +1346,7 @@ def write(out_dir):
     expected = {
         "format": "cohort-finder/expected@1",
         "trial": "NCT07177911",
-        "trial_definition": "mappings/trials/nct07177911.json (version 2026-11-27.1)",
+        "trial_definition": "mappings/trials/nct07177911.json (version 2026-11-29.1)",
         "as_of": AS_OF,
         "input": ["fhir-samples/ndjson", "fhir-samples/bundles"],
         "adjudication": "by hand from docs/trial-definition.md, criterion by criterion; see fhir-samples/README.md",
