@@ -250,7 +250,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   const auto& terms = prepared.terms;
   const criteria::Trial* trial = &prepared.trial;
 
-  if (auto d = make_private_dir(opts.out, "output folder"); !d) return d.error();
+  bool out_tightened = false;
+  if (auto d = make_private_dir(opts.out, "output folder", &out_tightened); !d) return d.error();
 
   std::unique_ptr<store::StateStore>& state = ledger.state;
   store::RunRecord record;
@@ -797,6 +798,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   s.spilled_bytes = collector.spilled_bytes();
   s.complete = completeness.complete();
   s.prefilter_warning = prefilter_warning;
+  s.out_made_private = out_tightened;
   s.candidates_csv = opts.out / "candidates.csv";
   if (state) {
     crash_point("before-commit");

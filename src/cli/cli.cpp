@@ -731,6 +731,10 @@ int run_command(const std::vector<std::string>& args) {
                      " and later (--keep-lines " + std::to_string(s.keep_lines) +
                      "); older runs keep their decisions");
   if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
+  if (sum->out_made_private)
+    Logger(false, s.log_format == "json")(
+        "warning", "warning: the output folder " + o.out.string() +
+                       " was readable by others and is now private (0700): patient data stay with this user");
   if (!sum->prefilter_warning.empty())  // a warning: shown with --quiet too
     Logger(false, s.log_format == "json")("warning", "warning: " + sum->prefilter_warning);
   if (sum->not_stored > 0)

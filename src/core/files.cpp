@@ -47,7 +47,7 @@ Status sync_directory(const std::filesystem::path& path) {
 
 }  // namespace
 
-Status make_private_dir(const std::filesystem::path& dir, std::string_view what) {
+Status make_private_dir(const std::filesystem::path& dir, std::string_view what, bool* tightened) {
   const std::string name(what);
   // The folder itself is opened without following a link, then checked and changed through that descriptor:
   // nothing can swap it for a link between the check and the chmod.
@@ -77,6 +77,8 @@ Status make_private_dir(const std::filesystem::path& dir, std::string_view what)
     problem = "the " + name + " is writable by every user: use a private folder";
   else if (::fchmod(fd, 0700) != 0)
     problem = "cannot make the " + name + " private: " + std::strerror(errno);
+  else if (tightened)
+    *tightened = (st.st_mode & 077) != 0;
   ::close(fd);
   if (!problem.empty()) return make_error(problem, dir.string());
   return Status::success();

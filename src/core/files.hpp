@@ -12,8 +12,9 @@ namespace cf {
 // Creates `dir` (and its parents) or checks the one that is there, and makes it 0700 (RELIABILITY H4). An
 // existing folder is refused when it is a symbolic link (whoever can change the link chooses where patient
 // data goes), not a folder, owned by another user, or writable by others (anyone may have put files or
-// links in it). `what` names the folder in errors ("output folder").
-Status make_private_dir(const std::filesystem::path& dir, std::string_view what);
+// links in it). `what` names the folder in errors ("output folder"). `tightened`, when given, is set when an
+// existing folder others could read or enter was made private (a shared folder stops being shared: say so).
+Status make_private_dir(const std::filesystem::path& dir, std::string_view what, bool* tightened = nullptr);
 
 // Removes `path` if it is there (a missing file is success), and makes the removal durable (fsync of the
 // folder).
