@@ -302,9 +302,9 @@ check "changes: night 4 is complete" test $? -eq 0
 check "changes: on a complete night the candidate no longer in the source is 'dropped', screening status kept" \
   grep -q '^dropped,"inc-a",possible,,[0-9]*,,"no longer in the source","screened"' inc-out4/changes.csv
 # An existing output folder others could read is made private, and the run says so.
-mkdir -m 755 shared-out
-err=$("$bin" run --as-of 2026-11-26 --out shared-out --quiet true 2>&1 >/dev/null)
-check "a shared output folder is made private (0700)" test "$(stat -c %a shared-out)" = 700
+mkdir -m 755 readable-out
+err=$("$bin" run --as-of 2026-11-26 --out readable-out --quiet true 2>&1 >/dev/null)
+check "a shared output folder is made private (0700)" test "$(stat -c %a readable-out)" = 700
 check "... and the run says so" grep -q "was readable by others and is now private" <<<"$err"
 # Without a state folder there are no changes: an earlier night's changes.csv in the folder goes.
 mkdir -p stale-out && echo "change,patient_id" >stale-out/changes.csv
