@@ -174,12 +174,16 @@ std::optional<Decimal> prednisone_equivalent(const Decimal& mg,
 // was never closed, or two prescriptions taken together) may or may not add up: their total lies between
 // the smallest of them and their sum. A use that may not run that day (UseSpan::uncertain_from) adds from
 // 0 up to its dose. A cream, eye drops or an inhaler (local_route) is no systemic dose and is left out.
+// Administrations of a drug on the day are separate doses given: they add up, and their total is one record
+// beside the orders and statements (which may be the same doses, ordered).
 DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations) {
   DoseParts d;
   struct Drug {
     std::optional<Decimal> smallest;
     Decimal sum = Decimal::from_int(0);
     bool overflow = false;
+    bool given = false;  // administrations, summed in given_low / given_high
+    Decimal given_low = Decimal::from_int(0), given_high = Decimal::from_int(0);
   };
   std::map<std::string, Drug> drugs;
   for (const auto& m : ctx.rec.medications) {
@@ -212,6 +216,19 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     e.conversion = how + " = " + range_text(mg->low, mg->high) + " mg/day " + m.match.ingredient->id + " x " +
                    m.match.ingredient->prednisone_mg_per_mg->text();
     Drug& g = drugs[m.match.ingredient->id];
+    if (m.use->h.type == fhir::ResourceType::medication_administration) {
+      auto gl = certain ? g.given_low.plus(*lo) : std::optional<Decimal>(g.given_low);
+      auto gh = g.given_high.plus(*hi);
+      if (gl && gh) {
+        g.given = true;
+        g.given_low = *gl;
+        g.given_high = *gh;
+      } else {
+        g.overflow = true;
+      }
+      d.ev.push_back(std::move(e));
+      continue;
+    }
     if (certain && (!g.smallest || *lo < *g.smallest)) g.smallest = *lo;
     if (auto sum = g.sum.plus(*hi))
       g.sum = *sum;
@@ -219,7 +236,14 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
       g.overflow = true;
     d.ev.push_back(std::move(e));
   }
-  for (const auto& [id, g] : drugs) {
+  for (auto& [id, g] : drugs) {
+    if (g.given) {  // the day's administrations as one record
+      if (!g.smallest || g.given_low < *g.smallest) g.smallest = g.given_low;
+      if (auto sum = g.sum.plus(g.given_high))
+        g.sum = *sum;
+      else
+        g.overflow = true;
+    }
     auto lo = d.low.plus(g.smallest.value_or(Decimal::from_int(0)));  // none certain: from 0
     auto hi = d.high.plus(g.sum);
     if (!lo || !hi || g.overflow) {  // beyond any real dose: left as a dose that cannot be computed

@@ -932,3 +932,22 @@ BOOST_AUTO_TEST_CASE(a_component_reads_its_own_interpretation) {
   auto r = test::evaluate({patient("p"), panel}, "2026-11-26");
   BOOST_TEST(outcome_of(r["p"], "A-HBV") == "met");
 }
+
+// Administrations are doses given: three of 40 mg methylprednisolone on a day are 120 mg (150 prednisone-eq),
+// and 20 such days meet E-SLN's ">= 100 mg/day for >= 14 days" (they read 50-150, as if duplicates).
+BOOST_AUTO_TEST_CASE(administrations_on_one_day_add_up) {
+  std::vector<std::string> lines = {patient("p")};
+  for (int day = 7; day <= 26; ++day)
+    for (int dose = 0; dose < 3; ++dose) {
+      const std::string id = "a" + std::to_string(day) + "-" + std::to_string(dose);
+      const std::string date = "2026-11-" + std::string(day < 10 ? "0" : "") + std::to_string(day);
+      lines.push_back(
+          R"({"resourceType":"MedicationAdministration","id":")" + id +
+          R"(","status":"completed","subject":{"reference":"Patient/p"},"medicationCodeableConcept":{"coding":)"
+          R"([{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"6902"}]},"effectiveDateTime":")" +
+          date +
+          R"(","dosage":{"dose":{"value":40,"unit":"mg","system":"http://unitsofmeasure.org","code":"mg"}}})");
+    }
+  auto r = test::evaluate(lines, "2026-11-26");
+  BOOST_TEST(outcome_of(r["p"], "E-SLN") == "met");
+}
