@@ -189,7 +189,13 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
   for (const auto& m : ctx.rec.medications) {
     if (!is_gc(m) || !m.match.ingredient->prednisone_mg_per_mg) continue;
     if (oral_only && !oral_or_unspecified(*m.use)) continue;
-    if (!administrations && m.use->h.type == fhir::ResourceType::medication_administration) continue;
+    const bool given = m.use->h.type == fhir::ResourceType::medication_administration;
+    if (!administrations && given) continue;
+    // An administration without a route may be an IV pulse: for an oral dose only a stated oral route counts.
+    if (oral_only && given &&
+        std::all_of(m.use->dosages.begin(), m.use->dosages.end(),
+                    [](const auto& dosage) { return dosage.route.empty(); }))
+      continue;
     if (local_route(*m.use)) continue;
     UseSpan s = span_of(*m.use, ctx.as_of);
     if (!s.counts || *s.start > day || *s.end < day) continue;
@@ -216,7 +222,7 @@ DoseParts gc_on_day(Context& ctx, Days day, bool oral_only, bool administrations
     e.conversion = how + " = " + range_text(mg->low, mg->high) + " mg/day " + m.match.ingredient->id + " x " +
                    m.match.ingredient->prednisone_mg_per_mg->text();
     Drug& g = drugs[m.match.ingredient->id];
-    if (m.use->h.type == fhir::ResourceType::medication_administration) {
+    if (given) {
       auto gl = certain ? g.given_low.plus(*lo) : std::optional<Decimal>(g.given_low);
       auto gh = g.given_high.plus(*hi);
       if (gl && gh) {
