@@ -633,12 +633,12 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     std::size_t skipped = 0;
     for (const auto& [type, n] : src.stats().prefiltered_by_type) skipped += n;
     if (skipped > 0) {
-      prefilter_warning = std::to_string(collector.stats().duplicates) +
-                          " resource(s) came in more than one version, and the line filter skipped " +
-                          std::to_string(skipped) +
-                          " line(s) unparsed: a newer version recoded to a code no criterion reads would not "
-                          "replace an older "
-                          "one. Run with --prefilter off to read every line of such a source";
+      prefilter_warning =
+          std::to_string(collector.stats().duplicates) +
+          " resource(s) came in more than one version, and the line filter skipped " +
+          std::to_string(skipped) +
+          " line(s) unparsed: a newer version recoded to a code no criterion reads would not "
+          "replace an older one. Run with --prefilter off to read every line of such a source";
       issues.add(Severity::warning, "versions-and-prefilter", src.describe(), "", "", prefilter_warning);
     }
   }

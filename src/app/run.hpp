@@ -53,10 +53,9 @@ struct RunSummary {
   bool complete = true;
   std::filesystem::path candidates_csv;
   std::string changes;  // one-line summary of what changed since the previous run ("" without a state folder)
-  std::string full_because;  // why the pull was a full one where it could have been incremental, or ""
-  std::string prefilter_warning;
-  bool out_made_private = false;  // the output folder was readable by others and is now 0700  //
-                                  // versions-and-prefilter (also a data issue), for the terminal too, or ""
+  std::string full_because;       // why the pull was a full one where it could have been incremental, or ""
+  std::string prefilter_warning;  // versions-and-prefilter (also a data issue), for the terminal too, or ""
+  bool out_made_private = false;  // the output folder was readable by others and is now 0700
   std::size_t not_stored =
       0;  // resources of patients first read on an incomplete night: read again next night
   std::int64_t run_id = 0;

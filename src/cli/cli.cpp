@@ -400,6 +400,7 @@ int run_command(const std::vector<std::string>& args) {
     return kUsage;
   }
   const Logger log(s.quiet, s.log_format == "json");
+  const Logger always(false, s.log_format == "json");  // warnings and the audit head: --quiet keeps them
 
   app::RunOptions o;
   const fs::path data = data_dir();
@@ -732,11 +733,11 @@ int run_command(const std::vector<std::string>& args) {
                      "); older runs keep their decisions");
   if (!sum->full_because.empty()) log("pull", "pulled everything again: " + sum->full_because);
   if (sum->out_made_private)
-    Logger(false, s.log_format == "json")(
-        "warning", "warning: the output folder " + o.out.string() +
-                       " was readable by others and is now private (0700): patient data stay with this user");
+    always("warning",
+           "warning: the output folder " + o.out.string() +
+               " was readable by others and is now private (0700): patient data stay with this user");
   if (!sum->prefilter_warning.empty())  // a warning: shown with --quiet too
-    Logger(false, s.log_format == "json")("warning", "warning: " + sum->prefilter_warning);
+    always("warning", "warning: " + sum->prefilter_warning);
   if (sum->not_stored > 0)
     log("pull",
         std::to_string(sum->not_stored) +
@@ -745,9 +746,8 @@ int run_command(const std::vector<std::string>& args) {
   // The audit log's head goes to the journal even with --quiet: deploy/README.md has sites keep it there, out
   // of the state folder's reach, as an anchor for `audit`.
   if (sum->audit_entry > 0)
-    Logger(false, s.log_format == "json")("audit", "log head: entry " + std::to_string(sum->audit_entry) +
-                                                       ", sha256 " + sum->audit_hash +
-                                                       " (also in manifest.json)");
+    always("audit", "log head: entry " + std::to_string(sum->audit_entry) + ", sha256 " + sum->audit_hash +
+                        " (also in manifest.json)");
   if (!sum->anchor_error.empty())
     std::cerr << "cohort-finder: WARNING: manifest.json could not be given the audit log's head (the run is "
                  "recorded): "
@@ -765,10 +765,16 @@ int run_command(const std::vector<std::string>& args) {
   return kOk;
 }
 
-Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std::string>& f) {
+// --state, else COHORT_STATE_DIR, else "".
+std::string state_dir(std::map<std::string, std::string>& f) {
   std::string dir = f.count("state") ? f["state"] : "";
   if (dir.empty())
     if (const char* v = std::getenv("COHORT_STATE_DIR")) dir = v;
+  return dir;
+}
+
+Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std::string>& f) {
+  const std::string dir = state_dir(f);
   if (dir.empty()) return make_error("needs --state DIR (or COHORT_STATE_DIR)", "state");
   if (!fs::exists(fs::path(dir) / "state.db"))
     return make_error("no state database here: run `cohort-finder run --state` first", dir);
@@ -778,8 +784,7 @@ Result<std::unique_ptr<store::StateStore>> open_state(std::map<std::string, std:
 // Without a state folder named it is a usage error (2); a named one that cannot be used, a source failure
 // (4).
 int state_failure_code(std::map<std::string, std::string>& f) {
-  const char* env = std::getenv("COHORT_STATE_DIR");
-  return (f.count("state") && !f["state"].empty()) || (env && *env) ? kSource : kUsage;
+  return state_dir(f).empty() ? kUsage : kSource;
 }
 
 int explain_command(const std::vector<std::string>& args) {

@@ -131,8 +131,8 @@ Status apply_config_file(const std::string& path, Settings& s) {
 
 Status apply_environment(Settings& s) {
   // RELIABILITY H2: secrets from files only. A variable that used to carry one is refused, not ignored, so
-  // that a deployment still passing it learns to move it (whatever
-  // the source: the variable is in every process the run starts either way).
+  // that a deployment still passing it learns to move it; whatever the source, since the variable is in every
+  // process the run starts either way.
   for (const char* old : {"COHORT_FHIR_TOKEN", "COHORT_FHIR_PASSWORD"})
     if (const char* v = std::getenv(old); v && *v)
       return make_error(

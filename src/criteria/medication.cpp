@@ -96,49 +96,52 @@ UseSpan span_of(const fhir::MedicationUse& u, Days as_of) {
   return s;
 }
 
+namespace {
+// The route of the first dosage that gives one: it decides (nullptr when none does).
+const fhir::CodeableConcept* first_route(const fhir::MedicationUse& u) {
+  for (const auto& d : u.dosages)
+    if (!d.route.empty()) return &d.route;
+  return nullptr;
+}
+bool has_code(const fhir::CodeableConcept& cc, std::initializer_list<const char*> codes) {
+  for (const auto& c : cc.codings)
+    for (const char* k : codes)
+      if (iequals_ascii(c.code, k)) return true;
+  return false;
+}
+bool contains_any(const std::string& text, std::initializer_list<const char*> words) {
+  for (const char* w : words)
+    if (text.find(w) != std::string::npos) return true;
+  return false;
+}
+}  // namespace
+
 bool local_route(const fhir::MedicationUse& u) {
+  const fhir::CodeableConcept* route = first_route(u);
+  if (!route) return false;
   // SNOMED topical, ophthalmic, otic, nasal, inhalation, respiratory tract; EDQM cutaneous use; HL7
   // RouteOfAdministration. Written from memory (not verified against the code systems): the words below
   // catch the displays and texts too.
-  static const char* const kCodes[] = {"6064005",   "54485002", "10547007", "46713006", "18679011",
-                                       "447694001", "20008000", "TOPICAL",  "OPTHALTA", "OTIC",
-                                       "NASAL",     "IPINHL",   "ORINHL",   "NASINHL"};
-  static const char* const kWords[] = {"topical",   "cutaneous", "ophthalm", "ocular", "eye",  "otic",
-                                       "auricular", "nasal",     "inhal",    "外用",   "吸入", "滴眼"};
-  for (const auto& d : u.dosages) {
-    if (d.route.empty()) continue;
-    for (const auto& c : d.route.codings)
-      for (const char* k : kCodes)
-        if (iequals_ascii(c.code, k)) return true;
-    std::string text = to_lower_ascii(d.route.text);
-    for (const auto& c : d.route.codings) text += " " + to_lower_ascii(c.display);
-    // Injections under or through the skin act systemically.
-    if (text.find("subcutaneous") != std::string::npos || text.find("percutaneous") != std::string::npos)
-      return false;
-    for (const char* w : kWords)
-      if (text.find(w) != std::string::npos) return true;
-    return false;  // the first dosage with a route decides, as for the oral route
-  }
-  return false;
+  if (has_code(*route, {"6064005", "54485002", "10547007", "46713006", "18679011", "447694001", "20008000",
+                        "TOPICAL", "OPTHALTA", "OTIC", "NASAL", "IPINHL", "ORINHL", "NASINHL"}))
+    return true;
+  std::string text = to_lower_ascii(route->text);
+  for (const auto& c : route->codings) text += " " + to_lower_ascii(c.display);
+  // Injections under or through the skin act systemically.
+  if (contains_any(text, {"subcutaneous", "percutaneous"})) return false;
+  return contains_any(text, {"topical", "cutaneous", "ophthalm", "ocular", "eye", "otic", "auricular",
+                             "nasal", "inhal", "外用", "吸入", "滴眼"});
 }
 
 bool oral_or_unspecified(const fhir::MedicationUse& u) {
-  for (const auto& d : u.dosages) {
-    if (d.route.empty()) continue;
-    for (const auto& c : d.route.codings)
-      // SNOMED oral route, HL7 RouteOfAdministration PO, EDQM 20053000 "Oral use".
-      if (c.code == "26643006" || c.code == "20053000" || iequals_ascii(c.code, "PO") ||
-          iequals_ascii(c.code, "oral"))
-        return true;
-    std::string text = to_lower_ascii(d.route.text);
-    if (text.find("oral") != std::string::npos || text.find("mouth") != std::string::npos ||
-        text.find("per os") != std::string::npos || text.find("口服") != std::string::npos)
-      return true;
-    for (const auto& c : d.route.codings)
-      if (to_lower_ascii(c.display).find("oral") != std::string::npos) return true;
-    return false;
-  }
-  return true;
+  const fhir::CodeableConcept* route = first_route(u);
+  if (!route) return true;
+  // SNOMED oral route, HL7 RouteOfAdministration PO, EDQM 20053000 "Oral use".
+  if (has_code(*route, {"26643006", "20053000", "PO", "oral"})) return true;
+  if (contains_any(to_lower_ascii(route->text), {"oral", "mouth", "per os", "口服"})) return true;
+  for (const auto& c : route->codings)
+    if (to_lower_ascii(c.display).find("oral") != std::string::npos) return true;
+  return false;
 }
 
 namespace {

@@ -120,15 +120,14 @@ class Reader {
     std::string ref = str(*r, "reference", path + ".reference");
     // {"reference": "123", "type": "Patient"}: not a literal reference (that is "Patient/123"), but what it
     // names is plain; read as such, and said, rather than leave the resource without its patient.
-    if (!ref.empty() && valid_id(ref))
+    if (!ref.empty() && ref.find('/') == std::string::npos)
       if (const Value* t = member(*r, "type"); t && t->IsString()) {
-        const std::string type(t->GetString(), t->GetStringLength());
-        bool name = !type.empty() && type[0] >= 'A' && type[0] <= 'Z';
-        for (char c : type) name = name && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
-        if (name) {
+        // Type/id as a literal reference would be read (relative_reference checks the type and the id).
+        std::string literal = std::string(t->GetString(), t->GetStringLength()) + "/" + ref;
+        if (relative_reference(literal) == literal) {
           issue(Severity::info, "bare-id-reference", path + ".reference",
-                "reference '" + ref + "' is a bare id: read as " + type + "/" + ref + " from Reference.type");
-          ref = type + "/" + ref;
+                "reference '" + ref + "' is a bare id: read as " + literal + " from Reference.type");
+          ref = std::move(literal);
         }
       }
     return ref;

@@ -1023,9 +1023,9 @@ struct BulkSource::Impl {
     log_to.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                std::string(fhir::to_string(h.type)) + ".subject",
                h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
-               : foreign         ? "subject is an absolute reference to another server"
+               : foreign         ? kForeignSubject
                                  : "subject is not a Patient of this server");
-    return foreign ? fhir::patient_id_from_reference(h.subject) : std::string();
+    return foreign_subject_patient(h.subject);
   }
 
   // Hands a page on (under the lock: the sink is not thread-safe), noting Medications had and referenced.

@@ -1,5 +1,6 @@
 #include "source/source.hpp"
 
+#include "fhir/reference.hpp"
 #include "transport/smart_auth.hpp"
 
 namespace cf::source {
@@ -10,6 +11,16 @@ bool Completeness::incomplete(const std::string& patient, const std::string& typ
   if (it != patient_types.end() && (it->second.count("*") || it->second.count(type))) return true;
   auto f = foreign_types.find(patient);
   return f != foreign_types.end() && f->second.count(type);
+}
+
+void Completeness::merge(const Completeness& other) {
+  run_types.insert(other.run_types.begin(), other.run_types.end());
+  for (const auto& [p, types] : other.patient_types) patient_types[p].insert(types.begin(), types.end());
+  for (const auto& [p, types] : other.foreign_types) foreign_types[p].insert(types.begin(), types.end());
+}
+
+std::string foreign_subject_patient(const std::string& subject) {
+  return subject.find("://") == std::string::npos ? std::string() : fhir::patient_id_from_reference(subject);
 }
 
 Status mark_types_not_granted(transport::SmartAuth& smart, const std::vector<std::string>& types,

@@ -82,13 +82,12 @@ void resolve_subject(fhir::Resource& r, const BundleScope* scope, IssueLog& issu
   h.patient_id = absolute ? std::string() : fhir::patient_id_from_reference(ref);
   if (h.patient_id.empty()) {
     const char* why = h.subject.empty() ? "no subject: the resource cannot be attributed to a patient"
-                      : absolute        ? "subject is an absolute reference to another server"
+                      : absolute        ? kForeignSubject
                                         : "subject is not a resolvable Patient reference";
     issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(),
                std::string(fhir::to_string(h.type)) + ".subject", why);
-    if (absolute)
-      if (auto named = fhir::patient_id_from_reference(ref); !named.empty())
-        completeness.foreign_types[named].insert(std::string(fhir::to_string(h.type)));
+    if (auto named = foreign_subject_patient(ref); !named.empty())
+      completeness.foreign_types[named].insert(std::string(fhir::to_string(h.type)));
   }
 }
 
@@ -312,11 +311,7 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     for (const auto& [t, n] : c->stats.skipped_by_type) stats_.skipped_by_type[t] += n;
     stats_.rejected += c->stats.rejected;
     for (const auto& [t, n] : c->stats.prefiltered_by_type) stats_.prefiltered_by_type[t] += n;
-    completeness_.run_types.insert(c->completeness.run_types.begin(), c->completeness.run_types.end());
-    for (auto& [p, types] : c->completeness.patient_types)
-      completeness_.patient_types[p].insert(types.begin(), types.end());
-    for (auto& [p, types] : c->completeness.foreign_types)
-      completeness_.foreign_types[p].insert(types.begin(), types.end());
+    completeness_.merge(c->completeness);
     issues.merge(std::move(c->issues));
     if (!c->resources.empty() && c->resources.size() <= page_size_) {  // the usual case: no copy
       Page page;

@@ -442,11 +442,9 @@ Status RestSource::read(const Sink& sink, IssueLog& issues) {
       const bool foreign = h.subject.find("://") != std::string::npos;
       const std::string type(fhir::to_string(h.type));
       issues.add(Severity::warning, "unattributed-resource", h.origin.location, h.key(), type + ".subject",
-                 foreign ? "subject is an absolute reference to another server"
-                         : "subject is not a Patient of this server");
-      if (foreign)
-        if (auto named = fhir::patient_id_from_reference(h.subject); !named.empty())
-          completeness_.foreign_types[named].insert(type);
+                 foreign ? kForeignSubject : "subject is not a Patient of this server");
+      if (auto named = foreign_subject_patient(h.subject); !named.empty())
+        completeness_.foreign_types[named].insert(type);
     }
     Page p;
     p.label = h.origin.location;

@@ -37,7 +37,14 @@ struct Completeness {
 
   bool complete() const { return run_types.empty() && patient_types.empty(); }
   bool incomplete(const std::string& patient, const std::string& type) const;
+  void merge(const Completeness& other);
 };
+
+// The data issue message, and the patient id it may be ours ("" when none), of a subject that is an absolute
+// reference to another server (RELIABILITY H1: never taken for ours, never fetched; their decisions on the
+// resource's type are unknown: Completeness::foreign_types).
+inline constexpr const char* kForeignSubject = "subject is an absolute reference to another server";
+std::string foreign_subject_patient(const std::string& subject);
 
 // RELIABILITY A4: the `types` a SMART grant does not let the client read and search in full are incomplete
 // for the whole run, whatever the server answers, each with a scope-not-granted data issue at `where` and a
