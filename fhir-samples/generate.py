@@ -1097,7 +1097,10 @@ case(p, "ineligible", "HBsAg positive (SNOMED 10828004) within 12 months: A-HBV 
 p = Pt("cc-060", "1975-03-27", gender="male")
 standard(p)
 p.obs(cc(LAB["hiv"], text="HIV抗原抗体联合检测"), "2025-03-01", VS("阳性"))
-case(p, "ineligible", "HIV Ag/Ab test reported '阳性' (positive): A-HIV met.", None, {"A-HIV": "met"})
+p.condition(cc(coding(ICD10CM, "B20", "Human immunodeficiency virus [HIV] disease")), "2025-03-20")
+case(p, "ineligible", "HIV Ag/Ab screen reported '阳性' (positive), then HIV disease coded (ICD-10-CM B20): A-HIV met "
+     "by the diagnosis; the reactive screen alone would leave it unknown (it needs a confirmatory test).", None,
+     {"A-HIV": "met"})
 
 p = Pt("cc-061", "1966-12-01")
 standard(p)
@@ -1346,7 +1349,7 @@ def write(out_dir):
     expected = {
         "format": "cohort-finder/expected@1",
         "trial": "NCT07177911",
-        "trial_definition": "mappings/trials/nct07177911.json (version 2026-11-29.1)",
+        "trial_definition": "mappings/trials/nct07177911.json (version 2026-11-29.2)",
         "as_of": AS_OF,
         "input": ["fhir-samples/ndjson", "fhir-samples/bundles"],
         "adjudication": "by hand from docs/trial-definition.md, criterion by criterion; see fhir-samples/README.md",

@@ -107,6 +107,22 @@ Tri condition_presence(const fhir::Condition& c, const Window& w, Days as_of, bo
       how = "partial date straddles the window";
       return Tri::unknown;
     }
+    // Began before the window and is no longer active, but the record does not say when it ended: it may
+    // have lasted into the window (most resolved conditions carry no abatement date). Only a version of the
+    // record that already said so before the window began (meta.lastUpdated) shows it ended before then.
+    if (!c.abatement && w.unit != Window::Unit::ever) {
+      const std::string status = c.clinical_status.empty() ? std::string("abated") : c.clinical_status;
+      if (auto updated = parse_fhir_date(c.h.last_updated, DateKind::instant);
+          updated && place(*updated, w, as_of) == Placement::before) {
+        how = "before the window; recorded as " + status + " by " + format_day(updated->last) +
+              ", before the window";
+        return Tri::not_met;
+      }
+      how = "began before the window; " + status + " with no abatement date" +
+            (c.abatement_text.empty() ? std::string() : " ('" + c.abatement_text + "')") +
+            ", so whether it lasted into the window is not known";
+      return Tri::unknown;
+    }
     how = "before the window and not ongoing";
     return Tri::not_met;
   }

@@ -469,6 +469,52 @@ BOOST_AUTO_TEST_CASE(conditions_that_ended_or_may_have_ended_before_the_window) 
   BOOST_TEST(outcome_of(u["undated-active"], "E-CNS") == "met");
 }
 
+// Review 2026-11-29 (F1): a condition that began before the window and is resolved, with no abatement date,
+// may have lasted into the window; only a record already resolved before the window says it did not.
+BOOST_AUTO_TEST_CASE(a_resolved_condition_without_an_abatement_date_may_reach_the_window) {
+  auto cancer = [](const std::string& pid, const std::string& meta) {
+    return R"({"resourceType":"Condition","id":"c-)" + pid + R"(",)" + meta +
+           R"("subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10-cm","code":"C50.911"}]},)"
+           R"("clinicalStatus":{"coding":[{"code":"resolved"}]},"onsetDateTime":"2019-03-01"})";
+  };
+  auto r = test::evaluate(
+      {patient("nodate"), cancer("nodate", ""), patient("updated-late"),
+       cancer("updated-late", R"("meta":{"lastUpdated":"2025-01-10T08:00:00Z"},)"), patient("updated-early"),
+       cancer("updated-early", R"("meta":{"lastUpdated":"2020-06-01T08:00:00+08:00"},)")},
+      "2026-11-26");
+  BOOST_TEST(outcome_of(r["nodate"], "A-MAL") == "unknown");         // it was met as "not met"
+  BOOST_TEST(outcome_of(r["updated-late"], "A-MAL") == "unknown");   // resolved some time before 2025
+  BOOST_TEST(outcome_of(r["updated-early"], "A-MAL") == "not_met");  // resolved by 2020, before the 5 years
+}
+
+// Review 2026-11-29: a delivery or a miscarriage says a pregnancy ended, not that one goes on; a reactive HIV
+// screen alone needs a confirmatory test; a coded HIV disease decides.
+BOOST_AUTO_TEST_CASE(ended_pregnancies_and_hiv_screens_exclude_no_one) {
+  const std::string cm = "http://hl7.org/fhir/sid/icd-10-cm";
+  auto active = [&](const std::string& id, const std::string& pid, const std::string& code) {
+    return R"({"resourceType":"Condition","id":")" + id + R"(","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":")" + cm + R"(","code":")" + code +
+           R"("}]},"clinicalStatus":{"coding":[{"code":"active"}]},"onsetDateTime":"2026-10-01"})";
+  };
+  auto hiv = [](const std::string& id, const std::string& pid) {
+    return R"({"resourceType":"Observation","id":")" + id +
+           R"(","status":"final","subject":{"reference":"Patient/)" + pid +
+           R"("},"code":{"coding":[{"system":"http://loinc.org","code":"56888-1"}]},)"
+           R"("effectiveDateTime":"2026-06-01","valueString":"Reactive"})";
+  };
+  auto r = test::evaluate({patient("delivered"), active("d", "delivered", "O80"), patient("miscarried"),
+                           active("m", "miscarried", "O03.9"), patient("pregnant"),
+                           active("p", "pregnant", "Z34.83"), patient("screen"), hiv("s", "screen"),
+                           patient("disease"), hiv("t", "disease"), active("h", "disease", "B20")},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["delivered"], "A-PREG") != "met");
+  BOOST_TEST(outcome_of(r["miscarried"], "A-PREG") != "met");
+  BOOST_TEST(outcome_of(r["pregnant"], "A-PREG") == "met");
+  BOOST_TEST(outcome_of(r["screen"], "A-HIV") == "unknown");
+  BOOST_TEST(outcome_of(r["disease"], "A-HIV") == "met");
+}
+
 BOOST_AUTO_TEST_CASE(a_newer_result_with_a_partial_date_keeps_latest_from_an_older_one) {
   auto r = test::evaluate({patient("p"), lab("old", "p", "2458-8", "5", "mg/dL", "2015-01-01"),
                            lab("month", "p", "2458-8", "150", "mg/dL", "2026-11"), patient("q"),
