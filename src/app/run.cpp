@@ -183,22 +183,16 @@ std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepar
                   "MedicationRequest", "MedicationStatement", "MedicationAdministration",
                   "Procedure",         "Medication"};
   using T = fhir::ResourceType;
-  const std::pair<const char*, T> screened[] = {{"Observation", T::observation},
-                                                {"Condition", T::condition},
-                                                {"Procedure", T::procedure},
-                                                {"MedicationRequest", T::medication_request},
-                                                {"MedicationStatement", T::medication_statement},
-                                                {"MedicationAdministration", T::medication_administration}};
+  // Medication lines are not screened: a use of a drug no mapping identifies is kept (a criterion may need to
+  // know that an unknown drug is taken), and they are few beside the Observations.
+  const std::pair<const char*, T> screened[] = {
+      {"Observation", T::observation}, {"Condition", T::condition}, {"Procedure", T::procedure}};
   for (const auto& [name, type] : screened) {
     auto terms = prepared.terms->line_screen(type);
     source::CodeScreen& s = c.screens[name];
     s.codes.insert(terms.codes.begin(), terms.codes.end());
     s.ranges = std::move(terms.ranges);
     s.texts = std::move(terms.texts);
-    // A medication given by reference is kept whatever its code (the Medication may come later or be
-    // contained), so such lines are always parsed.
-    if (type != T::observation && type != T::condition && type != T::procedure)
-      s.parse_if_key = {"\"medicationReference\""};
   }
   return std::make_shared<const source::LineFilter>(std::move(c));
 }

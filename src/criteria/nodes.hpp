@@ -46,7 +46,10 @@ struct DrugFilter {
   bool matches(const terminology::Ingredient& i) const;
   std::string describe() const;
 };
-NodePtr make_medication(DrugFilter f, bool active_at_as_of, Window w, int min_days, Tri absent);
+// unidentified_unknown: a use of a drug no mapping identifies, where a matching one would count, makes the
+// node unknown rather than not met (for "no other therapy" readings).
+NodePtr make_medication(DrugFilter f, bool active_at_as_of, Window w, int min_days, Tri absent,
+                        bool unidentified_unknown);
 NodePtr make_distinct_therapies(std::set<std::string> classes, int at_least,
                                 std::set<std::string> require_one_of, Window w);
 NodePtr make_gc_dose(bool oral_only, terminology::CompareOp op, Decimal mg_per_day, Tri none);

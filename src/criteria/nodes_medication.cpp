@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/text.hpp"
 #include "criteria/evidence.hpp"
 #include "criteria/medication.hpp"
 #include "criteria/nodes.hpp"
@@ -45,10 +46,42 @@ bool medication_incomplete(Context& ctx) {
          ctx.type_incomplete("Medication");
 }
 
+// What a use of a drug the mappings do not identify shows: its resource and the code or name it gives.
+Evidence unidentified_evidence(const fhir::MedicationUse& u, const UseSpan& s) {
+  Evidence e = evidence_from(u.h);
+  const auto& c = u.medication;
+  if (!c.codings.empty()) {
+    const auto& k = c.codings.front();
+    e.coding = sanitize_for_log(k.system + "|" + k.code + (k.display.empty() ? "" : " " + k.display));
+  } else {
+    e.coding = "text '" + sanitize_for_log(c.text, 60) + "'";
+  }
+  e.rule = "no code or name of the medication mappings identifies this drug";
+  e.date = u.start_text.empty() ? u.authored_text : u.start_text;
+  e.original = u.status;
+  if (s.start)
+    e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
+  return e;
+}
+
+std::string drug_name(const fhir::MedicationUse& u) {
+  const auto& c = u.medication;
+  if (!c.text.empty()) return sanitize_for_log(c.text, 60);
+  for (const auto& k : c.codings)
+    if (!k.display.empty()) return sanitize_for_log(k.display, 60);
+  return c.codings.empty() ? std::string("(no code)")
+                           : c.codings.front().system + "|" + c.codings.front().code;
+}
+
 class MedicationLeaf : public Node {
  public:
-  MedicationLeaf(DrugFilter f, bool active, Window w, int min_days, Tri absent)
-      : f_(std::move(f)), active_(active), w_(w), min_days_(min_days), absent_(absent) {}
+  MedicationLeaf(DrugFilter f, bool active, Window w, int min_days, Tri absent, bool unidentified_unknown)
+      : f_(std::move(f)),
+        active_(active),
+        w_(w),
+        min_days_(min_days),
+        absent_(absent),
+        unidentified_unknown_(unidentified_unknown) {}
   NodeResult eval(Context& ctx) const override {
     std::vector<Evidence> hits, doubts;
     std::string reason;
@@ -94,6 +127,29 @@ class MedicationLeaf : public Node {
     std::string none =
         "no " + f_.describe() + (active_ ? " active on the as-of date" : " use (" + w_.describe() + ")");
     if (medication_incomplete(ctx)) return NodeResult::unknown(none + ", but the source data are incomplete");
+    if (unidentified_unknown_) {
+      // "No other therapy" cannot be said while a drug the mappings do not know is taken: it may be one.
+      std::vector<Evidence> unknown_drugs;
+      std::string names;
+      for (const auto& u : ctx.rec.unidentified_medications) {
+        if (local_route(*u)) continue;
+        UseSpan s = span_of(*u, ctx.as_of);
+        if (!s.counts || *s.start > ctx.as_of) continue;
+        if (!(active_ ? (*s.end >= ctx.as_of) : (w_.unit == Window::Unit::ever || *s.end >= lo))) continue;
+        Evidence e = unidentified_evidence(*u, s);
+        e.note = active_ ? "active on the as-of date; which drug it is is not known"
+                         : "used in the window; which drug it is is not known";
+        if (unknown_drugs.size() < 3) names += (names.empty() ? "" : ", ") + drug_name(*u);
+        unknown_drugs.push_back(std::move(e));
+      }
+      if (!unknown_drugs.empty()) {
+        const std::size_t n = unknown_drugs.size();
+        return NodeResult::unknown(none + " identified, but " + std::to_string(n) +
+                                       " medication use(s) of a drug the mappings do not identify (" + names +
+                                       (n > 3 ? ", ..." : "") + "): map it in mappings/ if it may be one",
+                                   std::move(unknown_drugs));
+      }
+    }
     return absent_ == Tri::not_met ? NodeResult::not_met(none) : NodeResult::unknown(none);
   }
 
@@ -103,6 +159,7 @@ class MedicationLeaf : public Node {
   Window w_;
   int min_days_;
   Tri absent_;
+  bool unidentified_unknown_;
 };
 
 class DistinctTherapies : public Node {
@@ -378,8 +435,9 @@ class GcSustained : public Node {
 
 }  // namespace
 
-NodePtr make_medication(DrugFilter f, bool active, Window w, int min_days, Tri absent) {
-  return std::make_shared<MedicationLeaf>(std::move(f), active, w, min_days, absent);
+NodePtr make_medication(DrugFilter f, bool active, Window w, int min_days, Tri absent,
+                        bool unidentified_unknown) {
+  return std::make_shared<MedicationLeaf>(std::move(f), active, w, min_days, absent, unidentified_unknown);
 }
 NodePtr make_distinct_therapies(std::set<std::string> classes, int n, std::set<std::string> one_of,
                                 Window w) {

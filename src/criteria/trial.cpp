@@ -126,10 +126,13 @@ class Compiler {
       auto w = window(a, p);
       auto min_days = integer(a, "min_days", p, 0, true);
       auto absent = tri(a, "absent", p, Tri::not_met);
+      std::string unidentified(json::string(member(a, "unidentified")).value_or("ignore"));
       if (!w) return w.error();
       if (!min_days) return min_days.error();
       if (!absent) return absent.error();
-      return make_medication(std::move(*f), active, *w, *min_days, *absent);
+      if (unidentified != "ignore" && unidentified != "unknown")
+        return fail(p + ".unidentified", "must be 'ignore' or 'unknown'");
+      return make_medication(std::move(*f), active, *w, *min_days, *absent, unidentified == "unknown");
     }
     if (op == "distinct_therapies") {
       auto classes = class_set(a, "classes", p);
@@ -210,7 +213,8 @@ class Compiler {
         {"procedure", {"concept", "window", "absent", "status"}},
         {"coded", {"concept", "window", "absent", "status"}},
         {"observation", {"concept", "window", "select", "absent", "test", "preliminary"}},
-        {"medication", {"classes", "ingredients", "active_at_as_of", "window", "min_days", "absent"}},
+        {"medication",
+         {"classes", "ingredients", "active_at_as_of", "window", "min_days", "absent", "unidentified"}},
         {"distinct_therapies", {"classes", "require_one_of", "at_least", "window"}},
         {"gc_dose", {"op", "mg_per_day", "none", "route"}},
         {"gc_sustained", {"mg_per_day", "min_days", "window"}},

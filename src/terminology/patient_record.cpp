@@ -193,8 +193,8 @@ bool Collector::add(fhir::Resource&& r) {
   if (const auto* cc = fhir::code_of(r)) relevant = t_->means_any(*cc, h.type);
   if (const auto* o = std::get_if<fhir::Observation>(&r); o && !relevant)
     for (const auto& comp : o->components) relevant = relevant || t_->means_any(comp.code, h.type);
-  if (auto* mu = std::get_if<fhir::MedicationUse>(&r))
-    relevant = t_->match_medication(mu->medication).has_value() || !mu->medication_reference.empty();
+  // Every medication use is kept: one of a drug no mapping identifies may still be an SLE therapy.
+  if (std::holds_alternative<fhir::MedicationUse>(r)) relevant = true;
   if (!relevant) {
     ++stats_.unmatched;
     if (version_number(h.version_id) != 1) {
@@ -353,6 +353,7 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
       std::shared_ptr<const fhir::Procedure> shared(r, pr);
       for (auto& m : matches_for(*t_, shared->code, h.type)) rec.procedures.push_back({shared, std::move(m)});
     } else if (auto* mu = std::get_if<fhir::MedicationUse>(r.get())) {
+      bool unresolved = false;
       if (mu->medication.empty() && !mu->medication_reference.empty()) {
         auto med = medications_.find(mu->medication_reference);
         if (med != medications_.end()) {
@@ -362,11 +363,17 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
                      std::string(fhir::to_string(h.type)) + ".medicationReference",
                      "medication " + mu->medication_reference +
                          " was not found in the source; drug criteria are unknown for this patient");
-          rec.unresolved_medication = true;
+          rec.unresolved_medication = unresolved = true;
         }
       }
       auto mm = t_->match_medication(mu->medication);
-      if (!mm) continue;
+      if (!mm) {
+        // (one naming a Medication the source did not deliver already leaves drug criteria unknown; one whose
+        // codes name another drug, metformin by RxNorm, is no SLE therapy)
+        if (!unresolved && !t_->names_other_drug(mu->medication))
+          rec.unidentified_medications.push_back(std::shared_ptr<const fhir::MedicationUse>(r, mu));
+        continue;
+      }
       rec.medications.push_back({std::shared_ptr<const fhir::MedicationUse>(r, mu), std::move(*mm)});
     }
   }

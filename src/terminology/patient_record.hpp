@@ -1,7 +1,8 @@
 #pragma once
 // Everything the criteria may look at for one patient: the Patient resource and the clinical resources that
-// matched a concept or a drug, each with how it matched. Resources that match nothing are counted and
-// dropped, so memory grows with the facts kept, not with the input.
+// matched a concept or a drug, each with how it matched, and the medication uses no mapping identifies.
+// Other resources that match nothing are counted and dropped, so memory grows with the facts kept, not with
+// the input.
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -46,6 +47,9 @@ struct PatientRecord {
   // A medication use names a Medication the source did not deliver: which drug it is cannot be told, so
   // drug criteria are unknown rather than decided without it.
   bool unresolved_medication = false;
+  // Uses of a drug no code or name of the mappings identifies (a brand, a local code not yet mapped): kept so
+  // that a criterion can say "no other therapy" only when every current drug is known (docs: `unidentified`).
+  std::vector<std::shared_ptr<const fhir::MedicationUse>> unidentified_medications;
 };
 
 struct CollectStats {

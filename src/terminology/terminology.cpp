@@ -56,6 +56,7 @@ struct Index {
   std::vector<std::pair<std::string, std::string>> texts;      // lower-case substring -> concept
   std::unordered_map<std::string, MedEntry> meds;              // "url|code"
   std::vector<std::pair<std::string, std::string>> med_names;  // lower-case substring -> ingredient
+  std::set<std::string> med_atc_groups;                        // "H02", "P01", "L04" of mapped ingredients
   std::set<std::string> icd_urls;
 };
 
@@ -350,6 +351,7 @@ class Loader {
     const std::string rule =
         rule_for(fs::path(file_).filename().string() + " " + ingredient + ": " + system + " " + code, spec);
     for (const auto& url : **u) idx_->meds[key(url, code)] = MedEntry{ingredient, strength, rule};
+    if (system == "atc" && code.size() >= 3) idx_->med_atc_groups.insert(code.substr(0, 3));
     return Status::success();
   }
 
@@ -659,6 +661,24 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
   m.display = *best_text;
   m.rule = "medications.json " + best->second + ": name contains '" + best->first + "'";
   return m;
+}
+
+bool Terminology::names_other_drug(const fhir::CodeableConcept& cc) const {
+  auto urls_of = [&](const char* name) {
+    auto it = systems_.find(name);
+    return it == systems_.end() ? nullptr : &it->second;
+  };
+  auto in = [](const std::vector<std::string>* urls, const std::string& system) {
+    return urls && std::find(urls->begin(), urls->end(), system) != urls->end();
+  };
+  const auto* rxnorm = urls_of("rxnorm");
+  const auto* atc = urls_of("atc");
+  for (const auto& cd : cc.codings) {
+    if (in(rxnorm, cd.system) && !cd.code.empty() && !cd.display.empty()) return true;
+    if (in(atc, cd.system) && cd.code.size() >= 3 && !index_->med_atc_groups.count(cd.code.substr(0, 3)))
+      return true;
+  }
+  return false;
 }
 
 std::vector<std::string> Terminology::search_tokens(std::string_view concept_id,

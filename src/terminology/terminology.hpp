@@ -95,6 +95,11 @@ class Terminology {
   // building the matches: the question asked of every resource read.
   bool means_any(const fhir::CodeableConcept& cc, fhir::ResourceType type) const;
   std::optional<MedicationMatch> match_medication(const fhir::CodeableConcept& cc) const;
+  // For a drug match_medication() does not know: do its codes say it is some other drug? An RxNorm coding
+  // with its name (RxNorm names list the ingredients, and no mapped name is in it), or an ATC code outside
+  // the ATC groups (first three characters: H02, P01, L04, ...) of every mapped ingredient. A brand name or a
+  // local code alone does not: that drug is unidentified and may be an SLE therapy.
+  bool names_other_drug(const fhir::CodeableConcept& cc) const;
 
   // The unit of a Quantity after aliases (UCUM code preferred), "" when none is given.
   std::string unit_of(const fhir::Quantity& q) const;

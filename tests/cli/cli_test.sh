@@ -353,7 +353,9 @@ for src in "$repo/fhir-samples" "$corpus"; do
   check "data_issues.ndjson identical with spilling and 3 threads for $src" cmp -s mem-a/data_issues.ndjson mem-b/data_issues.ndjson
   check "no scratch files left for $src" test -z "$(ls -A mem-b | grep -v -e '\.csv$' -e '\.ndjson$' -e '\.json$' -e '\.html$')"
 done
-for t in Observation Condition MedicationRequest; do
+# Medication lines are never skipped (a drug no mapping identifies is kept for "no other therapy").
+check "the prefilter skipped no MedicationRequest" bash -c "! grep -qE '\"prefiltered\":\\{[^}]*\"MedicationRequest\"' pf-on/manifest.json"
+for t in Observation Condition; do
   check "the prefilter skipped corpus ${t}s" bash -c "[ ! -d '$corpus' ] || grep -qE '\"prefiltered\":\\{[^}]*\"$t\":[1-9]' pf-on/manifest.json"
 done
 # RELIABILITY H3/H4: a running cohort-finder cannot dump core and creates private files. A listener that

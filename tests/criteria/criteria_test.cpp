@@ -911,6 +911,69 @@ BOOST_AUTO_TEST_CASE(uncertain_and_local_uses_exclude_no_one) {
   BOOST_TEST(outcome_of(r["edqm"], "I6c") == "not_met");
 }
 
+// Review 2026-11-29: a drug no mapping identifies (a brand, an unmapped local code) may be the other SLE
+// therapy: "glucocorticoid alone" (I6d) is unknown beside it, not a low dose that excludes the patient.
+BOOST_AUTO_TEST_CASE(an_unidentified_drug_leaves_glucocorticoid_alone_unknown) {
+  auto brand = [](const std::string& id, const std::string& pid, const std::string& route) {
+    return R"({"resourceType":"MedicationRequest","id":")" + id +
+           R"(","status":"active","intent":"order","subject":{"reference":"Patient/)" + pid +
+           R"("},"medicationCodeableConcept":{"coding":[{"system":"http://hospital.example.org/drug","code":"X-17",)"
+           R"("display":"骁悉 0.5 g"}]},"authoredOn":"2026-01-01","dosageInstruction":[{"route":{"coding":[{)"
+           R"("system":"http://snomed.info/sct","code":")" +
+           route + R"("}]}}]})";
+  };
+  // Codes that name another drug: RxNorm with its name, ATC outside the mapped drugs' groups (A10: diabetes).
+  auto metformin = brand("m", "metformin", "26643006");
+  metformin.replace(metformin.find("http://hospital.example.org/drug"), 32,
+                    "http://www.nlm.nih.gov/research/umls/rxnorm");
+  metformin.replace(metformin.find("X-17"), 4, "860975");
+  metformin.replace(metformin.find("骁悉 0.5 g"), std::string("骁悉 0.5 g").size(),
+                    "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet");
+  auto by_atc = [&](const std::string& code) {
+    std::string pid = code == "A10BA02" ? "atc" : "atc-l04";
+    auto s = brand("n-" + pid, pid, "26643006");
+    s.replace(s.find("http://hospital.example.org/drug"), 32, "http://www.whocc.no/atc");
+    s.replace(s.find("X-17"), 4, code);
+    return s;
+  };
+  auto stopped = brand("old", "stopped", "26643006");
+  stopped.replace(stopped.find(R"("status":"active")"), 17, R"("status":"completed")");
+  stopped.replace(stopped.find("2026-01-01"), 10, "2020-01-01");
+  auto r = test::evaluate({patient("alone"),
+                           med("MedicationRequest", "a", "alone", kPrednisone, oral(mg("5"))),
+                           patient("brand"),
+                           med("MedicationRequest", "b", "brand", kPrednisone, oral(mg("5"))),
+                           brand("x", "brand", "26643006"),
+                           patient("cream"),
+                           med("MedicationRequest", "c", "cream", kPrednisone, oral(mg("5"))),
+                           brand("y", "cream", "6064005"),
+                           patient("stopped"),
+                           med("MedicationRequest", "d", "stopped", kPrednisone, oral(mg("5"))),
+                           stopped,
+                           patient("metformin"),
+                           med("MedicationRequest", "e", "metformin", kPrednisone, oral(mg("5"))),
+                           metformin,
+                           patient("atc"),
+                           med("MedicationRequest", "f", "atc", kPrednisone, oral(mg("5"))),
+                           by_atc("A10BA02"),
+                           patient("atc-l04"),
+                           med("MedicationRequest", "g", "atc-l04", kPrednisone, oral(mg("5"))),
+                           by_atc("L04AA99")},
+                          "2026-11-26");
+  BOOST_TEST(outcome_of(r["alone"], "I6d") == "not_met");    // 5 mg < 7.5 with nothing else
+  BOOST_TEST(outcome_of(r["brand"], "I6d") == "unknown");    // it was not_met: a lost candidate
+  BOOST_TEST(outcome_of(r["cream"], "I6d") == "not_met");    // a topical use is no SLE therapy
+  BOOST_TEST(outcome_of(r["stopped"], "I6d") == "not_met");  // completed in 2020: not taken now
+  BOOST_TEST(outcome_of(r["metformin"], "I6d") == "not_met");
+  BOOST_TEST(outcome_of(r["atc"], "I6d") == "not_met");
+  BOOST_TEST(outcome_of(r["atc-l04"], "I6d") == "unknown");  // an immunosuppressant the mappings lack
+  bool named = false;
+  for (const auto& c : r["brand"].results)
+    if (c.id == "I6d")
+      for (const auto& e : c.evidence) named = named || (e.resource == "MedicationRequest/x");
+  BOOST_TEST(named);
+}
+
 // Review 2026-11-29: a past history entry recorded in the window, dialysis preparation, an undated result
 // that may be the latest.
 BOOST_AUTO_TEST_CASE(history_entries_dialysis_preparation_and_undated_latest) {
