@@ -504,17 +504,27 @@ Level level(const Terminology& t, const Analyte& a, const fhir::Observation& o, 
       return Level::undetermined;
     }
     Conversion canon;  // thresholds are in the canonical unit
-    if (a.default_low &&
-        test_with_comparator(compare_converted(n->value, n->conversion, *a.default_low, canon), n->comparator,
-                             CompareOp::lt) == Tri::met) {
+    const Tri below = a.default_low ? test_with_comparator(
+                                          compare_converted(n->value, n->conversion, *a.default_low, canon),
+                                          n->comparator, CompareOp::lt)
+                                    : Tri::not_met;
+    if (below == Tri::met) {
       basis = "below the default range " + a.default_low->to_string() + " " + a.canonical + no_range;
       return Level::low;
     }
-    if (a.default_high &&
-        test_with_comparator(compare_converted(n->value, n->conversion, *a.default_high, canon),
-                             n->comparator, CompareOp::gt) == Tri::met) {
+    const Tri above = a.default_high ? test_with_comparator(
+                                           compare_converted(n->value, n->conversion, *a.default_high, canon),
+                                           n->comparator, CompareOp::gt)
+                                     : Tri::not_met;
+    if (above == Tri::met) {
       basis = "above the default range " + a.default_high->to_string() + " " + a.canonical + no_range;
       return Level::high;
+    }
+    // "<100" against a low limit of 90 may be either side of it: not "within".
+    if (below != Tri::not_met || above != Tri::not_met) {
+      basis = "a result with comparator '" + n->comparator + "' may lie on either side of the default range" +
+              no_range;
+      return Level::undetermined;
     }
     basis = "within the default range" + no_range;
     return Level::normal;

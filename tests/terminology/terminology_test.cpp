@@ -444,3 +444,24 @@ BOOST_AUTO_TEST_CASE(a_range_in_another_unit_is_not_read_as_normal) {
   BOOST_TEST((l != Level::normal), basis);
   BOOST_TEST((l == Level::low), basis);  // 50 mg/dL, below the analyte's default range
 }
+
+// Review 2026-11-29: C3 "<1.0 g/L" (100 mg/dL) without a range may be below the default low limit (90) or
+// not: undetermined, where it read "within the default range". "<0.8 g/L" is low whatever it is.
+BOOST_AUTO_TEST_CASE(a_comparator_across_the_default_range_decides_nothing) {
+  auto t = test::terms();
+  fhir::Observation o;
+  o.value.kind = fhir::ObservationValue::Kind::quantity;
+  o.value.quantity = g_per_l("1.0");
+  o.value.quantity.comparator = "<";
+  std::string basis;
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::undetermined), basis);
+  o.value.quantity = g_per_l("0.8");
+  o.value.quantity.comparator = "<";
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::low), basis);
+  o.value.quantity = g_per_l("1.2");
+  o.value.quantity.comparator = ">";
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::undetermined), basis);  // may be > 180
+  o.value.quantity = g_per_l("1.2");
+  o.value.quantity.comparator = "";
+  BOOST_TEST((level(*t, *t->analyte("c3"), o, basis) == Level::normal), basis);
+}
