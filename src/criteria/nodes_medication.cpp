@@ -24,13 +24,19 @@ std::string DrugFilter::describe() const {
 
 namespace {
 
-Evidence med_evidence(const terminology::MedicationFact& f, const UseSpan& s) {
-  Evidence e = evidence_from(f.use->h);
-  set_match(e, f.match);
-  e.date = f.use->start_text.empty() ? f.use->authored_text : f.use->start_text;
-  e.original = f.use->status;
+// A use's resource, dates and status, with the span it was read as.
+Evidence use_evidence(const fhir::MedicationUse& u, const UseSpan& s) {
+  Evidence e = evidence_from(u.h);
+  e.date = u.start_text.empty() ? u.authored_text : u.start_text;
+  e.original = u.status;
   if (s.start)
     e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
+  return e;
+}
+
+Evidence med_evidence(const terminology::MedicationFact& f, const UseSpan& s) {
+  Evidence e = use_evidence(*f.use, s);
+  set_match(e, f.match);
   return e;
 }
 
@@ -48,7 +54,7 @@ bool medication_incomplete(Context& ctx) {
 
 // What a use of a drug the mappings do not identify shows: its resource and the code or name it gives.
 Evidence unidentified_evidence(const fhir::MedicationUse& u, const UseSpan& s) {
-  Evidence e = evidence_from(u.h);
+  Evidence e = use_evidence(u, s);
   const auto& c = u.medication;
   if (!c.codings.empty()) {
     const auto& k = c.codings.front();
@@ -57,10 +63,6 @@ Evidence unidentified_evidence(const fhir::MedicationUse& u, const UseSpan& s) {
     e.coding = "text '" + sanitize_for_log(c.text, 60) + "'";
   }
   e.rule = "no code or name of the medication mappings identifies this drug";
-  e.date = u.start_text.empty() ? u.authored_text : u.start_text;
-  e.original = u.status;
-  if (s.start)
-    e.normalised = format_day(*s.start) + " to " + (s.ongoing ? "ongoing" : s.end ? format_day(*s.end) : "?");
   return e;
 }
 
@@ -91,8 +93,7 @@ class MedicationLeaf : public Node {
       if (!f_.matches(*m.match.ingredient) || local_route(*m.use)) continue;
       UseSpan s = span_of(*m.use, ctx.as_of);
       if (!s.counts || *s.start > ctx.as_of) continue;
-      bool in = active_ ? (*s.end >= ctx.as_of) : (w_.unit == Window::Unit::ever || *s.end >= lo);
-      if (!in) continue;
+      if (!reaches(s, ctx.as_of, lo)) continue;
       Evidence e = med_evidence(m, s);
       // The day that shows the use: the as-of date, or the first day of the use in the window.
       const Days shown =
@@ -135,7 +136,7 @@ class MedicationLeaf : public Node {
         if (local_route(*u)) continue;
         UseSpan s = span_of(*u, ctx.as_of);
         if (!s.counts || *s.start > ctx.as_of) continue;
-        if (!(active_ ? (*s.end >= ctx.as_of) : (w_.unit == Window::Unit::ever || *s.end >= lo))) continue;
+        if (!reaches(s, ctx.as_of, lo)) continue;
         Evidence e = unidentified_evidence(*u, s);
         e.note = active_ ? "active on the as-of date; which drug it is is not known"
                          : "used in the window; which drug it is is not known";
@@ -154,6 +155,10 @@ class MedicationLeaf : public Node {
   }
 
  private:
+  // Does a use that began by the as-of date count: active on it, or (for a window) ending inside the window?
+  bool reaches(const UseSpan& s, Days as_of, Days window_start) const {
+    return active_ ? *s.end >= as_of : (w_.unit == Window::Unit::ever || *s.end >= window_start);
+  }
   DrugFilter f_;
   bool active_;
   Window w_;

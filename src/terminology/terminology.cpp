@@ -58,6 +58,7 @@ struct Index {
   std::vector<std::pair<std::string, std::string>> med_names;  // lower-case substring -> ingredient
   std::set<std::string> med_atc_groups;                        // "H02", "P01", "L04" of mapped ingredients
   std::set<std::string> icd_urls;
+  std::set<std::string> rxnorm_urls, atc_urls;  // for names_other_drug
 };
 
 namespace {
@@ -148,6 +149,8 @@ class Loader {
       });
       if (urls.empty()) return fail("systems." + name, "needs at least one URL");
       if (name.rfind("icd10", 0) == 0) idx_->icd_urls.insert(urls.begin(), urls.end());
+      if (name == "rxnorm") idx_->rxnorm_urls.insert(urls.begin(), urls.end());
+      if (name == "atc") idx_->atc_urls.insert(urls.begin(), urls.end());
       t_.systems_[name] = std::move(urls);
     }
     return Status::success();
@@ -664,18 +667,10 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
 }
 
 bool Terminology::names_other_drug(const fhir::CodeableConcept& cc) const {
-  auto urls_of = [&](const char* name) {
-    auto it = systems_.find(name);
-    return it == systems_.end() ? nullptr : &it->second;
-  };
-  auto in = [](const std::vector<std::string>* urls, const std::string& system) {
-    return urls && std::find(urls->begin(), urls->end(), system) != urls->end();
-  };
-  const auto* rxnorm = urls_of("rxnorm");
-  const auto* atc = urls_of("atc");
   for (const auto& cd : cc.codings) {
-    if (in(rxnorm, cd.system) && !cd.code.empty() && !cd.display.empty()) return true;
-    if (in(atc, cd.system) && cd.code.size() >= 3 && !index_->med_atc_groups.count(cd.code.substr(0, 3)))
+    if (index_->rxnorm_urls.count(cd.system) && !cd.code.empty() && !cd.display.empty()) return true;
+    if (index_->atc_urls.count(cd.system) && cd.code.size() >= 3 &&
+        !index_->med_atc_groups.count(cd.code.substr(0, 3)))
       return true;
   }
   return false;

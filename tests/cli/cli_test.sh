@@ -354,7 +354,7 @@ for src in "$repo/fhir-samples" "$corpus"; do
   check "no scratch files left for $src" test -z "$(ls -A mem-b | grep -v -e '\.csv$' -e '\.ndjson$' -e '\.json$' -e '\.html$')"
 done
 # Medication lines are never skipped (a drug no mapping identifies is kept for "no other therapy").
-check "the prefilter skipped no MedicationRequest" bash -c "! grep -qE '\"prefiltered\":\\{[^}]*\"MedicationRequest\"' pf-on/manifest.json"
+check "the prefilter skipped no MedicationRequest" bash -c "test -s pf-on/manifest.json && ! grep -qE '\"prefiltered\":\\{[^}]*\"MedicationRequest\"' pf-on/manifest.json"
 for t in Observation Condition; do
   check "the prefilter skipped corpus ${t}s" bash -c "[ ! -d '$corpus' ] || grep -qE '\"prefiltered\":\\{[^}]*\"$t\":[1-9]' pf-on/manifest.json"
 done
