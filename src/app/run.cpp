@@ -24,6 +24,7 @@
 #include "criteria/trial.hpp"
 #include "fhir/extract.hpp"
 #include "json/json.hpp"
+#include "json/raw_member.hpp"
 #include "ranking/ranking.hpp"
 #include "report/fhir_group.hpp"
 #include "report/html_report.hpp"
@@ -177,22 +178,51 @@ const std::vector<std::string>& unverified_codes(const Prepared& prepared) {
   return prepared.terms->unverified_codes();
 }
 
+namespace {
+
+// Whether a drug line whose codes and names the mappings do not know may be skipped: only when its
+// medicationCodeableConcept, parsed alone and read as the extractor reads it, names another drug, so that
+// finish_partition would drop the use after parsing it. A drug nothing identifies (a brand, an unmapped local
+// code) must be kept as an unidentified use (I6d's "no other therapy"); anything unusual is parsed.
+bool names_other_drug(const terminology::Terminology& terms, std::string_view line) {
+  std::string_view value;
+  if (json::raw_top_level_member(line, "medicationCodeableConcept", value) != json::RawMember::once)
+    return false;
+  thread_local json::LineDocument doc;
+  json::ParseError err;
+  if (!json::parse(value, doc, err) || !doc.doc().IsObject()) return false;
+  IssueLog ignored;  // the line is parsed in full, issues and all, whenever this says no
+  return terms.names_other_drug(
+      fhir::extract_codeable_concept(doc.doc(), "medicationCodeableConcept", ignored));
+}
+
+}  // namespace
+
 std::shared_ptr<const source::LineFilter> line_filter_for(const Prepared& prepared) {
   source::LineFilterConfig c;
   c.read_types = {"Patient",           "Condition",           "Observation",
                   "MedicationRequest", "MedicationStatement", "MedicationAdministration",
                   "Procedure",         "Medication"};
   using T = fhir::ResourceType;
-  // Medication lines are not screened: a use of a drug no mapping identifies is kept (a criterion may need to
-  // know that an unknown drug is taken), and they are few beside the Observations.
-  const std::pair<const char*, T> screened[] = {
-      {"Observation", T::observation}, {"Condition", T::condition}, {"Procedure", T::procedure}};
+  const std::pair<const char*, T> screened[] = {{"Observation", T::observation},
+                                                {"Condition", T::condition},
+                                                {"Procedure", T::procedure},
+                                                {"MedicationRequest", T::medication_request},
+                                                {"MedicationStatement", T::medication_statement},
+                                                {"MedicationAdministration", T::medication_administration}};
   for (const auto& [name, type] : screened) {
     auto terms = prepared.terms->line_screen(type);
     source::CodeScreen& s = c.screens[name];
     s.codes.insert(terms.codes.begin(), terms.codes.end());
     s.ranges = std::move(terms.ranges);
     s.texts = std::move(terms.texts);
+    if (type == T::observation || type == T::condition || type == T::procedure) continue;
+    // A medication given by reference is kept whatever its code (the Medication may come later or be
+    // contained), so such lines are always parsed.
+    s.parse_if_key = {"\"medicationReference\""};
+    s.skip_unmatched = [terms = prepared.terms](std::string_view line) {
+      return names_other_drug(*terms, line);
+    };
   }
   return std::make_shared<const source::LineFilter>(std::move(c));
 }

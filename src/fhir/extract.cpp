@@ -497,6 +497,12 @@ Patient read_patient(Reader& rd, const Value& v, Header h) {
 
 }  // namespace
 
+CodeableConcept extract_codeable_concept(const json::Value& v, std::string_view path, IssueLog& issues) {
+  const Origin origin{std::string(path)};
+  Reader rd(origin, issues, "");
+  return rd.concept_of(&v, std::string(path));
+}
+
 bool valid_id(std::string_view id) {
   // A table of the id characters: every resource id and reference is checked, and the chain of range tests
   // this replaces was 3% of the time spent reading.

@@ -20,6 +20,10 @@ struct Extracted {
 Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues,
                            std::string_view fallback_id = {});
 
+// A CodeableConcept read exactly as the resources' are (for the line prefilter, which parses one element of
+// a line); problems go to `issues` under `path`.
+CodeableConcept extract_codeable_concept(const json::Value& v, std::string_view path, IssueLog& issues);
+
 // FHIR id rule: [A-Za-z0-9\-\.]{1,64}
 bool valid_id(std::string_view id);
 

@@ -317,7 +317,11 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
     if (begin[i] == '"' && (begin[i + 1] == 'c' || begin[i + 1] == 'd' || begin[i + 1] == 't') &&
         relevant_at(i))
       return Verdict::parse;
-  return Verdict::irrelevant;
+  return nothing_found(screen, line);
+}
+
+LineFilter::Verdict LineFilter::nothing_found(const CodeScreen& s, std::string_view line) {
+  return !s.skip_unmatched || s.skip_unmatched(line) ? Verdict::irrelevant : Verdict::parse;
 }
 
 LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string_view& type) const {
@@ -344,7 +348,7 @@ LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string
     const Value kind = string_value_after(line, pos + kCode.size(), v);
     if (kind == Value::escaped || (kind == Value::plain && code_matches(screen, v))) return Verdict::parse;
   }
-  if (screen.texts.empty()) return Verdict::irrelevant;
+  if (screen.texts.empty()) return nothing_found(screen, line);
   // Text patterns are matched (by the terminology) only against CodeableConcept.text and Coding.display, so
   // only the string values of "text" and "display" keys need looking at: far less than the whole line.
   for (std::string_view k : {std::string_view("\"display\""), std::string_view("\"text\"")}) {
@@ -355,7 +359,7 @@ LineFilter::Verdict LineFilter::check_escaped(std::string_view line, std::string
       if (kind == Value::escaped || (kind == Value::plain && text_matches(screen, v))) return Verdict::parse;
     }
   }
-  return Verdict::irrelevant;
+  return nothing_found(screen, line);
 }
 
 }  // namespace cf::source

@@ -4,6 +4,7 @@
 // is conservative: whenever the bytes leave any doubt (escapes, a code or text the mappings know, a key that
 // needs the parsed resource), the line is parsed.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +30,9 @@ struct CodeScreen {
   std::vector<std::pair<std::string, std::string>> ranges;  // [lo, hi] on a code's first lo.size() chars
   std::vector<std::string> texts;                           // lower case
   std::vector<std::string> parse_if_key;                    // e.g. "medicationReference"
+  // When set, a line in which the screen found nothing is skipped only if this agrees (medication lines: only
+  // when their drug's codes name another drug; one the mappings cannot identify must be kept).
+  std::function<bool(std::string_view line)> skip_unmatched;
   bool try_dotted = true;  // set by LineFilter: whether any code or bound has a '.' after 3 characters
   // Set by LineFilter: the indexes into `texts` of the patterns starting with each byte (empty when no
   // texts).
@@ -59,6 +63,7 @@ class LineFilter {
   // Lines that do not start with the resourceType, or hold a \u escape: escapes are honoured, at the price of
   // several passes over the line.
   Verdict check_escaped(std::string_view line, std::string_view& type) const;
+  static Verdict nothing_found(const CodeScreen& s, std::string_view line);
   static bool code_matches(const CodeScreen& s, std::string_view code);
   static bool text_matches(const CodeScreen& s, std::string_view value);  // scan_texts, remembered
   static bool scan_texts(const CodeScreen& s, std::string_view value);

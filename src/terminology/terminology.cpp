@@ -1,6 +1,7 @@
 #include "terminology/terminology.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <set>
@@ -56,7 +57,10 @@ struct Index {
   std::vector<std::pair<std::string, std::string>> texts;      // lower-case substring -> concept
   std::unordered_map<std::string, MedEntry> meds;              // "url|code"
   std::vector<std::pair<std::string, std::string>> med_names;  // lower-case substring -> ingredient
-  std::set<std::string> med_atc_groups;                        // "H02", "P01", "L04" of mapped ingredients
+  // The indexes into med_names of the names starting with each byte (an empty name under 256): a text is
+  // searched in one pass for all of them, not once per name.
+  std::array<std::vector<std::uint32_t>, 257> med_names_by_first;
+  std::set<std::string> med_atc_groups;  // "H02", "P01", "L04" of mapped ingredients
   std::set<std::string> icd_urls;
   std::set<std::string> rxnorm_urls, atc_urls;  // for names_other_drug
 };
@@ -106,6 +110,11 @@ class Loader {
     for (const auto& p : local) {
       auto st = load_file(p);
       if (!st) return st;
+    }
+    for (std::size_t k = 0; k < idx_->med_names.size(); ++k) {
+      const std::string& name = idx_->med_names[k].first;
+      idx_->med_names_by_first[name.empty() ? 256 : static_cast<unsigned char>(name[0])].push_back(
+          static_cast<std::uint32_t>(k));
     }
     return Status::success();
   }
@@ -649,14 +658,28 @@ std::optional<MedicationMatch> Terminology::match_medication(const fhir::Codeabl
   for (const auto& cd : cc.codings)
     if (!cd.display.empty()) texts.push_back(to_lower_ascii(cd.display));
   // The longest name found wins: "methylprednisolone" holds "prednisolone", "hydrocortisone" "cortisone".
+  // Between names of one length, the first in the mappings; its text is the first that holds it.
   const std::pair<std::string, std::string>* best = nullptr;
+  std::size_t best_k = 0;
   const std::string* best_text = nullptr;
-  for (const auto& name : index_->med_names)
-    for (const auto& t : texts)
-      if ((!best || name.first.size() > best->first.size()) && t.find(name.first) != std::string::npos) {
-        best = &name;
-        best_text = &t;
+  auto consider = [&](std::uint32_t k, const std::string& t) {
+    const auto& name = index_->med_names[k];
+    if (best &&
+        (name.first.size() < best->first.size() || (name.first.size() == best->first.size() && k >= best_k)))
+      return;
+    best = &name;
+    best_k = k;
+    best_text = &t;
+  };
+  const auto& by_first = index_->med_names_by_first;
+  for (const auto& t : texts) {
+    for (const std::uint32_t k : by_first[256]) consider(k, t);
+    for (std::size_t i = 0; i < t.size(); ++i)
+      for (const std::uint32_t k : by_first[static_cast<unsigned char>(t[i])]) {
+        const std::string& name = index_->med_names[k].first;
+        if (name.size() <= t.size() - i && t.compare(i, name.size(), name) == 0) consider(k, t);
       }
+  }
   if (!best) return std::nullopt;
   MedicationMatch m;
   m.ingredient = ingredient(best->second);

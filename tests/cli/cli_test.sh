@@ -353,9 +353,24 @@ for src in "$repo/fhir-samples" "$corpus"; do
   check "data_issues.ndjson identical with spilling and 3 threads for $src" cmp -s mem-a/data_issues.ndjson mem-b/data_issues.ndjson
   check "no scratch files left for $src" test -z "$(ls -A mem-b | grep -v -e '\.csv$' -e '\.ndjson$' -e '\.json$' -e '\.html$')"
 done
-# Medication lines are never skipped (a drug no mapping identifies is kept for "no other therapy").
-check "the prefilter skipped no MedicationRequest" bash -c "test -s pf-on/manifest.json && ! grep -qE '\"prefiltered\":\\{[^}]*\"MedicationRequest\"' pf-on/manifest.json"
-for t in Observation Condition; do
+# A drug line the mappings cannot identify (a brand under a local code) is kept, prefilter on or off, and shows
+# in the patient's evidence; one whose RxNorm coding names another drug is skipped.
+rm -rf brand-src && cp -r "$repo/fhir-samples/ndjson" brand-src
+med='"status":"active","intent":"order","subject":{"reference":"Patient/cc-047"},"authoredOn":"2026-10-01"'
+cat >>brand-src/MedicationRequest.ndjson <<EOL
+{"resourceType":"MedicationRequest","id":"cc-047-brand",$med,"medicationCodeableConcept":{"coding":[{"system":"urn:oid:1.2.156.999.1","code":"XS-500","display":"骁悉 0.25g"}]}}
+{"resourceType":"MedicationRequest","id":"cc-047-statin",$med,"medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"314231","display":"Simvastatin 10 MG Oral Tablet"}]}}
+EOL
+"$bin" run --source brand-src --as-of 2026-11-26 --out brand-on --prefilter on --ineligible-detail full >/dev/null 2>&1
+"$bin" run --source brand-src --as-of 2026-11-26 --out brand-off --prefilter off --ineligible-detail full >/dev/null 2>&1
+check "a brand drug: prefilter on/off give identical results" cmp -s brand-on/results.ndjson brand-off/results.ndjson
+check "a brand drug makes 'glucocorticoid alone' unknown" bash -c "grep '\"Patient/cc-047\"\\|\"cc-047\"' brand-on/results.ndjson | grep -q '\"id\":\"I6d\",[^}]*\"outcome\":\"unknown\"'"
+check "a brand drug is in its patient's evidence" grep -q 'MedicationRequest/cc-047-brand' brand-on/results.ndjson
+check "another drug is in nobody's evidence" bash -c "! grep -q 'cc-047-statin' brand-on/results.ndjson"
+check "another drug's line was prefiltered" grep -qE '"prefiltered":\{[^}]*"MedicationRequest":1[,}]' brand-on/manifest.json
+# Drug lines are skipped too, when their codes name another drug (a drug no mapping identifies is kept for
+# "no other therapy"; the identical results above show nothing that mattered was skipped).
+for t in Observation Condition MedicationRequest; do
   check "the prefilter skipped corpus ${t}s" bash -c "[ ! -d '$corpus' ] || grep -qE '\"prefiltered\":\\{[^}]*\"$t\":[1-9]' pf-on/manifest.json"
 done
 # RELIABILITY H3/H4: a running cohort-finder cannot dump core and creates private files. A listener that

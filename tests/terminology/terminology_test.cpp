@@ -8,6 +8,8 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "core/text.hpp"
+#include "json/json.hpp"
 #include "support/scenario.hpp"
 #include "terminology/values.hpp"
 
@@ -98,6 +100,47 @@ BOOST_AUTO_TEST_CASE(drug_names_match_the_longest_ingredient_name) {
     BOOST_TEST(m->ingredient->id == want, text);
     BOOST_TEST(m->low_confidence);
   }
+}
+
+// The one-pass name search picks what the plain rule picks: of the names found in the text or any display,
+// the longest; between names of one length, the first listed; its text is the first that holds it. Every pair
+// of the ingredient names of medications.json, in either order, in the text or a display.
+BOOST_AUTO_TEST_CASE(drug_name_search_agrees_with_the_plain_rule) {
+  auto t = test::terms();
+  std::ifstream in(test::repo() / "mappings" / "medications.json", std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json::Document doc;
+  json::ParseError err;
+  BOOST_TEST_REQUIRE(json::parse(text, doc, err));
+  std::vector<std::pair<std::string, std::string>> names;  // lower case -> ingredient, in file order
+  json::for_each(json::member(doc, "ingredients"), [&](std::size_t, const json::Value& ing) {
+    json::for_each(json::member(ing, "names"), [&](std::size_t, const json::Value& n) {
+      names.emplace_back(to_lower_ascii(*json::string(&n)),
+                         std::string(*json::string(json::member(ing, "id"))));
+    });
+  });
+  BOOST_TEST_REQUIRE(names.size() > 20u);
+  std::size_t checked = 0;
+  for (const auto& [a, ia] : names)
+    for (const auto& [b, ib] : names) {
+      fhir::CodeableConcept cc{{fhir::Coding{"urn:local", "x", "Tab " + b + " 5mg"}}, "Inj. " + a + "/" + b};
+      const std::vector<std::string> texts{to_lower_ascii(cc.text), to_lower_ascii(cc.codings[0].display)};
+      const std::pair<std::string, std::string>* want = nullptr;
+      const std::string* want_text = nullptr;
+      for (const auto& name : names)
+        for (const auto& tx : texts)
+          if ((!want || name.first.size() > want->first.size()) && tx.find(name.first) != std::string::npos) {
+            want = &name;
+            want_text = &tx;
+          }
+      auto m = t->match_medication(cc);
+      BOOST_TEST_REQUIRE(m.has_value(), cc.text);
+      BOOST_TEST(m->ingredient->id == want->second, cc.text);
+      BOOST_TEST(m->display == *want_text, cc.text);
+      BOOST_TEST(m->rule.find("name contains '" + want->first + "'") != std::string::npos, m->rule);
+      ++checked;
+    }
+  BOOST_TEST(checked == names.size() * names.size());
 }
 
 // Entries a review added (063df64): quinacrine is an antimalarial known by name only (also as mepacrine), and
