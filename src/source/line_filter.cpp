@@ -142,6 +142,15 @@ LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
       const std::uint64_t h = quick_hash(code) & (kCodeBits - 1);
       s.code_bits[h >> 6] |= std::uint64_t{1} << (h & 63);
     }
+    s.range_first.fill(false);
+    for (const auto& [lo, hi] : s.ranges) {
+      if (lo.empty() || hi.empty()) {  // an empty bound admits any first byte
+        s.range_first.fill(true);
+        break;
+      }
+      for (unsigned b = static_cast<unsigned char>(lo[0]); b <= static_cast<unsigned char>(hi[0]); ++b)
+        s.range_first[b] = true;
+    }
     s.texts_by_first.clear();
     if (!s.texts.empty()) s.texts_by_first.resize(256);
     for (std::size_t i = 0; i < s.texts.size(); ++i)
@@ -169,6 +178,8 @@ bool LineFilter::code_matches(const CodeScreen& s, std::string_view code) {
   if ((may_hold(s.code_bits, code) && s.codes.count(code)) ||
       (!dotted.empty() && may_hold(s.code_bits, dotted) && s.codes.count(dotted)))
     return true;
+  // The dotted form starts with the code's own first byte.
+  if (!code.empty() && !s.range_first[static_cast<unsigned char>(code[0])]) return false;
   for (const auto& r : s.ranges)
     if (in_range(code, r) || (!dotted.empty() && in_range(dotted, r))) return true;
   return false;

@@ -3,6 +3,7 @@
 // of a hospital export are resource types, laboratory tests, diagnoses and drugs no criterion reads. The test
 // is conservative: whenever the bytes leave any doubt (escapes, a code or text the mappings know, a key that
 // needs the parsed resource), the line is parsed.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,6 +42,9 @@ struct CodeScreen {
   // Set by LineFilter: a Bloom filter (one cheap hash) of `codes`, so that most codes in a line (categories,
   // units, interpretations, unmapped tests) are ruled out without hashing them for the set.
   std::vector<std::uint64_t> code_bits;
+  // Set by LineFilter: the first bytes a code in one of `ranges` can start with (a code starts after its
+  // range's low bound's first byte and before its high bound's), so that most codes skip the ranges.
+  std::array<bool, 256> range_first{};
 };
 
 struct LineFilterConfig {

@@ -265,6 +265,28 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
   BOOST_TEST((verdict(R"({"resourceType":"Medication","id":"x","code":{"text":"ibuprofen"}})") == V::parse));
 }
 
+// Code ranges are tried only for codes whose first byte lies between a range's bounds' first bytes: a range
+// across letters (A10-C20) still takes B-codes, and an empty bound takes every code.
+BOOST_AUTO_TEST_CASE(code_ranges_across_first_letters) {
+  auto screened = [](std::vector<std::pair<std::string, std::string>> ranges, std::string_view code) {
+    source::LineFilterConfig c;
+    c.read_types = {"Condition"};
+    c.screens["Condition"].ranges = std::move(ranges);
+    const source::LineFilter f(std::move(c));
+    const std::string line =
+        R"({"resourceType":"Condition","code":{"coding":[{"code":")" + std::string(code) + R"("}]}})";
+    std::string_view type;
+    return f.check(line, type);
+  };
+  for (const char* code : {"A10", "A10.1", "B00", "B999", "C20", "C20.9"})
+    BOOST_TEST((screened({{"A10", "C20"}}, code) == V::parse), code);
+  for (const char* code : {"A09", "C21", "D00", "a10", "010", "Z"})
+    BOOST_TEST((screened({{"A10", "C20"}}, code) == V::irrelevant), code);
+  BOOST_TEST((screened({{"Q", "Q"}, {"A10", "C20"}}, "B50") == V::parse));
+  BOOST_TEST((screened({{"", "C20"}}, "0") == V::parse));
+  BOOST_TEST((screened({{"A10", ""}}, "A10") == V::parse));
+}
+
 // text_matches() remembers its answers per thread: they must never leak from one screen (or one filter, even
 // one built where a destroyed one was) to another.
 BOOST_AUTO_TEST_CASE(remembered_text_answers_belong_to_their_screen) {
