@@ -9,6 +9,7 @@
 
 #include "core/files.hpp"
 #include "core/shard.hpp"
+#include "core/text.hpp"
 #include "criteria/trial.hpp"
 #include "json/json.hpp"
 #include "report/fhir_group.hpp"
@@ -16,6 +17,7 @@
 #include "report/outputs.hpp"
 #include "report/privacy.hpp"
 #include "report/result_reader.hpp"
+#include "terminology/patient_record.hpp"
 #include "terminology/terminology.hpp"
 
 namespace cf::app {
@@ -173,6 +175,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::set<std::string> versions;
   std::map<int, std::string> sources;  // shard k -> source
   std::vector<std::string> incomplete;
+  terminology::CollectStats unidentified;
   for (const auto& d : dirs) {
     auto m = slurp(d / "manifest.json");
     if (!m) return m.error();
@@ -226,6 +229,28 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     if (info.started.empty() || started < info.started) info.started = started;
     if (finished > info.finished) info.finished = finished;
     info.complete = info.complete && json::boolean(json::member(doc, "complete")).value_or(false);
+    // The shards' unidentified drugs, summed by drug (patients are in one shard only).
+    json::for_each(json::member(json::member(doc, "resources"), "unidentified_drugs"),
+                   [&](std::size_t, const json::Value& v) {
+                     terminology::UnidentifiedDrug drug;
+                     std::string drug_key;
+                     json::for_each(json::member(v, "codes"), [&](std::size_t, const json::Value& c) {
+                       drug.codes.push_back(str(&c));
+                       drug_key += drug.codes.back() + "\n";
+                     });
+                     drug.name = str(json::member(v, "name"));
+                     if (drug_key.empty()) drug_key = "\n" + to_lower_ascii(drug.name);
+                     auto count = [&](const char* field) -> std::size_t {
+                       auto t = json::number_text(json::member(v, field));
+                       return t ? std::stoul(std::string(*t)) : 0;
+                     };
+                     auto [it, fresh] = unidentified.unidentified.try_emplace(drug_key, drug);
+                     auto& sum_of = it->second;
+                     if (!fresh && !drug.name.empty() && (sum_of.name.empty() || drug.name < sum_of.name))
+                       sum_of.name = drug.name;
+                     sum_of.uses = (fresh ? 0 : sum_of.uses) + count("uses");
+                     sum_of.patients = (fresh ? 0 : sum_of.patients) + count("patients");
+                   });
     json::for_each(json::member(doc, "incomplete"),
                    [&](std::size_t, const json::Value& v) { incomplete.push_back(str(&v)); });
     if (auto p = json::number_text(json::member(doc, "patients")))
@@ -377,6 +402,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
                      ("shard " + std::to_string(k) + "/" + std::to_string(n) + ": " + src);
   }
   info.incomplete = merge_incomplete(incomplete);
+  info.unidentified_drugs = terminology::unidentified_by_use(unidentified);
   info.shard = "merged from " + std::to_string(n) + " shards";
   const auto mode = *report::parse_export_mode(info.export_mode);
   std::vector<ranking::PatientOutcome> outcomes;

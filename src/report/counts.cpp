@@ -24,6 +24,7 @@ RunInfo counts_run_info(RunInfo info, const CellPolicy& p) {
   }
   for (const auto& [type, n] : per_patient) kept.push_back(type + " (" + publish_count(n, p) + " patients)");
   info.incomplete = std::move(kept);
+  for (auto& d : info.unidentified_drugs) d.name.clear();  // free text: may name more than a drug
   return info;
 }
 

@@ -470,7 +470,34 @@ class Page {
         out_ += "<tr><td>" + esc(k) + "</td><td class=\"num\">" + std::to_string(n) + "</td></tr>";
       out_ += "</tbody></table><p class=\"small muted\">Details: data_issues.ndjson.</p>";
     }
+    unidentified_drugs();
     out_ += "</div></div></section>";
+  }
+
+  // Drugs that neither a code nor a name of the mappings identifies: where "no other therapy" stays unknown,
+  // and what the study team should add to mappings/local/.
+  void unidentified_drugs() {
+    const auto& drugs = info_.unidentified_drugs;
+    if (drugs.empty()) return;
+    constexpr std::size_t kShown = 50;
+    out_ +=
+        "<h3>Drugs the mappings do not identify</h3><table class=\"small\" "
+        "id=\"unidentified-drugs\"><thead><tr>"
+        "<th>codes</th><th>name</th><th class=\"num\">patients</th><th class=\"num\">uses</th></tr></thead>"
+        "<tbody>";
+    for (std::size_t i = 0; i < drugs.size() && i < kShown; ++i) {
+      std::string codes;
+      for (const auto& c : drugs[i].codes) codes += (codes.empty() ? "" : ", ") + c;
+      out_ += "<tr><td>" + esc(codes) + "</td><td>" + esc(drugs[i].name) + "</td><td class=\"num\">" +
+              std::to_string(drugs[i].patients) + "</td><td class=\"num\">" + std::to_string(drugs[i].uses) +
+              "</td></tr>";
+    }
+    out_ +=
+        "</tbody></table><p class=\"small muted\">" +
+        (drugs.size() > kShown ? std::to_string(drugs.size() - kShown) + " more in manifest.json. " : "") +
+        "A criterion that needs every current drug known (\xE2\x80\x9C"
+        "no other therapy\xE2\x80\x9D) is unknown beside them; map them in mappings/local/ "
+        "(mappings/README.md).</p>";
   }
 
   void funnel() {

@@ -438,6 +438,21 @@ std::string manifest_json(const criteria::Trial& trial, const RunInfo& info,
   w.key("unattributed");
   number(info.unattributed);
   w.key("files").integer(static_cast<long long>(info.files));
+  // Drugs the mappings do not identify: their codes, name (identified and limited exports), uses and
+  // patients.
+  w.key("unidentified_drugs").begin_array();
+  for (const auto& d : info.unidentified_drugs) {
+    w.begin_object().key("codes").begin_array();
+    for (const auto& c : d.codes) w.str(c);
+    w.end_array();
+    if (!d.name.empty()) w.key("name").str(d.name);
+    w.key("uses");
+    number(d.uses);
+    w.key("patients");
+    number(d.patients);
+    w.end_object();
+  }
+  w.end_array();
   w.end_object();
   w.key("complete").boolean(info.complete);
   w.key("incomplete").begin_array();

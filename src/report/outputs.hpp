@@ -12,6 +12,7 @@
 #include "core/result.hpp"
 #include "criteria/trial.hpp"
 #include "ranking/ranking.hpp"
+#include "terminology/patient_record.hpp"
 
 namespace cf::json {
 class Writer;
@@ -31,6 +32,8 @@ struct RunInfo {
   bool complete = true;
   std::vector<std::string> incomplete;  // "Observation (all patients)", "Condition (patient 12)"
   std::map<std::string, std::size_t> issues_by_kind;
+  // Drugs no code or name of the mappings identifies, most used first (what to add to the mappings).
+  std::vector<terminology::UnidentifiedDrug> unidentified_drugs;
   std::string export_mode = "identified";
   std::string ineligible_detail = "deciding";  // to_string(IneligibleDetail)
   std::string shard = "1/1";

@@ -398,6 +398,7 @@ RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
   if (mode == ExportMode::counts) return counts_run_info(std::move(info), CellPolicy{});
   if (!pseudonymised(mode)) return info;
   assert(key && "pseudonymised exports need a pseudonym key");
+  for (auto& d : info.unidentified_drugs) d.name.clear();  // free text: may name more than a drug
   for (auto& s : info.incomplete) {
     const std::string marker = " (patient ";
     auto p = s.find(marker);

@@ -52,13 +52,27 @@ struct PatientRecord {
   std::vector<std::shared_ptr<const fhir::MedicationUse>> unidentified_medications;
 };
 
+// A drug no code or name of the mappings identifies, over the whole run: what the study team should map.
+struct UnidentifiedDrug {
+  std::vector<std::string> codes;  // "system|code" of its codings, as written
+  std::string name;                // its text, or else the first display
+  std::size_t uses = 0, patients = 0;
+};
+
 struct CollectStats {
   std::size_t kept = 0;
   std::size_t unmatched = 0;     // read but relevant to no criterion
   std::size_t duplicates = 0;    // same type/id seen again (the newest version is kept)
   std::size_t unattributed = 0;  // no patient
   std::size_t other_shard = 0;   // belongs to a patient of another shard
+  // By drug (its codes, or its name when it has none); final once every partition is finished.
+  std::map<std::string, UnidentifiedDrug> unidentified;
 };
+
+// The key and description under which a use of an unidentified drug is counted.
+std::pair<std::string, UnidentifiedDrug> describe_unidentified(const fhir::CodeableConcept& drug);
+// The run's unidentified drugs, those of the most patients (then uses) first.
+std::vector<UnidentifiedDrug> unidentified_by_use(const CollectStats& stats);
 
 // Receives resources from any source, keeps the newest version of each, and groups them per patient.
 //

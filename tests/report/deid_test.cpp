@@ -62,6 +62,12 @@ std::vector<std::string> canary_resources() {
       obs("canary-obs-iga", "2458-8", "IgA", "2025-10-01", qty("220", "mg/dL")),
       obs("canary-obs-hbs", "5196-1", "HBsAg", "2026-05-10",
           R"("valueString":"negative - phoned Zebediah Quixotewobble on +44 7700 900123")"),
+      // A drug no mapping identifies, named in free text: listed by code alone in a de-identified export.
+      R"({"resourceType":"MedicationRequest","id":"canary-med","status":"active","intent":"order",)"
+      R"("subject":{"reference":"Patient/)" +
+          kId +
+          R"("},"authoredOn":"2026-10-01","medicationCodeableConcept":)"
+          R"({"coding":[{"system":"urn:oid:1.2.156.999.1","code":"XS-500"}],"text":"Zebediah Quixotewobble's own tablets"}})",
   };
 }
 

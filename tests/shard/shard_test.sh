@@ -145,5 +145,21 @@ check "merged attrition.csv equals the single run with a label over two lines" \
   cmp -s "$tmp/nl-single/attrition.csv" "$tmp/nl-m/attrition.csv"
 check "merged candidates.csv equals the single run with a label over two lines" \
   cmp -s "$tmp/nl-single/candidates.csv" "$tmp/nl-m/candidates.csv"
+# Drugs the mappings do not identify, used by patients of different shards: the merged report lists them
+# summed, as the single run does (its report equals the single run's).
+cp -r "$repo/fhir-samples/ndjson" "$tmp/ud-src"
+for p in cc-007 cc-047 cc-008; do  # cc-008 is in shard 1/2, the others in 2/2
+  echo '{"resourceType":"MedicationRequest","id":"'$p'-brand","status":"active","intent":"order","subject":{"reference":"Patient/'$p'"},"authoredOn":"2026-10-01","medicationCodeableConcept":{"coding":[{"system":"urn:oid:1.2.156.999.1","code":"XS-500","display":"骁悉 0.25g"}]}}' >>"$tmp/ud-src/MedicationRequest.ndjson"
+done
+"$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/ud-src" --out "$tmp/ud-single" >/dev/null
+for k in 1 2; do
+  "$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/ud-src" --shard "$k/2" --out "$tmp/ud-$k" >/dev/null
+done
+"$bin" merge --out "$tmp/ud-m" "$tmp/ud-1" "$tmp/ud-2" >/dev/null
+check "merge with unidentified drugs exits 0" test $? -eq 0
+check "the single run lists the unidentified drug for 3 patients" \
+  grep -q 'XS-500</td><td>骁悉 0.25g</td><td class="num">3</td><td class="num">3</td>' "$tmp/ud-single/report.html"
+check "both shards met the drug" bash -c "grep -q XS-500 '$tmp/ud-1/manifest.json' && grep -q XS-500 '$tmp/ud-2/manifest.json'"
+check "merged report.html with unidentified drugs equals the single run's" same_report "$tmp/ud-single" "$tmp/ud-m"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

@@ -185,6 +185,73 @@ BOOST_AUTO_TEST_CASE(versions_of_one_resource_in_two_partitions_keep_the_newest)
   BOOST_TEST((one_file == memory));
 }
 
+// The run's list of drugs no mapping identifies (manifest.json, report.html): uses and patients counted per
+// drug, its name the first in sort order among those written, the same in memory and over 7 partitions.
+BOOST_AUTO_TEST_CASE(unidentified_drugs_are_counted_alike_in_every_partitioning) {
+  auto drug = [](const std::string& id, const std::string& pid, const std::string& medication) {
+    return R"({"resourceType":"MedicationRequest","id":")" + id +
+           R"(","status":"active","intent":"order","subject":{"reference":"Patient/)" + pid +
+           R"("},"authoredOn":"2026-10-01","medicationCodeableConcept":)" + medication + "}";
+  };
+  const std::string x17 = R"({"coding":[{"system":"http://hospital.example.org/drug","code":"X-17",)";
+  std::vector<std::string> lines;
+  for (int i = 0; i < 30; ++i) {
+    const std::string pid = "pu-" + std::to_string(i);
+    lines.push_back(R"({"resourceType":"Patient","id":")" + pid + R"(","birthDate":"1990-01-01"})");
+    // X-17 for every patient, twice for every third, under two names; a text-only remedy for every fifth;
+    // metformin by RxNorm (another drug, not listed) and prednisone (mapped) for all.
+    lines.push_back(
+        drug("a" + pid, pid, x17 + (i % 2 ? R"("display":"骁悉 0.5 g"}]})" : R"("display":"MMF-X"}]})")));
+    if (i % 3 == 0) lines.push_back(drug("b" + pid, pid, x17 + R"("display":"MMF-X"}]})"));
+    if (i % 5 == 0) lines.push_back(drug("c" + pid, pid, R"({"text":"Herbal decoction No. 3"})"));
+    lines.push_back(
+        drug("d" + pid, pid,
+             R"({"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"860975",)"
+             R"("display":"metformin 500 MG"}]})"));
+    lines.push_back(
+        drug("e" + pid, pid,
+             R"({"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"8640"}]})"));
+  }
+  test::TempDir data;
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  data.write("data.ndjson", text);
+  auto listed = [&](bool spill) {
+    test::TempDir scratch;
+    source::FileSource src(data.path);
+    IssueLog issues;
+    terminology::Collector col(test::terms());
+    if (spill) col.set_spill(scratch.path, 0, 7);
+    auto st = src.read(
+        [&](source::Page&& p) {
+          for (auto& r : p.resources) col.add(std::move(r));
+        },
+        issues);
+    BOOST_TEST_REQUIRE(st.ok());
+    for (std::size_t p = 0; p < col.partitions(); ++p)
+      BOOST_TEST_REQUIRE(col.finish_partition(p, issues).ok());
+    BOOST_TEST(col.partitions() == (spill ? 7u : 1u));
+    return terminology::unidentified_by_use(col.stats());
+  };
+  const auto memory = listed(false), spilled = listed(true);
+  BOOST_TEST_REQUIRE(memory.size() == 2u);
+  BOOST_TEST((memory[0].codes == std::vector<std::string>{"http://hospital.example.org/drug|X-17"}));
+  BOOST_TEST(memory[0].name == "MMF-X");  // before "骁悉 0.5 g" in byte order
+  BOOST_TEST(memory[0].patients == 30u);
+  BOOST_TEST(memory[0].uses == 40u);
+  BOOST_TEST(memory[1].codes.empty());
+  BOOST_TEST(memory[1].name == "Herbal decoction No. 3");
+  BOOST_TEST(memory[1].patients == 6u);
+  BOOST_TEST(memory[1].uses == 6u);
+  BOOST_TEST_REQUIRE(spilled.size() == memory.size());
+  for (std::size_t i = 0; i < memory.size(); ++i) {
+    BOOST_TEST((spilled[i].codes == memory[i].codes));
+    BOOST_TEST(spilled[i].name == memory[i].name);
+    BOOST_TEST(spilled[i].uses == memory[i].uses);
+    BOOST_TEST(spilled[i].patients == memory[i].patients);
+  }
+}
+
 // Partitions sharing a file: each reads back only its own records, and one read twice does not give the
 // file's disk space (and its neighbours' records) back early.
 BOOST_AUTO_TEST_CASE(a_partition_read_twice_does_not_release_its_neighbours) {
