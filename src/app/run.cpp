@@ -23,6 +23,7 @@
 #include "core/temp_file.hpp"
 #include "criteria/trial.hpp"
 #include "fhir/extract.hpp"
+#include "fhir/reference.hpp"
 #include "json/json.hpp"
 #include "json/raw_member.hpp"
 #include "ranking/ranking.hpp"
@@ -182,15 +183,23 @@ namespace {
 
 // Whether a drug line whose codes and names the mappings do not know may be skipped: only when its
 // medicationCodeableConcept, parsed alone and read as the extractor reads it, names another drug, so that
-// finish_partition would drop the use after parsing it. A drug nothing identifies (a brand, an unmapped local
-// code) must be kept as an unidentified use (I6d's "no other therapy"); anything unusual is parsed.
+// finish_partition would drop the use after parsing it, and its subject is a plain local Patient reference
+// (one to another server marks the patient's drugs incomplete when parsed). A drug nothing identifies (a
+// brand, an unmapped local code) must be kept as an unidentified use (I6d's "no other therapy"); anything
+// unusual is parsed.
 bool names_other_drug(const terminology::Terminology& terms, std::string_view line) {
-  std::string_view value;
-  if (json::raw_top_level_member(line, "medicationCodeableConcept", value) != json::RawMember::once)
-    return false;
+  static constexpr std::string_view kKeys[] = {"medicationCodeableConcept", "subject"};
+  json::RawMember found[2];
+  std::string_view values[2];
+  json::raw_top_level_members(line, kKeys, found, values);
+  if (found[0] != json::RawMember::once || found[1] != json::RawMember::once) return false;
   thread_local json::LineDocument doc;
   json::ParseError err;
-  if (!json::parse(value, doc, err) || !doc.doc().IsObject()) return false;
+  if (!json::parse(values[1], doc, err) || !doc.doc().IsObject()) return false;
+  const auto ref = json::string(json::member(doc.doc(), "reference"));
+  if (!ref || ref->find("://") != std::string_view::npos || fhir::patient_id_from_reference(*ref).empty())
+    return false;
+  if (!json::parse(values[0], doc, err) || !doc.doc().IsObject()) return false;
   IssueLog ignored;  // the line is parsed in full, issues and all, whenever this says no
   return terms.names_other_drug(
       fhir::extract_codeable_concept(doc.doc(), "medicationCodeableConcept", ignored));

@@ -1,5 +1,6 @@
 #include "json/raw_member.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cf::json {
@@ -25,34 +26,42 @@ std::size_t string_end(std::string_view s, std::size_t open) {
   }
 }
 
-}  // namespace
-
-RawMember raw_top_level_member(std::string_view s, std::string_view key, std::string_view& value) {
+// Whether the top-level object is well nested; fills found/values as it goes.
+bool scan(std::string_view s, std::span<const std::string_view> keys, std::span<RawMember> found,
+          std::span<std::string_view> values) {
   std::size_t i = 0;
   while (i < s.size() && space(s[i])) ++i;
-  if (i >= s.size() || s[i] != '{') return RawMember::ambiguous;
+  if (i >= s.size() || s[i] != '{') return false;
   std::size_t depth = 0;
-  bool expect_key = false;  // at depth 1, after '{' or ','
-  bool in_value = false;    // inside the value of `key`
-  std::size_t value_start = 0, found = 0;
+  bool expect_key = false;             // at depth 1, after '{' or ','
+  std::size_t in_value = keys.size();  // the key whose value is being scanned, or keys.size()
+  std::size_t value_start = 0;
+  auto end_value = [&](std::size_t at) {
+    std::size_t e = at;
+    while (e > value_start && space(s[e - 1])) --e;
+    values[in_value] = s.substr(value_start, e - value_start);
+    in_value = keys.size();
+  };
   for (; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '"') {
       const std::size_t end = string_end(s, i);
-      if (end == std::string_view::npos) return RawMember::ambiguous;
+      if (end == std::string_view::npos) return false;
       if (depth == 1 && expect_key) {
         const std::string_view name = s.substr(i + 1, end - i - 1);
-        if (name.find('\\') != std::string_view::npos) return RawMember::ambiguous;  // may spell `key`
+        if (name.find('\\') != std::string_view::npos) return false;  // may spell any key
         expect_key = false;
-        if (name == key) {
-          if (++found > 1) return RawMember::ambiguous;
+        const auto k = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), name) - keys.begin());
+        if (k < keys.size()) {
+          if (found[k] != RawMember::absent) return false;  // the parser rejects a repeated key
+          found[k] = RawMember::once;
           std::size_t p = end + 1;
           while (p < s.size() && space(s[p])) ++p;
-          if (p >= s.size() || s[p] != ':') return RawMember::ambiguous;
+          if (p >= s.size() || s[p] != ':') return false;
           ++p;
           while (p < s.size() && space(s[p])) ++p;
           value_start = p;
-          in_value = true;
+          in_value = k;
           i = p - 1;
           continue;
         }
@@ -68,27 +77,17 @@ RawMember raw_top_level_member(std::string_view s, std::string_view key, std::st
         break;
       case '}':
       case ']':
-        if (depth == 0) return RawMember::ambiguous;
-        if (depth == 1 && in_value) {
-          std::size_t e = i;
-          while (e > value_start && space(s[e - 1])) --e;
-          value = s.substr(value_start, e - value_start);
-          in_value = false;
-        }
+        if (depth == 0) return false;
+        if (depth == 1 && in_value < keys.size()) end_value(i);
         if (--depth == 0) {
           for (std::size_t r = i + 1; r < s.size(); ++r)
-            if (!space(s[r])) return RawMember::ambiguous;
-          return found ? RawMember::once : RawMember::absent;
+            if (!space(s[r])) return false;
+          return true;
         }
         break;
       case ',':
         if (depth == 1) {
-          if (in_value) {
-            std::size_t e = i;
-            while (e > value_start && space(s[e - 1])) --e;
-            value = s.substr(value_start, e - value_start);
-            in_value = false;
-          }
+          if (in_value < keys.size()) end_value(i);
           expect_key = true;
         }
         break;
@@ -96,7 +95,22 @@ RawMember raw_top_level_member(std::string_view s, std::string_view key, std::st
         break;
     }
   }
-  return RawMember::ambiguous;  // the object never closed
+  return false;  // the object never closed
+}
+
+}  // namespace
+
+void raw_top_level_members(std::string_view text, std::span<const std::string_view> keys,
+                           std::span<RawMember> found, std::span<std::string_view> values) {
+  std::fill(found.begin(), found.end(), RawMember::absent);
+  if (!scan(text, keys, found, values)) std::fill(found.begin(), found.end(), RawMember::ambiguous);
+}
+
+RawMember raw_top_level_member(std::string_view text, std::string_view key, std::string_view& value) {
+  RawMember found = RawMember::absent;
+  raw_top_level_members(text, std::span<const std::string_view>(&key, 1), std::span<RawMember>(&found, 1),
+                        std::span<std::string_view>(&value, 1));
+  return found;
 }
 
 }  // namespace cf::json

@@ -24,7 +24,9 @@ RunInfo counts_run_info(RunInfo info, const CellPolicy& p) {
   }
   for (const auto& [type, n] : per_patient) kept.push_back(type + " (" + publish_count(n, p) + " patients)");
   info.incomplete = std::move(kept);
-  for (auto& d : info.unidentified_drugs) d.name.clear();  // free text: may name more than a drug
+  // Feasibility counts need no mapping work list, and a rare local code beside a small count says more
+  // about a patient than a count may.
+  info.unidentified_drugs.clear();
   return info;
 }
 

@@ -398,7 +398,10 @@ RunInfo apply_privacy(RunInfo info, ExportMode mode, const PrivacyKey* key) {
   if (mode == ExportMode::counts) return counts_run_info(std::move(info), CellPolicy{});
   if (!pseudonymised(mode)) return info;
   assert(key && "pseudonymised exports need a pseudonym key");
-  for (auto& d : info.unidentified_drugs) d.name.clear();  // free text: may name more than a drug
+  // Unidentified drugs by their codes only (as evidence codings): names are free text and may hold more than
+  // a drug's name; a drug known only by its name is left out.
+  std::erase_if(info.unidentified_drugs, [](const auto& d) { return d.codes.empty(); });
+  for (auto& d : info.unidentified_drugs) d.name.clear();
   for (auto& s : info.incomplete) {
     const std::string marker = " (patient ";
     auto p = s.find(marker);

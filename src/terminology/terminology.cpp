@@ -262,9 +262,14 @@ class Loader {
         if (st) st = add_rule(spec, con.id, true, where + ".exclude[" + std::to_string(j) + "]");
       });
       if (!st) return st;
-      json::for_each(member(c, "text"), [&](std::size_t, const json::Value& t) {
-        if (auto s = json::string(&t)) idx_->texts.emplace_back(to_lower_ascii(*s), con.id);
+      // An empty text would be found in every text (and the line filter, which cannot look for it, would
+      // skip lines the terminology then matches): refused.
+      json::for_each(member(c, "text"), [&](std::size_t j, const json::Value& t) {
+        auto s = json::string(&t);
+        if (st && s && s->empty()) st = fail(where + ".text[" + std::to_string(j) + "]", "empty text");
+        if (st && s) idx_->texts.emplace_back(to_lower_ascii(*s), con.id);
       });
+      if (!st) return st;
       t_.concepts_[con.id] = std::move(con);
     }
     return Status::success();
@@ -396,9 +401,12 @@ class Loader {
         if (st) st = add_med_code(spec, ing.id, std::nullopt, where + ".codes[" + std::to_string(j) + "]");
       });
       if (!st) return st;
-      json::for_each(member(m, "names"), [&](std::size_t, const json::Value& n) {
-        if (auto s = json::string(&n)) idx_->med_names.emplace_back(to_lower_ascii(*s), ing.id);
+      json::for_each(member(m, "names"), [&](std::size_t j, const json::Value& n) {
+        auto s = json::string(&n);
+        if (st && s && s->empty()) st = fail(where + ".names[" + std::to_string(j) + "]", "empty name");
+        if (st && s) idx_->med_names.emplace_back(to_lower_ascii(*s), ing.id);
       });
+      if (!st) return st;
       t_.ingredients_[ing.id] = std::move(ing);
     }
     return products(member(doc, "products"), "products");
@@ -442,8 +450,11 @@ class Loader {
     if (!st) return st;
     json::for_each(member(doc, "concept_text"), [&](std::size_t j, const json::Value& c) {
       std::string concept_id = str(c, "concept");
+      if (!st) return;
       if (!t_.concepts_.count(concept_id))
         st = fail("concept_text[" + std::to_string(j) + "].concept", "unknown concept '" + concept_id + "'");
+      else if (str(c, "text").empty())
+        st = fail("concept_text[" + std::to_string(j) + "].text", "empty text");
       else
         idx_->texts.emplace_back(to_lower_ascii(str(c, "text")), concept_id);
     });

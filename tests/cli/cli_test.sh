@@ -370,6 +370,8 @@ check "another drug is in nobody's evidence" bash -c "! grep -q 'cc-047-statin' 
 check "another drug's line was prefiltered" grep -qE '"prefiltered":\{[^}]*"MedicationRequest":1[,}]' brand-on/manifest.json
 # The run lists the drug the mappings do not identify, for the study team to map; not the other drug.
 check "manifest lists the unidentified drug" grep -qF '"unidentified_drugs":[{"codes":["urn:oid:1.2.156.999.1|XS-500"],"name":"骁悉 0.25g","uses":1,"patients":1}]' brand-on/manifest.json
+"$bin" run --source brand-src --as-of 2026-11-26 --out brand-counts --export-mode counts >/dev/null 2>&1
+check "a counts-only export lists no unidentified drug" grep -qF '"unidentified_drugs":[]' brand-counts/manifest.json
 check "report.html lists the unidentified drug" bash -c "grep -o '<table class=\"small\" id=\"unidentified-drugs\">.*</table>' brand-on/report.html | grep -q 'urn:oid:1.2.156.999.1|XS-500</td><td>骁悉 0.25g</td><td class=\"num\">1</td>'"
 # Drug lines are skipped too, when their codes name another drug (a drug no mapping identifies is kept for
 # "no other therapy"; the identical results above show nothing that mattered was skipped).

@@ -196,6 +196,9 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
     BOOST_TEST((verdict(coded(icd, c)) == V::irrelevant), c);
     BOOST_TEST((verdict(" " + coded(icd, c)) == V::irrelevant), c);
   }
+  // A mapped code behind a carriage return before the colon (JSON whitespace inside a line): parsed.
+  BOOST_TEST((verdict(cond + R"("code":{"coding":[{"system":")" + icd + "\",\"code\"\r:\"M32.14\"}]}}") ==
+              V::parse));
   // A mapped text ("systemic lupus") without a mapped code; an escaped code: parsed.
   BOOST_TEST((verdict(cond + R"("code":{"text":"Systemic Lupus, flare"}})") == V::parse));
   BOOST_TEST((verdict(cond + R"("code":{"coding":[{"code":"N39\/0"}]}})") == V::parse));
@@ -226,7 +229,12 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
        mr + R"("medicationCodeableConcept" : {"coding":[{"code":"x1"},)" + rx +
            R"("display":"ibuprofen"}]}})",
        mr +
-           R"("medicationCodeableConcept":{"coding":[{"system":"http://www.whocc.no/atc","code":"M01AE01"}]}})"}) {
+           R"("medicationCodeableConcept":{"coding":[{"system":"http://www.whocc.no/atc","code":"M01AE01"}]}})",
+       // a key spelled inside a string (an unmapped brand there) is no top-level member
+       mr +
+           R"("note":[{"authorString":"\"medicationCodeableConcept\":{\"coding\":[{\"code\":\"L1\"}]}"}],)"
+           R"("medicationCodeableConcept":{"coding":[)" +
+           rx + R"("display":"x"}]}})"}) {
     BOOST_TEST((verdict(other) == V::irrelevant), other);
     BOOST_TEST((verdict(" " + other) == V::irrelevant), other);
   }
@@ -248,9 +256,25 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
            rx + R"("display":"x"}]}}]})",
        mr + R"("contained":[{"resourceType":"MedicationRequest","medicationCodeableConcept":{"coding":[)" +
            rx + R"("display":"x"}]}}]})",
-       mr + R"("note":[{"text":"\"medicationCodeableConcept\":{\"coding\":[]}"}],)"
-            R"("medicationCodeableConcept":{"text":"Brand 5"}})",
-       // the key twice (the parser rejects the line), an escaped key, a line cut short
+       mr + R"("note":[{"authorString":"\"medicationCodeableConcept\":{\"coding\":[)" +
+           R"({\"system\":\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"1\",\"display\":\"x\"}]}"}],)"
+           R"("medicationCodeableConcept":{"text":"Brand 5"}})",
+       // the subject: on another server (parsed, that patient's drugs are incomplete), missing, not a Patient
+       R"({"resourceType":"MedicationRequest","id":"m1","subject":{"reference":"https://other.example/fhir/Patient/p1"},)"
+       R"("medicationCodeableConcept":{"coding":[)" +
+           rx + R"("display":"x"}]}})",
+       R"({"resourceType":"MedicationRequest","id":"m1","medicationCodeableConcept":{"coding":[)" + rx +
+           R"("display":"x"}]}})",
+       R"({"resourceType":"MedicationRequest","id":"m1","subject":{"reference":"Group/g1"},)"
+       R"("medicationCodeableConcept":{"coding":[)" +
+           rx + R"("display":"x"}]}})",
+       // a mapped code or name behind a carriage return (JSON whitespace) before the colon
+       mr +
+           R"("medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm",)"
+           "\"code\"\r:\"5521\",\"display\":\"x\"}]}}",
+       mr + R"("medicationCodeableConcept":{"coding":[)" + rx + "\"display\"\r :\"Prednisone 5 mg\"}]}}",
+       // the key twice (the parser rejects the line); an escaped key and a line cut short (both parsed
+       // before the drug is looked at: any \u escape, and a line not ending as an object, are)
        mr + R"("medicationCodeableConcept":{"coding":[)" + rx +
            R"("display":"x"}]},"medicationCodeableConcept":{}})",
        mr + R"("medicationCode\u0061bleConcept":{"coding":[)" + rx + R"("display":"x"}]}})",

@@ -143,6 +143,29 @@ BOOST_AUTO_TEST_CASE(drug_name_search_agrees_with_the_plain_rule) {
   BOOST_TEST(checked == names.size() * names.size());
 }
 
+// An empty drug name or concept text would be found in every text (and the line filter cannot look for
+// it): the mappings are refused, naming the element.
+BOOST_AUTO_TEST_CASE(empty_names_and_texts_are_refused) {
+  auto with = [](const std::string& file, const std::string& from, const std::string& to) {
+    test::TempDir dir;
+    std::filesystem::copy(test::repo() / "mappings", dir.path, std::filesystem::copy_options::recursive);
+    std::ifstream in(dir.path / file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST_REQUIRE(text.find(from) != std::string::npos, from);
+    text.replace(text.find(from), from.size(), to);
+    dir.write(file, text);
+    auto loaded = Terminology::load(dir.path);
+    return loaded ? std::string("loaded") : loaded.error().what();
+  };
+  BOOST_TEST(with("medications.json", R"("names": ["prednisone")", R"("names": ["", "prednisone")")
+                 .find("medications.json ingredients[0].names[0]: empty name") != std::string::npos);
+  BOOST_TEST(with("concepts.json", R"("text": ["SLEDAI"])", R"("text": ["SLEDAI", ""])").find("empty text") !=
+             std::string::npos);
+  BOOST_TEST(with("local/example-hospital.json", R"("text": "抗双链DNA")", R"("text": "")")
+                 .find("concept_text[0].text: empty text") != std::string::npos);
+  BOOST_TEST(with("medications.json", R"("names": ["prednisone")", R"("names": ["pred")") == "loaded");
+}
+
 // Entries a review added (063df64): quinacrine is an antimalarial known by name only (also as mepacrine), and
 // ofatumumab (anti-CD20) is found by either of its ATC codes (L04AG12, and L01FA02 as CRITERIA 4.5 lists it).
 BOOST_AUTO_TEST_CASE(quinacrine_and_ofatumumab_are_in_their_classes) {
