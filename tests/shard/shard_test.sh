@@ -134,11 +134,18 @@ def relabel(o):
 relabel(trial)
 json.dump(trial, open(sys.argv[2], "w"))
 PY
-"$bin" run --as-of 2026-11-26 --quiet true --trial "$tmp/nl-trial.json" --out "$tmp/nl-single" >/dev/null
-for k in 1 2; do
-  "$bin" run --as-of 2026-11-26 --quiet true --trial "$tmp/nl-trial.json" --shard "$k/2" --out "$tmp/nl-$k" >/dev/null
-done
-"$bin" merge --out "$tmp/nl-m" "$tmp/nl-1" "$tmp/nl-2" >/dev/null
+# One unsharded run into $tmp/NAME-single, shards 1/2 and 2/2 into $tmp/NAME-1 and -2, and their merge into
+# $tmp/NAME-m (its exit status is the function's), all with the run options given.
+split_and_merge() {
+  local name=$1
+  shift
+  "$bin" run --as-of 2026-11-26 --quiet true "$@" --out "$tmp/$name-single" >/dev/null
+  for k in 1 2; do
+    "$bin" run --as-of 2026-11-26 --quiet true "$@" --shard "$k/2" --out "$tmp/$name-$k" >/dev/null
+  done
+  "$bin" merge --out "$tmp/$name-m" "$tmp/$name-1" "$tmp/$name-2" >/dev/null
+}
+split_and_merge nl --trial "$tmp/nl-trial.json"
 check "merge with a label over two lines exits 0" test $? -eq 0
 check "the label is written over two lines" grep -q '^""written"" form",' "$tmp/nl-single/attrition.csv"
 check "merged attrition.csv equals the single run with a label over two lines" \
@@ -151,11 +158,7 @@ cp -r "$repo/fhir-samples/ndjson" "$tmp/ud-src"
 for p in cc-007 cc-047 cc-008; do  # cc-008 is in shard 1/2, the others in 2/2
   echo '{"resourceType":"MedicationRequest","id":"'$p'-brand","status":"active","intent":"order","subject":{"reference":"Patient/'$p'"},"authoredOn":"2026-10-01","medicationCodeableConcept":{"coding":[{"system":"urn:oid:1.2.156.999.1","code":"XS-500","display":"骁悉 0.25g"}]}}' >>"$tmp/ud-src/MedicationRequest.ndjson"
 done
-"$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/ud-src" --out "$tmp/ud-single" >/dev/null
-for k in 1 2; do
-  "$bin" run --as-of 2026-11-26 --quiet true --source "$tmp/ud-src" --shard "$k/2" --out "$tmp/ud-$k" >/dev/null
-done
-"$bin" merge --out "$tmp/ud-m" "$tmp/ud-1" "$tmp/ud-2" >/dev/null
+split_and_merge ud --source "$tmp/ud-src"
 check "merge with unidentified drugs exits 0" test $? -eq 0
 check "the single run lists the unidentified drug for 3 patients" \
   grep -q 'XS-500</td><td>骁悉 0.25g</td><td class="num">3</td><td class="num">3</td>' "$tmp/ud-single/report.html"
