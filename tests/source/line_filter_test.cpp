@@ -239,9 +239,9 @@ BOOST_AUTO_TEST_CASE(conditions_procedures_and_drugs_are_screened_too) {
     BOOST_TEST((verdict(" " + other) == V::irrelevant), other);
   }
   std::string_view type;
-  BOOST_TEST((filter().check(mr + R"("medicationCodeableConcept":{"coding":[)" + rx + R"("display":"x"}]}})",
-                             type) == V::irrelevant));
-  BOOST_TEST(type == "MedicationRequest");
+  const std::string named = mr + R"("medicationCodeableConcept":{"coding":[)" + rx + R"("display":"x"}]}})";
+  BOOST_TEST((filter().check(named, type) == V::irrelevant));
+  BOOST_TEST(type == "MedicationRequest");  // a view into `named`, which must outlive it
   // Parsed: whatever leaves the drug unnamed or the concept in doubt.
   for (
       const std::string& kept :
