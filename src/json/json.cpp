@@ -303,8 +303,12 @@ class TextRouter {
 };
 
 // The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
-// no surrogate, nothing above U+10FFFF), or npos. ASCII, most of FHIR JSON, is skipped 8 bytes at a time.
-std::size_t invalid_utf8_at(std::string_view text) {
+// no surrogate, nothing above U+10FFFF) or is a control character other than tab, line feed and carriage
+// return (which only whitespace may be; RFC 8259 wants the others escaped even inside strings), or npos;
+// `why` says which. RapidJSON's 16-byte string scan lets U+001A-U+001F through in a string and drops them
+// from its value ("50\x1e0 MG" read as "500 MG"), so they are refused here, before it sees them. ASCII
+// without control characters, most of FHIR JSON, is skipped 8 bytes at a time.
+std::size_t invalid_byte_at(std::string_view text, const char*& why) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
   std::size_t i = 0;
@@ -312,16 +316,27 @@ std::size_t invalid_utf8_at(std::string_view text) {
     if (i + 8 <= n) {
       std::uint64_t word;
       std::memcpy(&word, p + i, 8);
-      if ((word & 0x8080808080808080ull) == 0) {
+      constexpr std::uint64_t kHigh = 0x8080808080808080ull, kSpaces = 0x2020202020202020ull;
+      // No byte with its high bit set, and none below 0x20 (the classic "has a byte less than" test).
+      if ((word & kHigh) == 0 && ((word - kSpaces) & ~word & kHigh) == 0) {
         i += 8;
         continue;
       }
     }
     const unsigned c = p[i];
+    if (c < 0x20) {
+      if (c != '\t' && c != '\n' && c != '\r') {
+        why = "control character in the JSON text (it must be escaped)";
+        return i;
+      }
+      ++i;
+      continue;
+    }
     if (c < 0x80) {
       ++i;
       continue;
     }
+    why = "invalid UTF-8 byte sequence";
     std::size_t len = 0;
     unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
     if (c >= 0xC2 && c <= 0xDF) {
@@ -421,9 +436,10 @@ bool parse_text(std::string_view text, Document& doc, ParseError& err, const Lim
     err.message = "NUL byte in JSON text";
     return false;
   }
-  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+  const char* why = "";
+  if (const std::size_t bad = invalid_byte_at(text, why); bad != std::string_view::npos) {
     locate(text, bad, err);
-    err.message = "invalid UTF-8 byte sequence";
+    err.message = why;
     return false;
   }
   // The reader parses a NUL-terminated copy (the text has no NUL of its own, checked above) in place: strings
