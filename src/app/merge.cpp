@@ -9,7 +9,6 @@
 
 #include "core/files.hpp"
 #include "core/shard.hpp"
-#include "core/text.hpp"
 #include "criteria/trial.hpp"
 #include "json/json.hpp"
 #include "report/fhir_group.hpp"
@@ -175,7 +174,7 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
   std::set<std::string> versions;
   std::map<int, std::string> sources;  // shard k -> source
   std::vector<std::string> incomplete;
-  terminology::CollectStats unidentified;
+  std::map<std::string, terminology::UnidentifiedDrug> unidentified;  // by unidentified_key
   for (const auto& d : dirs) {
     auto m = slurp(d / "manifest.json");
     if (!m) return m.error();
@@ -233,23 +232,17 @@ Result<MergeSummary> merge(const std::vector<fs::path>& dirs, const fs::path& ou
     json::for_each(json::member(json::member(doc, "resources"), "unidentified_drugs"),
                    [&](std::size_t, const json::Value& v) {
                      terminology::UnidentifiedDrug drug;
-                     std::string drug_key;
                      json::for_each(json::member(v, "codes"), [&](std::size_t, const json::Value& c) {
                        drug.codes.push_back(str(&c));
-                       drug_key += drug.codes.back() + "\n";
                      });
                      drug.name = str(json::member(v, "name"));
-                     if (drug_key.empty()) drug_key = "\n" + to_lower_ascii(drug.name);
                      auto count = [&](const char* field) -> std::size_t {
                        auto t = json::number_text(json::member(v, field));
                        return t ? std::stoul(std::string(*t)) : 0;
                      };
-                     auto [it, fresh] = unidentified.unidentified.try_emplace(drug_key, drug);
-                     auto& sum_of = it->second;
-                     if (!fresh && !drug.name.empty() && (sum_of.name.empty() || drug.name < sum_of.name))
-                       sum_of.name = drug.name;
-                     sum_of.uses = (fresh ? 0 : sum_of.uses) + count("uses");
-                     sum_of.patients = (fresh ? 0 : sum_of.patients) + count("patients");
+                     drug.uses = count("uses");
+                     drug.patients = count("patients");
+                     terminology::add_unidentified(unidentified, drug);
                    });
     json::for_each(json::member(doc, "incomplete"),
                    [&](std::size_t, const json::Value& v) { incomplete.push_back(str(&v)); });

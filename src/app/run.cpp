@@ -686,7 +686,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   info.files = src.stats().files;
   info.kept = collector.stats().kept;
   info.unmatched = collector.stats().unmatched;
-  info.unidentified_drugs = terminology::unidentified_by_use(collector.stats());
+  info.unidentified_drugs = terminology::unidentified_by_use(collector.stats().unidentified);
   info.duplicates = collector.stats().duplicates;
   info.unattributed = collector.stats().unattributed;
   info.complete = completeness.complete();

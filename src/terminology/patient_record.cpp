@@ -11,12 +11,6 @@ namespace cf::terminology {
 
 namespace {
 
-// One drug (the same codes) written with different names is shown by the name that sorts first, whatever
-// the order the partitions were finished in.
-void keep_first_name(UnidentifiedDrug& d, const std::string& name) {
-  if (!name.empty() && (d.name.empty() || name < d.name)) d.name = name;
-}
-
 std::vector<Match> matches_for(const Terminology& t, const fhir::CodeableConcept& cc,
                                fhir::ResourceType type) {
   auto all = t.match(cc);
@@ -389,46 +383,51 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
   for (const auto& [id, rec] : out) {
     std::set<std::string> here;
     for (const auto& u : rec.unidentified_medications) {
-      auto [key, drug] = describe_unidentified(u->medication);
-      auto [it, fresh] = unidentified.try_emplace(key, drug);
-      if (!fresh) keep_first_name(it->second, drug.name);
-      ++it->second.uses;
-      if (here.insert(key).second) ++it->second.patients;
+      UnidentifiedDrug d = describe_unidentified(u->medication);
+      d.uses = 1;
+      d.patients = here.insert(unidentified_key(d)).second ? 1 : 0;
+      add_unidentified(unidentified, d);
     }
   }
   if (!unidentified.empty()) {
     std::lock_guard lock(stats_mu_);
-    for (auto& [key, drug] : unidentified) {
-      auto [it, fresh] = stats_.unidentified.try_emplace(key, drug);
-      if (fresh) continue;
-      keep_first_name(it->second, drug.name);
-      it->second.uses += drug.uses;
-      it->second.patients += drug.patients;  // a patient is in one partition only
-    }
+    for (const auto& [key, d] : unidentified) add_unidentified(stats_.unidentified, d);
   }
   return out;
 }
 
-std::vector<UnidentifiedDrug> unidentified_by_use(const CollectStats& stats) {
+std::vector<UnidentifiedDrug> unidentified_by_use(const std::map<std::string, UnidentifiedDrug>& drugs) {
   std::vector<UnidentifiedDrug> out;
-  for (const auto& [key, d] : stats.unidentified) out.push_back(d);  // in key order: ties stay put
+  for (const auto& [key, d] : drugs) out.push_back(d);  // in key order: ties stay put
   std::stable_sort(out.begin(), out.end(), [](const UnidentifiedDrug& a, const UnidentifiedDrug& b) {
     return a.patients != b.patients ? a.patients > b.patients : a.uses > b.uses;
   });
   return out;
 }
 
-std::pair<std::string, UnidentifiedDrug> describe_unidentified(const fhir::CodeableConcept& drug) {
+UnidentifiedDrug describe_unidentified(const fhir::CodeableConcept& drug) {
   UnidentifiedDrug d;
   for (const auto& c : drug.codings)
     if (!c.code.empty()) d.codes.push_back(c.system + "|" + c.code);
   d.name = drug.text;
   for (const auto& c : drug.codings)
     if (d.name.empty()) d.name = c.display;
+  return d;
+}
+
+std::string unidentified_key(const UnidentifiedDrug& d) {
   std::string key;
   for (const auto& c : d.codes) key += c + "\n";
-  if (key.empty()) key = "\n" + to_lower_ascii(d.name);  // named only: counted by its name
-  return {std::move(key), std::move(d)};
+  return key.empty() ? "\n" + to_lower_ascii(d.name) : key;  // named only: counted by its name
+}
+
+void add_unidentified(std::map<std::string, UnidentifiedDrug>& into, const UnidentifiedDrug& d) {
+  auto [it, fresh] = into.try_emplace(unidentified_key(d), d);
+  if (fresh) return;
+  UnidentifiedDrug& sum = it->second;
+  if (!d.name.empty() && (sum.name.empty() || d.name < sum.name)) sum.name = d.name;
+  sum.uses += d.uses;
+  sum.patients += d.patients;
 }
 
 std::map<std::string, PatientRecord> Collector::finish(IssueLog& issues) {

@@ -69,10 +69,16 @@ struct CollectStats {
   std::map<std::string, UnidentifiedDrug> unidentified;
 };
 
-// The key and description under which a use of an unidentified drug is counted.
-std::pair<std::string, UnidentifiedDrug> describe_unidentified(const fhir::CodeableConcept& drug);
-// The run's unidentified drugs, those of the most patients (then uses) first.
-std::vector<UnidentifiedDrug> unidentified_by_use(const CollectStats& stats);
+// The drug a use of an unidentified drug names (no uses or patients counted yet).
+UnidentifiedDrug describe_unidentified(const fhir::CodeableConcept& drug);
+// The key a drug is counted under: its codes, or its name when it has none.
+std::string unidentified_key(const UnidentifiedDrug& d);
+// Adds `d`'s uses and patients to the drug of its key in `into` (patients are counted where they are: a
+// partition, a shard); of the names it is written with, the one that sorts first is kept, whatever the order
+// of adding.
+void add_unidentified(std::map<std::string, UnidentifiedDrug>& into, const UnidentifiedDrug& d);
+// Unidentified drugs, those of the most patients (then uses) first.
+std::vector<UnidentifiedDrug> unidentified_by_use(const std::map<std::string, UnidentifiedDrug>& drugs);
 
 // Receives resources from any source, keeps the newest version of each, and groups them per patient.
 //

@@ -41,7 +41,7 @@ inline Run run_records(source::FileSource& src, const std::string& as_of) {
   run.info.finished = "2026-11-26T02:00:05Z";
   run.info.issues_by_kind = issues.counts_by_kind();
   run.info.complete = src.completeness().complete();
-  run.info.unidentified_drugs = terminology::unidentified_by_use(col.stats());
+  run.info.unidentified_drugs = terminology::unidentified_by_use(col.stats().unidentified);
   return run;
 }
 

@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(unidentified_drugs_are_counted_alike_in_every_partitioning)
     for (std::size_t p = 0; p < col.partitions(); ++p)
       BOOST_TEST_REQUIRE(col.finish_partition(p, issues).ok());
     BOOST_TEST(col.partitions() == (spill ? 7u : 1u));
-    return terminology::unidentified_by_use(col.stats());
+    return terminology::unidentified_by_use(col.stats().unidentified);
   };
   const auto memory = listed(false), spilled = listed(true);
   BOOST_TEST_REQUIRE(memory.size() == 2u);
