@@ -153,6 +153,60 @@ BOOST_AUTO_TEST_CASE(control_characters_are_refused_at_every_offset) {
   BOOST_TEST(parses(R"({"a":"tab\there, escaped \u001e too"})"));
 }
 
+// parse() and parse_line() find a string's end 16 bytes at a time from its first byte (json.cpp's
+// ParseString): every length, an escape at every offset, and a raw tab or an unterminated string at every
+// offset, as keys and as values, read as written or refused.
+BOOST_AUTO_TEST_CASE(strings_are_read_whole_at_every_length_and_escape_offset) {
+  const std::pair<std::string, std::string> escapes[] = {
+      {"\\\"", "\""}, {"\\\\", "\\"}, {"\\n", "\n"}, {"\\u00e9", "\xC3\xA9"}, {"\\/", "/"}};
+  for (std::size_t pad = 0; pad < 3; ++pad) {  // shifts every string against the buffer's alignment
+    for (std::size_t len = 0; len < 40; ++len) {
+      const std::string plain(len, 'x');
+      for (std::size_t at = 0; at <= len; ++at) {
+        for (const auto& [written, read] : escapes) {
+          const std::string raw = plain.substr(0, at) + written + plain.substr(at);
+          const std::string want = plain.substr(0, at) + read + plain.substr(at);
+          const std::string text =
+              "{" + std::string(pad, ' ') + "\"" + raw + "\":\"" + raw + "\",\"z\":\"" + plain + "\"}";
+          BOOST_TEST_CONTEXT("len " << len << " at " << at << " " << written << " pad " << pad) {
+            json::Document d, l;
+            json::ParseError e;
+            BOOST_TEST_REQUIRE(json::parse(text, d, e), e.message);
+            BOOST_TEST_REQUIRE(json::parse_line(text, l, e), e.message);
+            for (const json::Document* doc : {&d, &l}) {
+              BOOST_TEST_REQUIRE(doc->MemberCount() == 2u);
+              const auto& m = *doc->MemberBegin();
+              BOOST_TEST(std::string(m.name.GetString(), m.name.GetStringLength()) == want);
+              BOOST_TEST(*json::string(json::member(*doc, want)) == want);
+              BOOST_TEST(*json::string(json::member(*doc, "z")) == plain);
+            }
+          }
+        }
+        const std::string tab = plain.substr(0, at) + "\t" + plain.substr(at);
+        json::Document d;
+        json::ParseError e;
+        BOOST_TEST(!json::parse_line("{\"a\":\"" + tab + "\"}", d, e), "tab at " << at << " of " << len);
+        BOOST_TEST(!json::parse_line("{\"" + tab + "\":1}", d, e), "tab in key at " << at << " of " << len);
+      }
+      json::Document d;
+      json::ParseError e;
+      BOOST_TEST(!json::parse_line("{\"a\":\"" + plain, d, e), "unterminated, " << len);
+      BOOST_TEST(!json::parse_line("{\"a\":\"" + plain + "\\", d, e), "unterminated after \\, " << len);
+      BOOST_TEST(json::parse_line("{\"a\":\"" + plain + "\"}", d, e));
+      BOOST_TEST(*json::string(json::member(d, "a")) == plain);
+    }
+  }
+  // A string longer than the limit is refused by the handler as before.
+  json::Limits small;
+  small.max_string = 20;
+  json::Document d;
+  json::ParseError e;
+  BOOST_TEST(json::parse_line("{\"a\":\"" + std::string(20, 'y') + "\"}", d, e, small));
+  BOOST_TEST(!json::parse_line("{\"a\":\"" + std::string(21, 'y') + "\"}", d, e, small));
+  BOOST_TEST(e.message.find("longer than 20") != std::string::npos, e.message);
+  BOOST_TEST(!json::parse_line("{\"" + std::string(21, 'y') + "\":1}", d, e, small));
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_names_are_found_wherever_they_are) {
   // 40 distinct names, some equal in length, first, middle and last byte (the same signature).
   std::string members;
