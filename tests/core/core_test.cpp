@@ -95,6 +95,16 @@ BOOST_AUTO_TEST_CASE(sha256_hardware_and_portable_agree) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(trim_cuts_json_and_ascii_whitespace_at_both_ends_only) {
+  BOOST_TEST(trim("") == "");
+  BOOST_TEST(trim(" \t\r\n\f\v").empty());
+  BOOST_TEST(trim("{}") == "{}");
+  BOOST_TEST(trim("\t {\"a\": 1 } \r") == "{\"a\": 1 }");
+  BOOST_TEST(trim(" a b ") == "a b");
+  BOOST_TEST(trim(std::string_view("\0x\0", 3)) == std::string_view("\0x\0", 3));  // NUL is no whitespace
+  BOOST_TEST(trim("\xC2\xA0x") == "\xC2\xA0x");                                    // nor is a no-break space
+}
+
 BOOST_AUTO_TEST_CASE(log_text_is_neutralised) {
   BOOST_TEST(sanitize_for_log("a\nb\x1b[31m", 100) == "a?b?[31m");
   BOOST_TEST(sanitize_for_log(std::string(500, 'x'), 10).size() == 13u);
