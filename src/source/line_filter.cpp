@@ -134,6 +134,7 @@ __attribute__((target("avx2"))) bool scan_avx2(const char* begin, std::size_t& i
 
 LineFilter::LineFilter(LineFilterConfig c) : c_(std::move(c)) {
   static std::atomic<std::uint64_t> next_id{1};
+  id_ = next_id++;
   for (auto& [type, s] : c_.screens) {
     s.id = next_id++;
     s.try_dotted = std::any_of(s.codes.begin(), s.codes.end(), dotted) ||
@@ -272,11 +273,27 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
   if (type_end == std::string_view::npos) return Verdict::parse;
   type = line.substr(kPrefix.size(), type_end - kPrefix.size());
   if (type.find('\\') != std::string_view::npos) return check_escaped(line, type);
-  if (!c_.read_types.count(type)) return Verdict::other_type;
+  // The lines of a file are nearly all of one type: each thread remembers the last type's lookups (two
+  // hashes of the type per line otherwise).
+  struct Last {
+    std::uint64_t filter = 0;  // LineFilter::id_: a filter made where an earlier one stood has another
+    std::string type;
+    bool read = false;
+    const CodeScreen* screen = nullptr;
+  };
+  thread_local Last last;
+  if (last.filter != id_ || last.type != type) {
+    last.filter = 0;  // until the entry below is whole
+    last.type.assign(type);
+    last.read = c_.read_types.count(type) > 0;
+    const auto it = c_.screens.find(type);
+    last.screen = it == c_.screens.end() ? nullptr : &it->second;
+    last.filter = id_;
+  }
+  if (!last.read) return Verdict::other_type;
   if (!ends_as_object(line)) return Verdict::parse;
-  const auto screen_it = c_.screens.find(type);
-  if (screen_it == c_.screens.end()) return Verdict::parse;
-  const CodeScreen& screen = screen_it->second;
+  if (!last.screen) return Verdict::parse;
+  const CodeScreen& screen = *last.screen;
   for (const auto& k : screen.parse_if_key)
     if (find(line, k) != std::string_view::npos) return Verdict::parse;
 

@@ -72,6 +72,7 @@ class LineFilter {
   static bool text_matches(const CodeScreen& s, std::string_view value);  // scan_texts, remembered
   static bool scan_texts(const CodeScreen& s, std::string_view value);
   LineFilterConfig c_;
+  std::uint64_t id_ = 0;  // different for every filter of the process (remembered lookups)
 };
 
 }  // namespace cf::source

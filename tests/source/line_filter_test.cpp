@@ -333,6 +333,19 @@ BOOST_AUTO_TEST_CASE(remembered_text_answers_belong_to_their_screen) {
     a.reset();
     auto c = make("creatinine");  // may take a's place in memory
     BOOST_TEST((c->check(line, type) == V::irrelevant));
+    // Each thread remembers a filter's last type and screen: a filter that does not read Observations, and
+    // one without a screen for them, between the others, each get their own answer.
+    source::LineFilterConfig none;
+    none.read_types.insert("Patient");
+    const source::LineFilter other(std::move(none));
+    source::LineFilterConfig unscreened;
+    unscreened.read_types.insert("Observation");
+    const source::LineFilter all(std::move(unscreened));
+    BOOST_TEST((other.check(line, type) == V::other_type));
+    BOOST_TEST((b->check(line, type) == V::irrelevant));
+    BOOST_TEST((all.check(line, type) == V::parse));
+    BOOST_TEST((other.check(line, type) == V::other_type));
+    BOOST_TEST((c->check(line, type) == V::irrelevant));
   }
 }
 
