@@ -1060,3 +1060,44 @@ BOOST_AUTO_TEST_CASE(administrations_on_one_day_add_up) {
   auto r = test::evaluate(lines, "2026-11-26");
   BOOST_TEST(outcome_of(r["p"], "E-SLN") == "met");
 }
+
+// rank_all orders by tier, then score (higher first), then patient id, moving each outcome once; ranks count
+// the candidates only. Checked against a plain sort on shuffled outcomes with many equal scores.
+BOOST_AUTO_TEST_CASE(rank_all_orders_like_a_plain_sort) {
+  std::vector<ranking::PatientOutcome> v;
+  std::uint64_t x = 88172645463325252ULL;
+  auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    ranking::PatientOutcome o;
+    o.patient_id = "p" + std::to_string(next() % 100000);
+    if (i % 7 == 0) o.patient_id = "p" + std::to_string(i);
+    const auto t = next() % 3;
+    o.tier = t == 0 ? ranking::Tier::eligible : t == 1 ? ranking::Tier::possible : ranking::Tier::ineligible;
+    o.score = static_cast<double>(next() % 20);
+    o.check_next = {o.patient_id + " " + std::to_string(o.score)};  // travels with its outcome
+    v.push_back(std::move(o));
+  }
+  auto want = v;
+  auto order = [](ranking::Tier t) {
+    return t == ranking::Tier::eligible ? 0 : t == ranking::Tier::possible ? 1 : 2;
+  };
+  std::stable_sort(want.begin(), want.end(), [&](const auto& a, const auto& b) {
+    if (order(a.tier) != order(b.tier)) return order(a.tier) < order(b.tier);
+    if (a.score != b.score) return a.score > b.score;
+    return a.patient_id < b.patient_id;
+  });
+  ranking::rank_all(v);
+  BOOST_TEST_REQUIRE(v.size() == want.size());
+  int rank = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    BOOST_TEST(v[i].patient_id == want[i].patient_id);
+    BOOST_TEST(v[i].score == want[i].score);
+    BOOST_TEST(v[i].check_next == want[i].check_next);
+    BOOST_TEST(v[i].rank == (v[i].tier == ranking::Tier::ineligible ? 0 : ++rank));
+  }
+}
