@@ -299,10 +299,10 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   const std::string name = display(file);
   FilePtr f = open_input(name, file, issues);
   if (!f) return;
-  // A worker reads its chunk twice: the line filter over every byte, then the parser over the lines kept. At
-  // 512 KB the second pass finds them in the core's L2 cache (2 MB here, with the Document and the resources
-  // made): a 100,000-patient run read in 2.3-2.4 s instead of 2.6 s with 2 MB chunks (256 KB: 2.6 s again).
-  constexpr std::size_t kChunkBytes = 512u << 10;
+  // Small enough that chunks in flight stay a few MB. (512 KB, so that a worker's second pass over its
+  // chunk, the parser over the lines the filter kept, would find them in the core's 2 MB L2 cache, measured
+  // within the noise at 100,000 patients: docs/performance.md, session 19.)
+  constexpr std::size_t kChunkBytes = 2u << 20;
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
   // Declared before `inflight`: destroyed after it, and it runs whatever is queued before it goes.
   std::unique_ptr<TaskPool> pool;
