@@ -7,10 +7,6 @@ namespace cf::json {
 
 namespace {
 
-bool space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 // The index of the quote that closes the string opening at `open`, or npos: the first quote not escaped by
 // an odd run of backslashes before it.
 std::size_t string_end(std::string_view s, std::size_t open) {
@@ -30,7 +26,7 @@ std::size_t string_end(std::string_view s, std::size_t open) {
 bool scan(std::string_view s, std::span<const std::string_view> keys, std::span<RawMember> found,
           std::span<std::string_view> values) {
   std::size_t i = 0;
-  while (i < s.size() && space(s[i])) ++i;
+  while (i < s.size() && is_space(s[i])) ++i;
   if (i >= s.size() || s[i] != '{') return false;
   std::size_t depth = 0;
   bool expect_key = false;             // at depth 1, after '{' or ','
@@ -38,7 +34,7 @@ bool scan(std::string_view s, std::span<const std::string_view> keys, std::span<
   std::size_t value_start = 0;
   auto end_value = [&](std::size_t at) {
     std::size_t e = at;
-    while (e > value_start && space(s[e - 1])) --e;
+    while (e > value_start && is_space(s[e - 1])) --e;
     values[in_value] = s.substr(value_start, e - value_start);
     in_value = keys.size();
   };
@@ -56,10 +52,10 @@ bool scan(std::string_view s, std::span<const std::string_view> keys, std::span<
           if (found[k] != RawMember::absent) return false;  // the parser rejects a repeated key
           found[k] = RawMember::once;
           std::size_t p = end + 1;
-          while (p < s.size() && space(s[p])) ++p;
+          while (p < s.size() && is_space(s[p])) ++p;
           if (p >= s.size() || s[p] != ':') return false;
           ++p;
-          while (p < s.size() && space(s[p])) ++p;
+          while (p < s.size() && is_space(s[p])) ++p;
           value_start = p;
           in_value = k;
           i = p - 1;
@@ -81,7 +77,7 @@ bool scan(std::string_view s, std::span<const std::string_view> keys, std::span<
         if (depth == 1 && in_value < keys.size()) end_value(i);
         if (--depth == 0) {
           for (std::size_t r = i + 1; r < s.size(); ++r)
-            if (!space(s[r])) return false;
+            if (!is_space(s[r])) return false;
           return true;
         }
         break;

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "json/raw_member.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -29,11 +31,11 @@ enum class Value { not_string, plain, escaped };
 // an escape in it, or something else (an object, a number, broken JSON).
 Value string_value_after(std::string_view s, std::size_t pos, std::string_view& out) {
   // JSON whitespace: a '\r' inside a line (only a trailing one is cut) must not hide a value.
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (pos < s.size() && space(s[pos])) ++pos;
+  using json::is_space;
+  while (pos < s.size() && is_space(s[pos])) ++pos;
   if (pos >= s.size() || s[pos] != ':') return Value::not_string;
   ++pos;
-  while (pos < s.size() && space(s[pos])) ++pos;
+  while (pos < s.size() && is_space(s[pos])) ++pos;
   if (pos >= s.size() || s[pos] != '"') return Value::not_string;
   // The value ends at the first quote, unless a backslash comes first (then it has an escape). Values are
   // short: one 16-byte compare usually finds it, where two memchr calls cost more than the value is long.
