@@ -207,8 +207,10 @@ for N in "${SIZES[@]}"; do
            "(deciding: $(field S_not_T_deciding "$RUN/compare.out")), T not S $(field T_not_S "$RUN/compare.out")."
     fi
     # Targets of issue 5 (wall-time ratios; the tool must be this many times faster).
-    awk -F'\t' -v n="$N" '
-      $1 ~ /^cohort-finder/ {tool = $3; tool_rss = $6; tool_x = $7}
+    # The tool's row is found by its label, whatever TOOL_LABEL says (a label not starting "cohort-finder"
+    # once read as a tool that did not complete).
+    awk -F'\t' -v n="$N" -v tool_label="${TOOL_LABEL:-cohort-finder run (full trial)}" '
+      $1 == tool_label {tool = $3; tool_rss = $6; tool_x = $7}
       $1 ~ /^DuckDB/ {duck = $3}
       $1 ~ /^Python/ {py = $3}
       $1 ~ /^RapidJSON ParseInsitu/ {dom = $3}
