@@ -26,8 +26,8 @@ NodeResult combine(std::vector<NodeResult>& rs, Tri value, Tri pick) {
       reasons.push_back(&r.reason);
     for (auto& e : r.evidence) out.evidence.push_back(std::move(e));
   }
-  std::size_t length = 0;
-  for (const std::string* r : reasons) length += r->size() + 2;
+  std::size_t length = reasons.empty() ? 0 : 2 * (reasons.size() - 1);
+  for (const std::string* r : reasons) length += r->size();
   out.reason.reserve(length);  // one allocation, not one per growth
   for (std::size_t i = 0; i < reasons.size(); ++i) {
     if (i) out.reason += "; ";

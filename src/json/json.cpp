@@ -243,7 +243,8 @@ class Router {
 };
 
 // The Router's checks for one JSON text (parse(): nothing split off, so nothing to route), straight into the
-// Document: the same limits and refusals, without the per-event routing that a Bundle's entries need.
+// Document: the same limits and refusals, without the per-event routing that a Bundle's entries need. Only
+// parse_text() may parse with it: the ParseString below, used with this handler, relies on its padded buffer.
 class TextRouter {
  public:
   // `copy_strings` false: the Document's strings point into the reader's (insitu) buffer.
@@ -309,9 +310,13 @@ class TextRouter {
 // 16 bytes at a time: FHIR's strings are mostly shorter than that ("code", "system", "final", a date), so
 // nearly every byte took the slow loop (8% of a run's instructions). For parse_text(), whose buffer has
 // 32 bytes to spare after the text's NUL, this version loads 16 unaligned bytes from the start. It stops
-// where the library's own does (a quote, a backslash or a byte below 0x20: the NUL at the end, or a raw tab
-// or line break, which JSON forbids in a string) and hands anything but a closing quote to the library's own
-// routine, which unescapes in place and reports errors as before.
+// at a quote, a backslash or a byte below 0x20 (the NUL at the end, or a raw tab or line break, which JSON
+// forbids in a string), where the library's own scan stops too, given that invalid_byte_at() has refused
+// 0x1A-0x1F, which that scan lets through; anything but a closing quote goes to the library's own routine,
+// which unescapes in place and reports errors as before. It must not validate encodings (parse_text() does)
+// and needs the in-situ stream:
+static_assert(cf::json::kTextFlags & rapidjson::kParseInsituFlag);
+static_assert(!(cf::json::kTextFlags & rapidjson::kParseValidateEncodingFlag));
 #if defined(RAPIDJSON_SSE2)
 template <>
 template <>
@@ -343,6 +348,7 @@ void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::C
     RAPIDJSON_PARSE_ERROR_EARLY_RETURN_VOID;
     length = is.PutEnd(head) - 1;
   }
+  RAPIDJSON_ASSERT(length <= 0xFFFFFFFF);
   const auto n = static_cast<rapidjson::SizeType>(length);
   if (RAPIDJSON_UNLIKELY(!(isKey ? handler.Key(head, n, false) : handler.String(head, n, false))))
     RAPIDJSON_PARSE_ERROR(rapidjson::kParseErrorTermination, is.Tell());

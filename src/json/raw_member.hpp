@@ -18,13 +18,13 @@ enum class RawMember {
 // well-nested object, or has a top-level key with an escape (it may spell any key), makes every key
 // ambiguous.
 RawMember raw_top_level_member(std::string_view text, std::string_view key, std::string_view& value);
+// The same for several keys in one pass: found[i] and values[i] for keys[i] (the spans of equal size).
+void raw_top_level_members(std::string_view text, std::span<const std::string_view> keys,
+                           std::span<RawMember> found, std::span<std::string_view> values);
 
 // JSON's whitespace (RFC 8259): space, tab, line feed, carriage return. For scanners of raw bytes.
 inline bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
-// The same for several keys in one pass: found[i] and values[i] for keys[i] (the spans of equal size).
-void raw_top_level_members(std::string_view text, std::span<const std::string_view> keys,
-                           std::span<RawMember> found, std::span<std::string_view> values);
 
 }  // namespace cf::json

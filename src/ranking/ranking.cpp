@@ -204,7 +204,7 @@ void rank_all(std::vector<PatientOutcome>& v) {
   std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
     if (a.order != b.order) return a.order < b.order;
     if (a.score != b.score) return a.score > b.score;
-    if (*a.id != *b.id) return *a.id < *b.id;
+    if (const int c = a.id->compare(*b.id)) return c < 0;
     return a.at < b.at;  // the same patient twice: as they came
   });
   // In place, cycle by cycle (a second vector of outcomes would add tens of MB to the peak for a hospital).

@@ -254,8 +254,7 @@ namespace {
 // A line cut short (a truncated file, a partial write) seldom ends as an object does: such a line is parsed,
 // so that the parser reports it, instead of being dropped unseen because its code never came.
 bool ends_as_object(std::string_view line) {
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
-    line.remove_suffix(1);
+  while (!line.empty() && json::is_space(line.back())) line.remove_suffix(1);
   return !line.empty() && line.back() == '}';
 }
 

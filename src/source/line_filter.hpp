@@ -56,6 +56,9 @@ struct LineFilterConfig {
 class LineFilter {
  public:
   explicit LineFilter(LineFilterConfig c);
+  // Not copied: each thread remembers a filter's lookups by its id (and points into its screens).
+  LineFilter(const LineFilter&) = delete;
+  LineFilter& operator=(const LineFilter&) = delete;
 
   // other_type: a resource type the pipeline does not read; irrelevant: a type it reads, but its screen
   // found nothing in the line.

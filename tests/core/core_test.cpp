@@ -166,7 +166,7 @@ BOOST_AUTO_TEST_CASE(scratch_lines_read_back_and_leave_nothing) {
     BOOST_TEST_REQUIRE(more.ok());
     BOOST_TEST_REQUIRE((*lines)->read(*more, out).ok());
     BOOST_TEST(out == "after a read");
-    // Lines written before the last append still read back (the file is mapped again, whole).
+    // Lines written before the last append still read back.
     for (int i : {0, 2999}) {
       BOOST_TEST_REQUIRE((*lines)->read(refs[static_cast<std::size_t>(i)], out).ok());
       BOOST_TEST(out == "line " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 97), 'x'));

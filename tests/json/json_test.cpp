@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 #include "json/json.hpp"
 
@@ -180,6 +181,10 @@ BOOST_AUTO_TEST_CASE(strings_are_read_whole_at_every_length_and_escape_offset) {
               BOOST_TEST(*json::string(json::member(*doc, want)) == want);
               BOOST_TEST(*json::string(json::member(*doc, "z")) == plain);
             }
+            // parse_line leaves its strings in its buffer, each ended by a NUL where its quote stood.
+            const auto& m = *l.MemberBegin();
+            BOOST_TEST(std::strlen(m.name.GetString()) == want.size());
+            BOOST_TEST(std::strlen(json::member(l, "z")->GetString()) == plain.size());
           }
         }
         const std::string tab = plain.substr(0, at) + "\t" + plain.substr(at);
