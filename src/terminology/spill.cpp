@@ -27,7 +27,7 @@ constexpr std::uint32_t kMaxRecord = 1u << 30;
 
 std::size_t spill_bucket_count(std::uint64_t input_bytes, std::uint64_t open_files_limit) {
   std::uint64_t n =
-      input_bytes == 0 ? 1024 : std::clamp<std::uint64_t>(input_bytes / (std::uint64_t{40} << 20), 128, 1024);
+      input_bytes == 0 ? 256 : std::clamp<std::uint64_t>(input_bytes / (std::uint64_t{40} << 20), 16, 1024);
   n = std::min<std::uint64_t>(n, open_files_limit > 256 ? (open_files_limit - 128) / 2 : 64);
   return static_cast<std::size_t>(n);
 }

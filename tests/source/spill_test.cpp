@@ -91,16 +91,19 @@ BOOST_AUTO_TEST_CASE(spilled_records_equal_in_memory_records) {
 
 BOOST_AUTO_TEST_CASE(bucket_count_follows_the_input_size_and_the_open_file_limit) {
   constexpr std::uint64_t MB = 1u << 20, no_limit = UINT64_MAX;
-  BOOST_TEST(terminology::spill_bucket_count(500 * MB, no_limit) == 128u);      // small: the floor
-  BOOST_TEST(terminology::spill_bucket_count(5000 * MB, no_limit) == 128u);     // 100,000 patients
+  BOOST_TEST(terminology::spill_bucket_count(100 * MB, no_limit) == 16u);       // small: the floor
+  BOOST_TEST(terminology::spill_bucket_count(500 * MB, no_limit) == 16u);       // 10,000 patients
+  BOOST_TEST(terminology::spill_bucket_count(5000 * MB, no_limit) == 125u);     // 100,000 patients
   BOOST_TEST(terminology::spill_bucket_count(26000 * MB, no_limit) == 650u);    // 40 MB of input a bucket
   BOOST_TEST(terminology::spill_bucket_count(100000 * MB, no_limit) == 1024u);  // the ceiling
   // A source that cannot tell its size before reading (REST, Bulk) may be a hospital's whole export: it
-  // gets the most buckets, not the fewest, so that a partition stays small however much comes.
-  BOOST_TEST(terminology::spill_bucket_count(0, no_limit) == 1024u);
+  // gets many buckets, so that a partition stays small however much comes, but not the most (each is a new
+  // file, and creating one costs up to a millisecond).
+  BOOST_TEST(terminology::spill_bucket_count(0, no_limit) == 256u);
   // Each bucket is an open file: half of what the limit leaves after 128 for everything else.
-  BOOST_TEST(terminology::spill_bucket_count(0, 1024) == 448u);
-  BOOST_TEST(terminology::spill_bucket_count(500 * MB, 1024) == 128u);
+  BOOST_TEST(terminology::spill_bucket_count(0, 1024) == 256u);
+  BOOST_TEST(terminology::spill_bucket_count(100000 * MB, 1024) == 448u);
+  BOOST_TEST(terminology::spill_bucket_count(500 * MB, 1024) == 16u);
   BOOST_TEST(terminology::spill_bucket_count(0, 256) == 64u);
 }
 
