@@ -38,7 +38,9 @@ def load(path, candidates_only, ignore_versions=False):
             if candidates_only and r["tier"] == "ineligible":
                 continue
             for c in r["criteria"]:
-                for e in c["evidence"]:
+                # (An ineligible patient's line carries only the deciding criteria's evidence unless the run
+                # had --ineligible-detail full.)
+                for e in c.get("evidence", []):
                     e.pop("location", None)
             for e in r.get("deceased_evidence", []):
                 e.pop("location", None)

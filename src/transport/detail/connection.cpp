@@ -46,6 +46,10 @@ bool is_ip_literal(const std::string& host) {
 
 Connection::Connection(const Url& url, ssl::context* tls, const ClientOptions& options)
     : host_(url.host), port_(url.port), options_(options) {
+  // Beast reads as much as the read buffer has room for, at least 512 bytes: left to grow by itself it stays
+  // that small (the parser empties it into the body pieces), and a 50-resource page took some 150 socket
+  // reads, each with its timer set again.
+  buffer_.reserve(kPieceBytes);
   if (tls)
     tls_.emplace(ioc_, *tls);
   else
