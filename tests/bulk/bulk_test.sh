@@ -140,8 +140,9 @@ level_check() {
 }
 for level in system patient group:cohort; do bg level_check "$level"; done
 
-# Every kept resource spilled (a budget of 0): a Bulk source cannot tell its size before reading, so it gets the
-# most partitions the open-file limit allows (more than the 128 a small file source gets), with the same results.
+# Every kept resource spilled (a budget of 0): a Bulk source cannot tell its size before reading, so it gets 256
+# scratch files (2,048 partitions; fewer under a low open-file limit, never fewer than 512), more than a small file
+# source (16 files, 128 partitions), with the same results.
 spilled_check() {
   wanted spilled || return 0
   drive spilled "$FHIR_BASE_URL" --memory-budget-kb 0

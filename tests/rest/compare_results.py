@@ -61,14 +61,17 @@ def main():
             problems.append(f"{p}: only in {'first' if p in a else 'second'}")
             continue
         if a[p] != b[p]:
-            for k in a[p]:
-                if a[p][k] != b[p].get(k):
-                    if k == "criteria":
-                        for ca, cb in zip(a[p][k], b[p][k]):
+            for k in sorted(set(a[p]) | set(b[p])):  # a key on one side only is a difference too
+                if a[p].get(k) != b[p].get(k):
+                    ca_list, cb_list = a[p].get(k), b[p].get(k)
+                    if k == "criteria" and isinstance(ca_list, list) and isinstance(cb_list, list):
+                        if len(ca_list) != len(cb_list):
+                            problems.append(f"{p} criteria: {len(ca_list)} != {len(cb_list)} criteria")
+                        for ca, cb in zip(ca_list, cb_list):
                             if ca != cb:
                                 problems.append(f"{p} {ca['id']}: {json.dumps(ca)[:300]} != {json.dumps(cb)[:300]}")
                     else:
-                        problems.append(f"{p} {k}: {a[p][k]} != {b[p].get(k)}")
+                        problems.append(f"{p} {k}: {a[p].get(k)} != {b[p].get(k)}")
     for x in problems[:40]:
         print(x)
     print(f"compared {len(a)} and {len(b)} patients: {len(problems)} differences")
