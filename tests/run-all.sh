@@ -28,7 +28,7 @@ done
 
 echo "== fuzz: configure and build (clang, libFuzzer + ASan/UBSan)"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs" --target fuzz_resource fuzz_trial fuzz_values fuzz_url fuzz_line_filter
+cmake --build --preset fuzz -j "$jobs" --target fuzz_all
 fuzz_pass=0
 fuzz_fail=0
 for target in build/fuzz/tests/fuzz/fuzz_*; do

@@ -360,7 +360,8 @@ namespace {
 
 // The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
 // no surrogate, nothing above U+10FFFF) or is a control character other than tab, line feed and carriage
-// return (which only whitespace may be; RFC 8259 wants the others escaped even inside strings), or npos;
+// return (which only whitespace may be; RFC 8259 wants the others escaped even inside strings; NUL among
+// them, which would also end the reader's NUL-terminated copy early), or npos;
 // `why` says which. RapidJSON's 16-byte string scan lets U+001A-U+001F through in a string and drops them
 // from its value ("50\x1e0 MG" read as "500 MG"), so they are refused here, before it sees them. ASCII
 // without control characters, most of FHIR JSON, is skipped 8 bytes at a time.
@@ -382,7 +383,7 @@ std::size_t invalid_byte_at(std::string_view text, const char*& why) {
     const unsigned c = p[i];
     if (c < 0x20) {
       if (c != '\t' && c != '\n' && c != '\r') {
-        why = "control character in the JSON text (it must be escaped)";
+        why = c == 0 ? "NUL byte in JSON text" : "control character in the JSON text (it must be escaped)";
         return i;
       }
       ++i;
@@ -487,12 +488,7 @@ bool parse_text(std::string_view text, Document& doc, ParseError& err, const Lim
     err = ParseError{1, 1, "byte-order mark (EF BB BF) before the JSON text"};
     return false;
   }
-  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
-    locate(text, static_cast<std::size_t>(static_cast<const char*>(nul) - text.data()), err);
-    err.message = "NUL byte in JSON text";
-    return false;
-  }
-  const char* why = "";
+  const char* why = "";  // a NUL byte, another control character, or ill-formed UTF-8
   if (const std::size_t bad = invalid_byte_at(text, why); bad != std::string_view::npos) {
     locate(text, bad, err);
     err.message = why;

@@ -71,9 +71,9 @@ class SpillBuckets {
 // then holds some 600, a partition some 80); when the size is not known before reading (REST, Bulk export:
 // input_bytes 0), 256: a 26 GB export (500,000 patients) then spills about 7 MB a file, and a ten times
 // larger one 70 MB. Not more: creating a scratch file costs 0.3-1 ms on ext4 (a new inode), paid for every
-// file as soon as a run spills at all (128 of them were a fifth of a 10,000-patient run's wall time). Each is
-// an open file: half of what the soft limit leaves after 128 for sources, outputs and connections (systemd's
-// default soft limit is 1,024), at least 64.
+// file as soon as a run spills at all (16 instead of 128 took a fifth off a 10,000-patient run's wall time).
+// Each is an open file: half of what the soft limit leaves after 128 for sources, outputs and connections
+// (systemd's default soft limit is 1,024), at least 64.
 std::size_t spill_bucket_count(std::uint64_t input_bytes, std::uint64_t open_files_limit);
 
 // Which of `n` buckets a patient's resources go to; independent of the shard hash, so that the patients
