@@ -43,6 +43,12 @@ for target in build/fuzz/tests/fuzz/fuzz_*; do
   else
     echo "$name: FAILED"
     tail -40 "$work/log"
+    # The input that failed, written by libFuzzer into $work (deleted below): kept in the log to reproduce it.
+    for input in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+      [ -f "$input" ] || continue
+      echo "$name: input $(basename "$input"), $(wc -c <"$input") bytes, base64:"
+      base64 -w 100 "$input" | head -200
+    done
     fuzz_fail=$((fuzz_fail + 1))
     status=1
   fi
