@@ -15,21 +15,48 @@ namespace {
 using json::member;
 using json::Value;
 
+// An element path ("referenceRange[0].low"), made into a string only when an issue names it: a hospital's
+// export has millions of elements and nearly none has an issue. A path is its parent (none at the top), a
+// name and an index; it only points at them, so it lives no longer than the call it is made for.
+class Path {
+ public:
+  Path(std::string_view name, long index = -1) : name_(name), index_(index) {}
+  Path(const char* name) : name_(name) {}
+  Path(const std::string& name) : name_(name) {}
+  Path(const Path& parent, std::string_view name, long index = -1)
+      : parent_(&parent), name_(name), index_(index) {}
+  // `name` under `base`, or at the top when there is no base.
+  static Path under(const Path* base, std::string_view name) { return base ? Path(*base, name) : Path(name); }
+  std::string str() const {
+    std::string out = parent_ ? parent_->str() : std::string();
+    if (!out.empty() && !name_.empty()) out += '.';
+    out += name_;
+    if (index_ >= 0) out += "[" + std::to_string(index_) + "]";
+    return out;
+  }
+
+ private:
+  const Path* parent_ = nullptr;
+  std::string_view name_;
+  long index_ = -1;
+};
+
 // Reads elements of one resource, reporting problems against it.
 class Reader {
  public:
   Reader(const Origin& origin, IssueLog& issues, std::string type)
       : origin_(origin), issues_(issues), type_(type) {}
 
-  void set_key(std::string key) { key_ = std::move(key); }
+  // The resource's id, which lives as long as the Reader (its "Type/id" key is made only for an issue).
+  void set_id(std::string_view id) { id_ = id; }
 
-  // Element paths are string views: they are only made into strings when there is an issue to report.
-  void issue(Severity s, std::string kind, std::string_view path, std::string message) {
-    issues_.add(s, std::move(kind), origin_.location, key_, type_ + "." + std::string(path),
+  void issue(Severity s, std::string kind, const Path& path, std::string message) {
+    issues_.add(s, std::move(kind), origin_.location,
+                id_.empty() ? std::string() : type_ + "/" + std::string(id_), type_ + "." + path.str(),
                 std::move(message));
   }
 
-  std::string str(const Value& obj, std::string_view field, std::string_view path) {
+  std::string str(const Value& obj, std::string_view field, const Path& path) {
     const Value* v = member(obj, field);
     if (!v) return {};
     if (auto s = json::string(v)) return std::string(*s);
@@ -37,8 +64,8 @@ class Reader {
     return {};
   }
 
-  std::optional<PartialDate> date(const Value& obj, std::string_view field, std::string_view path,
-                                  DateKind kind, std::string* text_out = nullptr) {
+  std::optional<PartialDate> date(const Value& obj, std::string_view field, const Path& path, DateKind kind,
+                                  std::string* text_out = nullptr) {
     const Value* v = member(obj, field);
     if (!v) return std::nullopt;
     auto s = json::string(v);
@@ -64,7 +91,7 @@ class Reader {
     return c;
   }
 
-  CodeableConcept concept_of(const Value* v, const std::string& path) {
+  CodeableConcept concept_of(const Value* v, const Path& path) {
     CodeableConcept cc;
     if (!v) return cc;
     if (!v->IsObject()) {
@@ -73,13 +100,13 @@ class Reader {
     }
     json::for_each(member(*v, "coding"), [&](std::size_t i, const Value& c) {
       if (!c.IsObject()) {
-        issue(Severity::warning, "wrong-type", path + ".coding[" + std::to_string(i) + "]",
+        issue(Severity::warning, "wrong-type", Path(path, "coding", static_cast<long>(i)),
               "expected a Coding");
         return;
       }
       Coding cd = coding(c);
       if (!cd.code.empty() && cd.system.empty())
-        issue(Severity::info, "coding-without-system", path + ".coding[" + std::to_string(i) + "]",
+        issue(Severity::info, "coding-without-system", Path(path, "coding", static_cast<long>(i)),
               "a code without a system is never matched");
       cc.codings.push_back(std::move(cd));
     });
@@ -87,7 +114,7 @@ class Reader {
     return cc;
   }
 
-  std::optional<Quantity> quantity(const Value* v, const std::string& path) {
+  std::optional<Quantity> quantity(const Value* v, const Path& path) {
     if (!v) return std::nullopt;
     if (!v->IsObject()) {
       issue(Severity::warning, "wrong-type", path, "expected a Quantity object");
@@ -98,9 +125,9 @@ class Reader {
       if (auto t = json::number_text(val)) {
         q.value = Decimal::parse(*t);
         q.value_text = std::string(*t);
-        if (!q.value) issue(Severity::warning, "invalid-number", path + ".value", "number out of range");
+        if (!q.value) issue(Severity::warning, "invalid-number", Path(path, "value"), "number out of range");
       } else {
-        issue(Severity::warning, "wrong-type", path + ".value", "a Quantity value must be a JSON number");
+        issue(Severity::warning, "wrong-type", Path(path, "value"), "a Quantity value must be a JSON number");
       }
     }
     q.comparator = std::string(json::string(member(*v, "comparator")).value_or(""));
@@ -110,14 +137,14 @@ class Reader {
     return q;
   }
 
-  std::string reference(const Value& obj, std::string_view field, const std::string& path) {
+  std::string reference(const Value& obj, std::string_view field, const Path& path) {
     const Value* r = member(obj, field);
     if (!r) return {};
     if (!r->IsObject()) {
       issue(Severity::warning, "wrong-type", path, "expected a Reference object");
       return {};
     }
-    std::string ref = str(*r, "reference", path + ".reference");
+    std::string ref = str(*r, "reference", Path(path, "reference"));
     // {"reference": "123", "type": "Patient"}: not a literal reference (that is "Patient/123"), but what it
     // names is plain; read as such, and said, rather than leave the resource without its patient.
     if (!ref.empty() && ref.find('/') == std::string::npos)
@@ -125,7 +152,7 @@ class Reader {
         // Type/id as a literal reference would be read (relative_reference checks the type and the id).
         std::string literal = std::string(t->GetString(), t->GetStringLength()) + "/" + ref;
         if (relative_reference(literal) == literal) {
-          issue(Severity::info, "bare-id-reference", path + ".reference",
+          issue(Severity::info, "bare-id-reference", Path(path, "reference"),
                 "reference '" + ref + "' is a bare id: read as " + literal + " from Reference.type");
           ref = std::move(literal);
         }
@@ -162,7 +189,7 @@ class Reader {
   const Origin& origin_;
   IssueLog& issues_;
   std::string type_;
-  std::string key_;
+  std::string_view id_;
 };
 
 bool has_modifier_extension(const Value& v) {
@@ -183,26 +210,28 @@ Header read_header(const Value& v, ResourceType type, const Origin& origin, std:
   return h;
 }
 
-ObservationValue read_value(Reader& rd, const Value& obj, const std::string& base) {
+// `base`: the component the value is in, or none.
+ObservationValue read_value(Reader& rd, const Value& obj, const Path* base) {
   ObservationValue out;
   if (const Value* q = member(obj, "valueQuantity")) {
     out.kind = ObservationValue::Kind::quantity;
     out.element = "valueQuantity";
-    if (auto qq = rd.quantity(q, base + "valueQuantity")) out.quantity = *qq;
+    if (auto qq = rd.quantity(q, Path::under(base, "valueQuantity"))) out.quantity = *qq;
   } else if (const Value* c = member(obj, "valueCodeableConcept")) {
     out.kind = ObservationValue::Kind::codeable;
     out.element = "valueCodeableConcept";
-    out.codeable = rd.concept_of(c, base + "valueCodeableConcept");
+    out.codeable = rd.concept_of(c, Path::under(base, "valueCodeableConcept"));
   } else if (member(obj, "valueString")) {
     out.kind = ObservationValue::Kind::string;
     out.element = "valueString";
-    out.text = rd.str(obj, "valueString", base + "valueString");
+    out.text = rd.str(obj, "valueString", Path::under(base, "valueString"));
   } else if (const Value* r = member(obj, "valueRatio")) {
     out.kind = ObservationValue::Kind::ratio;
     out.element = "valueRatio";
     if (r->IsObject()) {
-      out.ratio.numerator = rd.quantity(member(*r, "numerator"), base + "valueRatio.numerator");
-      out.ratio.denominator = rd.quantity(member(*r, "denominator"), base + "valueRatio.denominator");
+      out.ratio.numerator = rd.quantity(member(*r, "numerator"), Path::under(base, "valueRatio.numerator"));
+      out.ratio.denominator =
+          rd.quantity(member(*r, "denominator"), Path::under(base, "valueRatio.denominator"));
     }
   } else if (const Value* i = member(obj, "valueInteger")) {
     out.kind = ObservationValue::Kind::integer;
@@ -211,7 +240,7 @@ ObservationValue read_value(Reader& rd, const Value& obj, const std::string& bas
       out.quantity.value = Decimal::parse(*t);
       out.quantity.value_text = std::string(*t);
     } else {
-      rd.issue(Severity::warning, "wrong-type", base + "valueInteger", "expected an integer");
+      rd.issue(Severity::warning, "wrong-type", Path::under(base, "valueInteger"), "expected an integer");
     }
   } else if (const Value* b = member(obj, "valueBoolean")) {
     out.kind = ObservationValue::Kind::boolean;
@@ -231,38 +260,39 @@ ObservationValue read_value(Reader& rd, const Value& obj, const std::string& bas
 }
 
 // dataAbsentReason, interpretation and referenceRange, of an Observation or of one of its components
-// (`p`: "" or "component[i].").
-void read_reading(Reader& rd, const Value& v, const std::string& p, std::string& data_absent_reason,
+// (`p`: none or "component[i]").
+void read_reading(Reader& rd, const Value& v, const Path* p, std::string& data_absent_reason,
                   std::vector<Coding>& interpretation, std::vector<ReferenceRange>& reference_ranges) {
   if (const Value* dar = member(v, "dataAbsentReason")) {
-    auto cc = rd.concept_of(dar, p + "dataAbsentReason");
+    auto cc = rd.concept_of(dar, Path::under(p, "dataAbsentReason"));
     data_absent_reason = cc.codings.empty() ? cc.text : cc.codings.front().code;
     if (data_absent_reason.empty()) data_absent_reason = "unknown";
   }
   json::for_each(member(v, "interpretation"), [&](std::size_t i, const Value& c) {
-    auto cc = rd.concept_of(&c, p + "interpretation[" + std::to_string(i) + "]");
+    const Path ip =
+        p ? Path(*p, "interpretation", static_cast<long>(i)) : Path("interpretation", static_cast<long>(i));
+    auto cc = rd.concept_of(&c, ip);
     for (auto& cd : cc.codings) interpretation.push_back(std::move(cd));
     if (cc.codings.empty() && !cc.text.empty()) interpretation.push_back(Coding{"", "", cc.text});
   });
   json::for_each(member(v, "referenceRange"), [&](std::size_t i, const Value& r) {
     if (!r.IsObject()) return;
-    const std::string rp = p + "referenceRange[" + std::to_string(i) + "]";
-    ReferenceRange rr;
-    rr.low = rd.quantity(member(r, "low"), rp + ".low");
-    rr.high = rd.quantity(member(r, "high"), rp + ".high");
+    const Path rp =
+        p ? Path(*p, "referenceRange", static_cast<long>(i)) : Path("referenceRange", static_cast<long>(i));
+    ReferenceRange& rr = reference_ranges.emplace_back();  // filled in place: a range is two Quantities
+    rr.low = rd.quantity(member(r, "low"), Path(rp, "low"));
+    rr.high = rd.quantity(member(r, "high"), Path(rp, "high"));
     rr.text = std::string(json::string(member(r, "text")).value_or(""));
-    reference_ranges.push_back(std::move(rr));
   });
 }
 
-Observation read_observation(Reader& rd, const Value& v, Header h) {
-  Observation o;
+void read_observation(Reader& rd, const Value& v, Header h, Observation& o) {
   o.h = std::move(h);
   o.h.subject = rd.reference(v, "subject", "subject");
   o.status = rd.str(v, "status", "status");
   o.code = rd.concept_of(member(v, "code"), "code");
-  o.value = read_value(rd, v, "");
-  read_reading(rd, v, "", o.data_absent_reason, o.interpretation, o.reference_ranges);
+  o.value = read_value(rd, v, nullptr);
+  read_reading(rd, v, nullptr, o.data_absent_reason, o.interpretation, o.reference_ranges);
   std::optional<PartialDate> end;
   rd.effective(v, "effective", o.effective, end, &o.effective_text);
   if (!o.effective) {
@@ -271,18 +301,15 @@ Observation read_observation(Reader& rd, const Value& v, Header h) {
   }
   json::for_each(member(v, "component"), [&](std::size_t i, const Value& c) {
     if (!c.IsObject()) return;
-    const std::string p = "component[" + std::to_string(i) + "].";
-    ObservationComponent comp;
-    comp.code = rd.concept_of(member(c, "code"), p + "code");
-    comp.value = read_value(rd, c, p);
-    read_reading(rd, c, p, comp.data_absent_reason, comp.interpretation, comp.reference_ranges);
-    o.components.push_back(std::move(comp));
+    const Path p("component", static_cast<long>(i));
+    ObservationComponent& comp = o.components.emplace_back();
+    comp.code = rd.concept_of(member(c, "code"), Path(p, "code"));
+    comp.value = read_value(rd, c, &p);
+    read_reading(rd, c, &p, comp.data_absent_reason, comp.interpretation, comp.reference_ranges);
   });
-  return o;
 }
 
-Condition read_condition(Reader& rd, const Value& v, Header h) {
-  Condition c;
+void read_condition(Reader& rd, const Value& v, Header h, Condition& c) {
   c.h = std::move(h);
   c.h.subject = rd.reference(v, "subject", "subject");
   c.code = rd.concept_of(member(v, "code"), "code");
@@ -316,17 +343,14 @@ Condition read_condition(Reader& rd, const Value& v, Header h) {
     c.abatement_text = member(v, "abatementAge") ? "abatementAge" : "abatementRange";
   }
   c.recorded = rd.date(v, "recordedDate", "recordedDate", DateKind::date_time, &c.recorded_text);
-  return c;
 }
 
-Procedure read_procedure(Reader& rd, const Value& v, Header h) {
-  Procedure p;
+void read_procedure(Reader& rd, const Value& v, Header h, Procedure& p) {
   p.h = std::move(h);
   p.h.subject = rd.reference(v, "subject", "subject");
   p.status = rd.str(v, "status", "status");
   p.code = rd.concept_of(member(v, "code"), "code");
   rd.effective(v, "performed", p.start, p.end, &p.start_text);
-  return p;
 }
 
 Timing read_timing(Reader& rd, const Value* t, const std::string& path) {
@@ -412,8 +436,7 @@ void read_medication_concept(Reader& rd, const Value& v, MedicationUse& m) {
   }
 }
 
-MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
-  MedicationUse m;
+void read_medication_use(Reader& rd, const Value& v, Header h, MedicationUse& m) {
   m.h = std::move(h);
   m.h.subject = rd.reference(v, "subject", "subject");
   m.status = rd.str(v, "status", "status");
@@ -454,11 +477,9 @@ MedicationUse read_medication_use(Reader& rd, const Value& v, Header h) {
     default:
       break;
   }
-  return m;
 }
 
-Patient read_patient(Reader& rd, const Value& v, Header h) {
-  Patient p;
+void read_patient(Reader& rd, const Value& v, Header h, Patient& p) {
   p.h = std::move(h);
   p.h.patient_id = p.h.id;
   p.birth_date = rd.date(v, "birthDate", "birthDate", DateKind::date, &p.birth_date_text);
@@ -492,7 +513,6 @@ Patient read_patient(Reader& rd, const Value& v, Header h) {
     if (family.empty() && given.empty()) family = std::string(json::string(member(n, "text")).value_or(""));
     p.name = family + (given.empty() ? "" : ", " + given);
   });
-  return p;
 }
 
 }  // namespace
@@ -520,7 +540,7 @@ bool valid_id(std::string_view id) {
 }
 
 Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog& issues,
-                           std::string_view fallback_id) {
+                           std::string_view fallback_id, std::vector<Resource>* into) {
   Extracted out;
   if (!v.IsObject()) {
     issues.add(Severity::error, "not-a-resource", origin.location, "", "", "expected a JSON object");
@@ -538,8 +558,8 @@ Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog&
   const ResourceType type = resource_type_from(*rt);
   if (type == ResourceType::other) return out;  // a type no criterion reads: counted by the caller
 
-  std::string id(json::string(member(v, "id")).value_or(""));
-  if (id.empty()) id = std::string(fallback_id);
+  std::string_view id = json::string(member(v, "id")).value_or("");
+  if (id.empty()) id = fallback_id;
   Reader rd(origin, issues, out.type_name);
   if (!valid_id(id)) {
     issues.add(Severity::error, id.empty() ? "missing-id" : "invalid-id", origin.location,
@@ -549,35 +569,41 @@ Extracted extract_resource(const json::Value& v, const Origin& origin, IssueLog&
     out.rejected = true;
     return out;
   }
-  rd.set_key(out.type_name + "/" + id);
-  Header h = read_header(v, type, origin, id);
+  rd.set_id(id);
+  Header h = read_header(v, type, origin, std::string(id));
   if (h.unknown_modifier)
     rd.issue(
         Severity::warning, "unknown-modifier-extension", "modifierExtension",
         "the resource carries a modifierExtension the tool does not understand; it is not used as evidence");
+  // Each resource is read where it will stay (`into`, or the result): an Observation is about a kilobyte of
+  // strings and vectors to move.
+  auto slot = [&]<typename T>() -> T& {
+    Resource& r =
+        into ? into->emplace_back(std::in_place_type<T>) : out.resource.emplace(std::in_place_type<T>);
+    return std::get<T>(r);
+  };
   switch (type) {
     case ResourceType::patient:
-      out.resource = read_patient(rd, v, std::move(h));
+      read_patient(rd, v, std::move(h), slot.operator()<Patient>());
       break;
     case ResourceType::condition:
-      out.resource = read_condition(rd, v, std::move(h));
+      read_condition(rd, v, std::move(h), slot.operator()<Condition>());
       break;
     case ResourceType::observation:
-      out.resource = read_observation(rd, v, std::move(h));
+      read_observation(rd, v, std::move(h), slot.operator()<Observation>());
       break;
     case ResourceType::medication_request:
     case ResourceType::medication_statement:
     case ResourceType::medication_administration:
-      out.resource = read_medication_use(rd, v, std::move(h));
+      read_medication_use(rd, v, std::move(h), slot.operator()<MedicationUse>());
       break;
     case ResourceType::procedure:
-      out.resource = read_procedure(rd, v, std::move(h));
+      read_procedure(rd, v, std::move(h), slot.operator()<Procedure>());
       break;
     case ResourceType::medication: {
-      Medication m;
+      Medication& m = slot.operator()<Medication>();
       m.h = std::move(h);
       m.code = rd.concept_of(member(v, "code"), "code");
-      out.resource = std::move(m);
       break;
     }
     case ResourceType::other:

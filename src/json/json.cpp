@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <rapidjson/error/en.h>
@@ -438,25 +440,48 @@ std::string reader_message(const rapidjson::Reader& reader, const R& router) {
 
 // Duplicate member names make a resource ambiguous (RFC 8259 leaves them undefined; RELIABILITY D2). The DOM
 // is walked with an explicit stack: its depth is already bounded, but no recursion is needed.
+//
+// Every object of every parsed line is checked, so this is on the reading path. In an object of up to 32
+// names, a name is compared with the earlier ones only when a 128-bit filter of (length, first and last byte)
+// says it may repeat one: a resource's top level has about 17 names, which pairwise would take 136
+// comparisons. A wider object (a hostile one may have a million names) goes through a hash set, so that the
+// check stays linear in its size.
 bool find_duplicate_key(const Value& v, std::string& which) {
   thread_local std::vector<const Value*> stack;  // keeps its capacity: this runs for every text parsed
   stack.assign(1, &v);
+  auto same = [](const Value& a, const Value& b) {
+    const auto n = a.GetStringLength();
+    return b.GetStringLength() == n && std::memcmp(a.GetString(), b.GetString(), n) == 0;
+  };
+  constexpr std::size_t kFilteredUpTo = 32;
   while (!stack.empty()) {
     const Value* cur = stack.back();
     stack.pop_back();
-    if (cur->IsObject()) {
+    if (cur->IsObject() && cur->MemberCount() > kFilteredUpTo) {
+      std::unordered_set<std::string_view> names;
+      names.reserve(cur->MemberCount());
+      for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
+        if (!names.insert(std::string_view(a->name.GetString(), a->name.GetStringLength())).second) {
+          which.assign(a->name.GetString(), a->name.GetStringLength());
+          return true;
+        }
+        if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
+      }
+    } else if (cur->IsObject()) {
+      std::uint64_t seen[2] = {0, 0};
       for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
         const auto n = a->name.GetStringLength();
-        const char* name = a->name.GetString();
-        for (auto b = a + 1; b != cur->MemberEnd(); ++b) {
-          if (b->name.GetStringLength() != n) continue;
-          const char* other = b->name.GetString();
-          if (n && other[0] != name[0]) continue;  // most names of one length differ in their first byte
-          if (std::memcmp(name, other, n) == 0) {
-            which.assign(name, n);
-            return true;
-          }
+        const auto* name = reinterpret_cast<const unsigned char*>(a->name.GetString());
+        const unsigned h = n ? (n * 31u + name[0] * 7u + name[n - 1]) & 127u : 0u;
+        const std::uint64_t bit = std::uint64_t{1} << (h & 63u);
+        if (seen[h >> 6] & bit) {
+          for (auto b = cur->MemberBegin(); b != a; ++b)
+            if (same(b->name, a->name)) {
+              which.assign(a->name.GetString(), n);
+              return true;
+            }
         }
+        seen[h >> 6] |= bit;
         if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
       }
     } else if (cur->IsArray()) {

@@ -260,7 +260,8 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
   json::Document& doc = line_doc;
   json::ParseError perr;
   for (const auto& [line, number] : kept) {
-    const std::string loc = name + ":" + std::to_string(before + number);
+    const fhir::Origin origin{name + ":" + std::to_string(before + number)};
+    const std::string& loc = origin.location;
     if (!json::parse_line(line, doc, perr)) {  // `doc` is read before the next line is parsed
       ++c.stats.rejected;
       c.issues.add(Severity::error, "json-syntax", loc + ":" + std::to_string(perr.column), "", "",
@@ -268,20 +269,21 @@ void FileSource::parse_chunk(Chunk& c, const std::string& name) const {
       mark_incomplete(line, loc, c.issues, false, c.completeness);
       continue;
     }
-    auto ex = fhir::extract_resource(doc, fhir::Origin{loc}, c.issues);
+    const std::size_t had = c.resources.size();
+    auto ex = fhir::extract_resource(doc, origin, c.issues, {}, &c.resources);
     if (ex.rejected) {
       ++c.stats.rejected;
       mark_incomplete(line, loc, c.issues, true, c.completeness);
       continue;
     }
-    if (!ex.resource) {
+    if (c.resources.size() == had) {
       ++c.stats.skipped_by_type[ex.type_name];
       continue;
     }
-    resolve_subject(*ex.resource, nullptr, c.issues, c.completeness);
-    if (keep_raw_) fhir::header(*ex.resource).raw.assign(line);
+    fhir::Resource& r = c.resources.back();
+    resolve_subject(r, nullptr, c.issues, c.completeness);
+    if (keep_raw_) fhir::header(r).raw.assign(line);
     ++c.stats.read_by_type[ex.type_name];
-    c.resources.push_back(std::move(*ex.resource));
   }
   c.data.reset();
 }

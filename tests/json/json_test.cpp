@@ -213,21 +213,40 @@ BOOST_AUTO_TEST_CASE(strings_are_read_whole_at_every_length_and_escape_offset) {
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_names_are_found_wherever_they_are) {
-  // 40 distinct names, some equal in length, first, middle and last byte (the same signature).
+  // Up to 40 distinct names that all share length, first and last byte (the duplicate filter's signature),
+  // and three more; objects of 3, 13, 32 (the filtered check's limit), 33 and 43 names (a hash set's).
+  for (const int k : {0, 10, 29, 30, 40}) {
+    std::string members = R"("abXcd":1,"abYcd":2,"":3)";
+    for (int i = 0; i < k; ++i)
+      members +=
+          ",\"k" + std::string(1, char('a' + i % 26)) + std::to_string(i / 26) + "x\":" + std::to_string(i);
+    BOOST_TEST_CONTEXT("names: " << k + 3) {
+      BOOST_TEST(parses("{" + members + "}"));
+      std::string why;
+      for (const char* dup : {R"("ka0x":9)", R"("abYcd":9)", R"("":9)", R"("abXcd":9)"}) {
+        if (k == 0 && dup[1] == 'k') continue;
+        BOOST_TEST_CONTEXT(dup) {
+          BOOST_TEST(!parses("{" + members + "," + dup + "}", &why));
+          BOOST_TEST(why.find("duplicate") != std::string::npos);
+          // First, and nested in an array inside an object.
+          BOOST_TEST(!parses("{" + std::string(dup) + "," + members + "}", &why));
+          BOOST_TEST(!parses(R"({"a":[1,{"b":{)" + members + "," + dup + "}}]}", &why));
+        }
+      }
+    }
+  }
+}
+
+// A hostile server's object of 100,000 names (all with one filter signature) is checked in linear time, and
+// a repeated name among them is still found, wherever it is.
+BOOST_AUTO_TEST_CASE(duplicate_names_in_a_very_wide_object) {
   std::string members;
-  for (int i = 0; i < 40; ++i)
-    members += (i ? "," : "") + std::string("\"k") + char('a' + i % 26) + std::to_string(i / 26) +
-               "x\":" + std::to_string(i);
-  members += R"(,"abXcd":1,"abYcd":2,"":3)";
+  for (int i = 0; i < 100000; ++i) members += (i ? ",\"k" : "\"k") + std::to_string(100000 + i) + "x\":0";
   BOOST_TEST(parses("{" + members + "}"));
   std::string why;
-  for (const char* dup : {R"("ka0x":9)", R"("abYcd":9)", R"("":9)"}) {
-    BOOST_TEST_CONTEXT(dup) {
-      BOOST_TEST(!parses("{" + members + "," + dup + "}", &why));
-      BOOST_TEST(why.find("duplicate") != std::string::npos);
-      // Nested in an array inside an object.
-      BOOST_TEST(!parses(R"({"a":[1,{"b":{)" + members + "," + dup + "}}]}", &why));
-    }
+  for (const char* dup : {R"("k100000x":1)", R"("k150000x":1)", R"("k199999x":1)"}) {
+    BOOST_TEST(!parses("{" + members + "," + dup + "}", &why), dup);
+    BOOST_TEST(why == std::string("duplicate member name \"") + std::string(dup + 1, 8) + "\"", why);
   }
 }
 

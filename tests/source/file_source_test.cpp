@@ -224,3 +224,46 @@ BOOST_AUTO_TEST_CASE(a_bare_id_reference_with_its_type_names_the_patient) {
   BOOST_TEST(kinds.count("bare-id-reference") == 1u);
   BOOST_TEST(kinds.count("unattributed-resource") == 1u);
 }
+
+// A data issue names the element it is about by its FHIR path, however deep: in a component, a reference
+// range, an interpretation, a coding. (The paths are built only when there is an issue to report.)
+BOOST_AUTO_TEST_CASE(issues_name_the_element_path_at_any_depth) {
+  const std::string line =
+      R"({"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":7},)"
+      R"("code":{"coding":[{"system":"http://loinc.org","code":"718-7"},{"code":"HGB"},5]},)"
+      R"("valueQuantity":{"value":"12"},)"
+      R"("interpretation":[{"coding":[{"system":"s","code":"N"}]},{"coding":[{"code":"H"}]}],)"
+      R"("referenceRange":[{"low":3},{"low":{"value":1},"high":{"value":"x"}}],)"
+      R"("component":[{"code":{"coding":[{"code":"c0"}]},"interpretation":[2],)"
+      R"("referenceRange":[{"low":{"value":"y"}}]},)"
+      R"({"code":{"text":"c1"},"valueQuantity":{"value":"z"},"dataAbsentReason":4},)"
+      R"({"code":{"text":"c2"},"valueRatio":{"numerator":"n","denominator":{"value":"d"}}},)"
+      R"({"code":{"text":"c3"},"valueCodeableConcept":{"coding":[{"code":"pos"}]},"valueString":1}],)"
+      R"("effectiveDateTime":"2024-13-01"})";
+  json::Document doc;
+  json::ParseError err;
+  BOOST_TEST_REQUIRE(json::parse(line, doc, err), err.message);
+  IssueLog issues;
+  auto ex = fhir::extract_resource(doc, fhir::Origin{"obs.ndjson:1"}, issues);
+  BOOST_TEST_REQUIRE(ex.resource.has_value());
+  std::vector<std::string> paths;
+  for (const auto& i : issues.issues()) paths.push_back(i.kind + " " + i.path);
+  const std::vector<std::string> expected = {
+      "wrong-type Observation.subject.reference",
+      "coding-without-system Observation.code.coding[1]",
+      "wrong-type Observation.code.coding[2]",
+      "wrong-type Observation.valueQuantity.value",
+      "coding-without-system Observation.interpretation[1].coding[0]",
+      "wrong-type Observation.referenceRange[0].low",
+      "wrong-type Observation.referenceRange[1].high.value",
+      "invalid-date Observation.effectiveDateTime",
+      "coding-without-system Observation.component[0].code.coding[0]",
+      "wrong-type Observation.component[0].interpretation[0]",
+      "wrong-type Observation.component[0].referenceRange[0].low.value",
+      "wrong-type Observation.component[1].valueQuantity.value",
+      "wrong-type Observation.component[1].dataAbsentReason",
+      "wrong-type Observation.component[2].valueRatio.numerator",
+      "wrong-type Observation.component[2].valueRatio.denominator.value",
+      "coding-without-system Observation.component[3].valueCodeableConcept.coding[0]"};
+  BOOST_TEST(paths == expected, boost::test_tools::per_element());
+}
