@@ -689,11 +689,79 @@ Writer& Writer::end_array() {
   impl_->w.EndArray();
   return *this;
 }
+namespace {
+
+// RapidJSON 1.1.0's SSE2 string writer (Writer<StringBuffer>::ScanWriteUnescapedString, the one used here)
+// tests "below 0x20" as "at most 0x19": U+001A-U+001F inside a 16-byte block of a string were written raw,
+// which is not JSON (RFC 8259 wants every control character escaped; parse() refuses them), so an output
+// could hold a line no reader takes, depending on where the character fell. A string with one of them is
+// escaped here instead, as the library escapes (\u00XX, upper-case hex) and written whole.
+bool has_unescaped_gap(std::string_view s) {
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) >= 0x1A && static_cast<unsigned char>(c) <= 0x1F) return true;
+  return false;
+}
+
+std::string quoted(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() + 8);
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
 Writer& Writer::key(std::string_view k) {
+  if (has_unescaped_gap(k)) {
+    const std::string q = quoted(k);
+    impl_->w.RawValue(q.data(), q.size(), rapidjson::kStringType);  // in a key's place: written as one
+    return *this;
+  }
   impl_->w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()), true);
   return *this;
 }
 Writer& Writer::str(std::string_view s) {
+  if (has_unescaped_gap(s)) {
+    const std::string q = quoted(s);
+    impl_->w.RawValue(q.data(), q.size(), rapidjson::kStringType);
+    return *this;
+  }
   impl_->w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
   return *this;
 }
