@@ -627,7 +627,46 @@ void Terminology::visit_matches(const fhir::CodeableConcept& cc, Found&& found) 
   }
 }
 
-std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
+namespace {
+
+// A CodeableConcept as a cache key: every string matching reads (each coding's system, code and display, then
+// the text), each after its length, so that no two different concepts share a key.
+void concept_key(const fhir::CodeableConcept& cc, std::string& key) {
+  key.clear();
+  auto add = [&](const std::string& s) {
+    const auto n = static_cast<std::uint32_t>(s.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key += s;
+  };
+  const auto codings = static_cast<std::uint32_t>(cc.codings.size());
+  key.append(reinterpret_cast<const char*>(&codings), sizeof codings);
+  for (const auto& cd : cc.codings) {
+    add(cd.system);
+    add(cd.code);
+    add(cd.display);
+  }
+  add(cc.text);
+}
+
+}  // namespace
+
+// A hospital's resources repeat a few thousand codings (with their displays) a million times, and matching
+// one (codes normalised and looked up, texts searched for patterns) costs thousands of instructions: the
+// matches of the last few thousand distinct concepts are remembered per thread. Equal concepts match equally,
+// so the result is the same either way.
+const std::vector<Match>& Terminology::remembered_matches(const fhir::CodeableConcept& cc) const {
+  struct Cache {
+    std::uint64_t terms = 0;
+    std::unordered_map<std::string, std::vector<Match>> found;
+  };
+  thread_local Cache cache;
+  thread_local std::string key;
+  if (cache.terms != instance_ || cache.found.size() >= 4096) {
+    cache.found.clear();
+    cache.terms = instance_;
+  }
+  concept_key(cc, key);
+  if (auto it = cache.found.find(key); it != cache.found.end()) return it->second;
   std::vector<Match> out;
   visit_matches(cc, [&](const Concept* con, bool low, const fhir::Coding* cd, const Rule* r,
                         std::string_view text, std::string_view needle) {
@@ -641,14 +680,17 @@ std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
     out.push_back(std::move(m));
     return false;
   });
-  return out;
+  return cache.found.emplace(key, std::move(out)).first->second;
+}
+
+std::vector<Match> Terminology::match(const fhir::CodeableConcept& cc) const {
+  return remembered_matches(cc);
 }
 
 bool Terminology::means_any(const fhir::CodeableConcept& cc, fhir::ResourceType type) const {
-  bool hit = false;
-  visit_matches(cc, [&](const Concept* con, bool, const fhir::Coding*, const Rule*, std::string_view,
-                        std::string_view) { return hit = con && kind_fits(con->kind, type); });
-  return hit;
+  for (const auto& m : remembered_matches(cc))
+    if (m.con && kind_fits(m.con->kind, type)) return true;
+  return false;
 }
 
 std::optional<MedicationMatch> Terminology::match_medication(const fhir::CodeableConcept& cc) const {

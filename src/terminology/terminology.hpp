@@ -149,6 +149,8 @@ class Terminology {
   static std::uint64_t next_instance();
   template <class Found>
   void visit_matches(const fhir::CodeableConcept& cc, Found&& found) const;
+  // match()'s result, remembered per thread; valid until this thread's next call.
+  const std::vector<Match>& remembered_matches(const fhir::CodeableConcept& cc) const;
   std::shared_ptr<struct Index> index_;
 };
 

@@ -256,6 +256,45 @@ BOOST_AUTO_TEST_CASE(text_matches_are_the_same_when_asked_again) {
   BOOST_TEST(describe(t->match(cc)) == describe(first));
 }
 
+// Matches are remembered per thread by the concept's strings. Concepts whose strings run together the same
+// way ("M32." + "1" and "M32" + ".1"), that differ only in a display, or in the order of their codings, are
+// still told apart; the means_any() answer agrees with match(); and a Terminology loaded again (at what may
+// be the same address) does not answer from the first one's memory.
+BOOST_AUTO_TEST_CASE(remembered_matches_tell_similar_concepts_apart) {
+  const std::string icd = "http://hl7.org/fhir/sid/icd-10-cm";
+  auto ids = [](const std::vector<Match>& ms) {
+    std::string out;
+    for (const auto& m : ms) out += (m.con ? m.con->id : "?") + "|" + m.code + "|" + m.display + ";";
+    return out;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto t = test::terms();  // a new Terminology each round
+    for (int again = 0; again < 2; ++again) {
+      BOOST_TEST(ids(t->match(fhir::CodeableConcept{{{icd, "M32.14", ""}}, ""})) == "sle|M32.14|;");
+      BOOST_TEST(t->match(fhir::CodeableConcept{{{icd + "M32", ".14", ""}}, ""}).empty());
+      BOOST_TEST(t->match(fhir::CodeableConcept{{{icd, "M32.1", "4"}}, ""}).size() <= 1u);
+      BOOST_TEST(t->match(fhir::CodeableConcept{{{"http://example.org/local", "X", ""}}, ""}).empty());
+      BOOST_TEST(ids(t->match(fhir::CodeableConcept{{{"http://example.org/local", "X", "systemic lupus"}},
+                                                    ""})) == "sle||systemic lupus;");
+      BOOST_TEST(t->match(fhir::CodeableConcept{{}, "systemic lupus"}).size() == 1u);
+      BOOST_TEST(
+          t->match(fhir::CodeableConcept{{{"http://example.org/local", "X", ""}}, "systemic lupus"}).size() ==
+          1u);
+      const fhir::CodeableConcept two{{{icd, "M32.14", ""}, {"http://loinc.org", "2160-0", ""}}, ""};
+      const fhir::CodeableConcept swapped{{{"http://loinc.org", "2160-0", ""}, {icd, "M32.14", ""}}, ""};
+      BOOST_TEST(t->match(two).size() == 2u);
+      BOOST_TEST(t->match(two).front().con->id == "sle");
+      BOOST_TEST(t->match(swapped).front().con->id == "creatinine");
+      BOOST_TEST(t->means_any(two, fhir::ResourceType::condition));
+      BOOST_TEST(t->means_any(two, fhir::ResourceType::observation));
+      BOOST_TEST(
+          !t->means_any(fhir::CodeableConcept{{{icd, "M32.14", ""}}, ""}, fhir::ResourceType::observation));
+      BOOST_TEST(
+          !t->means_any(fhir::CodeableConcept{{{icd, "Z99.9", ""}}, ""}, fhir::ResourceType::condition));
+    }
+  }
+}
+
 struct TitreCase {
   const char* text;
   const char* denominator;
