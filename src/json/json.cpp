@@ -697,8 +697,23 @@ namespace {
 // could hold a line no reader takes, depending on where the character fell. A string with one of them is
 // escaped here instead, as the library escapes (\u00XX, upper-case hex) and written whole.
 bool has_unescaped_gap(std::string_view s) {
-  for (const char c : s)
-    if (static_cast<unsigned char>(c) >= 0x1A && static_cast<unsigned char>(c) <= 0x1F) return true;
+  auto in_gap = [](char c) {
+    return static_cast<unsigned char>(c) >= 0x1A && static_cast<unsigned char>(c) <= 0x1F;
+  };
+  // Every string written passes here. The library writes strings shorter than 16 bytes byte by byte, which
+  // escapes them right; longer ones are looked at 8 bytes at a time while none is below 0x20 (the test of
+  // invalid_byte_at), byte by byte only in a word that has one.
+  if (s.size() < 16) return false;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    if (((word - 0x2020202020202020ull) & ~word & 0x8080808080808080ull) == 0) continue;
+    for (std::size_t j = i; j < i + 8; ++j)
+      if (in_gap(s[j])) return true;
+  }
+  for (; i < s.size(); ++i)
+    if (in_gap(s[i])) return true;
   return false;
 }
 
