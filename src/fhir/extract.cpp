@@ -114,13 +114,14 @@ class Reader {
     return cc;
   }
 
-  std::optional<Quantity> quantity(const Value* v, const Path& path) {
-    if (!v) return std::nullopt;
+  // A Quantity read into `q`, where it stays (a Quantity is six strings to move). False, and `q` left as it
+  // is, when there is none or it is not an object (reported).
+  bool quantity(const Value* v, const Path& path, Quantity& q) {
+    if (!v) return false;
     if (!v->IsObject()) {
       issue(Severity::warning, "wrong-type", path, "expected a Quantity object");
-      return std::nullopt;
+      return false;
     }
-    Quantity q;
     if (const Value* val = member(*v, "value")) {
       if (auto t = json::number_text(val)) {
         q.value = Decimal::parse(*t);
@@ -134,7 +135,11 @@ class Reader {
     q.unit = std::string(json::string(member(*v, "unit")).value_or(""));
     q.system = std::string(json::string(member(*v, "system")).value_or(""));
     q.code = std::string(json::string(member(*v, "code")).value_or(""));
-    return q;
+    return true;
+  }
+  // The same into an optional Quantity: empty when there is none.
+  void quantity(const Value* v, const Path& path, std::optional<Quantity>& out) {
+    if (!quantity(v, path, out.emplace())) out.reset();
   }
 
   std::string reference(const Value& obj, std::string_view field, const Path& path) {
@@ -216,7 +221,7 @@ ObservationValue read_value(Reader& rd, const Value& obj, const Path* base) {
   if (const Value* q = member(obj, "valueQuantity")) {
     out.kind = ObservationValue::Kind::quantity;
     out.element = "valueQuantity";
-    if (auto qq = rd.quantity(q, Path::under(base, "valueQuantity"))) out.quantity = *qq;
+    rd.quantity(q, Path::under(base, "valueQuantity"), out.quantity);
   } else if (const Value* c = member(obj, "valueCodeableConcept")) {
     out.kind = ObservationValue::Kind::codeable;
     out.element = "valueCodeableConcept";
@@ -229,9 +234,9 @@ ObservationValue read_value(Reader& rd, const Value& obj, const Path* base) {
     out.kind = ObservationValue::Kind::ratio;
     out.element = "valueRatio";
     if (r->IsObject()) {
-      out.ratio.numerator = rd.quantity(member(*r, "numerator"), Path::under(base, "valueRatio.numerator"));
-      out.ratio.denominator =
-          rd.quantity(member(*r, "denominator"), Path::under(base, "valueRatio.denominator"));
+      rd.quantity(member(*r, "numerator"), Path::under(base, "valueRatio.numerator"), out.ratio.numerator);
+      rd.quantity(member(*r, "denominator"), Path::under(base, "valueRatio.denominator"),
+                  out.ratio.denominator);
     }
   } else if (const Value* i = member(obj, "valueInteger")) {
     out.kind = ObservationValue::Kind::integer;
@@ -280,8 +285,8 @@ void read_reading(Reader& rd, const Value& v, const Path* p, std::string& data_a
     const Path rp =
         p ? Path(*p, "referenceRange", static_cast<long>(i)) : Path("referenceRange", static_cast<long>(i));
     ReferenceRange& rr = reference_ranges.emplace_back();  // filled in place: a range is two Quantities
-    rr.low = rd.quantity(member(r, "low"), Path(rp, "low"));
-    rr.high = rd.quantity(member(r, "high"), Path(rp, "high"));
+    rd.quantity(member(r, "low"), Path(rp, "low"), rr.low);
+    rd.quantity(member(r, "high"), Path(rp, "high"), rr.high);
     rr.text = std::string(json::string(member(r, "text")).value_or(""));
   });
 }
@@ -377,7 +382,7 @@ Timing read_timing(Reader& rd, const Value* t, const std::string& path) {
     out.bounds_start = rd.date(*bp, "start", path + ".repeat.boundsPeriod.start", DateKind::date_time);
     out.bounds_end = rd.date(*bp, "end", path + ".repeat.boundsPeriod.end", DateKind::date_time);
   }
-  out.bounds_duration = rd.quantity(member(*rep, "boundsDuration"), path + ".repeat.boundsDuration");
+  rd.quantity(member(*rep, "boundsDuration"), path + ".repeat.boundsDuration", out.bounds_duration);
   return out;
 }
 
@@ -386,7 +391,7 @@ Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool adm
   out.text = std::string(json::string(member(d, "text")).value_or(""));
   out.route = rd.concept_of(member(d, "route"), path + ".route");
   if (administration) {
-    out.dose = rd.quantity(member(d, "dose"), path + ".dose");
+    rd.quantity(member(d, "dose"), path + ".dose", out.dose);
     return out;
   }
   if (auto seq = json::number_text(member(d, "sequence"))) {
@@ -402,11 +407,11 @@ Dosage read_dosage(Reader& rd, const Value& d, const std::string& path, bool adm
     if (out.dose || !dr.IsObject()) return;
     const std::string p = path + ".doseAndRate[" + std::to_string(i) + "]";
     if (const Value* q = member(dr, "doseQuantity")) {
-      out.dose = rd.quantity(q, p + ".doseQuantity");
+      rd.quantity(q, p + ".doseQuantity", out.dose);
     } else if (const Value* r = member(dr, "doseRange"); r && r->IsObject()) {
       // Both ends are kept: a criterion is decided only if every dose in the range decides it the same way.
-      out.dose = rd.quantity(member(*r, "high"), p + ".doseRange.high");
-      out.dose_low = rd.quantity(member(*r, "low"), p + ".doseRange.low");
+      rd.quantity(member(*r, "high"), p + ".doseRange.high", out.dose);
+      rd.quantity(member(*r, "low"), p + ".doseRange.low", out.dose_low);
     }
   });
   return out;
