@@ -738,21 +738,48 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     written["attrition.csv"] = *w;
     names = {"attrition.csv"};
   } else {
-    // report.html (tens of MB for a hospital, streamed) is written on a second thread while results.ndjson is
-    // copied from the scratch file: both only read what the run decided. The pool is declared after all they
-    // read, so that leaving early waits for the page before any of it goes.
-    FileFingerprint html_written;
-    TaskPool html_thread(1);
-    auto html_done = html_thread.submit([&]() -> Status {
-      auto file = AtomicFile::create(opts.out / "report.html");
-      if (!file) return file.error();
-      Status w = Status::success();
-      report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
-        if (w.ok()) w = (*file)->write(piece);
-      });
-      if (!w) return w;
-      if (auto c = (*file)->commit(); !c) return c;
-      html_written = (*file)->fingerprint();
+    // The outputs besides results.ndjson, in the manifest's order; report.html is streamed, the others are
+    // built whole, one at a time, so that only one of them is in memory at once.
+    names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html", "group.json"};
+    std::vector<std::function<std::string()>> writers = {
+        [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
+        [&] { return report::issues_ndjson(shown_issues); },
+        [] { return std::string(); },  // report.html: streamed below
+        [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
+    if (state) {
+      if (pkey)
+        for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
+      names.push_back("changes.csv");
+      writers.push_back([&] { return report::changes_csv(changes); });
+    } else if (auto r = remove_file(opts.out / "changes.csv"); !r) {
+      // Without a state folder there is nothing to compare with: an earlier night's changes.csv left beside
+      // tonight's candidates would be read as tonight's.
+      return r.error();
+    }
+    // They are written on a second thread while results.ndjson (hundreds of MB for a hospital) is copied from
+    // the scratch file on this one: all of them only read what the run decided. The pool is declared after
+    // all they read and write, so that leaving early waits for them before any of it goes.
+    std::map<std::string, FileFingerprint> written_aside;
+    TaskPool output_thread(1);
+    auto aside_done = output_thread.submit([&]() -> Status {
+      {
+        auto file = AtomicFile::create(opts.out / "report.html");
+        if (!file) return file.error();
+        Status w = Status::success();
+        report::html_report(*trial, shown_info, shown, opts.export_mode, [&](std::string_view piece) {
+          if (w.ok()) w = (*file)->write(piece);
+        });
+        if (!w) return w;
+        if (auto c = (*file)->commit(); !c) return c;
+        written_aside["report.html"] = (*file)->fingerprint();
+      }
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == "report.html") continue;  // written above
+        auto w = write_file_atomic(opts.out / names[i], writers[i]());
+        if (!w) return w.error();
+        written_aside[names[i]] = *w;
+        if (i == 0) crash_point("mid-export");
+      }
       return Status::success();
     });
     {
@@ -768,32 +795,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       if (auto c = (*file)->commit(); !c) return c.error();
       written["results.ndjson"] = (*file)->fingerprint();
     }
-    if (auto h = html_done.get(); !h) return h.error();
-    written["report.html"] = html_written;
-    // One output at a time, so that only one of them is in memory at once.
-    names = {"candidates.csv", "attrition.csv", "data_issues.ndjson", "report.html", "group.json"};
-    std::vector<std::function<std::string()>> writers = {
-        [&] { return report::candidates_csv(shown); }, [&] { return report::attrition_csv(*trial, shown); },
-        [&] { return report::issues_ndjson(shown_issues); },
-        [] { return std::string(); },  // report.html: written above
-        [&] { return report::fhir_group_json(*trial, shown_info, shown, opts.export_mode, pkey); }};
-    if (state) {
-      if (pkey)
-        for (auto& c : changes) c.patient = pkey->pseudonym(c.patient);  // changes.csv names patients
-      names.push_back("changes.csv");
-      writers.push_back([&] { return report::changes_csv(changes); });
-    } else if (auto r = remove_file(opts.out / "changes.csv"); !r) {
-      // Without a state folder there is nothing to compare with: an earlier night's changes.csv left beside
-      // tonight's candidates would be read as tonight's.
-      return r.error();
-    }
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == "report.html") continue;  // written above
-      auto w = write_file_atomic(opts.out / names[i], writers[i]());
-      if (!w) return w.error();
-      written[names[i]] = *w;
-      if (i == 0) crash_point("mid-export");
-    }
+    if (auto a = aside_done.get(); !a) return a.error();
+    written.merge(written_aside);
     names.insert(names.begin() + 1, "results.ndjson");
   }
   info.finished = now_utc();
