@@ -760,6 +760,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     // the scratch file on this one: all of them only read what the run decided. The pool is declared after
     // all they read and write, so that leaving early waits for them before any of it goes.
     std::map<std::string, FileFingerprint> written_aside;
+    std::atomic<bool> main_failed{
+        false};  // results.ndjson failed: leave last night's other files as they are
     TaskPool output_thread(1);
     auto aside_done = output_thread.submit([&]() -> Status {
       {
@@ -773,15 +775,22 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
         if (auto c = (*file)->commit(); !c) return c;
         written_aside["report.html"] = (*file)->fingerprint();
       }
-      for (std::size_t i = 0; i < names.size(); ++i) {
+      for (std::size_t i = 0; i < names.size() && !main_failed; ++i) {
         if (names[i] == "report.html") continue;  // written above
         auto w = write_file_atomic(opts.out / names[i], writers[i]());
         if (!w) return w.error();
         written_aside[names[i]] = *w;
-        if (i == 0) crash_point("mid-export");
       }
       return Status::success();
     });
+    // Whatever this scope is left by, an error here stops the other thread before its next file.
+    struct FailGuard {
+      std::atomic<bool>& failed;
+      bool done = false;
+      ~FailGuard() {
+        if (!done) failed = true;
+      }
+    } fail_guard{main_failed};
     {
       auto file = AtomicFile::create(opts.out / "results.ndjson");
       if (!file) return file.error();
@@ -795,6 +804,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       if (auto c = (*file)->commit(); !c) return c.error();
       written["results.ndjson"] = (*file)->fingerprint();
     }
+    fail_guard.done = true;
+    crash_point("mid-export");  // results.ndjson complete, the other outputs perhaps not yet
     if (auto a = aside_done.get(); !a) return a.error();
     written.merge(written_aside);
     names.insert(names.begin() + 1, "results.ndjson");

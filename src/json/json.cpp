@@ -1,9 +1,9 @@
 #include "json/json.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include <rapidjson/error/en.h>
@@ -444,28 +444,48 @@ std::string reader_message(const rapidjson::Reader& reader, const R& router) {
 // Every object of every parsed line is checked, so this is on the reading path. In an object of up to 32
 // names, a name is compared with the earlier ones only when a 128-bit filter of (length, first and last byte)
 // says it may repeat one: a resource's top level has about 17 names, which pairwise would take 136
-// comparisons. A wider object (a hostile one may have a million names) goes through a hash set, so that the
-// check stays linear in its size.
+// comparisons. A wider object (a hostile one may have a million names) is checked by sorting its names, so
+// that the check takes n log n whatever the names (a hash set's worst case, with names chosen to collide, is
+// quadratic). Of several repeated names, the one that comes first is reported.
 bool find_duplicate_key(const Value& v, std::string& which) {
   thread_local std::vector<const Value*> stack;  // keeps its capacity: this runs for every text parsed
   stack.assign(1, &v);
-  auto same = [](const Value& a, const Value& b) {
-    const auto n = a.GetStringLength();
-    return b.GetStringLength() == n && std::memcmp(a.GetString(), b.GetString(), n) == 0;
+  auto view = [](const Value& name) { return std::string_view(name.GetString(), name.GetStringLength()); };
+  // The repeated name whose first occurrence comes first, by comparing every pair: for a small object known
+  // to hold a repeat.
+  auto first_repeated = [&](const Value& obj) {
+    for (auto a = obj.MemberBegin(); a != obj.MemberEnd(); ++a)
+      for (auto b = a + 1; b != obj.MemberEnd(); ++b)
+        if (view(a->name) == view(b->name)) return view(a->name);
+    return std::string_view();
   };
   constexpr std::size_t kFilteredUpTo = 32;
+  thread_local std::vector<std::pair<std::string_view, std::uint32_t>> sorted;
   while (!stack.empty()) {
     const Value* cur = stack.back();
     stack.pop_back();
     if (cur->IsObject() && cur->MemberCount() > kFilteredUpTo) {
-      std::unordered_set<std::string_view> names;
-      names.reserve(cur->MemberCount());
-      for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a) {
-        if (!names.insert(std::string_view(a->name.GetString(), a->name.GetStringLength())).second) {
-          which.assign(a->name.GetString(), a->name.GetStringLength());
-          return true;
-        }
+      sorted.clear();
+      std::uint32_t i = 0;
+      for (auto a = cur->MemberBegin(); a != cur->MemberEnd(); ++a, ++i) {
+        sorted.emplace_back(view(a->name), i);
         if (a->value.IsObject() || a->value.IsArray()) stack.push_back(&a->value);
+      }
+      std::sort(sorted.begin(), sorted.end());
+      std::uint32_t best = UINT32_MAX;  // the first occurrence of the earliest repeated name
+      std::string_view best_name;
+      for (std::size_t k = 0, j; k < sorted.size(); k = j) {
+        for (j = k + 1; j < sorted.size() && sorted[j].first == sorted[k].first; ++j) {
+        }
+        // A run of one name, its first occurrence first.
+        if (j - k > 1 && sorted[k].second < best) {
+          best = sorted[k].second;
+          best_name = sorted[k].first;
+        }
+      }
+      if (best != UINT32_MAX) {
+        which.assign(best_name);
+        return true;
       }
     } else if (cur->IsObject()) {
       std::uint64_t seen[2] = {0, 0};
@@ -476,8 +496,8 @@ bool find_duplicate_key(const Value& v, std::string& which) {
         const std::uint64_t bit = std::uint64_t{1} << (h & 63u);
         if (seen[h >> 6] & bit) {
           for (auto b = cur->MemberBegin(); b != a; ++b)
-            if (same(b->name, a->name)) {
-              which.assign(a->name.GetString(), n);
+            if (view(b->name) == view(a->name)) {
+              which.assign(first_repeated(*cur));
               return true;
             }
         }

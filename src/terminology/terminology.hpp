@@ -80,6 +80,11 @@ class Terminology {
  public:
   // Loads systems.json, concepts.json, units.json, medications.json and every local/*.json under `dir`.
   static Result<std::shared_ptr<const Terminology>> load(const std::filesystem::path& dir);
+  Terminology() = default;
+  // Not copied: a copy would share instance() with its original while its concepts live elsewhere, and the
+  // per-thread caches keyed by instance() would hand out pointers into the other one.
+  Terminology(const Terminology&) = delete;
+  Terminology& operator=(const Terminology&) = delete;
 
   const Concept* find_concept(std::string_view id) const;
   std::vector<std::string> concept_ids(ConceptKind kind) const;
