@@ -760,8 +760,8 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     // the scratch file on this one: all of them only read what the run decided. The pool is declared after
     // all they read and write, so that leaving early waits for them before any of it goes.
     std::map<std::string, FileFingerprint> written_aside;
-    std::atomic<bool> main_failed{
-        false};  // results.ndjson failed: leave last night's other files as they are
+    // results.ndjson failed: the other thread leaves last night's remaining files as they are.
+    std::atomic<bool> main_failed{false};
     TaskPool output_thread(1);
     auto aside_done = output_thread.submit([&]() -> Status {
       {
@@ -783,28 +783,23 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       }
       return Status::success();
     });
-    // Whatever this scope is left by, an error here stops the other thread before its next file.
-    struct FailGuard {
-      std::atomic<bool>& failed;
-      bool done = false;
-      ~FailGuard() {
-        if (!done) failed = true;
-      }
-    } fail_guard{main_failed};
-    {
+    auto write_results = [&]() -> Status {
       auto file = AtomicFile::create(opts.out / "results.ndjson");
       if (!file) return file.error();
       std::string text;
       for (std::size_t i = 0; i < outcomes.size(); ++i) {
-        if (auto r = line_of(i, false, text); !r) return r.error();
+        if (auto r = line_of(i, false, text); !r) return r;
         text += '\n';
-        auto w = (*file)->write(text);
-        if (!w) return w.error();
+        if (auto w = (*file)->write(text); !w) return w;
       }
-      if (auto c = (*file)->commit(); !c) return c.error();
+      if (auto c = (*file)->commit(); !c) return c;
       written["results.ndjson"] = (*file)->fingerprint();
+      return Status::success();
+    };
+    if (auto r = write_results(); !r) {
+      main_failed = true;
+      return r.error();
     }
-    fail_guard.done = true;
     crash_point("mid-export");  // results.ndjson complete, the other outputs perhaps not yet
     if (auto a = aside_done.get(); !a) return a.error();
     written.merge(written_aside);

@@ -25,8 +25,10 @@ class Path {
   Path(const std::string& name) : name_(name) {}
   Path(const Path& parent, std::string_view name, long index = -1)
       : parent_(&parent), name_(name), index_(index) {}
-  // `name` under `base`, or at the top when there is no base.
-  static Path under(const Path* base, std::string_view name) { return base ? Path(*base, name) : Path(name); }
+  // `name` (and `index`) under `base`, or at the top when there is no base.
+  static Path under(const Path* base, std::string_view name, long index = -1) {
+    return base ? Path(*base, name, index) : Path(name, index);
+  }
   std::string str() const {
     std::string out = parent_ ? parent_->str() : std::string();
     if (!out.empty() && !name_.empty()) out += '.';
@@ -274,16 +276,13 @@ void read_reading(Reader& rd, const Value& v, const Path* p, std::string& data_a
     if (data_absent_reason.empty()) data_absent_reason = "unknown";
   }
   json::for_each(member(v, "interpretation"), [&](std::size_t i, const Value& c) {
-    const Path ip =
-        p ? Path(*p, "interpretation", static_cast<long>(i)) : Path("interpretation", static_cast<long>(i));
-    auto cc = rd.concept_of(&c, ip);
+    auto cc = rd.concept_of(&c, Path::under(p, "interpretation", static_cast<long>(i)));
     for (auto& cd : cc.codings) interpretation.push_back(std::move(cd));
     if (cc.codings.empty() && !cc.text.empty()) interpretation.push_back(Coding{"", "", cc.text});
   });
   json::for_each(member(v, "referenceRange"), [&](std::size_t i, const Value& r) {
     if (!r.IsObject()) return;
-    const Path rp =
-        p ? Path(*p, "referenceRange", static_cast<long>(i)) : Path("referenceRange", static_cast<long>(i));
+    const Path rp = Path::under(p, "referenceRange", static_cast<long>(i));
     ReferenceRange& rr = reference_ranges.emplace_back();  // filled in place: a range is two Quantities
     rd.quantity(member(r, "low"), Path(rp, "low"), rr.low);
     rd.quantity(member(r, "high"), Path(rp, "high"), rr.high);

@@ -443,7 +443,7 @@ std::string reader_message(const rapidjson::Reader& reader, const R& router) {
 //
 // Every object of every parsed line is checked, so this is on the reading path. In an object of up to 32
 // names, a name is compared with the earlier ones only when a 128-bit filter of (length, first and last byte)
-// says it may repeat one: a resource's top level has about 17 names, which pairwise would take 136
+// says it may repeat one: a resource's top level has about 16 names, which pairwise would take 120
 // comparisons. A wider object (a hostile one may have a million names) is checked by sorting its names, so
 // that the check takes n log n whatever the names (a hash set's worst case, with names chosen to collide, is
 // quadratic). Of several repeated names, the one that comes first is reported.
