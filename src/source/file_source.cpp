@@ -1,12 +1,14 @@
 #include "source/file_source.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <deque>
+#include <exception>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -305,11 +307,25 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   // chunk, the parser over the lines the filter kept, would find them in the core's 2 MB L2 cache, measured
   // within the noise at 100,000 patients: docs/performance.md, session 19.)
   constexpr std::size_t kChunkBytes = 2u << 20;
+  // Chunks read but not yet delivered, at most. (16 was slower at 100,000 patients: 32 MB of chunks in
+  // flight no longer fit the 32 MB L3 cache by the time a worker reads them.)
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
-  // Declared before `inflight`: destroyed after it, and it runs whatever is queued before it goes.
-  std::unique_ptr<TaskPool> pool;
-  if (max_inflight > 1) pool = std::make_unique<TaskPool>(threads_);
-  std::deque<std::future<std::unique_ptr<Chunk>>> inflight;
+  // The chunks go on in file order, delivered by whichever worker finishes the one due next (an ordered
+  // pipeline): this thread only reads. (It used to deliver each chunk itself before reading the next one
+  // past the window; meanwhile the workers ran out of chunks, and a tenth of the two cores stood idle while
+  // reading 100,000 patients: docs/performance.md, session 21.)
+  struct InOrder {
+    std::mutex mu;
+    std::condition_variable progress;                      // a chunk was delivered
+    std::map<std::size_t, std::unique_ptr<Chunk>> parsed;  // waiting for an earlier one
+    // A chunk is taken for delivery when `delivered` reaches it, which happens once the one before it is
+    // delivered: one delivery at a time, in order, on whichever thread took it.
+    std::size_t submitted = 0, delivered = 0;
+    std::exception_ptr error;  // from parsing or delivering (out of memory): nothing after it is delivered
+  } order;
+  // Counts of this (the reading) thread, merged once every chunk is delivered: workers deliver meanwhile.
+  std::size_t rejected_here = 0;
+  bool incomplete_here = false;
 
   auto deliver = [&](std::unique_ptr<Chunk> c) {
     for (const auto& [t, n] : c->stats.read_by_type) stats_.read_by_type[t] += n;
@@ -334,6 +350,35 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       sink(std::move(page));
     }
   };
+  // A worker's parsed chunk: kept until the chunks before it are delivered, then delivered with whatever
+  // waited for it.
+  auto hand_on = [&](std::size_t seq, std::unique_ptr<Chunk> c, std::exception_ptr failed) {
+    std::unique_lock lock(order.mu);
+    if (failed && !order.error) order.error = failed;
+    order.parsed.emplace(seq, std::move(c));
+    while (!order.parsed.empty() && order.parsed.begin()->first == order.delivered) {
+      std::unique_ptr<Chunk> next = std::move(order.parsed.begin()->second);
+      order.parsed.erase(order.parsed.begin());
+      const bool skip = static_cast<bool>(order.error);
+      lock.unlock();
+      std::exception_ptr e;
+      if (!skip) {
+        try {
+          deliver(std::move(next));
+        } catch (...) {
+          e = std::current_exception();
+        }
+      }
+      next.reset();
+      lock.lock();
+      if (e && !order.error) order.error = e;
+      ++order.delivered;
+      order.progress.notify_all();
+    }
+  };
+  // Declared after what its tasks use: destroyed before it, and it runs whatever is queued before it goes.
+  std::unique_ptr<TaskPool> pool;
+  if (max_inflight > 1) pool = std::make_unique<TaskPool>(threads_);
   // The number of the line after the last submitted chunk, once that chunk has split its lines (Chunk), and
   // the lines skipped by the reader since.
   std::promise<std::size_t> first;
@@ -354,14 +399,21 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       deliver(std::move(c));
       return;
     }
-    if (inflight.size() >= max_inflight) {
-      deliver(inflight.front().get());
-      inflight.pop_front();
+    std::size_t seq;
+    {
+      std::unique_lock lock(order.mu);
+      order.progress.wait(lock, [&] { return order.submitted - order.delivered < max_inflight; });
+      seq = order.submitted++;
     }
-    inflight.push_back(pool->submit([this, &name, ch = std::move(c)]() mutable {
-      parse_chunk(*ch, name);
-      return std::move(ch);
-    }));
+    pool->submit([this, &name, &hand_on, seq, ch = std::move(c)]() mutable {
+      std::exception_ptr failed;
+      try {
+        parse_chunk(*ch, name);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      hand_on(seq, std::move(ch), failed);
+    });
   };
 
   // Each read lands in a new buffer after the partial line the last one ended with, so the input is copied
@@ -374,11 +426,15 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
     const std::size_t line = after_submitted.get() + skipped;
     issues.add(Severity::error, "line-too-long", name + ":" + std::to_string(line), "", "",
                "line longer than " + std::to_string(kMaxLine) + " bytes was skipped");
-    ++stats_.rejected;
-    completeness_.run_types.insert("*");
+    ++rejected_here;
+    incomplete_here = true;
     ++skipped;
   };
-  while (true) {
+  auto failed = [&] {
+    std::lock_guard lock(order.mu);
+    return static_cast<bool>(order.error);
+  };
+  while (!failed()) {
     // A line longer than a chunk is read on in steps as large as what is carried (up to just past the limit),
     // so that copying it along stays linear in its length rather than quadratic.
     const std::size_t want = carry.size() < kChunkBytes
@@ -423,17 +479,20 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   }
   if (std::ferror(f.get())) {
     issues.add(Severity::error, "read-error", name, "", "", "I/O error while reading");
-    completeness_.run_types.insert("*");
+    incomplete_here = true;
   }
   if (!carry.empty() && !skipping_long) {  // last line without a newline
     auto buf = std::make_unique_for_overwrite<char[]>(carry.size());
     std::memcpy(buf.get(), carry.data(), carry.size());
     submit(std::move(buf), 0, carry.size());
   }
-  while (!inflight.empty()) {
-    deliver(inflight.front().get());
-    inflight.pop_front();
+  {
+    std::unique_lock lock(order.mu);
+    order.progress.wait(lock, [&] { return order.delivered == order.submitted; });
   }
+  stats_.rejected += rejected_here;
+  if (incomplete_here) completeness_.run_types.insert("*");
+  if (order.error) std::rethrow_exception(order.error);
 }
 
 void FileSource::read_json(const fs::path& file, const Sink& sink, IssueLog& issues) {

@@ -2,7 +2,11 @@
 // over the 64 MB limit reported and skipped without losing the lines after it.
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <map>
+#include <stdexcept>
+#include <thread>
 
 #include "fhir/extract.hpp"
 #include "source/file_source.hpp"
@@ -113,6 +117,71 @@ BOOST_AUTO_TEST_CASE(lines_are_numbered_across_many_chunks) {
       BOOST_TEST_REQUIRE(r.issues.size() == 1u);
       BOOST_TEST(r.issues[0].location.ends_with("p.ndjson:" + std::to_string(big_line)),
                  r.issues[0].location);
+    }
+  }
+}
+
+// Chunks are parsed on worker threads and handed on in file order by whichever worker finishes the one due
+// next: the sink sees every resource in file order and is never called from two threads at once.
+BOOST_AUTO_TEST_CASE(chunks_are_delivered_in_file_order_one_at_a_time) {
+  test::TempDir dir;
+  std::string text;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 16000; ++i) {  // about 20 MB: ten read chunks
+    ids.push_back("p" + std::to_string(i));
+    // Lines of two lengths in runs, so that chunks differ in how many resources they parse and finish out
+    // of order.
+    text += long_patient(ids.back(), (i / 700) % 2 ? 2400 : 200) + "\n";
+  }
+  dir.write("p.ndjson", text);
+  for (std::size_t threads : {2u, 4u}) {
+    BOOST_TEST_CONTEXT("threads " << threads) {
+      source::FileSource src(dir.path);
+      src.set_threads(threads);
+      IssueLog issues;
+      std::atomic<int> inside{0};
+      std::atomic<bool> overlapped{false};
+      std::vector<std::string> got;
+      auto st = src.read(
+          [&](source::Page&& p) {
+            if (inside.fetch_add(1) != 0) overlapped = true;
+            std::this_thread::sleep_for(std::chrono::microseconds(300));  // room for another call to overlap
+            for (const auto& r : p.resources) got.push_back(fhir::header(r).id);
+            inside.fetch_sub(1);
+          },
+          issues);
+      BOOST_TEST_REQUIRE(st.ok());
+      BOOST_TEST(!overlapped.load());
+      BOOST_TEST_REQUIRE(got.size() == ids.size());
+      std::size_t first_wrong = got.size();
+      for (std::size_t i = 0; i < got.size() && first_wrong == got.size(); ++i)
+        if (got[i] != ids[i]) first_wrong = i;
+      BOOST_TEST(first_wrong == got.size(), "first out of order at " << first_wrong);
+      BOOST_TEST(src.stats().read_by_type.at("Patient") == ids.size());
+    }
+  }
+}
+
+// An exception from the sink (out of memory, say) ends the read with that exception: nothing after it is
+// delivered, and the read does not wait for the rest of the file.
+BOOST_AUTO_TEST_CASE(an_exception_from_the_sink_ends_the_read) {
+  test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 16000; ++i) text += long_patient("p" + std::to_string(i), 1200) + "\n";
+  dir.write("p.ndjson", text);
+  for (std::size_t threads : {1u, 2u}) {
+    BOOST_TEST_CONTEXT("threads " << threads) {
+      source::FileSource src(dir.path);
+      src.set_threads(threads);
+      IssueLog issues;
+      int calls = 0;
+      BOOST_CHECK_THROW(src.read(
+                            [&](source::Page&&) {
+                              if (++calls == 3) throw std::runtime_error("sink failed");
+                            },
+                            issues),
+                        std::runtime_error);
+      BOOST_TEST(calls == 3);
     }
   }
 }
