@@ -89,19 +89,21 @@ std::string SpillBuckets::file_label(std::size_t f) const {
   return dir_.string() + " (spill file " + std::to_string(f) + ")";
 }
 
-Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b, bool consume) {
+Result<std::shared_ptr<const SpillBuckets::Contents>> SpillBuckets::contents(std::size_t b, bool consume) {
   const std::size_t f = b / per_file_;
   Loaded& l = *loaded_.at(f);
   std::lock_guard lock(l.mu);
-  std::shared_ptr<const std::string> bytes = l.bytes;
-  if (!bytes) {
+  std::shared_ptr<const Contents> loaded = l.contents;
+  if (!loaded) {
     std::FILE* file = files_[f].get();
     struct stat st {};
     if (std::fflush(file) != 0 || ::fstat(::fileno(file), &st) != 0)
       return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), file_label(f));
-    auto s = std::make_shared<std::string>(static_cast<std::size_t>(st.st_size), '\0');
-    for (std::size_t got = 0; got < s->size();) {
-      const ssize_t k = ::pread(::fileno(file), s->data() + got, s->size() - got, static_cast<off_t>(got));
+    auto c = std::make_shared<Contents>();
+    std::string& s = c->bytes;
+    s.assign(static_cast<std::size_t>(st.st_size), '\0');
+    for (std::size_t got = 0; got < s.size();) {
+      const ssize_t k = ::pread(::fileno(file), s.data() + got, s.size() - got, static_cast<off_t>(got));
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0)
         return make_error(std::string("cannot read back a spill file: ") +
@@ -109,37 +111,41 @@ Result<std::shared_ptr<const std::string>> SpillBuckets::contents(std::size_t b,
                           file_label(f));
       got += static_cast<std::size_t>(k);
     }
-    bytes = std::move(s);
-    if (consume) l.bytes = bytes;
+    c->starts.resize(per_file_);
+    for (std::size_t at = 0; at < s.size();) {
+      std::uint32_t n = 0, part = 0;
+      if (s.size() - at < 8) return make_error("spill file is truncated", file_label(f));
+      std::memcpy(&n, s.data() + at, 4);
+      std::memcpy(&part, s.data() + at + 4, 4);
+      if (n > kMaxRecord || n > s.size() - at - 8 || part / per_file_ != f)
+        return make_error("spill file is truncated or corrupt", file_label(f));
+      c->starts[part % per_file_].push_back(at + 8);
+      at += 8 + std::size_t{n};
+    }
+    loaded = std::move(c);
+    if (consume) l.contents = loaded;
   }
   // After the last of its partitions the file is not needed again: its disk space goes back (a failure only
   // keeps it until the end). A partition read twice counts once, so that it cannot release its neighbours.
   if (consume && !consumed_[b]) {
     consumed_[b] = 1;
     if (--l.unread == 0) {
-      l.bytes.reset();
+      l.contents.reset();
       [[maybe_unused]] const int truncated = ::ftruncate(::fileno(files_[f].get()), 0);
     }
   }
-  return bytes;
+  return loaded;
 }
 
 Status SpillBuckets::read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
                           bool consume) {
-  auto bytes = contents(b, consume);
-  if (!bytes) return bytes.error();
-  std::string_view rest(**bytes);
-  while (!rest.empty()) {
-    std::uint32_t n = 0, part = 0;
-    if (rest.size() < 8) return make_error("spill file is truncated", file_label(b / per_file_));
-    std::memcpy(&n, rest.data(), 4);
-    std::memcpy(&part, rest.data() + 4, 4);
-    rest.remove_prefix(8);
-    if (n > kMaxRecord || n > rest.size())
-      return make_error("spill file is truncated or corrupt", file_label(b / per_file_));
-    std::string_view in = rest.substr(0, n);
-    rest.remove_prefix(n);
-    if (part != b) continue;
+  auto loaded = contents(b, consume);
+  if (!loaded) return loaded.error();
+  const std::string& bytes = (*loaded)->bytes;
+  for (const std::size_t at : (*loaded)->starts[b % per_file_]) {
+    std::uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + at - 8, 4);
+    std::string_view in(bytes.data() + at, n);
     auto r = std::make_shared<fhir::Resource>();
     if (!fhir::decode_into(in, *r) || !in.empty())
       return make_error("spill file holds a record that cannot be read back", file_label(b / per_file_));

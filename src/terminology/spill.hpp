@@ -47,14 +47,21 @@ class SpillBuckets {
   struct Closer {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
-  // A file's records, read from disk on the first read of one of its partitions and kept until the last.
+  // A file's records, and where each of its partitions' records start (in the order written), indexed in one
+  // pass when the file is read in: a partition's read visits its own records only, instead of stepping
+  // through every record of the file (a cache miss each, for each of the file's partitions).
+  struct Contents {
+    std::string bytes;
+    std::vector<std::vector<std::size_t>> starts;  // by partition within the file
+  };
+  // A file's contents, read from disk on the first read of one of its partitions and kept until the last.
   struct Loaded {
     std::mutex mu;
-    std::shared_ptr<const std::string> bytes;
+    std::shared_ptr<const Contents> contents;
     std::size_t unread = 0;  // its partitions not yet consumed
   };
   // The records of partition `b`'s file.
-  Result<std::shared_ptr<const std::string>> contents(std::size_t b, bool consume);
+  Result<std::shared_ptr<const Contents>> contents(std::size_t b, bool consume);
   std::string file_label(std::size_t f) const;  // "DIR (spill file F)", for errors
   std::filesystem::path dir_;
   std::size_t partitions_ = 0, per_file_ = 1;
