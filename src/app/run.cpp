@@ -456,7 +456,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
   struct Lines {
     TempLines::Ref shown, stored;
   };
-  std::unordered_map<std::string, Lines> ineligible_lines;
+  std::vector<Lines> lines_at;  // by outcome, in the order evaluated (empty for those whose evidence stays)
   // Lines shown as evaluated: identified exports, and counts-only ones (which write no lines at all).
   const bool lines_as_stored =
       opts.export_mode == report::ExportMode::identified || opts.export_mode == report::ExportMode::counts;
@@ -509,8 +509,10 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     });
   };
   std::vector<ranking::PatientOutcome> outcomes;
-  if (auto it = src.stats().read_by_type.find("Patient"); it != src.stats().read_by_type.end())
+  if (auto it = src.stats().read_by_type.find("Patient"); it != src.stats().read_by_type.end()) {
     outcomes.reserve(it->second + 16);  // one growth less of a hospital-sized vector (about one per patient)
+    lines_at.reserve(it->second + 16);
+  }
   auto collect = [&](Part& p) -> Status {
     if (!p.status.ok()) return p.status;
     issues.merge(std::move(p.issues));
@@ -528,7 +530,9 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
           if (!b) return b.error();
           l.stored = *b;
         }
-        ineligible_lines.emplace(e.outcome.patient_id, l);
+        lines_at.push_back(l);
+      } else {
+        lines_at.emplace_back();
       }
       outcomes.push_back(std::move(e.outcome));
     }
@@ -608,7 +612,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
     }
     if (!failed.ok()) return failed.error();
   }
-  ranking::rank_all(outcomes);
+  const std::vector<std::size_t> evaluated_at = ranking::rank_all(outcomes);
   const double evaluate_seconds = seconds_since(t_evaluate);
   const auto t_output = Clock::now();
 
@@ -712,7 +716,7 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
                                                                             : result_lines.line(shown[i]);
       return Status::success();
     }
-    const Lines& l = ineligible_lines.at(o.patient_id);
+    const Lines& l = lines_at[evaluated_at[i]];
     return (*scratch)->read(for_store ? l.stored : l.shown, out);
   };
   info.export_mode = report::to_string(opts.export_mode);
@@ -801,6 +805,12 @@ Result<RunSummary> run_steps(const RunOptions& opts, const Prepared& prepared, s
       return r.error();
     }
     crash_point("mid-export");  // results.ndjson complete, the other outputs perhaps not yet
+    // Without a store nothing reads the scratch file again: it goes (the kernel frees hundreds of MB of cache
+    // pages for a hospital) while the other thread is still writing.
+    if (!state) {
+      scratch->reset();
+      std::vector<Lines>().swap(lines_at);
+    }
     if (auto a = aside_done.get(); !a) return a.error();
     written.merge(written_aside);
     names.insert(names.begin() + 1, "results.ndjson");

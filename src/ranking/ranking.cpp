@@ -186,7 +186,7 @@ void strip_evidence(PatientOutcome& o) {
   o.evidence_stripped = true;
 }
 
-void rank_all(std::vector<PatientOutcome>& v) {
+std::vector<std::size_t> rank_all(std::vector<PatientOutcome>& v) {
   auto order = [](Tier t) { return t == Tier::eligible ? 0 : t == Tier::possible ? 1 : 2; };
   // Sorted as small keys, then moved into place once: sorting the outcomes themselves moved each of a
   // hospital's (hundreds of bytes, strings and vectors) some 17 times, on the one thread between evaluation
@@ -211,6 +211,7 @@ void rank_all(std::vector<PatientOutcome>& v) {
   constexpr std::size_t kPlaced = SIZE_MAX;
   std::vector<std::size_t> from(keys.size());  // position i takes the outcome now at from[i]
   for (std::size_t i = 0; i < keys.size(); ++i) from[i] = keys[i].at;
+  std::vector<std::size_t> was(from);
   for (std::size_t i = 0; i < from.size(); ++i) {
     if (from[i] == kPlaced) continue;
     if (from[i] == i) {
@@ -230,6 +231,7 @@ void rank_all(std::vector<PatientOutcome>& v) {
   }
   int rank = 0;
   for (auto& o : v) o.rank = o.tier == Tier::ineligible ? 0 : ++rank;
+  return was;
 }
 
 }  // namespace cf::ranking

@@ -74,6 +74,7 @@ void strip_evidence(PatientOutcome& o);
 PatientOutcome assess(const criteria::Trial& trial, criteria::Context& ctx);
 
 // Orders candidates: eligible, then possible, by score (desc), then patient id; ineligible get rank 0.
-void rank_all(std::vector<PatientOutcome>& outcomes);
+// Returns where each outcome was before: position i holds what was at the returned [i].
+std::vector<std::size_t> rank_all(std::vector<PatientOutcome>& outcomes);
 
 }  // namespace cf::ranking

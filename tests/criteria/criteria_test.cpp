@@ -1062,7 +1062,8 @@ BOOST_AUTO_TEST_CASE(administrations_on_one_day_add_up) {
 }
 
 // rank_all orders by tier, then score (higher first), then patient id, moving each outcome once; ranks count
-// the candidates only. Checked against a plain sort on shuffled outcomes with many equal scores.
+// the candidates only; it tells where each outcome was. Checked against a plain sort on shuffled outcomes
+// with many equal scores.
 BOOST_AUTO_TEST_CASE(rank_all_orders_like_a_plain_sort) {
   std::vector<ranking::PatientOutcome> v;
   std::uint64_t x = 88172645463325252ULL;
@@ -1082,6 +1083,7 @@ BOOST_AUTO_TEST_CASE(rank_all_orders_like_a_plain_sort) {
     o.check_next = {o.patient_id + " " + std::to_string(o.score)};  // travels with its outcome
     v.push_back(std::move(o));
   }
+  const auto before = v;
   auto want = v;
   auto order = [](ranking::Tier t) {
     return t == ranking::Tier::eligible ? 0 : t == ranking::Tier::possible ? 1 : 2;
@@ -1091,10 +1093,17 @@ BOOST_AUTO_TEST_CASE(rank_all_orders_like_a_plain_sort) {
     if (a.score != b.score) return a.score > b.score;
     return a.patient_id < b.patient_id;
   });
-  ranking::rank_all(v);
+  const std::vector<std::size_t> was = ranking::rank_all(v);
   BOOST_TEST_REQUIRE(v.size() == want.size());
+  BOOST_TEST_REQUIRE(was.size() == v.size());
+  std::vector<char> seen(v.size(), 0);
   int rank = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
+    // Where each came from (the run finds an ineligible patient's results line by it).
+    BOOST_TEST_REQUIRE(was[i] < before.size());
+    BOOST_TEST(!seen[was[i]]);
+    seen[was[i]] = 1;
+    BOOST_TEST(before[was[i]].check_next == v[i].check_next);
     BOOST_TEST(v[i].patient_id == want[i].patient_id);
     BOOST_TEST(v[i].score == want[i].score);
     BOOST_TEST(v[i].check_next == want[i].check_next);
