@@ -6,6 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/filereadstream.h>
 #include <rapidjson/reader.h>
@@ -367,11 +371,42 @@ namespace {
 // `why` says which. RapidJSON's 16-byte string scan lets U+001A-U+001F through in a string and drops them
 // from its value ("50\x1e0 MG" read as "500 MG"), so they are refused here, before it sees them. ASCII
 // without control characters, most of FHIR JSON, is skipped 8 bytes at a time.
+#if defined(__x86_64__) && defined(__GNUC__)
+// From `i`, the offset of the first byte below 0x20 or above 0x7F in whole 32-byte blocks (or where the
+// blocks end), where the processor has AVX2 (checked at run time; the build targets plain x86-64): 4 times as
+// far per step as the 8-byte test below, over every line that is parsed.
+__attribute__((target("avx2"))) std::size_t first_unusual_avx2(const unsigned char* p, std::size_t i,
+                                                               std::size_t n) {
+  const __m256i space = _mm256_set1_epi8(0x20);
+  for (; i + 32 <= n; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    // Signed: bytes from 0x80 up are negative, so "less than 0x20" holds for them too.
+    if (const auto m = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(space, v))))
+      return i + static_cast<unsigned>(__builtin_ctz(m));
+  }
+  return i;
+}
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+#endif
+
 std::size_t invalid_byte_at(std::string_view text, const char*& why) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
   std::size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  const bool avx2 = has_avx2();
+#endif
   while (i < n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (avx2) {
+      i = first_unusual_avx2(p, i, n);
+      if (i >= n) break;
+    }
+#endif
     if (i + 8 <= n) {
       std::uint64_t word;
       std::memcpy(&word, p + i, 8);
