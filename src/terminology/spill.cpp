@@ -59,10 +59,10 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
     auto f = open_temp_file(dir);
     if (!f) return f.error();
     s->files_.emplace_back(*f);
-    s->buffers_.emplace_back(new char[buffer_bytes(n)]);
-    std::setvbuf(*f, s->buffers_.back().get(), _IOFBF, buffer_bytes(n));
     s->loaded_.push_back(std::make_unique<Loaded>());
   }
+  s->pending_.resize(n);
+  s->buffer_ = buffer_bytes(n);
   for (std::size_t b = 0; b < s->partitions_; ++b) ++s->loaded_[b / s->per_file_]->unread;
   s->consumed_.assign(s->partitions_, 0);
   return s;
@@ -71,17 +71,32 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
 // A record: its payload's length and its partition (4 bytes each, host order: the file lives as long as the
 // run), then the resource in fhir/binary.hpp's form.
 Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
-  std::string& rec = record_;
-  rec.assign(8, '\0');
-  fhir::encode(r, rec);
-  const auto n = static_cast<std::uint32_t>(rec.size() - 8);
-  const auto part = static_cast<std::uint32_t>(b);
-  std::memcpy(rec.data(), &n, 4);
-  std::memcpy(rec.data() + 4, &part, 4);
   const std::size_t f = b / per_file_;
-  if (std::fwrite(rec.data(), 1, rec.size(), files_.at(f).get()) != rec.size())
-    return make_error(std::string("cannot write a spill file: ") + std::strerror(errno), file_label(f));
-  bytes_ += rec.size();
+  std::string& buf = pending_.at(f);
+  if (buf.capacity() < buffer_) buf.reserve(buffer_ + (buffer_ >> 2));
+  const std::size_t start = buf.size();
+  buf.append(8, '\0');
+  fhir::encode(r, buf);
+  const auto n = static_cast<std::uint32_t>(buf.size() - start - 8);
+  const auto part = static_cast<std::uint32_t>(b);
+  std::memcpy(buf.data() + start, &n, 4);
+  std::memcpy(buf.data() + start + 4, &part, 4);
+  bytes_ += buf.size() - start;
+  return buf.size() >= buffer_ ? flush(f) : Status::success();
+}
+
+Status SpillBuckets::flush(std::size_t f) {
+  std::string& buf = pending_[f];
+  const int fd = ::fileno(files_[f].get());
+  for (std::size_t done = 0; done < buf.size();) {
+    const ssize_t k = ::write(fd, buf.data() + done, buf.size() - done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0)
+      return make_error(std::string("cannot write a spill file: ") + std::strerror(k < 0 ? errno : ENOSPC),
+                        file_label(f));
+    done += static_cast<std::size_t>(k);
+  }
+  buf.clear();
   return Status::success();
 }
 
@@ -96,8 +111,10 @@ Result<std::shared_ptr<const SpillBuckets::Contents>> SpillBuckets::contents(std
   std::shared_ptr<const Contents> loaded = l.contents;
   if (!loaded) {
     std::FILE* file = files_[f].get();
+    if (auto w = flush(f); !w) return w.error();
+    std::string().swap(pending_[f]);  // written for good: its buffer goes
     struct stat st {};
-    if (std::fflush(file) != 0 || ::fstat(::fileno(file), &st) != 0)
+    if (::fstat(::fileno(file), &st) != 0)
       return make_error(std::string("cannot read back a spill file: ") + std::strerror(errno), file_label(f));
     auto c = std::make_shared<Contents>();
     std::string& s = c->bytes;

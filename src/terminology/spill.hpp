@@ -62,15 +62,18 @@ class SpillBuckets {
   };
   // The records of partition `b`'s file.
   Result<std::shared_ptr<const Contents>> contents(std::size_t b, bool consume);
+  Status flush(std::size_t f);                  // file `f`'s pending records to disk
   std::string file_label(std::size_t f) const;  // "DIR (spill file F)", for errors
   std::filesystem::path dir_;
   std::size_t partitions_ = 0, per_file_ = 1;
-  std::vector<std::unique_ptr<std::FILE, Closer>> files_;
-  std::vector<std::unique_ptr<char[]>> buffers_;
+  std::vector<std::unique_ptr<std::FILE, Closer>> files_;  // written with write(2), not stdio
+  // Each file's records not yet written: encoded straight into it, written when it holds `buffer_` bytes
+  // (stdio's fwrite cost a lock and a copy for each record).
+  std::vector<std::string> pending_;
+  std::size_t buffer_ = 0;
   std::vector<std::unique_ptr<Loaded>> loaded_;
   std::vector<char> consumed_;  // by partition, guarded by its file's Loaded::mu
   std::uint64_t bytes_ = 0;
-  std::string record_;  // reused by write(): one allocation for the run, not one per resource
 };
 
 // How many bucket files a run spills to: enough that a file holds about 40 MB of input (so that evaluating
