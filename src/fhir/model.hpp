@@ -69,7 +69,8 @@ struct Header {
   std::string version_id;
   std::string last_updated;  // meta.lastUpdated as written
   Origin origin;
-  std::string subject;            // reference as written ("Patient/1", "urn:uuid:...") before resolution
+  // The reference as written ("Patient/1", "urn:uuid:..."); the collector drops it once the patient is known.
+  std::string subject;
   std::string patient_id;         // resolved Patient id, empty when unresolved
   bool unknown_modifier = false;  // carries a modifierExtension we do not understand (RELIABILITY D4)
   std::string raw;                // the resource's JSON, kept only when a state store will save it

@@ -207,14 +207,16 @@ bool Collector::add(fhir::Resource&& r) {
   }
   const std::size_t b = spill_ ? bucket_of(h.patient_id, buckets_) : 0;
   std::string().swap(h.raw);  // not needed once extracted (the state store took its copy)
+  // Nor the subject as written: its patient is resolved (patient_id), and nothing after reading reads it (a
+  // string to copy, spill and decode again for every resource kept).
+  std::string().swap(h.subject);
   if (spill_) {
     note_key(h, b);
     if (auto w = spill_->write(b, r); !w && status_.ok()) status_ = w;
     return true;
   }
   // A rough size (the struct plus its text) to decide when to spill.
-  in_memory_bytes_ +=
-      sizeof(fhir::Resource) + 768 + h.origin.location.size() + h.id.size() + h.subject.size();
+  in_memory_bytes_ += sizeof(fhir::Resource) + 768 + h.origin.location.size() + h.id.size();
   parts_[b].in_memory.push_back(std::move(r));
   if (spill_enabled_ && !spill_ && in_memory_bytes_ > budget_) start_spilling();
   return true;
@@ -241,14 +243,32 @@ Result<std::map<std::string, PatientRecord>> Collector::finish_partition(std::si
   // By key ("Type/id"; the order of the evidence in a record), arrivals of one key in arrival order. Compared
   // as (type name, id), which orders as the key string does ('/' sorts before any letter), without building
   // it.
-  std::vector<std::uint32_t> order(arrived.size());
-  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const fhir::Header& ha = fhir::header(*arrived[a]);
-    const fhir::Header& hb = fhir::header(*arrived[b]);
-    if (ha.type != hb.type) return type_name_rank(ha.type) < type_name_rank(hb.type);
-    return ha.id < hb.id;
+  // Sorted as small keys (each resource's header is looked up once, not at every comparison; most ids differ
+  // in their first 8 bytes, compared as one number).
+  struct Key {
+    int rank;
+    std::uint64_t prefix;  // the id's first 8 bytes, big-endian, zero-padded: orders as the bytes do
+    std::string_view id;
+    std::uint32_t at;
+  };
+  std::vector<Key> keys;
+  keys.reserve(arrived.size());
+  for (std::uint32_t i = 0; i < arrived.size(); ++i) {
+    const fhir::Header& h = fhir::header(*arrived[i]);
+    std::uint64_t prefix = 0;
+    for (std::size_t k = 0; k < 8; ++k)
+      prefix = prefix << 8 | (k < h.id.size() ? static_cast<unsigned char>(h.id[k]) : 0u);
+    keys.push_back({type_name_rank(h.type), prefix, h.id, i});
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    if (a.rank != b.rank) return a.rank < b.rank;
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (const int c = a.id.compare(b.id)) return c < 0;
+    return a.at < b.at;  // arrivals of one key in arrival order
   });
+  std::vector<std::uint32_t> order(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].at;
+  std::vector<Key>().swap(keys);
   // The newest version of each resource. The duplicates' issues are reported in order of arrival, as they
   // were read.
   std::vector<std::pair<std::uint32_t, DataIssue>> duplicate_issues;
