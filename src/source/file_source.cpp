@@ -193,8 +193,8 @@ Status FileSource::read(const Sink& sink, IssueLog& issues) {
 }
 
 // One unit of parallel work: the complete lines of a slice of an NDJSON file, parsed into resources with
-// their own issues, counts and completeness, merged by the reader in file order (so output never depends on
-// thread count).
+// their own issues, counts and completeness, delivered in file order (so output never depends on thread
+// count).
 struct FileSource::Chunk {
   std::unique_ptr<char[]> data;  // complete lines in [begin, end)
   std::size_t begin = 0, end = 0;
@@ -316,13 +316,19 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   // reading 100,000 patients: docs/performance.md, session 21.)
   struct InOrder {
     std::mutex mu;
-    std::condition_variable progress;                      // a chunk was delivered
-    std::map<std::size_t, std::unique_ptr<Chunk>> parsed;  // waiting for an earlier one
+    std::condition_variable progress;  // a chunk was delivered
+    // Parsed chunks waiting for an earlier one, chunk n at n % max_inflight: no more than max_inflight are
+    // submitted and not delivered, so each has a slot of its own, and handing one on allocates nothing.
+    std::vector<std::unique_ptr<Chunk>> waiting;
     // A chunk is taken for delivery when `delivered` reaches it, which happens once the one before it is
     // delivered: one delivery at a time, in order, on whichever thread took it.
     std::size_t submitted = 0, delivered = 0;
-    std::exception_ptr error;  // from parsing or delivering (out of memory): nothing after it is delivered
+    // The first failure in time, from parsing or delivering (out of memory, say): no chunk is delivered once
+    // it is known, and the read ends with it.
+    std::exception_ptr error;
+    bool abandoned = false;  // the reading thread left early: what is still queued is dropped unparsed
   } order;
+  order.waiting.resize(max_inflight);
   // Counts of this (the reading) thread, merged once every chunk is delivered: workers deliver meanwhile.
   std::size_t rejected_here = 0;
   bool incomplete_here = false;
@@ -352,14 +358,13 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   };
   // A worker's parsed chunk: kept until the chunks before it are delivered, then delivered with whatever
   // waited for it.
-  auto hand_on = [&](std::size_t seq, std::unique_ptr<Chunk> c, std::exception_ptr failed) {
+  auto hand_on = [&](std::size_t seq, std::unique_ptr<Chunk> c, std::exception_ptr failed) noexcept {
     std::unique_lock lock(order.mu);
     if (failed && !order.error) order.error = failed;
-    order.parsed.emplace(seq, std::move(c));
-    while (!order.parsed.empty() && order.parsed.begin()->first == order.delivered) {
-      std::unique_ptr<Chunk> next = std::move(order.parsed.begin()->second);
-      order.parsed.erase(order.parsed.begin());
-      const bool skip = static_cast<bool>(order.error);
+    order.waiting[seq % max_inflight] = std::move(c);
+    while (order.waiting[order.delivered % max_inflight]) {
+      std::unique_ptr<Chunk> next = std::move(order.waiting[order.delivered % max_inflight]);
+      const bool skip = order.error || order.abandoned;
       lock.unlock();
       std::exception_ptr e;
       if (!skip) {
@@ -379,6 +384,15 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   // Declared after what its tasks use: destroyed before it, and it runs whatever is queued before it goes.
   std::unique_ptr<TaskPool> pool;
   if (max_inflight > 1) pool = std::make_unique<TaskPool>(threads_);
+  // Destroyed before the pool: should this thread leave early (an exception), the chunks still queued are
+  // dropped, instead of being parsed and handed to the sink after the read has failed.
+  struct Abandon {
+    InOrder& o;
+    ~Abandon() {
+      std::lock_guard lock(o.mu);
+      o.abandoned = true;
+    }
+  } abandon{order};
   // The number of the line after the last submitted chunk, once that chunk has split its lines (Chunk), and
   // the lines skipped by the reader since.
   std::promise<std::size_t> first;
@@ -405,12 +419,19 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
       order.progress.wait(lock, [&] { return order.submitted - order.delivered < max_inflight; });
       seq = order.submitted++;
     }
-    pool->submit([this, &name, &hand_on, seq, ch = std::move(c)]() mutable {
+    pool->submit([this, &name, &order, &hand_on, seq, ch = std::move(c)]() mutable {
+      bool abandoned;
+      {
+        std::lock_guard lock(order.mu);
+        abandoned = order.abandoned;
+      }
       std::exception_ptr failed;
-      try {
-        parse_chunk(*ch, name);
-      } catch (...) {
-        failed = std::current_exception();
+      if (!abandoned) {
+        try {
+          parse_chunk(*ch, name);
+        } catch (...) {
+          failed = std::current_exception();
+        }
       }
       hand_on(seq, std::move(ch), failed);
     });

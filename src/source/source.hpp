@@ -67,7 +67,9 @@ class Source {
  public:
   virtual ~Source() = default;
   virtual std::string describe() const = 0;
-  // Streams every page to `sink`. Data problems go to `issues`; an Error means the source as a whole failed.
+  // Streams every page to `sink`, in the source's order, one call at a time (not always on the calling
+  // thread: the file source calls it from its workers). Data problems go to `issues`; an Error means the
+  // source as a whole failed.
   virtual Status read(const Sink& sink, IssueLog& issues) = 0;
   virtual const Stats& stats() const = 0;
   virtual const Completeness& completeness() const = 0;

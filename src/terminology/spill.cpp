@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A bucket's write buffer: 32 KB, smaller with many buckets so that all of them together stay within 8 MB.
+// A bucket's write buffer: 32 KB, smaller with many buckets so that all of them together stay near 8 MB (each
+// is written out once it holds this much, so it holds at most this and one record).
 std::size_t buffer_bytes(std::size_t buckets) {
   return std::clamp<std::size_t>((std::size_t{8} << 20) / std::max<std::size_t>(buckets, 1), 8u << 10,
                                  32u << 10);
@@ -71,18 +72,32 @@ Result<std::unique_ptr<SpillBuckets>> SpillBuckets::create(const fs::path& dir, 
 // A record: its payload's length and its partition (4 bytes each, host order: the file lives as long as the
 // run), then the resource in fhir/binary.hpp's form.
 Status SpillBuckets::write(std::size_t b, const fhir::Resource& r) {
+  if (!failed_.ok()) return failed_;
   const std::size_t f = b / per_file_;
   std::string& buf = pending_.at(f);
   if (buf.capacity() < buffer_) buf.reserve(buffer_ + (buffer_ >> 2));
   const std::size_t start = buf.size();
   buf.append(8, '\0');
-  fhir::encode(r, buf);
+  try {
+    fhir::encode(r, buf);
+  } catch (...) {
+    buf.resize(start);  // no half record in the file
+    throw;
+  }
   const auto n = static_cast<std::uint32_t>(buf.size() - start - 8);
   const auto part = static_cast<std::uint32_t>(b);
   std::memcpy(buf.data() + start, &n, 4);
   std::memcpy(buf.data() + start + 4, &part, 4);
   bytes_ += buf.size() - start;
-  return buf.size() >= buffer_ ? flush(f) : Status::success();
+  if (buf.size() < buffer_) return Status::success();
+  if (auto w = flush(f); !w) failed_ = w;
+  return failed_;
+}
+
+std::size_t SpillBuckets::bytes_pending() const {
+  std::size_t n = 0;
+  for (const auto& p : pending_) n += p.size();
+  return n;
 }
 
 Status SpillBuckets::flush(std::size_t f) {
@@ -90,10 +105,14 @@ Status SpillBuckets::flush(std::size_t f) {
   const int fd = ::fileno(files_[f].get());
   for (std::size_t done = 0; done < buf.size();) {
     const ssize_t k = ::write(fd, buf.data() + done, buf.size() - done);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0)
-      return make_error(std::string("cannot write a spill file: ") + std::strerror(k < 0 ? errno : ENOSPC),
-                        file_label(f));
+    const int e = k < 0 ? errno : ENOSPC;
+    if (k < 0 && e == EINTR) continue;
+    if (k <= 0) {
+      // The run fails with this error: what is pending is not kept (nor written again, in part twice), and
+      // write() fails every later record with it.
+      std::string().swap(buf);
+      return make_error(std::string("cannot write a spill file: ") + std::strerror(e), file_label(f));
+    }
     done += static_cast<std::size_t>(k);
   }
   buf.clear();
@@ -111,6 +130,7 @@ Result<std::shared_ptr<const SpillBuckets::Contents>> SpillBuckets::contents(std
   std::shared_ptr<const Contents> loaded = l.contents;
   if (!loaded) {
     std::FILE* file = files_[f].get();
+    if (!failed_.ok()) return failed_.error();  // the file lacks what could not be written
     if (auto w = flush(f); !w) return w.error();
     std::string().swap(pending_[f]);  // written for good: its buffer goes
     struct stat st {};

@@ -41,6 +41,8 @@ class SpillBuckets {
   Status read(std::size_t b, const std::function<void(std::shared_ptr<fhir::Resource>&&)>& each,
               bool consume = true);
   std::uint64_t bytes_written() const { return bytes_; }
+  // Encoded records not yet written to their files.
+  std::size_t bytes_pending() const;
 
  private:
   SpillBuckets(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -71,6 +73,7 @@ class SpillBuckets {
   // (stdio's fwrite cost a lock and a copy for each record).
   std::vector<std::string> pending_;
   std::size_t buffer_ = 0;
+  Status failed_ = Status::success();  // the first write that failed: every later one fails with it
   std::vector<std::unique_ptr<Loaded>> loaded_;
   std::vector<char> consumed_;  // by partition, guarded by its file's Loaded::mu
   std::uint64_t bytes_ = 0;

@@ -162,8 +162,8 @@ BOOST_AUTO_TEST_CASE(chunks_are_delivered_in_file_order_one_at_a_time) {
   }
 }
 
-// An exception from the sink (out of memory, say) ends the read with that exception: nothing after it is
-// delivered, and the read does not wait for the rest of the file.
+// An exception from the sink (out of memory, say) ends the read with that exception, and nothing after it is
+// delivered.
 BOOST_AUTO_TEST_CASE(an_exception_from_the_sink_ends_the_read) {
   test::TempDir dir;
   std::string text;

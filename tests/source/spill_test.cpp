@@ -1,5 +1,8 @@
 // Kept resources spilled to scratch files come back as the same patient records (terminology/spill.hpp).
+#include <sys/resource.h>
+
 #include <boost/test/unit_test.hpp>
+#include <csignal>
 
 #include "core/shard.hpp"
 #include "report/outputs.hpp"
@@ -279,4 +282,46 @@ BOOST_AUTO_TEST_CASE(a_partition_read_twice_does_not_release_its_neighbours) {
   BOOST_TEST(ids(0) == first, boost::test_tools::per_element());
   BOOST_TEST(ids(0).size() == 5u);  // still there: the file's other partitions are unread
   for (std::size_t b = 1; b < 4; ++b) BOOST_TEST(ids(b).size() == 5u);
+}
+
+// A spill file that cannot be written (the disk full; here the process's file size limit) fails the write
+// that found it, with the system's reason, and every write after it with the same error, without buffering
+// more: the run ends with it instead of holding the rest of the spill in memory.
+BOOST_AUTO_TEST_CASE(a_spill_file_that_cannot_be_written_fails_every_later_write) {
+  test::TempDir scratch;
+  auto made = terminology::SpillBuckets::create(scratch.path, 2, 1);
+  BOOST_TEST_REQUIRE(made.ok());
+  auto& spill = **made;
+  auto patient = [](int i) {
+    fhir::Patient p;
+    p.h.type = fhir::ResourceType::patient;
+    p.h.id = "p" + std::to_string(i);
+    p.h.patient_id = p.h.id;
+    p.name = std::string(500, 'n');  // about half a kilobyte a record
+    return fhir::Resource(p);
+  };
+  rlimit old{};
+  BOOST_TEST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* const old_handler = std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG instead
+  rlimit small = old;
+  small.rlim_cur = 100000;  // bytes: about three 32 KB buffers
+  BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  Status failed = Status::success();
+  int written = 0;
+  for (int i = 0; i < 2000 && failed.ok(); ++i, ++written) failed = spill.write(0, patient(i));
+  const Status later = spill.write(0, patient(9999));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  BOOST_TEST_REQUIRE(!failed.ok());
+  BOOST_TEST(written > 100);  // buffered until the file reached the limit
+  BOOST_TEST(written < 400);
+  BOOST_TEST(failed.error().what().find("cannot write a spill file: File too large") != std::string::npos,
+             failed.error().what());
+  BOOST_TEST_REQUIRE(!later.ok());
+  BOOST_TEST(later.error().what() == failed.error().what());
+  BOOST_TEST(spill.bytes_pending() == 0u);  // not kept, not encoded
+  // Reading it back fails too, with that error, rather than returning the part that was written.
+  const Status read = spill.read(0, [](std::shared_ptr<fhir::Resource>&&) {});
+  BOOST_TEST_REQUIRE(!read.ok());
+  BOOST_TEST(read.error().what() == failed.error().what());
 }
