@@ -28,12 +28,18 @@ struct Read {
   std::vector<DataIssue> issues;
 };
 
+// A source over `dir` that reads with `threads` threads.
+std::unique_ptr<source::FileSource> source_over(const test::TempDir& dir, std::size_t threads) {
+  auto src = std::make_unique<source::FileSource>(dir.path);
+  src->set_threads(threads);
+  return src;
+}
+
 Read read_all(const test::TempDir& dir, std::size_t threads) {
-  source::FileSource src(dir.path);
-  src.set_threads(threads);
+  const auto src = source_over(dir, threads);
   IssueLog issues;
   Read out;
-  auto st = src.read(
+  auto st = src->read(
       [&](source::Page&& p) {
         for (const auto& r : p.resources)
           out.resources.emplace_back(fhir::header(r).key(), fhir::header(r).origin.location);
@@ -136,13 +142,12 @@ BOOST_AUTO_TEST_CASE(chunks_are_delivered_in_file_order_one_at_a_time) {
   dir.write("p.ndjson", text);
   for (std::size_t threads : {2u, 4u}) {
     BOOST_TEST_CONTEXT("threads " << threads) {
-      source::FileSource src(dir.path);
-      src.set_threads(threads);
+      const auto src = source_over(dir, threads);
       IssueLog issues;
       std::atomic<int> inside{0};
       std::atomic<bool> overlapped{false};
       std::vector<std::string> got;
-      auto st = src.read(
+      auto st = src->read(
           [&](source::Page&& p) {
             if (inside.fetch_add(1) != 0) overlapped = true;
             std::this_thread::sleep_for(std::chrono::microseconds(300));  // room for another call to overlap
@@ -157,7 +162,7 @@ BOOST_AUTO_TEST_CASE(chunks_are_delivered_in_file_order_one_at_a_time) {
       for (std::size_t i = 0; i < got.size() && first_wrong == got.size(); ++i)
         if (got[i] != ids[i]) first_wrong = i;
       BOOST_TEST(first_wrong == got.size(), "first out of order at " << first_wrong);
-      BOOST_TEST(src.stats().read_by_type.at("Patient") == ids.size());
+      BOOST_TEST(src->stats().read_by_type.at("Patient") == ids.size());
     }
   }
 }
@@ -171,11 +176,10 @@ BOOST_AUTO_TEST_CASE(an_exception_from_the_sink_ends_the_read) {
   dir.write("p.ndjson", text);
   for (std::size_t threads : {1u, 2u}) {
     BOOST_TEST_CONTEXT("threads " << threads) {
-      source::FileSource src(dir.path);
-      src.set_threads(threads);
+      const auto src = source_over(dir, threads);
       IssueLog issues;
       int calls = 0;
-      BOOST_CHECK_THROW(src.read(
+      BOOST_CHECK_THROW(src->read(
                             [&](source::Page&&) {
                               if (++calls == 3) throw std::runtime_error("sink failed");
                             },
