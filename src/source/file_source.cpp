@@ -307,8 +307,8 @@ void FileSource::read_ndjson(const fs::path& file, const Sink& sink, IssueLog& i
   // chunk, the parser over the lines the filter kept, would find them in the core's 2 MB L2 cache, measured
   // within the noise at 100,000 patients: docs/performance.md, session 19.)
   constexpr std::size_t kChunkBytes = 2u << 20;
-  // Chunks read but not yet delivered, at most. (16 was slower at 100,000 patients: 32 MB of chunks in
-  // flight no longer fit the 32 MB L3 cache by the time a worker reads them.)
+  // Chunks read but not yet delivered, at most. (16 was slower at 100,000 patients, more CPU time for the
+  // same work: likely because 32 MB of chunks in flight fill the 32 MB L3 cache; not measured.)
   const std::size_t max_inflight = threads_ > 1 ? 2 * threads_ : 1;
   // The chunks go on in file order, delivered by whichever worker finishes the one due next (an ordered
   // pipeline): this thread only reads. (It used to deliver each chunk itself before reading the next one
