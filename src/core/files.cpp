@@ -19,19 +19,6 @@ int create_exclusive(const std::string& tmp) {
   return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-Status write_all(int fd, const char* p, std::size_t left, const std::string& where) {
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(std::string("cannot write: ") + std::strerror(errno), where);
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  return Status::success();
-}
-
 // After the rename, the directory entry itself must reach the disk for the new file to survive a crash.
 Status sync_directory(const std::filesystem::path& path) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
@@ -46,6 +33,18 @@ Status sync_directory(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+Status write_all(int fd, const char* p, std::size_t left, const std::string& where, std::string_view what) {
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    const int e = n < 0 ? errno : ENOSPC;  // nothing written, and no reason given: the disk is full
+    if (n < 0 && e == EINTR) continue;
+    if (n <= 0) return make_error(std::string(what) + ": " + std::strerror(e), where);
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return Status::success();
+}
 
 Status make_private_dir(const std::filesystem::path& dir, std::string_view what, bool* tightened) {
   const std::string name(what);

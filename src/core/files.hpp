@@ -16,6 +16,11 @@ namespace cf {
 // existing folder others could read or enter was made private (a shared folder stops being shared: say so).
 Status make_private_dir(const std::filesystem::path& dir, std::string_view what, bool* tightened = nullptr);
 
+// Writes all of `p` to `fd`, again after a partial write or an interrupted one. The error reads
+// "<what>: <reason>", with `where` (the file) as its context.
+Status write_all(int fd, const char* p, std::size_t size, const std::string& where,
+                 std::string_view what = "cannot write");
+
 // Removes `path` if it is there (a missing file is success), and makes the removal durable (fsync of the
 // folder).
 Status remove_file(const std::filesystem::path& path);

@@ -14,6 +14,8 @@
 #include <rapidjson/filereadstream.h>
 #include <rapidjson/reader.h>
 
+#include "core/cpu.hpp"
+
 namespace cf::json {
 
 namespace {
@@ -364,13 +366,6 @@ void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::C
 namespace cf::json {
 namespace {
 
-// The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
-// no surrogate, nothing above U+10FFFF) or is a control character other than tab, line feed and carriage
-// return (which only whitespace may be; RFC 8259 wants the others escaped even inside strings; NUL among
-// them, which would also end the reader's NUL-terminated copy early), or npos;
-// `why` says which. RapidJSON's 16-byte string scan lets U+001A-U+001F through in a string and drops them
-// from its value ("50\x1e0 MG" read as "500 MG"), so they are refused here, before it sees them. ASCII
-// without control characters, most of FHIR JSON, is skipped 8 bytes at a time.
 #if defined(__x86_64__) && defined(__GNUC__)
 // From `i`, the offset of the first byte below 0x20 or above 0x7F in whole 32-byte blocks (or where the
 // blocks end), where the processor has AVX2 (checked at run time; the build targets plain x86-64): 4 times as
@@ -386,19 +381,21 @@ __attribute__((target("avx2"))) std::size_t first_unusual_avx2(const unsigned ch
   }
   return i;
 }
-
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
 #endif
 
+// The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong form,
+// no surrogate, nothing above U+10FFFF) or is a control character other than tab, line feed and carriage
+// return (which only whitespace may be; RFC 8259 wants the others escaped even inside strings; NUL among
+// them, which would also end the reader's NUL-terminated copy early), or npos;
+// `why` says which. RapidJSON's 16-byte string scan lets U+001A-U+001F through in a string and drops them
+// from its value ("50\x1e0 MG" read as "500 MG"), so they are refused here, before it sees them. ASCII
+// without control characters, most of FHIR JSON, is skipped 32 bytes at a time (8 without AVX2).
 std::size_t invalid_byte_at(std::string_view text, const char*& why) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
   std::size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  const bool avx2 = has_avx2();
+  const bool avx2 = cpu_has_avx2();
 #endif
   while (i < n) {
 #if defined(__x86_64__) && defined(__GNUC__)

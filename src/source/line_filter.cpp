@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/cpu.hpp"
 #include "json/raw_member.hpp"
 
 #if defined(__SSE2__)
@@ -105,10 +106,6 @@ bool may_hold(const std::vector<std::uint64_t>& bits, std::string_view code) {
 // The filter's main loop 32 bytes at a time, where the processor has AVX2 (checked at run time; the build
 // targets plain x86-64): the positions of '"' followed by 'c', 'd' or 't', each handed to `relevant_at`.
 // Advances `i` past the blocks it looked at; true as soon as one position is relevant.
-bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
 
 template <class F>
 __attribute__((target("avx2"))) bool scan_avx2(const char* begin, std::size_t& i, std::size_t n,
@@ -326,7 +323,7 @@ LineFilter::Verdict LineFilter::check(std::string_view line, std::string_view& t
   };
   std::size_t i = type_end + 1;
 #if defined(CF_FILTER_AVX2)
-  if (has_avx2() && scan_avx2(begin, i, n, relevant_at)) return Verdict::parse;
+  if (cpu_has_avx2() && scan_avx2(begin, i, n, relevant_at)) return Verdict::parse;
 #endif
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), c = _mm_set1_epi8('c'), d = _mm_set1_epi8('d'),

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/files.hpp"
 #include "core/temp_file.hpp"
 #include "fhir/binary.hpp"
 
@@ -102,18 +103,13 @@ std::size_t SpillBuckets::bytes_pending() const {
 
 Status SpillBuckets::flush(std::size_t f) {
   std::string& buf = pending_[f];
-  const int fd = ::fileno(files_[f].get());
-  for (std::size_t done = 0; done < buf.size();) {
-    const ssize_t k = ::write(fd, buf.data() + done, buf.size() - done);
-    const int e = k < 0 ? errno : ENOSPC;
-    if (k < 0 && e == EINTR) continue;
-    if (k <= 0) {
-      // The run fails with this error: what is pending is not kept (nor written again, in part twice), and
-      // write() fails every later record with it.
-      std::string().swap(buf);
-      return make_error(std::string("cannot write a spill file: ") + std::strerror(e), file_label(f));
-    }
-    done += static_cast<std::size_t>(k);
+  auto w = write_all(::fileno(files_[f].get()), buf.data(), buf.size(), file_label(f),
+                     "cannot write a spill file");
+  if (!w) {
+    // The run fails with this error: what is pending is not kept (nor written again, in part twice), and
+    // write() fails every later record with it.
+    std::string().swap(buf);
+    return w;
   }
   buf.clear();
   return Status::success();
